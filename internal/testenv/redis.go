@@ -1,0 +1,122 @@
+// Package testenv starts the real parts that leadbridge's tests run against:
+// a private redis-server on a free port and the Dataverse emulator over TLS.
+// It is imported only from tests.
+package testenv
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is a redis-server process owned by one test.
+type Redis struct {
+	Addr string // host:port
+	URL  string // redis://host:port/0
+	Dir  string // working directory (AOF lives here)
+	cmd  *exec.Cmd
+	t    testing.TB
+	port int
+}
+
+// StartRedis starts redis-server on a free loopback port with append-only
+// persistence in a temporary directory, and stops it when the test ends.
+// A missing redis-server fails the test with one line saying how to get it:
+// tests never skip because a real part is absent.
+func StartRedis(t testing.TB) *Redis {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server not found: run 'make deps' (or apt-get install redis-server)")
+	}
+	r := &Redis{Dir: t.TempDir(), t: t, port: freePort(t)}
+	r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
+	r.URL = "redis://" + r.Addr + "/0"
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *Redis) start() {
+	r.t.Helper()
+	r.cmd = exec.Command("redis-server",
+		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--dir", r.Dir, "--appendonly", "yes", "--appendfsync", "everysec",
+		"--save", "", "--maxmemory-policy", "noeviction",
+		"--logfile", filepath.Join(r.Dir, "redis.log"))
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatalf("start redis-server: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c := redis.NewClient(&redis.Options{Addr: r.Addr})
+		err := c.Ping(context.Background()).Err()
+		c.Close()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("redis-server on %s did not answer: %v\n%s", r.Addr, err, tail(filepath.Join(r.Dir, "redis.log")))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *Redis) stop() {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
+
+// Restart stops the server abruptly (as a crash would) and starts it again
+// on the same port and directory, so only what the AOF kept survives.
+func (r *Redis) Restart() {
+	r.t.Helper()
+	r.stop()
+	r.start()
+}
+
+// Client returns a go-redis client for this server, closed with the test.
+func (r *Redis) Client() *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+	r.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func tail(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var lines []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		lines = append(lines, s.Text())
+		if len(lines) > 20 {
+			lines = lines[1:]
+		}
+	}
+	return fmt.Sprint(lines)
+}
