@@ -1,0 +1,434 @@
+// Interop check: drive the leadbridge Dataverse emulator with an unmodified,
+// widely used third-party Web API client (dynamics-web-api) and Microsoft's
+// own token library (@azure/msal-node), the way a Node integration would talk
+// to a real Dataverse org. If the emulator drifts from Dataverse in a way these
+// libraries notice, a step here fails with the request and the library's error.
+//
+// Run by emulator/interop_test.go. Environment:
+//   EMULATOR_URL            https://127.0.0.1:PORT (Dataverse URL and authority host)
+//   EMULATOR_TENANT_ID      tenant segment of the authority
+//   EMULATOR_CLIENT_ID      app registration accepted by the emulator
+//   EMULATOR_CLIENT_SECRET
+//   NODE_EXTRA_CA_CERTS     the emulator's ca.pem (no TLS verification is disabled)
+//
+// On success the last line is "INTEROP-RESULT <json>" naming the rows it
+// created, so the Go test can check them over the Web API on its own.
+
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { ConfidentialClientApplication, LogLevel } from "@azure/msal-node";
+import { DynamicsWebApi } from "dynamics-web-api";
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) {
+    console.error(`interop: environment variable ${name} is required`);
+    process.exit(2);
+  }
+  return v;
+};
+
+const url = env("EMULATOR_URL").replace(/\/+$/, "");
+const tenant = env("EMULATOR_TENANT_ID");
+const clientId = env("EMULATOR_CLIENT_ID");
+const clientSecret = env("EMULATOR_CLIENT_SECRET");
+if (process.env.NODE_TLS_REJECT_UNAUTHORIZED === "0") {
+  console.error("interop: NODE_TLS_REJECT_UNAUTHORIZED=0 is set; the check must run with TLS verification on");
+  process.exit(2);
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const WEAK_ETAG = /^W\/"[^"]+"$/;
+// A per-run tag keeps rows from different runs apart if the emulator is shared.
+const run = randomUUID().slice(0, 8);
+
+let current = "";
+async function step(name, fn) {
+  current = name;
+  const started = Date.now();
+  await fn();
+  console.log(`ok   ${name} (${Date.now() - started} ms)`);
+}
+
+// expectError runs fn, which must reject, and returns the library's error.
+async function expectError(fn, what) {
+  try {
+    const got = await fn();
+    assert.fail(`${what}: want an error, got ${JSON.stringify(got)}`);
+  } catch (err) {
+    if (err instanceof assert.AssertionError) throw err;
+    return err;
+  }
+}
+
+const describe = (err) => {
+  if (Array.isArray(err)) return `batch errors: ${err.map(describe).join("; ")}`;
+  if (!(err instanceof Error)) return JSON.stringify(err);
+  const fields = {};
+  for (const k of ["status", "statusMessage", "code", "message", "error", "errorCode"]) {
+    if (err[k] !== undefined && err[k] !== "") fields[k] = err[k];
+  }
+  if (err.headers) fields.headers = err.headers;
+  if (err.cause) fields.cause = String(err.cause);
+  if (err instanceof assert.AssertionError) return err.message;
+  return `${err.name}: ${err.message} ${JSON.stringify(fields)}`;
+};
+
+async function main() {
+  const result = { run };
+
+  // ---- token ---------------------------------------------------------------
+  const msal = new ConfidentialClientApplication({
+    auth: {
+      clientId,
+      clientSecret,
+      authority: `${url}/${tenant}`,
+      // A host that is not a Microsoft cloud: trust it as a known authority,
+      // which skips instance discovery and reads its OpenID configuration.
+      knownAuthorities: [new URL(url).host],
+    },
+    system: {
+      loggerOptions: {
+        logLevel: LogLevel.Warning,
+        piiLoggingEnabled: false,
+        loggerCallback: (_level, message) => console.error(`msal: ${message}`),
+      },
+    },
+  });
+  const scopes = [`${url}/.default`];
+  const getToken = async () => {
+    const res = await msal.acquireTokenByClientCredential({ scopes });
+    assert.ok(res && res.accessToken, "MSAL returned no access token");
+    return res.accessToken;
+  };
+
+  await step("msal: acquireTokenByClientCredential", async () => {
+    const res = await msal.acquireTokenByClientCredential({ scopes });
+    assert.ok(res, "no result");
+    assert.equal(typeof res.accessToken, "string");
+    assert.ok(res.accessToken.length > 20, `access token too short: ${res.accessToken}`);
+    assert.equal(res.tokenType, "Bearer");
+    assert.ok(res.expiresOn instanceof Date && res.expiresOn.getTime() > Date.now() + 60_000,
+      `expiresOn ${res.expiresOn} should be well in the future`);
+    const again = await msal.acquireTokenByClientCredential({ scopes });
+    assert.equal(again.fromCache, true, "second acquisition should come from MSAL's cache");
+  });
+
+  const api = new DynamicsWebApi({
+    serverUrl: url,
+    dataApi: { version: "9.2" },
+    onTokenRefresh: getToken,
+    timeout: 15_000,
+  });
+
+  // ---- create --------------------------------------------------------------
+  const email = `o'brien+test-${run}@example.com`;
+  const lead = {
+    subject: `Interop ${run}: pricing`,
+    firstname: "Zoë",
+    lastname: "O'Brien",
+    emailaddress1: email,
+    companyname: "Interop & Co",
+    leadsourcecode: 8,
+  };
+  let created;
+  await step("create lead (return=representation, $select)", async () => {
+    created = await api.create({
+      collection: "leads",
+      data: lead,
+      returnRepresentation: true,
+      select: ["leadid", "subject", "firstname", "lastname", "emailaddress1", "companyname", "leadsourcecode"],
+    });
+    assert.match(created.leadid ?? "", GUID, `leadid in ${JSON.stringify(created)}`);
+    assert.match(created["@odata.etag"] ?? "", WEAK_ETAG, "@odata.etag");
+    assert.match(created.oDataContext ?? "", /\$metadata#leads/, "@odata.context");
+    for (const k of Object.keys(lead)) assert.equal(created[k], lead[k], `created.${k}`);
+  });
+  result.leadId = created.leadid;
+  result.leadEmail = email;
+
+  await step("create lead (204, id from OData-EntityId)", async () => {
+    const id = await api.create({
+      collection: "leads",
+      data: { subject: `Interop ${run}: plain`, lastname: "Plain", emailaddress1: `plain-${run}@example.com` },
+    });
+    assert.match(id ?? "", GUID, `create without representation returned ${JSON.stringify(id)}`);
+    result.plainLeadId = id;
+  });
+
+  // ---- query ---------------------------------------------------------------
+  await step("retrieveMultiple $filter with '' and + (case-insensitive eq)", async () => {
+    const literal = email.toUpperCase().replaceAll("'", "''");
+    const res = await api.retrieveMultiple({
+      collection: "leads",
+      select: ["leadid", "emailaddress1"],
+      filter: `emailaddress1 eq '${literal}' and statecode eq 0`,
+      count: true,
+    });
+    assert.ok(Array.isArray(res.value), `value in ${JSON.stringify(res)}`);
+    assert.equal(res.value.length, 1, `rows for ${literal}: ${JSON.stringify(res.value)}`);
+    assert.equal(res.value[0].leadid, created.leadid);
+    assert.equal(res.value[0].emailaddress1, email);
+    assert.equal(res.oDataCount, 1, "@odata.count");
+  });
+
+  await step("retrieveMultiple contains()/startswith() and a miss", async () => {
+    const hit = await api.retrieveMultiple({
+      collection: "leads",
+      select: ["leadid"],
+      filter: `contains(emailaddress1,'+test-${run}') and startswith(lastname,'O''Bri')`,
+    });
+    assert.deepEqual(hit.value.map((r) => r.leadid), [created.leadid]);
+    const miss = await api.retrieveMultiple({
+      collection: "leads",
+      select: ["leadid"],
+      filter: `emailaddress1 eq 'obrien+test-${run}@example.com'`,
+    });
+    assert.deepEqual(miss.value, [], "a + read as a space or a dropped quote would change this");
+  });
+
+  await step("retrieveMultiple $top, $orderby, odata.maxpagesize paging", async () => {
+    const top = await api.retrieveMultiple({
+      collection: "leads",
+      select: ["leadid", "subject"],
+      filter: `startswith(subject,'Interop ${run}:')`,
+      orderBy: ["subject desc"],
+      top: 1,
+    });
+    assert.equal(top.value.length, 1);
+    assert.equal(top.value[0].subject, `Interop ${run}: pricing`, "subject desc puts 'pricing' before 'plain'");
+    const all = await api.retrieveAll({
+      collection: "leads",
+      select: ["leadid"],
+      filter: `startswith(subject,'Interop ${run}:')`,
+      maxPageSize: 1,
+    });
+    assert.equal(all.value.length, 2, `retrieveAll over nextLink pages: ${JSON.stringify(all)}`);
+  });
+
+  await step("retrieveMultiple with a >2000-char In() filter (library sends it as $batch)", async () => {
+    const values = [email];
+    for (let i = 0; values.join(",").length < 2400; i++) values.push(`nobody-${i}-${run}@example.com`);
+    const filter =
+      "Microsoft.Dynamics.CRM.In(PropertyName='emailaddress1',PropertyValues=[" +
+      values.map((v) => JSON.stringify(v)).join(",") +
+      "])";
+    const res = await api.retrieveMultiple({ collection: "leads", select: ["leadid"], filter });
+    assert.deepEqual(res.value.map((r) => r.leadid), [created.leadid]);
+  });
+
+  // ---- retrieve ------------------------------------------------------------
+  let etag;
+  await step("retrieve by id ($select)", async () => {
+    const got = await api.retrieve({
+      collection: "leads",
+      key: created.leadid,
+      select: ["subject", "emailaddress1", "leadsourcecode"],
+    });
+    assert.equal(got.leadid, created.leadid, "primary key is always returned");
+    assert.equal(got.subject, lead.subject);
+    assert.equal(got.emailaddress1, email);
+    assert.equal(got.leadsourcecode, 8);
+    assert.match(got["@odata.etag"] ?? "", WEAK_ETAG);
+    etag = got["@odata.etag"];
+  });
+
+  await step("retrieve a missing id: 404 0x80040217", async () => {
+    const missing = randomUUID();
+    const err = await expectError(() => api.retrieve({ collection: "leads", key: missing, select: ["leadid"] }), "retrieve missing");
+    assert.equal(err.status, 404, describe(err));
+    assert.equal(err.code, "0x80040217", describe(err));
+  });
+
+  // ---- update --------------------------------------------------------------
+  await step("update (If-Match: *)", async () => {
+    const ok = await api.update({ collection: "leads", key: created.leadid, data: { subject: `Interop ${run}: updated` } });
+    assert.equal(ok, true);
+    const got = await api.retrieve({ collection: "leads", key: created.leadid, select: ["subject"] });
+    assert.equal(got.subject, `Interop ${run}: updated`);
+    assert.notEqual(got["@odata.etag"], etag, "etag must change on update");
+  });
+
+  await step("update with a stale etag: 412, library returns false", async () => {
+    const ok = await api.update({ collection: "leads", key: created.leadid, ifmatch: etag, data: { subject: "stale" } });
+    assert.equal(ok, false);
+    const got = await api.retrieve({ collection: "leads", key: created.leadid, select: ["subject"] });
+    assert.equal(got.subject, `Interop ${run}: updated`, "a stale etag must not write");
+  });
+
+  await step("update (return=representation)", async () => {
+    const got = await api.update({
+      collection: "leads",
+      key: created.leadid,
+      data: { jobtitle: "Buyer" },
+      returnRepresentation: true,
+      select: ["jobtitle", "subject"],
+    });
+    assert.equal(got.leadid, created.leadid);
+    assert.equal(got.jobtitle, "Buyer");
+    assert.equal(got.subject, `Interop ${run}: updated`);
+  });
+
+  await step("update a missing id: 404 (If-Match: * never creates)", async () => {
+    const missing = randomUUID();
+    const err = await expectError(
+      () => api.update({ collection: "leads", key: missing, data: { subject: "nope" } }),
+      "update missing",
+    );
+    assert.equal(err.status, 404, describe(err));
+    assert.equal(err.code, "0x80040217", describe(err));
+  });
+
+  // ---- upsert --------------------------------------------------------------
+  const upsertId = randomUUID();
+  result.upsertId = upsertId;
+  await step("upsert by id: creates when missing", async () => {
+    const id = await api.upsert({
+      collection: "leads",
+      key: upsertId,
+      data: { subject: `Interop ${run}: upsert`, lastname: "Upsert", emailaddress1: `upsert-${run}@example.com` },
+    });
+    assert.equal(id, upsertId, "OData-EntityId of the upserted row");
+    const got = await api.retrieve({ collection: "leads", key: upsertId, select: ["subject"] });
+    assert.equal(got.subject, `Interop ${run}: upsert`);
+  });
+
+  await step("upsert by id: updates when present (return=representation)", async () => {
+    const got = await api.upsert({
+      collection: "leads",
+      key: upsertId,
+      data: { subject: `Interop ${run}: upsert 2` },
+      returnRepresentation: true,
+      select: ["subject", "lastname"],
+    });
+    assert.equal(got.leadid, upsertId);
+    assert.equal(got.subject, `Interop ${run}: upsert 2`);
+    assert.equal(got.lastname, "Upsert", "columns not sent are kept");
+  });
+
+  await step("upsert If-None-Match: * on an existing row: 412, library returns null", async () => {
+    const got = await api.upsert({ collection: "leads", key: upsertId, ifnonematch: "*", data: { subject: "no" } });
+    assert.equal(got, null);
+  });
+
+  await step("upsert If-Match: * on a missing row: 404, library returns null, nothing created", async () => {
+    const missing = randomUUID();
+    const got = await api.upsert({ collection: "leads", key: missing, ifmatch: "*", data: { subject: "no" } });
+    assert.equal(got, null);
+    const err = await expectError(() => api.retrieve({ collection: "leads", key: missing, select: ["leadid"] }), "retrieve after refused upsert");
+    assert.equal(err.status, 404, describe(err));
+  });
+
+  // ---- @odata.bind ---------------------------------------------------------
+  await step("create contact, then lead with parentcontactid@odata.bind", async () => {
+    const contactId = await api.create({
+      collection: "contacts",
+      data: { firstname: "Ann", lastname: `Lee ${run}`, emailaddress1: `ann-${run}@example.com` },
+    });
+    assert.match(contactId ?? "", GUID);
+    result.contactId = contactId;
+    const bound = await api.create({
+      collection: "leads",
+      data: {
+        subject: `Interop ${run}: bound`,
+        lastname: "Lee",
+        emailaddress1: `ann-${run}@example.com`,
+        "parentcontactid@odata.bind": `/contacts(${contactId})`,
+      },
+      returnRepresentation: true,
+      select: ["leadid", "_parentcontactid_value"],
+    });
+    assert.equal(bound._parentcontactid_value, contactId, JSON.stringify(bound));
+    result.boundLeadId = bound.leadid;
+    const byLookup = await api.retrieveMultiple({
+      collection: "leads",
+      select: ["leadid"],
+      filter: `_parentcontactid_value eq ${contactId}`,
+    });
+    assert.deepEqual(byLookup.value.map((r) => r.leadid), [bound.leadid]);
+  });
+
+  await step("@odata.bind to a missing contact: 404", async () => {
+    const err = await expectError(
+      () => api.create({
+        collection: "leads",
+        data: { subject: "orphan", lastname: "X", "parentcontactid@odata.bind": `/contacts(${randomUUID()})` },
+      }),
+      "bind to missing contact",
+    );
+    assert.equal(err.status, 404, describe(err));
+  });
+
+  // ---- $batch --------------------------------------------------------------
+  await step("batch: GET + change set (Content-ID $ref) + creates outside a change set", async () => {
+    api.startBatch();
+    api.retrieveMultiple({ collection: "leads", select: ["leadid"], filter: `leadid eq ${created.leadid}` });
+    api.create({
+      collection: "contacts",
+      contentId: "1",
+      data: { firstname: "Bea", lastname: `Batch ${run}`, emailaddress1: `bea-${run}@example.com` },
+    });
+    api.create({
+      collection: "leads",
+      data: {
+        subject: `Interop ${run}: batch bound`,
+        lastname: "Batch",
+        emailaddress1: `bea-${run}@example.com`,
+        "parentcontactid@odata.bind": "$1",
+      },
+    });
+    for (let i = 0; i < 3; i++) {
+      api.create({
+        collection: "leads",
+        inChangeSet: false,
+        data: { subject: `Interop ${run}: batch ${i}`, lastname: "Batch", emailaddress1: `batch-${i}-${run}@example.com` },
+      });
+    }
+    const responses = await api.executeBatch();
+    assert.equal(responses.length, 6, JSON.stringify(responses));
+    assert.deepEqual(responses[0].value?.map((r) => r.leadid), [created.leadid], "GET part");
+    for (let i = 1; i < 6; i++) assert.match(responses[i] ?? "", GUID, `part ${i}: ${JSON.stringify(responses[i])}`);
+    result.batchContactId = responses[1];
+    result.batchBoundLeadId = responses[2];
+    result.batchLeadIds = responses.slice(3);
+    const bound = await api.retrieve({ collection: "leads", key: responses[2], select: ["_parentcontactid_value"] });
+    assert.equal(bound._parentcontactid_value, responses[1], "$1 must resolve to the contact created in the change set");
+  });
+
+  await step("batch: a failing change set rolls back as a whole", async () => {
+    const doomed = `doomed-${run}@example.com`;
+    api.startBatch();
+    api.create({ collection: "leads", data: { subject: `Interop ${run}: doomed`, lastname: "Doomed", emailaddress1: doomed } });
+    api.create({ collection: "leads", data: { subject: "bad", lastname: "Bad", nosuchcolumn_xyz: 1 } });
+    const err = await expectError(() => api.executeBatch(), "batch with a bad change set");
+    const errs = Array.isArray(err) ? err : [err];
+    assert.ok(errs.some((e) => e.status === 400), `want a 400 part, got ${describe(err)}`);
+    result.rolledBackEmail = doomed;
+    const res = await api.retrieveMultiple({ collection: "leads", select: ["leadid"], filter: `emailaddress1 eq '${doomed}'` });
+    assert.deepEqual(res.value, [], "the good create in the failed change set must be rolled back");
+  });
+
+  await step("batch: odata.continue-on-error returns every part", async () => {
+    api.startBatch();
+    api.create({ collection: "leads", inChangeSet: false, data: { subject: "bad", lastname: "Bad", nosuchcolumn_xyz: 1 } });
+    api.create({
+      collection: "leads",
+      inChangeSet: false,
+      data: { subject: `Interop ${run}: after error`, lastname: "After", emailaddress1: `after-${run}@example.com` },
+    });
+    const responses = await api.executeBatch({ continueOnError: true });
+    assert.equal(responses.length, 2, JSON.stringify(responses));
+    assert.ok(responses[0] instanceof Error, `part 0 should be an error: ${JSON.stringify(responses[0])}`);
+    assert.equal(responses[0].status, 400, describe(responses[0]));
+    assert.match(responses[1] ?? "", GUID, `part 1: ${JSON.stringify(responses[1])}`);
+    result.afterErrorLeadId = responses[1];
+  });
+
+  console.log(`INTEROP-RESULT ${JSON.stringify(result)}`);
+}
+
+main().catch((err) => {
+  console.error(`FAIL ${current}\n  ${describe(err)}`);
+  if (err && err.stack && !(err instanceof assert.AssertionError)) console.error(err.stack);
+  process.exit(1);
+});
