@@ -1,0 +1,94 @@
+// Command api is leadbridge's HTTP intake: it validates form submissions,
+// makes them durable in Redis, queues them for the worker and answers
+// status queries.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/leadbridge/leadbridge/config"
+	"github.com/leadbridge/leadbridge/handlers"
+	"github.com/leadbridge/leadbridge/internal/logging"
+	"github.com/leadbridge/leadbridge/queue"
+	"github.com/leadbridge/leadbridge/submission"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the API and serves until ctx ends. If ready is not nil it
+// receives the listening address once the server accepts connections.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer, ready chan<- string) error {
+	log := logging.New(stdout, getenv("LEADBRIDGE_LOG_FORMAT"), getenv("LEADBRIDGE_LOG_LEVEL"))
+	cfg, err := config.LoadAPI(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	rdb, err := cfg.Redis.Client()
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	app := &handlers.App{
+		Forms:        cfg.Forms,
+		Store:        submission.NewStore(rdb, 30*24*time.Hour),
+		Queue:        queue.NewClient(rdb),
+		Redis:        rdb,
+		APIToken:     cfg.APIToken,
+		PublicURL:    cfg.PublicURL,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Log:          log,
+	}
+	if err := app.Init(); err != nil {
+		return err
+	}
+	e := handlers.NewServer(app, cfg.TrustedProxies)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("LEADBRIDGE_ADDR: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	log.Info("api listening", "addr", ln.Addr().String(), "redis", cfg.Redis.Display(), "forms", cfg.Forms.IDs(),
+		"status_api", cfg.APIToken != "")
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("api stopped")
+	return nil
+}

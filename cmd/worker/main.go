@@ -1,0 +1,198 @@
+// Command worker delivers queued submissions into Dataverse and serves its
+// health and metrics.
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/leadbridge/leadbridge/config"
+	"github.com/leadbridge/leadbridge/crm"
+	"github.com/leadbridge/leadbridge/delivery"
+	"github.com/leadbridge/leadbridge/internal/logging"
+	"github.com/leadbridge/leadbridge/lease"
+	"github.com/leadbridge/leadbridge/queue"
+	"github.com/leadbridge/leadbridge/submission"
+	"github.com/leadbridge/leadbridge/throttle"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the worker and processes until ctx ends. If ready is not nil
+// it receives the health address once the worker is processing.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer, ready chan<- string) error {
+	log := logging.New(stdout, getenv("LEADBRIDGE_LOG_FORMAT"), getenv("LEADBRIDGE_LOG_LEVEL"))
+	cfg, err := config.LoadWorker(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	rdb, err := cfg.Redis.Client()
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	roots, err := rootCAs(ctx, cfg.Dataverse)
+	if err != nil {
+		return err
+	}
+	host := cfg.Dataverse.URL
+	if u, err := url.Parse(host); err == nil {
+		host = u.Host
+	}
+	limiter := throttle.New(rdb, cfg.Dataverse.ClientID+"@"+host, throttle.Options{})
+	client, err := crm.New(crm.Config{
+		URL:           cfg.Dataverse.URL,
+		TenantID:      cfg.Dataverse.TenantID,
+		ClientID:      cfg.Dataverse.ClientID,
+		ClientSecret:  cfg.Dataverse.ClientSecret,
+		AuthorityHost: cfg.Dataverse.AuthorityHost,
+		RootCAs:       roots,
+		Timeout:       cfg.RequestTimeout,
+		Pacer:         limiter,
+		Logger:        log,
+	})
+	if err != nil {
+		return err
+	}
+	// Check the settings end to end, but start either way: a CRM that is
+	// down now is the normal case retries exist for.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if who, err := client.WhoAmI(wctx); err != nil {
+		log.Warn("dataverse check failed; deliveries will be retried", "url", cfg.Dataverse.URL, "err", err)
+	} else {
+		log.Info("dataverse reachable", "url", cfg.Dataverse.URL, "user_id", who.UserID, "emulated", cfg.Dataverse.Emulated)
+	}
+	cancel()
+
+	store := submission.NewStore(rdb, cfg.DeliveredRetention)
+	q := queue.NewClient(rdb)
+	h := &queue.Handler{
+		Store:   store,
+		Horizon: cfg.RetryHorizon,
+		Log:     log,
+		Deliverer: &delivery.Deliverer{
+			CRM:   client,
+			Forms: cfg.Forms,
+			Locks: lease.New(rdb, "{lb}:lease:", 30*time.Second),
+			Log:   log,
+		},
+	}
+	srv := asynq.NewServerFromRedisClient(rdb, queue.ServerConfig(cfg.Concurrency, nil, asynqLogger{log}))
+	mux := asynq.NewServeMux()
+	mux.Handle(queue.TypeDeliver, h)
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("start processing: %w", err)
+	}
+	jctx, jstop := context.WithCancel(ctx)
+	defer jstop()
+	go (&queue.Janitor{Store: store, Queue: q, Log: log}).Run(jctx, time.Minute)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		srv.Shutdown()
+		return fmt.Errorf("LEADBRIDGE_WORKER_ADDR: %w", err)
+	}
+	hs := &http.Server{Handler: healthMux(rdb.Ping), ReadHeaderTimeout: 5 * time.Second}
+	go hs.Serve(ln)
+	log.Info("worker running", "health", ln.Addr().String(), "redis", cfg.Redis.Display(), "concurrency", cfg.Concurrency, "dataverse", cfg.Dataverse.URL)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	<-ctx.Done()
+	log.Info("worker stopping: finishing or handing back tasks")
+	srv.Shutdown() // waits up to ShutdownTimeout, then requeues unfinished tasks
+	shut, c2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer c2()
+	_ = hs.Shutdown(shut)
+	log.Info("worker stopped")
+	return nil
+}
+
+func healthMux[T interface{ Err() error }](ping func(context.Context) T) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if err := ping(ctx).Err(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"status":"unavailable"}`)
+			return
+		}
+		io.WriteString(w, `{"status":"ok"}`)
+	})
+	mux.Handle("GET /metrics", promhttp.Handler())
+	return mux
+}
+
+// rootCAs is the system pool plus LEADBRIDGE_CA_FILE. For the bundled
+// emulator the file appears when the emulator first starts, so wait a little.
+func rootCAs(ctx context.Context, d config.Dataverse) (*x509.CertPool, error) {
+	if d.CAFile == "" {
+		return nil, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pem, err := os.ReadFile(d.CAFile)
+		if err == nil {
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("LEADBRIDGE_CA_FILE: %s holds no PEM certificate", d.CAFile)
+			}
+			return pool, nil
+		}
+		if !d.Emulated || !errors.Is(err, os.ErrNotExist) || time.Now().After(deadline) {
+			if d.Emulated {
+				return nil, fmt.Errorf("the emulator's CA %s is missing: start cmd/dataverse-emulator first (make run does), or set DATAVERSE_URL: %w", d.CAFile, err)
+			}
+			return nil, fmt.Errorf("LEADBRIDGE_CA_FILE: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// asynqLogger sends asynq's own log lines through slog.
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Fatal(args ...any) {
+	a.l.Error(fmt.Sprint(args...), "component", "asynq")
+	os.Exit(1)
+}

@@ -1,0 +1,298 @@
+// Package config reads leadbridge's configuration — environment variables
+// and the optional YAML file named by LEADBRIDGE_CONFIG — into typed structs,
+// validated once at start-up with messages that name the variable or YAML
+// path at fault. Programs pass it a getenv function; nothing below cmd/
+// reads the process environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/leadbridge/leadbridge/forms"
+)
+
+// Documented development defaults of the bundled Dataverse emulator. With no
+// DATAVERSE_URL set, the worker delivers to the emulator with these.
+const (
+	EmulatorAddr         = "127.0.0.1:8443"
+	EmulatorDataDir      = ".run/emulator"
+	EmulatorTenantID     = "emulator-tenant"
+	EmulatorClientID     = "leadbridge-dev"
+	EmulatorClientSecret = "leadbridge-dev-secret"
+)
+
+// Redis says how to reach Redis: a URL, or Sentinel, or Cluster.
+type Redis struct {
+	URL       string
+	Sentinels []string
+	Master    string
+	Cluster   []string
+}
+
+// API is the configuration of cmd/api.
+type API struct {
+	Redis             Redis
+	Addr              string
+	PublicURL         string
+	AdminUser         string
+	AdminPassword     string
+	AdminPasswordHash string
+	APIToken          string
+	TrustedProxies    []*net.IPNet
+	MaxBodyBytes      int64
+	Forms             forms.Set
+}
+
+// Dataverse is where and as whom the worker writes.
+type Dataverse struct {
+	URL           string // https://contoso.crm.dynamics.com
+	TenantID      string
+	ClientID      string
+	ClientSecret  string
+	AuthorityHost string
+	CAFile        string // extra trusted CAs (PEM)
+	Emulated      bool   // true when the defaults point at the bundled emulator
+}
+
+// Worker is the configuration of cmd/worker.
+type Worker struct {
+	Redis              Redis
+	Addr               string
+	Dataverse          Dataverse
+	Concurrency        int
+	RequestTimeout     time.Duration
+	RetryHorizon       time.Duration
+	DeliveredRetention time.Duration
+	Forms              forms.Set
+}
+
+// Getenv is os.Getenv's shape, so tests pass a map instead.
+type Getenv func(string) string
+
+// LoadAPI reads and validates the API's configuration.
+func LoadAPI(getenv Getenv) (API, error) {
+	var errs []error
+	c := API{
+		Addr:              or(getenv("LEADBRIDGE_ADDR"), ":8080"),
+		PublicURL:         strings.TrimRight(getenv("LEADBRIDGE_PUBLIC_URL"), "/"),
+		AdminUser:         getenv("LEADBRIDGE_ADMIN_USER"),
+		AdminPassword:     getenv("LEADBRIDGE_ADMIN_PASSWORD"),
+		AdminPasswordHash: getenv("LEADBRIDGE_ADMIN_PASSWORD_HASH"),
+		APIToken:          getenv("LEADBRIDGE_API_TOKEN"),
+		MaxBodyBytes:      64 << 10,
+	}
+	r, err := loadRedis(getenv)
+	errs = append(errs, err)
+	c.Redis = r
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("LEADBRIDGE_PUBLIC_URL: %q is not an http(s) URL", c.PublicURL))
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("LEADBRIDGE_ADDR: %q is not host:port (%v)", c.Addr, err))
+	}
+	if v := getenv("LEADBRIDGE_MAX_BODY_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 {
+			errs = append(errs, fmt.Errorf("LEADBRIDGE_MAX_BODY_BYTES: %q is not a number of bytes ≥ 1024", v))
+		}
+		c.MaxBodyBytes = n
+	}
+	if (c.AdminPassword != "" || c.AdminPasswordHash != "") && c.AdminUser == "" {
+		errs = append(errs, errors.New("LEADBRIDGE_ADMIN_USER: must be set when an admin password is"))
+	}
+	if c.AdminPassword != "" && c.AdminPasswordHash != "" {
+		errs = append(errs, errors.New("LEADBRIDGE_ADMIN_PASSWORD and LEADBRIDGE_ADMIN_PASSWORD_HASH: set one, not both"))
+	}
+	if c.APIToken != "" && len(c.APIToken) < 16 {
+		errs = append(errs, errors.New("LEADBRIDGE_API_TOKEN: use at least 16 characters"))
+	}
+	for _, s := range splitList(getenv("LEADBRIDGE_TRUSTED_PROXIES")) {
+		_, n, err := net.ParseCIDR(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("LEADBRIDGE_TRUSTED_PROXIES: %q is not a CIDR like 10.0.0.0/8", s))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, n)
+	}
+	fs, err := LoadForms(getenv("LEADBRIDGE_CONFIG"), getenv)
+	errs = append(errs, err)
+	c.Forms = fs
+	return c, errors.Join(errs...)
+}
+
+// LoadWorker reads and validates the worker's configuration.
+func LoadWorker(getenv Getenv) (Worker, error) {
+	var errs []error
+	c := Worker{
+		Addr:               or(getenv("LEADBRIDGE_WORKER_ADDR"), ":9090"),
+		Concurrency:        10,
+		RequestTimeout:     30 * time.Second,
+		RetryHorizon:       72 * time.Hour,
+		DeliveredRetention: 30 * 24 * time.Hour,
+	}
+	r, err := loadRedis(getenv)
+	errs = append(errs, err)
+	c.Redis = r
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("LEADBRIDGE_WORKER_ADDR: %q is not host:port (%v)", c.Addr, err))
+	}
+	errs = append(errs,
+		intVar(getenv, "LEADBRIDGE_WORKER_CONCURRENCY", &c.Concurrency, 1, 500),
+		durationVar(getenv, "LEADBRIDGE_REQUEST_TIMEOUT", &c.RequestTimeout, time.Second),
+		durationVar(getenv, "LEADBRIDGE_RETRY_HORIZON", &c.RetryHorizon, time.Minute),
+		durationVar(getenv, "LEADBRIDGE_DELIVERED_RETENTION", &c.DeliveredRetention, time.Minute),
+	)
+	dv, err := loadDataverse(getenv)
+	errs = append(errs, err)
+	c.Dataverse = dv
+	fs, err := LoadForms(getenv("LEADBRIDGE_CONFIG"), getenv)
+	errs = append(errs, err)
+	c.Forms = fs
+	return c, errors.Join(errs...)
+}
+
+func loadDataverse(getenv Getenv) (Dataverse, error) {
+	d := Dataverse{
+		URL:           strings.TrimRight(getenv("DATAVERSE_URL"), "/"),
+		TenantID:      getenv("AZURE_TENANT_ID"),
+		ClientID:      getenv("AZURE_CLIENT_ID"),
+		ClientSecret:  getenv("AZURE_CLIENT_SECRET"),
+		AuthorityHost: strings.TrimRight(getenv("AZURE_AUTHORITY_HOST"), "/"),
+		CAFile:        getenv("LEADBRIDGE_CA_FILE"),
+	}
+	if d.URL == "" {
+		// The embedded default: the bundled emulator, as `make run` starts it.
+		addr := or(getenv("EMULATOR_ADDR"), EmulatorAddr)
+		d = Dataverse{
+			URL:           "https://" + addr,
+			TenantID:      or(getenv("EMULATOR_TENANT_ID"), EmulatorTenantID),
+			ClientID:      or(getenv("EMULATOR_CLIENT_ID"), EmulatorClientID),
+			ClientSecret:  or(getenv("EMULATOR_CLIENT_SECRET"), EmulatorClientSecret),
+			AuthorityHost: "https://" + addr,
+			CAFile:        or(d.CAFile, filepath.Join(or(getenv("EMULATOR_DATA_DIR"), EmulatorDataDir), "ca.pem")),
+			Emulated:      true,
+		}
+		return d, nil
+	}
+	var errs []error
+	if u, err := url.Parse(d.URL); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		errs = append(errs, fmt.Errorf("DATAVERSE_URL: %q must be the environment's https URL, like https://contoso.crm.dynamics.com", d.URL))
+	}
+	if d.TenantID == "" {
+		errs = append(errs, errors.New("AZURE_TENANT_ID: required with DATAVERSE_URL (the Entra ID tenant of the app registration)"))
+	}
+	if d.ClientID == "" {
+		errs = append(errs, errors.New("AZURE_CLIENT_ID: required with DATAVERSE_URL (the app registration's application id)"))
+	}
+	if d.ClientSecret == "" {
+		if getenv("AZURE_CLIENT_CERTIFICATE_PATH") != "" || getenv("AZURE_FEDERATED_TOKEN_FILE") != "" {
+			errs = append(errs, errors.New("AZURE_CLIENT_SECRET: certificate and federated credentials are not supported yet; use a client secret"))
+		} else {
+			errs = append(errs, errors.New("AZURE_CLIENT_SECRET: required with DATAVERSE_URL"))
+		}
+	}
+	if d.AuthorityHost == "" {
+		d.AuthorityHost = "https://login.microsoftonline.com"
+	} else if u, err := url.Parse(d.AuthorityHost); err != nil || u.Scheme != "https" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("AZURE_AUTHORITY_HOST: %q must be an https URL", d.AuthorityHost))
+	}
+	if d.CAFile != "" {
+		if _, err := os.Stat(d.CAFile); err != nil {
+			errs = append(errs, fmt.Errorf("LEADBRIDGE_CA_FILE: %v", err))
+		}
+	}
+	return d, errors.Join(errs...)
+}
+
+func loadRedis(getenv Getenv) (Redis, error) {
+	r := Redis{
+		URL:       or(getenv("LEADBRIDGE_REDIS_URL"), "redis://127.0.0.1:6379/0"),
+		Sentinels: splitList(getenv("LEADBRIDGE_REDIS_SENTINELS")),
+		Master:    getenv("LEADBRIDGE_REDIS_MASTER"),
+		Cluster:   splitList(getenv("LEADBRIDGE_REDIS_CLUSTER")),
+	}
+	var errs []error
+	if len(r.Sentinels) > 0 && r.Master == "" {
+		errs = append(errs, errors.New("LEADBRIDGE_REDIS_MASTER: required with LEADBRIDGE_REDIS_SENTINELS"))
+	}
+	if len(r.Sentinels) > 0 && len(r.Cluster) > 0 {
+		errs = append(errs, errors.New("LEADBRIDGE_REDIS_SENTINELS and LEADBRIDGE_REDIS_CLUSTER: set one, not both"))
+	}
+	for _, list := range [][]string{r.Sentinels, r.Cluster} {
+		for _, a := range list {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				errs = append(errs, fmt.Errorf("Redis address %q is not host:port", a))
+			}
+		}
+	}
+	if _, err := r.options(); err != nil {
+		errs = append(errs, fmt.Errorf("LEADBRIDGE_REDIS_URL: %v", err))
+	}
+	return r, errors.Join(errs...)
+}
+
+func intVar(getenv Getenv, name string, dst *int, min, max int) error {
+	v := getenv(name)
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		return fmt.Errorf("%s: %q is not a whole number from %d to %d", name, v, min, max)
+	}
+	*dst = n
+	return nil
+}
+
+func durationVar(getenv Getenv, name string, dst *time.Duration, min time.Duration) error {
+	v := getenv(name)
+	if v == "" {
+		return nil
+	}
+	d, err := parseDuration(v)
+	if err != nil || d < min {
+		return fmt.Errorf("%s: %q is not a duration of at least %s (e.g. 90s, 72h, 30d)", name, v, min)
+	}
+	*dst = d
+	return nil
+}
+
+// parseDuration is time.ParseDuration plus a "d" suffix for days, since
+// retention periods are naturally said in days.
+func parseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

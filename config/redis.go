@@ -1,0 +1,56 @@
+package config
+
+import (
+	"github.com/redis/go-redis/v9"
+)
+
+// options turns the Redis settings into go-redis universal options: one
+// address for a URL, a master name with Sentinel addresses, or cluster seeds.
+func (r Redis) options() (*redis.UniversalOptions, error) {
+	o, err := redis.ParseURL(r.URL)
+	if err != nil {
+		return nil, err
+	}
+	u := &redis.UniversalOptions{
+		Addrs:     []string{o.Addr},
+		DB:        o.DB,
+		Username:  o.Username,
+		Password:  o.Password,
+		TLSConfig: o.TLSConfig,
+	}
+	switch {
+	case len(r.Sentinels) > 0:
+		u.Addrs = r.Sentinels
+		u.MasterName = r.Master
+	case len(r.Cluster) > 0:
+		u.Addrs = r.Cluster
+		u.IsClusterMode = true
+		u.DB = 0
+	}
+	return u, nil
+}
+
+// Client connects to Redis as configured. The same client serves leadbridge's
+// own records and asynq, so one connection pool and one failover story.
+func (r Redis) Client() (redis.UniversalClient, error) {
+	o, err := r.options()
+	if err != nil {
+		return nil, err
+	}
+	return redis.NewUniversalClient(o), nil
+}
+
+// Display is the Redis target for logs, without credentials.
+func (r Redis) Display() string {
+	switch {
+	case len(r.Sentinels) > 0:
+		return "sentinel " + r.Master
+	case len(r.Cluster) > 0:
+		return "cluster"
+	}
+	o, err := redis.ParseURL(r.URL)
+	if err != nil {
+		return "invalid"
+	}
+	return o.Addr
+}

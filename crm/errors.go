@@ -1,0 +1,95 @@
+package crm
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Dataverse error codes leadbridge branches on (shared/reference/dataverse.md §5).
+const (
+	CodeObjectDoesNotExist   = "0x80040217"
+	CodeKeyDoesNotExist      = "0x80048d02"
+	CodeDuplicateRecord      = "0x80040237"
+	CodeDuplicateKey         = "0x80060892"
+	CodeDuplicateDetected    = "0x80040333"
+	CodeVersionMismatch      = "0x80060882"
+	CodeMaxLength            = "0x80044331"
+	CodePicklistOutOfRange   = "0x8004431A"
+	CodePrivilegeDenied      = "0x80040220"
+	CodeThrottleRequests     = "0x80072322"
+	CodeThrottleExecution    = "0x80072321"
+	CodeThrottleConcurrency  = "0x80072326"
+	CodeAccessTokenExpired   = "0x8005F101"
+	CodeEntityKeyNotDefined  = "0x80060890"
+	CodeClientPayloadInvalid = "0x80048d19"
+)
+
+// APIError is an error answer from the Web API: its HTTP status and the
+// code and message of the Dataverse error envelope.
+type APIError struct {
+	Status     int
+	Code       string
+	Message    string
+	RetryAfter time.Duration // from Retry-After, on 429 and some 503s
+}
+
+func (e *APIError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	if e.Code != "" {
+		return fmt.Sprintf("dataverse %d %s: %s", e.Status, e.Code, msg)
+	}
+	return fmt.Sprintf("dataverse %d: %s", e.Status, msg)
+}
+
+// NetError is a failure to get any answer: connection refused, reset, DNS,
+// TLS, or a timeout.
+type NetError struct{ Err error }
+
+func (e *NetError) Error() string { return "dataverse unreachable: " + e.Err.Error() }
+func (e *NetError) Unwrap() error { return e.Err }
+
+// AuthError is a failure to obtain an access token. Status is the identity
+// provider's HTTP status (0 if it could not be reached).
+type AuthError struct {
+	Status int
+	Err    error
+}
+
+func (e *AuthError) Error() string { return "token: " + e.Err.Error() }
+func (e *AuthError) Unwrap() error { return e.Err }
+
+// ErrNotFound is returned, wrapped in an *APIError chain check, when a row
+// addressed by id or key does not exist; test with errors.Is.
+var ErrNotFound = errors.New("crm: row does not exist")
+
+// Is lets errors.Is(err, ErrNotFound) match a 404 answer.
+func (e *APIError) Is(target error) bool {
+	return target == ErrNotFound && e.Status == http.StatusNotFound
+}
+
+func parseAPIError(r *response) error {
+	e := &APIError{Status: r.status, RetryAfter: parseRetryAfter(r.header)}
+	var env struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(r.body, &env) == nil {
+		e.Code, e.Message = env.Error.Code, env.Error.Message
+	}
+	if e.Message == "" {
+		e.Message = strings.TrimSpace(string(r.body))
+		if len(e.Message) > 300 {
+			e.Message = e.Message[:300]
+		}
+	}
+	return e
+}

@@ -1,0 +1,225 @@
+package crm
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Filter is an OData $filter expression. Build it with Eq, And and Or so
+// that literals are always quoted and escaped.
+type Filter string
+
+// Quote returns s as an OData string literal: single quotes doubled.
+func Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// Eq is "column eq 'value'".
+func Eq(column, value string) Filter { return Filter(column + " eq " + Quote(value)) }
+
+// EqInt is "column eq n" for numeric and choice columns.
+func EqInt(column string, n int) Filter { return Filter(column + " eq " + strconv.Itoa(n)) }
+
+// And joins filters with "and", each parenthesised.
+func And(fs ...Filter) Filter { return join(" and ", fs) }
+
+// Or joins filters with "or", each parenthesised.
+func Or(fs ...Filter) Filter { return join(" or ", fs) }
+
+func join(op string, fs []Filter) Filter {
+	if len(fs) == 1 {
+		return fs[0]
+	}
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = "(" + string(f) + ")"
+	}
+	return Filter(strings.Join(parts, op))
+}
+
+// escapeQueryValue percent-encodes a query option value. Everything outside
+// the unreserved set is encoded — spaces as %20, never "+", which Dataverse
+// reads as a space (dataverse.md §4) — except the OData punctuation that
+// must stay literal: quotes, parentheses and commas are encoded too, which
+// Dataverse accepts, so only unreserved characters stay as they are.
+func escapeQueryValue(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// Query is a collection query on one table.
+type Query struct {
+	Select  []string
+	Filter  Filter
+	OrderBy string
+	Top     int
+}
+
+func (q Query) encode() string {
+	var parts []string
+	if len(q.Select) > 0 {
+		parts = append(parts, "$select="+escapeQueryValue(strings.Join(q.Select, ",")))
+	}
+	if q.Filter != "" {
+		parts = append(parts, "$filter="+escapeQueryValue(string(q.Filter)))
+	}
+	if q.OrderBy != "" {
+		parts = append(parts, "$orderby="+escapeQueryValue(q.OrderBy))
+	}
+	if q.Top > 0 {
+		parts = append(parts, "$top="+strconv.Itoa(q.Top))
+	}
+	return strings.Join(parts, "&")
+}
+
+func (c *Client) list(ctx context.Context, set string, q Query) ([]Row, error) {
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: set, query: q.encode()})
+	if err != nil {
+		return nil, err
+	}
+	var body struct {
+		Value []Row `json:"value"`
+	}
+	if err := json.Unmarshal(resp.body, &body); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", set, err)
+	}
+	return body.Value, nil
+}
+
+// create POSTs a row and returns its representation ($select'ed columns and
+// the primary key) from the 201 answer.
+func (c *Client) create(ctx context.Context, set string, row Row, sel []string) (Row, error) {
+	q := ""
+	if len(sel) > 0 {
+		q = "$select=" + escapeQueryValue(strings.Join(sel, ","))
+	}
+	resp, err := c.do(ctx, request{
+		method: http.MethodPost, path: set, query: q, body: row,
+		header: http.Header{"Prefer": {"return=representation"}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out Row
+	if err := json.Unmarshal(resp.body, &out); err != nil {
+		return nil, fmt.Errorf("decode created %s: %w", set, err)
+	}
+	return out, nil
+}
+
+// update PATCHes an existing row by id. If-Match: * makes it a pure update:
+// a row deleted meanwhile gives 404 instead of being re-created.
+func (c *Client) update(ctx context.Context, set, id string, row Row) error {
+	if !guidRE.MatchString(id) {
+		return fmt.Errorf("update %s: %q is not a GUID", set, id)
+	}
+	_, err := c.do(ctx, request{
+		method: http.MethodPatch, path: set + "(" + id + ")", body: row,
+		header: http.Header{"If-Match": {"*"}},
+	})
+	return err
+}
+
+// upsertByKey PATCHes the row addressed by an alternate key: Dataverse
+// creates it if missing and updates it otherwise, in one call.
+func (c *Client) upsertByKey(ctx context.Context, set, keyColumn, keyValue string, row Row, sel []string) (Row, bool, error) {
+	q := ""
+	if len(sel) > 0 {
+		q = "$select=" + escapeQueryValue(strings.Join(sel, ","))
+	}
+	path := set + "(" + keyColumn + "=" + escapeQueryValue(Quote(keyValue)) + ")"
+	resp, err := c.do(ctx, request{
+		method: http.MethodPatch, path: path, query: q, body: row,
+		header: http.Header{"Prefer": {"return=representation"}},
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	var out Row
+	if err := json.Unmarshal(resp.body, &out); err != nil {
+		return nil, false, fmt.Errorf("decode upserted %s: %w", set, err)
+	}
+	return out, resp.status == http.StatusCreated, nil
+}
+
+// FindLeads returns the leads matching q.
+func (c *Client) FindLeads(ctx context.Context, q Query) ([]Row, error) {
+	rows, err := c.list(ctx, "leads", q)
+	if err != nil {
+		return nil, fmt.Errorf("crm: find leads: %w", err)
+	}
+	return rows, nil
+}
+
+// CreateLead creates a lead and returns it with the columns in sel.
+func (c *Client) CreateLead(ctx context.Context, row Row, sel ...string) (Row, error) {
+	out, err := c.create(ctx, "leads", row, append([]string{"leadid"}, sel...))
+	if err != nil {
+		return nil, fmt.Errorf("crm: create lead: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateLead updates the lead with that id.
+func (c *Client) UpdateLead(ctx context.Context, id string, row Row) error {
+	if err := c.update(ctx, "leads", id, row); err != nil {
+		return fmt.Errorf("crm: update lead %s: %w", id, err)
+	}
+	return nil
+}
+
+// UpsertLead creates or updates the lead whose alternate key column equals
+// value, reporting whether it was created.
+func (c *Client) UpsertLead(ctx context.Context, keyColumn, value string, row Row) (id string, created bool, err error) {
+	out, created, err := c.upsertByKey(ctx, "leads", keyColumn, value, row, []string{"leadid"})
+	if err != nil {
+		return "", false, fmt.Errorf("crm: upsert lead: %w", err)
+	}
+	id, _ = out["leadid"].(string)
+	return id, created, nil
+}
+
+// FindContacts returns the contacts matching q.
+func (c *Client) FindContacts(ctx context.Context, q Query) ([]Row, error) {
+	rows, err := c.list(ctx, "contacts", q)
+	if err != nil {
+		return nil, fmt.Errorf("crm: find contacts: %w", err)
+	}
+	return rows, nil
+}
+
+// CreateContact creates a contact and returns it with its id.
+func (c *Client) CreateContact(ctx context.Context, row Row) (Row, error) {
+	out, err := c.create(ctx, "contacts", row, []string{"contactid"})
+	if err != nil {
+		return nil, fmt.Errorf("crm: create contact: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateContact updates the contact with that id.
+func (c *Client) UpdateContact(ctx context.Context, id string, row Row) error {
+	if err := c.update(ctx, "contacts", id, row); err != nil {
+		return fmt.Errorf("crm: update contact %s: %w", id, err)
+	}
+	return nil
+}
+
+// ContactRef is the value of a "<navprop>@odata.bind" pointing at a contact.
+func ContactRef(id string) string { return "/contacts(" + id + ")" }

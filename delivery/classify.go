@@ -1,0 +1,91 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/leadbridge/leadbridge/crm"
+	"github.com/leadbridge/leadbridge/submission"
+)
+
+// Classify says what a delivery error means for a person, and whether
+// trying again later can succeed on its own. Permanent errors go to the
+// failed list at once; the rest are retried with backoff until the horizon.
+func Classify(err error) (info submission.ErrorInfo, retry bool) {
+	info.Message = err.Error()
+	var api *crm.APIError
+	var auth *crm.AuthError
+	var netErr *crm.NetError
+	switch {
+	case errors.Is(err, ErrUnknownForm):
+		info.Category = submission.CategoryConfiguration
+		return info, false
+	case errors.As(err, &api):
+		info.Status, info.Code, info.Message = api.Status, api.Code, api.Message
+		return classifyAPI(api, info)
+	case errors.As(err, &auth):
+		info.Status = auth.Status
+		if auth.Status == 0 || auth.Status >= 500 || auth.Status == http.StatusTooManyRequests {
+			info.Category = submission.CategoryUnavailable
+		} else {
+			// A refused secret or unknown tenant needs a person, but every
+			// submission shares it: keep retrying so that fixing the
+			// setting delivers the backlog without a bulk retry.
+			info.Category = submission.CategoryAuth
+		}
+		return info, true
+	case errors.As(err, &netErr), crm.IsTimeout(err), errors.Is(err, context.Canceled):
+		info.Category = submission.CategoryUnavailable
+		return info, true
+	}
+	// Lease and Redis trouble: nothing reached a verdict, try again.
+	info.Category = submission.CategoryUnavailable
+	return info, true
+}
+
+func classifyAPI(e *crm.APIError, info submission.ErrorInfo) (submission.ErrorInfo, bool) {
+	switch {
+	case e.Status == http.StatusTooManyRequests:
+		info.Category = submission.CategoryThrottled
+		return info, true
+	case e.Status == http.StatusUnauthorized:
+		info.Category = submission.CategoryAuth
+		return info, true
+	case e.Status >= 500 && e.Code != crm.CodeDuplicateDetected:
+		info.Category = submission.CategoryUnavailable
+		return info, true
+	case e.Status == http.StatusForbidden || e.Code == crm.CodePrivilegeDenied:
+		info.Category = submission.CategoryPermission
+		return info, false
+	case e.Status == http.StatusNotFound && (e.Code == crm.CodeObjectDoesNotExist || e.Code == crm.CodeKeyDoesNotExist):
+		// The matched row was deleted between query and update: a new
+		// attempt queries again and creates instead.
+		info.Category = submission.CategoryUnavailable
+		return info, true
+	case e.Status == http.StatusNotFound:
+		info.Category = submission.CategoryConfiguration // wrong URL or table
+		return info, false
+	case e.Status == http.StatusPreconditionFailed && e.Code != crm.CodeDuplicateDetected:
+		// A concurrent create won the race on a key: the next attempt
+		// finds that row and updates it.
+		info.Category = submission.CategoryUnavailable
+		return info, true
+	case isConfigurationMessage(e):
+		info.Category = submission.CategoryConfiguration
+		return info, false
+	}
+	info.Category = submission.CategoryInvalidData
+	return info, false
+}
+
+// isConfigurationMessage spots 400s caused by leadbridge's settings rather
+// than by the submitted values: a mapped column or key that the org lacks.
+func isConfigurationMessage(e *crm.APIError) bool {
+	m := e.Message
+	return e.Code == crm.CodeEntityKeyNotDefined ||
+		strings.Contains(m, "does not exist on type") ||
+		strings.Contains(m, "key in the request URI is not valid") ||
+		strings.Contains(m, "Resource not found for the segment")
+}

@@ -1,0 +1,393 @@
+// Package delivery writes one submission into Dataverse exactly once: it
+// takes the per-identity leases, finds the open lead (and contact) the
+// submission belongs to, creates or updates it according to the form's
+// rules, and explains in words why it chose what it chose.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/leadbridge/leadbridge/crm"
+	"github.com/leadbridge/leadbridge/forms"
+	"github.com/leadbridge/leadbridge/lease"
+	"github.com/leadbridge/leadbridge/submission"
+)
+
+// Deliverer delivers submissions. It is safe for concurrent use.
+type Deliverer struct {
+	CRM   *crm.Client
+	Forms forms.Set
+	Locks *lease.Locker
+	Log   *slog.Logger
+}
+
+// Result is what a delivery did.
+type Result struct {
+	LeadID    string
+	ContactID string
+	Action    string // created | updated
+	Match     string // why, in words
+}
+
+// ErrUnknownForm: the submission names a form the worker does not have —
+// the API and worker run different configurations.
+var ErrUnknownForm = errors.New("delivery: form not configured on this worker")
+
+// Deliver writes rec into Dataverse. Every CRM call runs under the leases
+// of the identities involved, so that concurrent submissions for one person
+// are serialized across all workers; if a lease is lost the calls are
+// cancelled and the error is retried later.
+func (d *Deliverer) Deliver(ctx context.Context, rec *submission.Record) (Result, error) {
+	f, ok := d.Forms[rec.Form]
+	if !ok {
+		return Result{}, fmt.Errorf("%w: %q", ErrUnknownForm, rec.Form)
+	}
+	p := plan(f, rec.Fields)
+	keys := p.lockKeys(rec.ID)
+	held := make([]*lease.Lease, 0, len(keys))
+	defer func() {
+		for _, l := range held {
+			_ = l.Release(context.WithoutCancel(ctx))
+		}
+	}()
+	lctx := ctx
+	for _, k := range keys {
+		l, err := d.Locks.Acquire(lctx, k)
+		if err != nil {
+			return Result{}, fmt.Errorf("delivery: lease %s: %w", k, err)
+		}
+		held = append(held, l)
+		lctx = l.Context() // lost lease → everything after it is cancelled
+	}
+	return d.deliver(lctx, f, p)
+}
+
+func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Result, error) {
+	var res Result
+	if f.Contact == forms.ContactLink && p.email != "" {
+		id, why, err := d.linkContact(ctx, p)
+		if err != nil {
+			return res, err
+		}
+		res.ContactID = id
+		p.contactWhy = why
+	}
+	if res.ContactID != "" {
+		p.lead["parentcontactid@odata.bind"] = crm.ContactRef(res.ContactID)
+	}
+
+	if f.AlternateKey != "" {
+		val, _ := p.lead[f.AlternateKey].(string)
+		if val != "" {
+			body := maps(p.lead)
+			delete(body, f.AlternateKey) // key values go in the URL only
+			id, created, err := d.CRM.UpsertLead(ctx, f.AlternateKey, val, body)
+			if err != nil {
+				return res, err
+			}
+			res.LeadID, res.Action = id, actionOf(created)
+			res.Match = fmt.Sprintf("upserted by alternate key %s = %s (%s)", f.AlternateKey, crm.Quote(val), res.Action)
+			res.Match = p.withContact(res.Match)
+			return res, nil
+		}
+	}
+
+	rule, filter, candidates, err := d.findLeads(ctx, f, p)
+	if err != nil {
+		return res, err
+	}
+	if len(candidates) == 0 || f.OnMatch == forms.OnMatchCreateNew {
+		row, err := d.CRM.CreateLead(ctx, crm.Row(p.lead))
+		if err != nil {
+			return res, err
+		}
+		res.LeadID, _ = row["leadid"].(string)
+		res.Action = "created"
+		switch {
+		case rule == "":
+			res.Match = "no match keys had values; created a new lead"
+		case len(candidates) == 0:
+			res.Match = fmt.Sprintf("no open lead matched on %s (filter: %s); created a new lead", rule, filter)
+		default:
+			res.Match = fmt.Sprintf("open leads %s matched on %s (filter: %s) but on_match is create_new; created a new lead", strings.Join(ids(candidates), ", "), rule, filter)
+		}
+		res.Match = p.withContact(res.Match)
+		return res, nil
+	}
+
+	chosen := candidates[0]
+	id, _ := chosen["leadid"].(string)
+	changes := p.changes(chosen, f.OnMatch)
+	if len(changes) > 0 {
+		if err := d.CRM.UpdateLead(ctx, id, changes); err != nil {
+			return res, err
+		}
+	}
+	res.LeadID, res.Action = id, "updated"
+	why := fmt.Sprintf("matched on %s (filter: %s); candidates %s; chose %s, the oldest open lead; %s",
+		rule, filter, strings.Join(ids(candidates), ", "), id, describeChanges(f.OnMatch, changes))
+	res.Match = p.withContact(why)
+	return res, nil
+}
+
+func actionOf(created bool) string {
+	if created {
+		return "created"
+	}
+	return "updated"
+}
+
+// findLeads tries the form's match rules in order and returns the open
+// leads of the first rule that has values, oldest first.
+func (d *Deliverer) findLeads(ctx context.Context, f *forms.Form, p *leadPlan) (rule string, filter crm.Filter, rows []crm.Row, err error) {
+	for _, r := range f.Match {
+		flt, check := p.matchFilter(f, r)
+		if flt == "" {
+			continue
+		}
+		q := crm.Query{
+			Select:  p.selectColumns(),
+			Filter:  crm.And(flt, crm.EqInt("statecode", 0)),
+			OrderBy: "createdon asc",
+			Top:     50,
+		}
+		rows, err := d.CRM.FindLeads(ctx, q)
+		if err != nil {
+			return r, q.Filter, nil, err
+		}
+		rows = slices.DeleteFunc(rows, func(row crm.Row) bool { return check != nil && !check(row) })
+		return r, q.Filter, rows, nil
+	}
+	return "", "", nil, nil
+}
+
+// linkContact finds the open contact with the submission's email or creates
+// one, and returns its id.
+func (d *Deliverer) linkContact(ctx context.Context, p *leadPlan) (string, string, error) {
+	flt := crm.And(crm.Eq("emailaddress1", p.email), crm.EqInt("statecode", 0))
+	rows, err := d.CRM.FindContacts(ctx, crm.Query{Select: []string{"contactid"}, Filter: flt, OrderBy: "createdon asc", Top: 10})
+	if err != nil {
+		return "", "", err
+	}
+	if len(rows) > 0 {
+		id, _ := rows[0]["contactid"].(string)
+		return id, "linked to existing contact " + id, nil
+	}
+	row, err := d.CRM.CreateContact(ctx, crm.Row(p.contact))
+	if err != nil {
+		return "", "", err
+	}
+	id, _ := row["contactid"].(string)
+	return id, "linked to new contact " + id, nil
+}
+
+// leadPlan is a submission turned into Dataverse columns.
+type leadPlan struct {
+	lead       map[string]any
+	contact    map[string]any
+	email      string // normalized, "" if none
+	values     map[string]string
+	contactWhy string
+}
+
+// contactColumns are the lead columns that also exist on contact.
+var contactColumns = []string{"firstname", "lastname", "emailaddress1", "telephone1", "mobilephone", "jobtitle", "donotbulkemail", "donotemail", "donotphone"}
+
+func plan(f *forms.Form, values map[string]string) *leadPlan {
+	p := &leadPlan{lead: map[string]any{}, contact: map[string]any{}, values: values}
+	for _, fd := range f.Fields {
+		v, ok := values[fd.Name]
+		if fd.Column == "" {
+			continue
+		}
+		if fd.Type == "bool" {
+			b := v == "true"
+			if fd.Invert {
+				b = !b
+			}
+			p.lead[fd.Column] = b
+			continue
+		}
+		if !ok || v == "" {
+			continue
+		}
+		p.lead[fd.Column] = v
+		if fd.Column == "emailaddress1" {
+			p.email = strings.ToLower(v)
+		}
+	}
+	p.lead["subject"] = f.RenderSubject(values)
+	if f.LeadSource != 0 {
+		p.lead["leadsourcecode"] = f.LeadSource
+	}
+	for _, c := range contactColumns {
+		if v, ok := p.lead[c]; ok {
+			p.contact[c] = v
+		}
+	}
+	if _, ok := p.contact["lastname"]; !ok && len(p.contact) > 0 {
+		// lastname is ApplicationRequired on contact; fall back to the email.
+		p.contact["lastname"] = p.email
+	}
+	return p
+}
+
+// lockKeys are the identities this submission touches, sorted so that every
+// worker takes them in the same order and two never deadlock.
+func (p *leadPlan) lockKeys(submissionID string) []string {
+	var keys []string
+	if p.email != "" {
+		keys = append(keys, "lead:email:"+p.email, "contact:email:"+p.email)
+	}
+	if ph := digits(str(p.lead["telephone1"])); len(ph) >= 7 {
+		keys = append(keys, "lead:phone:"+phoneKey(ph))
+	}
+	if len(keys) == 0 {
+		keys = append(keys, "submission:"+submissionID)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// matchFilter returns the $filter for one match rule, and a check to run on
+// each returned row where Dataverse cannot compare exactly (phone digits).
+func (p *leadPlan) matchFilter(f *forms.Form, rule string) (crm.Filter, func(crm.Row) bool) {
+	switch rule {
+	case forms.MatchEmail:
+		if p.email == "" {
+			return "", nil
+		}
+		return crm.Eq("emailaddress1", p.email), nil
+	case forms.MatchEmailCompany:
+		company := str(p.lead["companyname"])
+		if p.email == "" || company == "" {
+			return "", nil
+		}
+		return crm.And(crm.Eq("emailaddress1", p.email), crm.Eq("companyname", company)), nil
+	case forms.MatchPhone:
+		col := "telephone1"
+		if fd, ok := f.Field("phone"); ok && fd.Column != "" {
+			col = fd.Column
+		}
+		want := digits(str(p.lead[col]))
+		if len(want) < 7 {
+			return "", nil
+		}
+		// Stored numbers carry spaces, dashes and brackets. Dataverse honours
+		// SQL wildcards inside contains(), so match the last seven digits
+		// with anything between them, then compare all digits here.
+		tail := want[len(want)-7:]
+		pattern := strings.Join(strings.Split(tail, ""), "%")
+		check := func(row crm.Row) bool { return samePhone(digits(str(row[col])), want) }
+		return crm.Filter(fmt.Sprintf("contains(%s,%s)", col, crm.Quote(pattern))), check
+	}
+	return "", nil
+}
+
+// selectColumns are the lead columns read back for a match: the mapped ones
+// (to fill what is empty) and the contact binding.
+func (p *leadPlan) selectColumns() []string {
+	cols := []string{"leadid", "createdon", "_parentcontactid_value"}
+	for c := range p.lead {
+		if !strings.Contains(c, "@") {
+			cols = append(cols, c)
+		}
+	}
+	sort.Strings(cols[3:])
+	return cols
+}
+
+// changes returns the columns to PATCH on an existing lead. fill_empty sets
+// only columns that are empty in the CRM; overwrite sets every submitted
+// column but keeps the lead's original topic and source.
+func (p *leadPlan) changes(existing crm.Row, onMatch string) crm.Row {
+	out := crm.Row{}
+	for c, v := range p.lead {
+		if c == "parentcontactid@odata.bind" {
+			if str(existing["_parentcontactid_value"]) == "" || onMatch == forms.OnMatchOverwrite {
+				out[c] = v
+			}
+			continue
+		}
+		if _, isBool := v.(bool); isBool && onMatch == forms.OnMatchFillEmpty {
+			continue // a boolean is never "empty" in Dataverse: leave consent as the CRM has it
+		}
+		empty := existing[c] == nil || existing[c] == ""
+		keep := c == "subject" || c == "leadsourcecode"
+		if empty || (onMatch == forms.OnMatchOverwrite && !keep && existing[c] != v) {
+			out[c] = v
+		}
+	}
+	return out
+}
+
+func (p *leadPlan) withContact(s string) string {
+	if p.contactWhy == "" {
+		return s
+	}
+	return s + "; " + p.contactWhy
+}
+
+func describeChanges(onMatch string, changes crm.Row) string {
+	if len(changes) == 0 {
+		return onMatch + ": nothing to change"
+	}
+	cols := make([]string, 0, len(changes))
+	for c := range changes {
+		cols = append(cols, strings.TrimSuffix(c, "@odata.bind"))
+	}
+	sort.Strings(cols)
+	return onMatch + ": set " + strings.Join(cols, ", ")
+}
+
+func ids(rows []crm.Row) []string {
+	out := make([]string, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, str(r["leadid"]))
+	}
+	return out
+}
+
+func maps(m map[string]any) crm.Row {
+	out := make(crm.Row, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+var nonDigits = regexp.MustCompile(`\D`)
+
+func digits(s string) string { return nonDigits.ReplaceAllString(s, "") }
+
+// phoneKey is the identity of a phone number for locking: its last nine
+// digits, which survive a country code written or left out.
+func phoneKey(d string) string {
+	if len(d) > 9 {
+		return d[len(d)-9:]
+	}
+	return d
+}
+
+// samePhone: equal digits, or one is the other with a country code before it.
+func samePhone(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	if len(a) < len(b) {
+		a, b = b, a
+	}
+	return strings.HasSuffix(a, b) && len(b) >= 7
+}

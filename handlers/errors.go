@@ -1,0 +1,160 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/leadbridge/leadbridge/forms"
+)
+
+// invalidInput is a submission that failed validation: field name → message.
+type invalidInput struct {
+	form   *forms.Form
+	values map[string]string
+	fields map[string]string
+	idem   string
+}
+
+func (e *invalidInput) Error() string { return fmt.Sprintf("validation failed: %d fields", len(e.fields)) }
+
+// notDurable: Redis could not take the submission. The client must retry;
+// it is never told 2xx for something that is not safely stored.
+type notDurable struct{ err error }
+
+func (e *notDurable) Error() string { return "could not store submission: " + e.err.Error() }
+func (e *notDurable) Unwrap() error { return e.err }
+
+// retryAfterUnavailable is what a 503 tells clients to wait.
+const retryAfterUnavailable = 5 * time.Second
+
+// apiError is the JSON error body: a stable machine code and words for people.
+type apiError struct {
+	Error   string            `json:"error"`
+	Message string            `json:"message,omitempty"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// handleError is the one place where errors become responses.
+func (a *App) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var (
+		inv  *invalidInput
+		nd   *notDurable
+		he   *echo.HTTPError
+		resp error
+	)
+	switch {
+	case errors.As(err, &inv):
+		if wantsJSON(c) || inv.form == nil {
+			resp = c.JSON(http.StatusUnprocessableEntity, apiError{Error: "validation_failed", Message: "Some fields need attention.", Fields: inv.fields})
+		} else {
+			resp = a.renderForm(c, http.StatusUnprocessableEntity, inv.form, inv.values, inv.fields, inv.idem)
+		}
+	case errors.As(err, &nd):
+		a.Log.Error("submission not made durable", "err", nd.err, "request_id", requestID(c))
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retryAfterUnavailable.Seconds())))
+		resp = a.problem(c, http.StatusServiceUnavailable, "unavailable", "We could not save your submission just now. Nothing was stored; please try again in a few seconds.")
+	case errors.As(err, &he):
+		msg := fmt.Sprint(he.Message)
+		if he.Internal != nil && he.Code >= 500 {
+			a.Log.Error("request failed", "err", he.Internal, "request_id", requestID(c))
+		}
+		if he.Code == http.StatusRequestEntityTooLarge {
+			msg = fmt.Sprintf("The submission is larger than the %d KB this server accepts.", a.MaxBodyBytes>>10)
+		}
+		resp = a.problem(c, he.Code, codeFor(he.Code), msg)
+	default:
+		a.Log.Error("internal error", "err", err, "path", c.Path(), "request_id", requestID(c))
+		resp = a.problem(c, http.StatusInternalServerError, "internal", "Something went wrong on our side. Please try again.")
+	}
+	if resp != nil {
+		a.Log.Error("writing error response", "err", resp)
+	}
+}
+
+// problem answers with JSON for API clients and a page for browsers.
+func (a *App) problem(c echo.Context, status int, code, msg string) error {
+	if c.Request().Method == http.MethodHead {
+		return c.NoContent(status)
+	}
+	if wantsJSON(c) {
+		return c.JSON(status, apiError{Error: code, Message: msg})
+	}
+	return a.render(c, status, "message.html", struct {
+		page
+		Title, Message string
+	}{page{a.hashes}, http.StatusText(status), msg})
+}
+
+func codeFor(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "bad_request"
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusConflict:
+		return "conflict"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusUnsupportedMediaType:
+		return "unsupported_media_type"
+	case http.StatusTooManyRequests:
+		return "rate_limited"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	}
+	return "error"
+}
+
+// recoverPanics turns a panic into a logged 500: one bad request never
+// takes the intake down.
+func (a *App) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				a.Log.Error("panic", "panic", r, "path", c.Path(), "stack", string(debug.Stack()))
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return next(c)
+	}
+}
+
+func (a *App) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		a.Log.Debug("http", "method", c.Request().Method, "path", c.Path(), "status", c.Response().Status,
+			"ms", time.Since(start).Milliseconds(), "request_id", requestID(c))
+		return nil
+	}
+}
+
+func requestID(c echo.Context) string { return c.Response().Header().Get(echo.HeaderXRequestID) }
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dM", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dK", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}

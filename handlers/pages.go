@@ -1,0 +1,100 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/leadbridge/leadbridge/forms"
+	"github.com/leadbridge/leadbridge/submission"
+)
+
+// fieldView is a form field as the hosted page shows it.
+type fieldView struct {
+	forms.Field
+	Required     bool
+	Multiline    bool
+	InputType    string
+	Autocomplete string
+}
+
+type formPage struct {
+	page
+	Form           *forms.Form
+	Fields         []fieldView
+	Values         map[string]string
+	Errors         map[string]string
+	Action         string
+	IdempotencyKey string
+}
+
+// FieldName and LabelOf let the error summary link to its field.
+func (p formPage) FieldName(f fieldView) string { return f.Name }
+
+// LabelOf returns the field's label.
+func (p formPage) LabelOf(f fieldView) string { return f.Label }
+
+// showForm is GET /f/:form: the hosted form, usable without JavaScript.
+func (a *App) showForm(c echo.Context) error {
+	f, err := a.form(c)
+	if err != nil {
+		return err
+	}
+	return a.renderForm(c, http.StatusOK, f, nil, nil, "")
+}
+
+func (a *App) renderForm(c echo.Context, status int, f *forms.Form, values, problems map[string]string, idem string) error {
+	if idem == "" {
+		// One key per rendered page: a double click or a resubmitted page
+		// produces one lead, not two.
+		idem = submission.NewID()
+	}
+	if values == nil {
+		values = map[string]string{}
+	}
+	p := formPage{
+		page: page{a.hashes}, Form: f, Values: values, Errors: problems,
+		Action: "/f/" + url.PathEscape(f.ID), IdempotencyKey: idem,
+	}
+	for _, fd := range f.Fields {
+		v := fieldView{Field: fd, InputType: "text"}
+		v.Required = strings.Contains(","+fd.Rules+",", ",required,")
+		switch {
+		case fd.Column == "description" || fd.Name == "message":
+			v.Multiline = true
+		case fd.Column == "emailaddress1" || strings.Contains(fd.Rules, "email"):
+			v.InputType, v.Autocomplete = "email", "email"
+		case strings.HasPrefix(fd.Column, "telephone") || fd.Column == "mobilephone":
+			v.InputType, v.Autocomplete = "tel", "tel"
+		case fd.Column == "firstname":
+			v.Autocomplete = "given-name"
+		case fd.Column == "lastname":
+			v.Autocomplete = "family-name"
+		case fd.Column == "companyname":
+			v.Autocomplete = "organization"
+		case fd.Column == "jobtitle":
+			v.Autocomplete = "organization-title"
+		}
+		p.Fields = append(p.Fields, v)
+	}
+	return a.render(c, status, "form.html", p)
+}
+
+// thanks is the hosted thank-you page after a plain HTML post.
+func (a *App) thanks(c echo.Context) error {
+	f, err := a.form(c)
+	if err != nil {
+		return err
+	}
+	id := c.QueryParam("id")
+	if len(id) > 64 {
+		id = ""
+	}
+	return a.render(c, http.StatusOK, "thanks.html", struct {
+		page
+		Form *forms.Form
+		ID   string
+	}{page{a.hashes}, f, id})
+}

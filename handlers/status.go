@@ -1,0 +1,145 @@
+package handlers
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/leadbridge/leadbridge/submission"
+)
+
+// requireToken guards the JSON API with the bearer LEADBRIDGE_API_TOKEN.
+func (a *App) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if a.APIToken == "" {
+			return echo.NewHTTPError(http.StatusUnauthorized, "The status API is off: set LEADBRIDGE_API_TOKEN.")
+		}
+		got, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.APIToken)) != 1 {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="leadbridge"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "A valid bearer token is required.")
+		}
+		return next(c)
+	}
+}
+
+// getSubmission is GET /v1/submissions/:id.
+func (a *App) getSubmission(c echo.Context) error {
+	r, err := a.Store.Get(c.Request().Context(), c.Param("id"))
+	if errors.Is(err, submission.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "No submission with that id (it may have expired after its retention period).")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}
+
+// listSubmissions is GET /v1/submissions?status=failed&form=…&before=…&limit=….
+func (a *App) listSubmissions(c echo.Context) error {
+	status := c.QueryParam("status")
+	if status == "" {
+		status = submission.StatusFailed
+	}
+	if !submission.ValidStatus(status) {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("status must be one of %s.", strings.Join(submission.Statuses, ", ")))
+	}
+	o := submission.ListOptions{Status: status, Form: c.QueryParam("form")}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return echo.NewHTTPError(http.StatusBadRequest, "limit must be a number from 1 to 500.")
+		}
+		o.Limit = n
+	}
+	if v := c.QueryParam("before"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "before must be a time like 2026-01-02T15:04:05Z.")
+		}
+		o.Before = t
+	}
+	recs, err := a.Store.List(c.Request().Context(), o)
+	if err != nil {
+		return err
+	}
+	counts, err := a.Store.Counts(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Submissions []*submission.Record `json:"submissions"`
+		Counts      map[string]int64     `json:"counts"`
+		Next        string               `json:"next,omitempty"`
+	}{Submissions: recs, Counts: counts}
+	if len(recs) > 0 && len(recs) == max(o.Limit, 1) {
+		out.Next = recs[len(recs)-1].UpdatedAt.Format(time.RFC3339Nano)
+	}
+	if out.Submissions == nil {
+		out.Submissions = []*submission.Record{}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// retrySubmission is POST /v1/submissions/:id/retry: queue a failed (or
+// discarded) submission again under the same id.
+func (a *App) retrySubmission(c echo.Context) error {
+	ctx := c.Request().Context()
+	id := c.Param("id")
+	r, err := a.Store.Update(ctx, id, func(r *submission.Record) error {
+		switch r.Status {
+		case submission.StatusFailed, submission.StatusDiscarded, submission.StatusSpam:
+		default:
+			return echo.NewHTTPError(http.StatusConflict, fmt.Sprintf("Only failed, discarded or spam submissions can be retried; this one is %s.", r.Status))
+		}
+		r.Status = submission.StatusAccepted
+		r.DiscardReason = ""
+		return nil
+	})
+	if errors.Is(err, submission.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "No submission with that id.")
+	}
+	if err != nil {
+		return err
+	}
+	if err := a.Queue.Requeue(ctx, id); err != nil {
+		return &notDurable{err}
+	}
+	a.Log.Info("retry requested", "id", id)
+	return c.JSON(http.StatusAccepted, r)
+}
+
+// discardSubmission is POST /v1/submissions/:id/discard with {"reason": "…"}.
+func (a *App) discardSubmission(c echo.Context) error {
+	var body struct {
+		Reason string `json:"reason" form:"reason"`
+	}
+	if err := c.Bind(&body); err != nil {
+		return err
+	}
+	body.Reason = strings.TrimSpace(body.Reason)
+	if body.Reason == "" || len(body.Reason) > 500 {
+		return &invalidInput{fields: map[string]string{"reason": "is required (at most 500 characters)"}}
+	}
+	r, err := a.Store.Update(c.Request().Context(), c.Param("id"), func(r *submission.Record) error {
+		if r.Status != submission.StatusFailed && r.Status != submission.StatusSpam {
+			return echo.NewHTTPError(http.StatusConflict, fmt.Sprintf("Only failed or spam submissions can be discarded; this one is %s.", r.Status))
+		}
+		r.Status = submission.StatusDiscarded
+		r.DiscardReason = body.Reason
+		return nil
+	})
+	if errors.Is(err, submission.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "No submission with that id.")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}

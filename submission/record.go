@@ -1,0 +1,113 @@
+// Package submission keeps leadbridge's own record of every submission in
+// Redis — what was received, every delivery attempt, the CRM ids and the
+// reason for a failure — so that no lead is ever visible only in asynq's
+// archive, which trims itself silently.
+package submission
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+)
+
+// Statuses a submission moves through.
+const (
+	StatusAccepted   = "accepted"   // durable, queued, not yet picked up
+	StatusDelivering = "delivering" // a worker is writing it
+	StatusRetrying   = "retrying"   // the last attempt failed transiently; another is scheduled
+	StatusDelivered  = "delivered"  // in Dataverse
+	StatusFailed     = "failed"     // needs a person: see LastError
+	StatusSpam       = "spam"       // quarantined at intake
+	StatusDiscarded  = "discarded"  // a person decided it is not to be delivered
+)
+
+// Statuses lists every status, in lifecycle order.
+var Statuses = []string{StatusAccepted, StatusDelivering, StatusRetrying, StatusDelivered, StatusFailed, StatusSpam, StatusDiscarded}
+
+// ValidStatus reports whether s is a known status.
+func ValidStatus(s string) bool {
+	for _, v := range Statuses {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Error categories, chosen so that a person knows what to do next.
+const (
+	CategoryInvalidData   = "invalid_data"  // Dataverse refused the values: fix the data or the form mapping
+	CategoryPermission    = "permission"    // the application user lacks a privilege
+	CategoryConfiguration = "configuration" // wrong URL, missing table/column/key: fix leadbridge's settings
+	CategoryThrottled     = "throttled"     // service protection limits; retried automatically
+	CategoryUnavailable   = "unavailable"   // outage, timeout, 5xx; retried automatically
+	CategoryAuth          = "auth"          // token could not be obtained or was refused
+)
+
+// Record is everything leadbridge knows about one submission.
+type Record struct {
+	ID             string            `json:"id"`
+	Form           string            `json:"form"`
+	Source         string            `json:"source"` // "form" or a webhook source id
+	Status         string            `json:"status"`
+	Fields         map[string]string `json:"fields"`
+	ReceivedAt     time.Time         `json:"received_at"`
+	UpdatedAt      time.Time         `json:"updated_at"`
+	ClientIP       string            `json:"client_ip,omitempty"`
+	UserAgent      string            `json:"user_agent,omitempty"`
+	Page           string            `json:"page,omitempty"`
+	Referrer       string            `json:"referrer,omitempty"`
+	IdempotencyKey string            `json:"idempotency_key,omitempty"`
+
+	AttemptCount int        `json:"attempt_count"`
+	Attempts     []Attempt  `json:"attempts,omitempty"` // the most recent ones
+	LastError    *ErrorInfo `json:"last_error,omitempty"`
+	NextAttempt  *time.Time `json:"next_attempt_at,omitempty"`
+
+	LeadID      string     `json:"lead_id,omitempty"`
+	ContactID   string     `json:"contact_id,omitempty"`
+	Action      string     `json:"action,omitempty"` // created | updated
+	Match       string     `json:"match,omitempty"`  // why this lead was chosen
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+
+	DiscardReason string `json:"discard_reason,omitempty"`
+}
+
+// Attempt is one delivery attempt.
+type Attempt struct {
+	At       time.Time  `json:"at"`
+	Outcome  string     `json:"outcome"` // delivered | retrying | failed
+	Duration float64    `json:"duration_seconds"`
+	Error    *ErrorInfo `json:"error,omitempty"`
+}
+
+// ErrorInfo says why an attempt did not deliver.
+type ErrorInfo struct {
+	Category string `json:"category"`
+	Status   int    `json:"status,omitempty"` // HTTP status from Dataverse, if any
+	Code     string `json:"code,omitempty"`   // Dataverse error code, e.g. 0x80044331
+	Message  string `json:"message"`
+}
+
+// maxAttempts bounds the attempts kept on a record: a CRM outage retried
+// for days must not grow a record without limit. AttemptCount keeps the total.
+const maxAttempts = 30
+
+// AddAttempt appends an attempt, keeping the most recent ones.
+func (r *Record) AddAttempt(a Attempt) {
+	r.AttemptCount++
+	r.Attempts = append(r.Attempts, a)
+	if n := len(r.Attempts); n > maxAttempts {
+		r.Attempts = append([]Attempt(nil), r.Attempts[n-maxAttempts:]...)
+	}
+}
+
+// NewID returns a random submission id: 16 bytes of hex, safe in URLs,
+// Redis keys and asynq task ids.
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b[:])
+}

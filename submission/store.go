@@ -1,0 +1,276 @@
+package submission
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Errors returned by Store.
+var (
+	// ErrNotFound: no record with that id (never existed, or expired).
+	ErrNotFound = errors.New("submission: not found")
+	// ErrConflict: the record changed under us too many times in a row.
+	ErrConflict = errors.New("submission: concurrent update, try again")
+)
+
+// All keys share the {lb} hash tag so that a record and its indexes can be
+// changed in one transaction on Redis Cluster too.
+const (
+	keyRecord = "{lb}:rec:"  // + id → JSON Record
+	keyIndex  = "{lb}:idx:"  // + status → zset of ids by last change (ms)
+	keyFailed = "{lb}:fail:" // + form → zset of failed ids by time (ms)
+	keyIdem   = "{lb}:idem:" // + form + ":" + sha256(key) → id
+)
+
+// IdempotencyTTL is how long an Idempotency-Key maps to its first submission.
+const IdempotencyTTL = 24 * time.Hour
+
+// Store keeps submission records in Redis.
+type Store struct {
+	rdb redis.UniversalClient
+	now func() time.Time
+	// Retention is how long delivered and discarded records are kept.
+	Retention time.Duration
+}
+
+// NewStore returns a Store on rdb. Records of delivered and discarded
+// submissions expire after retention; others stay until handled.
+func NewStore(rdb redis.UniversalClient, retention time.Duration) *Store {
+	return &Store{rdb: rdb, now: time.Now, Retention: retention}
+}
+
+// createScript stores a new record and indexes it, unless the idempotency
+// key already names a submission — then it returns that one's id. One script,
+// so a crash can never leave a key without its record or the other way round.
+var createScript = redis.NewScript(`
+if KEYS[3] ~= '' then
+  local prev = redis.call('GET', KEYS[3])
+  if prev then return prev end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4]) end
+return ''
+`)
+
+// Create makes r durable with status accepted. When r.IdempotencyKey is set
+// and a submission of the same form was already created with it, nothing is
+// written and that submission's id is returned as existing.
+func (s *Store) Create(ctx context.Context, r *Record) (existing string, err error) {
+	now := s.now().UTC()
+	if r.ID == "" {
+		r.ID = NewID()
+	}
+	if r.ReceivedAt.IsZero() {
+		r.ReceivedAt = now
+	}
+	r.Status = StatusAccepted
+	r.UpdatedAt = now
+	data, err := json.Marshal(r)
+	if err != nil {
+		return "", err
+	}
+	idem := ""
+	if r.IdempotencyKey != "" {
+		idem = idemKey(r.Form, r.IdempotencyKey)
+	}
+	res, err := createScript.Run(ctx, s.rdb,
+		[]string{keyRecord + r.ID, keyIndex + StatusAccepted, idem},
+		data, now.UnixMilli(), r.ID, int(IdempotencyTTL.Seconds())).Text()
+	if err != nil {
+		return "", fmt.Errorf("submission: create: %w", err)
+	}
+	return res, nil
+}
+
+func idemKey(form, key string) string {
+	h := sha256.Sum256([]byte(key))
+	return keyIdem + form + ":" + hex.EncodeToString(h[:])
+}
+
+// Remove deletes a record that could not be queued, so a 503 leaves nothing
+// half-written behind.
+func (s *Store) Remove(ctx context.Context, r *Record) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, keyRecord+r.ID)
+		for _, st := range Statuses {
+			p.ZRem(ctx, keyIndex+st, r.ID)
+		}
+		if r.IdempotencyKey != "" {
+			p.Del(ctx, idemKey(r.Form, r.IdempotencyKey))
+		}
+		return nil
+	})
+	return err
+}
+
+// Get returns the record with that id, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (*Record, error) {
+	data, err := s.rdb.Get(ctx, keyRecord+id).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("submission: get: %w", err)
+	}
+	var r Record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("submission: decode %s: %w", id, err)
+	}
+	return &r, nil
+}
+
+// Update applies fn to the current record and writes it back with its
+// indexes in one optimistic transaction, retried if another writer raced.
+// fn may return an error to abandon the update.
+func (s *Store) Update(ctx context.Context, id string, fn func(*Record) error) (*Record, error) {
+	key := keyRecord + id
+	var out *Record
+	txf := func(tx *redis.Tx) error {
+		data, err := tx.Get(ctx, key).Bytes()
+		if errors.Is(err, redis.Nil) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var r Record
+		if err := json.Unmarshal(data, &r); err != nil {
+			return fmt.Errorf("decode %s: %w", id, err)
+		}
+		old := r.Status
+		if err := fn(&r); err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		r.UpdatedAt = now
+		next, err := json.Marshal(&r)
+		if err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			var ttl time.Duration
+			if r.Status == StatusDelivered || r.Status == StatusDiscarded {
+				ttl = s.Retention
+			}
+			p.Set(ctx, key, next, ttl)
+			if old != r.Status {
+				p.ZRem(ctx, keyIndex+old, id)
+			}
+			p.ZAdd(ctx, keyIndex+r.Status, redis.Z{Score: float64(now.UnixMilli()), Member: id})
+			if r.Status == StatusFailed {
+				p.ZAdd(ctx, keyFailed+r.Form, redis.Z{Score: float64(now.UnixMilli()), Member: id})
+			} else if old == StatusFailed {
+				p.ZRem(ctx, keyFailed+r.Form, id)
+			}
+			return nil
+		})
+		out = &r
+		return err
+	}
+	for i := 0; i < 50; i++ {
+		err := s.rdb.Watch(ctx, txf, key)
+		if errors.Is(err, redis.TxFailedErr) {
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("submission: update %s: %w", id, err)
+		}
+		return out, nil
+	}
+	return nil, ErrConflict
+}
+
+// ListOptions selects records for List.
+type ListOptions struct {
+	Status string    // required
+	Form   string    // only with StatusFailed: that form's failed submissions
+	Before time.Time // only those last changed before this (zero = now); for paging
+	Limit  int       // default 50, at most 500
+}
+
+// List returns records of one status, most recently changed first.
+func (s *Store) List(ctx context.Context, o ListOptions) ([]*Record, error) {
+	if !ValidStatus(o.Status) {
+		return nil, fmt.Errorf("submission: unknown status %q", o.Status)
+	}
+	if o.Limit <= 0 {
+		o.Limit = 50
+	}
+	o.Limit = min(o.Limit, 500)
+	key := keyIndex + o.Status
+	if o.Form != "" && o.Status == StatusFailed {
+		key = keyFailed + o.Form
+	}
+	max := "+inf"
+	if !o.Before.IsZero() {
+		max = fmt.Sprintf("(%d", o.Before.UnixMilli())
+	}
+	ids, err := s.rdb.ZRevRangeByScore(ctx, key, &redis.ZRangeBy{Max: max, Min: "-inf", Count: int64(o.Limit)}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("submission: list: %w", err)
+	}
+	out := make([]*Record, 0, len(ids))
+	for _, id := range ids {
+		r, err := s.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // expired after retention; the janitor drops the index entry
+		}
+		if err != nil {
+			return nil, err
+		}
+		if o.Form != "" && r.Form != o.Form {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Counts returns how many records each status index holds.
+func (s *Store) Counts(ctx context.Context) (map[string]int64, error) {
+	cmds := map[string]*redis.IntCmd{}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, st := range Statuses {
+			cmds[st] = p.ZCard(ctx, keyIndex+st)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("submission: counts: %w", err)
+	}
+	out := make(map[string]int64, len(cmds))
+	for st, c := range cmds {
+		out[st] = c.Val()
+	}
+	return out, nil
+}
+
+// Trim drops index entries of delivered and discarded records older than the
+// retention period (their records have expired by then).
+func (s *Store) Trim(ctx context.Context) error {
+	cut := fmt.Sprintf("(%d", s.now().Add(-s.Retention).UnixMilli())
+	for _, st := range []string{StatusDelivered, StatusDiscarded} {
+		if err := s.rdb.ZRemRangeByScore(ctx, keyIndex+st, "-inf", cut).Err(); err != nil {
+			return fmt.Errorf("submission: trim: %w", err)
+		}
+	}
+	return nil
+}
+
+// Stale returns ids still "accepted" after more than age: submissions made
+// durable whose task never reached the queue (the API died in between).
+func (s *Store) Stale(ctx context.Context, age time.Duration, limit int) ([]string, error) {
+	max := fmt.Sprintf("(%d", s.now().Add(-age).UnixMilli())
+	return s.rdb.ZRangeByScore(ctx, keyIndex+StatusAccepted, &redis.ZRangeBy{Min: "-inf", Max: max, Count: int64(limit)}).Result()
+}
