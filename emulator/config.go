@@ -1,0 +1,194 @@
+package emulator
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// Config is the emulator's live control configuration, the JSON shape of
+// PUT /_emulator/config. In a patch every field is optional: absent fields
+// keep their value.
+type Config struct {
+	// Limits are the service protection limits, per user (client id).
+	Limits Limits `json:"limits"`
+	// LatencyMS is added to every Web API operation (each operation of a
+	// $batch) and is what the execution-time facet charges for it.
+	LatencyMS int `json:"latency_ms"`
+	// Faults injects failures.
+	Faults Faults `json:"faults"`
+	// TokenLifetimeSeconds is the expires_in of new tokens; a token is
+	// refused once it has passed.
+	TokenLifetimeSeconds int `json:"token_lifetime_seconds"`
+	// AlternateKeys maps an entity set ("leads") to the columns of its one
+	// alternate key; several columns make a composite key. In a patch, a
+	// table's entry replaces that table's key and an empty list removes it.
+	AlternateKeys map[string][]string `json:"alternate_keys"`
+	// DuplicateDetection enables the default duplicate detection rules
+	// (leads and contacts with the same emailaddress1). Like Dataverse, they
+	// run only for requests that send MSCRM.SuppressDuplicateDetection: false.
+	DuplicateDetection bool `json:"duplicate_detection"`
+}
+
+// Limits are the three facets of Dataverse's service protection limits. A
+// zero value switches that facet off.
+type Limits struct {
+	// RequestsPerWindow caps requests per user within the sliding window.
+	RequestsPerWindow int `json:"requests_per_window"`
+	// WindowSeconds is the sliding window of the two windowed facets. It also
+	// scales the wait after a concurrency refusal, so that shrinking the
+	// window shrinks every Retry-After the emulator hands out.
+	WindowSeconds int `json:"window_seconds"`
+	// ExecutionMSPerWindow caps the combined execution time per user within
+	// the window.
+	ExecutionMSPerWindow int `json:"execution_ms_per_window"`
+	// Concurrent caps a user's requests in flight; the excess fails at once.
+	Concurrent int `json:"concurrent"`
+}
+
+// Faults make the Web API fail on purpose.
+type Faults struct {
+	// ErrorRate is the fraction (0 to 1) of Web API requests answered with
+	// ErrorStatus instead of being processed.
+	ErrorRate float64 `json:"error_rate"`
+	// ErrorStatus is the 5xx status for ErrorRate; default 503.
+	ErrorStatus int `json:"error_status"`
+	// Down answers every Web API request 503 and fails token requests too.
+	Down bool `json:"down"`
+}
+
+// Stats are the counters served at GET /_emulator/stats. They cover the Web
+// API and the identity endpoints, not the control surface or the HTML page,
+// so that watching them does not change them.
+type Stats struct {
+	// RequestsTotal counts Web API and identity requests ($batch counts once).
+	RequestsTotal int64 `json:"requests_total"`
+	// ResponsesByStatus counts those requests by response status ("200").
+	ResponsesByStatus map[string]int64 `json:"responses_by_status"`
+	// MaxConcurrentSeen is the most Web API requests ever in the emulator at
+	// once, from arrival to the end of the response, whatever their outcome
+	// (refused ones included): it measures what clients did.
+	MaxConcurrentSeen int64 `json:"max_concurrent_seen"`
+	// EarlyRetries counts Web API requests from a user that arrived while
+	// that user was under a Retry-After already sent to it, more than 250 ms
+	// after the 429 that started the wait was written: requests arriving
+	// within that grace were most likely in flight before the caller could
+	// know. Each early retry also lengthens the wait (and is answered 429).
+	EarlyRetries int64 `json:"early_retries"`
+	// TokensIssued counts successful token responses.
+	TokensIssued int64 `json:"tokens_issued"`
+}
+
+// The documented Dataverse defaults (reference §1) and the token lifetime
+// Entra commonly reports.
+const (
+	defaultRequestsPerWindow = 6000
+	defaultWindowSeconds     = 300
+	defaultExecutionMS       = 1_200_000
+	defaultConcurrent        = 52
+	defaultTokenLifetime     = 3599
+)
+
+func defaultConfig() Config {
+	return Config{
+		Limits: Limits{
+			RequestsPerWindow:    defaultRequestsPerWindow,
+			WindowSeconds:        defaultWindowSeconds,
+			ExecutionMSPerWindow: defaultExecutionMS,
+			Concurrent:           defaultConcurrent,
+		},
+		Faults:               Faults{ErrorStatus: http.StatusServiceUnavailable},
+		TokenLifetimeSeconds: defaultTokenLifetime,
+	}
+}
+
+// mergeConfig applies a JSON patch onto base. Decoding into a copy gives the
+// merge semantics for free: fields the patch names overwrite, the rest stay,
+// and map entries are replaced key by key.
+func mergeConfig(base Config, patch []byte) (Config, error) {
+	next := base
+	next.AlternateKeys = cloneKeys(base.AlternateKeys)
+	dec := json.NewDecoder(bytes.NewReader(patch))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&next); err != nil {
+		return base, fmt.Errorf("config: %w", err)
+	}
+	if dec.More() {
+		return base, errors.New("config: trailing data after the JSON object")
+	}
+	for set, cols := range next.AlternateKeys {
+		if len(cols) == 0 {
+			delete(next.AlternateKeys, set)
+		}
+	}
+	if err := next.validate(); err != nil {
+		return base, err
+	}
+	return next, nil
+}
+
+func (c Config) validate() error {
+	var errs []error
+	nonNeg := func(name string, v int) {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s is %d, want 0 (off) or more", name, v))
+		}
+	}
+	nonNeg("limits.requests_per_window", c.Limits.RequestsPerWindow)
+	nonNeg("limits.execution_ms_per_window", c.Limits.ExecutionMSPerWindow)
+	nonNeg("limits.concurrent", c.Limits.Concurrent)
+	nonNeg("latency_ms", c.LatencyMS)
+	if c.Limits.WindowSeconds < 1 {
+		errs = append(errs, fmt.Errorf("limits.window_seconds is %d, want 1 or more", c.Limits.WindowSeconds))
+	}
+	if c.TokenLifetimeSeconds < 1 {
+		errs = append(errs, fmt.Errorf("token_lifetime_seconds is %d, want 1 or more", c.TokenLifetimeSeconds))
+	}
+	if c.Faults.ErrorRate < 0 || c.Faults.ErrorRate > 1 {
+		errs = append(errs, fmt.Errorf("faults.error_rate is %v, want 0 to 1", c.Faults.ErrorRate))
+	}
+	if c.Faults.ErrorStatus < 500 || c.Faults.ErrorStatus > 599 {
+		errs = append(errs, fmt.Errorf("faults.error_status is %d, want a 5xx status", c.Faults.ErrorStatus))
+	}
+	for set, cols := range c.AlternateKeys {
+		t := schemaBySet[set]
+		if t == nil {
+			errs = append(errs, fmt.Errorf("alternate_keys: unknown table %q (want one of %s)", set, strings.Join(tableSets(), ", ")))
+			continue
+		}
+		seen := map[string]bool{}
+		for _, col := range cols {
+			if seen[col] {
+				errs = append(errs, fmt.Errorf("alternate_keys.%s: column %q listed twice", set, col))
+			}
+			seen[col] = true
+			if !t.keyable(col) {
+				errs = append(errs, fmt.Errorf("alternate_keys.%s: %q is not a column that can be part of a key", set, col))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func cloneKeys(m map[string][]string) map[string][]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string][]string, len(m))
+	for k, v := range m {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only called on types that always marshal
+	}
+	return b
+}

@@ -1,0 +1,277 @@
+// Package emulator is a local stand-in for Microsoft Dataverse: the Web API
+// v9.2 (leads, contacts, accounts) and the Entra ID client-credentials token
+// endpoint that guards it, served over TLS from one address.
+//
+// It exists so that leadbridge can be developed, tested and benchmarked
+// without a Dynamics 365 organisation, and so that every failure the worker
+// must survive (throttling, outages, expired tokens, conflicts) can be
+// produced on demand. Fidelity is the point: status codes, error codes,
+// header names and messages follow shared/reference/dataverse.md, and the
+// package deliberately shares no code with leadbridge's own Dataverse client,
+// so that the two cannot agree on a bug.
+//
+// Use it from Go tests like httptest:
+//
+//	srv, err := emulator.Start(emulator.Options{Addr: "127.0.0.1:0"})
+//	...
+//	defer srv.Close()
+//	// srv.URL() is both DATAVERSE_URL and AZURE_AUTHORITY_HOST;
+//	// srv.Client() trusts the emulator's CA.
+//
+// or run it as a program (cmd/dataverse-emulator). Besides the Dataverse and
+// Entra routes it serves an unauthenticated control surface under
+// /_emulator/ (config, stats, reset) and a read-only HTML overview at /.
+package emulator
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// The app registration the emulator accepts unless Options say otherwise.
+// They are development values, printed on start, never secrets.
+const (
+	DefaultTenantID     = "emulator-tenant"
+	DefaultClientID     = "leadbridge-dev"
+	DefaultClientSecret = "leadbridge-dev-secret"
+)
+
+// Options configure Start.
+type Options struct {
+	// Addr is the TLS listen address; "127.0.0.1:0" picks a free port.
+	Addr string
+	// DataDir, if set, receives ca.pem (the CA clients must trust) and
+	// ca-key.pem, so that a restarted emulator reuses the same CA and clients
+	// configured with ca.pem keep working.
+	DataDir string
+	// TenantID, ClientID and ClientSecret are the app registration the token
+	// endpoint accepts; "" selects the Default* constants.
+	TenantID, ClientID, ClientSecret string
+	// Hosts are extra DNS names or IP addresses for the server certificate,
+	// for clients that reach the emulator by another name (a container's
+	// service name, say). 127.0.0.1, ::1 and localhost are always included.
+	Hosts []string
+	// Config is the initial control configuration, taken as is: a zero limit
+	// is off, as in PUT /_emulator/config. Three zero values mean "default"
+	// instead, because they cannot be off: Limits.WindowSeconds (300),
+	// TokenLifetimeSeconds (3599) and Faults.ErrorStatus (503). nil means the
+	// documented Dataverse defaults.
+	Config *Config
+	// Logger receives one record per request at debug level and lifecycle
+	// events at info level; nil discards.
+	Logger *slog.Logger
+}
+
+// Server is a running emulator. Its methods are safe for concurrent use.
+type Server struct {
+	tenant, clientID, secret string
+
+	url     string
+	caPEM   []byte
+	client  *http.Client
+	handler http.Handler
+	log     *slog.Logger
+	httpSrv *http.Server
+	served  chan struct{}
+
+	cfgMu sync.RWMutex
+	cfg   Config
+
+	store   *store
+	tokens  *tokenStore
+	limiter *limiter
+	stats   *statsCounter
+	ids     identityIDs
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start listens on opts.Addr and serves TLS in the background until Close.
+func Start(opts Options) (*Server, error) {
+	if opts.Addr == "" {
+		return nil, errors.New("emulator: Options.Addr is empty")
+	}
+	s := &Server{
+		tenant:   orDefault(opts.TenantID, DefaultTenantID),
+		clientID: orDefault(opts.ClientID, DefaultClientID),
+		secret:   orDefault(opts.ClientSecret, DefaultClientSecret),
+		log:      opts.Logger,
+		served:   make(chan struct{}),
+		tokens:   newTokenStore(),
+		stats:    newStatsCounter(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.ids = newIdentityIDs(s.tenant)
+	s.cfg = defaultConfig()
+	if opts.Config != nil {
+		c := *opts.Config
+		c.AlternateKeys = cloneKeys(opts.Config.AlternateKeys)
+		if c.Limits.WindowSeconds == 0 {
+			c.Limits.WindowSeconds = defaultWindowSeconds
+		}
+		if c.TokenLifetimeSeconds == 0 {
+			c.TokenLifetimeSeconds = defaultTokenLifetime
+		}
+		if c.Faults.ErrorStatus == 0 {
+			c.Faults.ErrorStatus = http.StatusServiceUnavailable
+		}
+		if err := c.validate(); err != nil {
+			return nil, fmt.Errorf("emulator: Options.Config: %w", err)
+		}
+		s.cfg = c
+	}
+	s.store = newStore(s.cfg.AlternateKeys)
+	s.limiter = newLimiter(s.stats)
+
+	ca, err := loadOrCreateCA(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: listen: %w", err)
+	}
+	host := urlHost(opts.Addr, ln.Addr())
+	certHost, _, _ := net.SplitHostPort(host)
+	leaf, err := ca.issueServerCert(append([]string{certHost}, opts.Hosts...))
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	s.url = "https://" + host
+	s.caPEM = ca.certPEM
+
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	// Tests and benchmarks send from many goroutines; the default of 2 idle
+	// connections per host would make them dial (and handshake) constantly.
+	transport.MaxIdleConnsPerHost = 256
+	s.client = &http.Client{Transport: transport, Timeout: 30 * time.Second}
+
+	s.handler = s.routes()
+	s.httpSrv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12},
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	go func() {
+		defer close(s.served)
+		err := s.httpSrv.ServeTLS(ln, "", "")
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("emulator stopped serving", "err", err)
+		}
+	}()
+	s.log.Info("emulator listening", "url", s.url, "tenant", s.tenant, "client_id", s.clientID)
+	return s, nil
+}
+
+// URL is the emulator's base URL, https://127.0.0.1:PORT for a loopback
+// listener. It is both the Dataverse environment URL and the authority host.
+func (s *Server) URL() string { return s.url }
+
+// Authority is the Entra authority to give MSAL: URL()/tenant.
+func (s *Server) Authority() string { return s.url + "/" + s.tenant }
+
+// CACertPEM is the PEM of the CA that signed the server certificate.
+func (s *Server) CACertPEM() []byte { return append([]byte(nil), s.caPEM...) }
+
+// Client returns an HTTP client that trusts the emulator's CA and times out
+// after 30 seconds.
+func (s *Server) Client() *http.Client { return s.client }
+
+// Handler is the emulator's HTTP handler, for callers that want to serve it
+// themselves. Absolute URLs it returns are built from the request's Host.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// UpdateConfig merges a JSON patch into the control configuration, exactly as
+// PUT /_emulator/config does. It returns an error, and changes nothing, when
+// the patch is not valid JSON or leaves the configuration invalid.
+func (s *Server) UpdateConfig(patch []byte) error {
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	next, err := mergeConfig(s.cfg, patch)
+	if err != nil {
+		return err
+	}
+	if err := s.store.setAlternateKeys(next.AlternateKeys); err != nil {
+		return err
+	}
+	s.cfg = next
+	s.log.Info("emulator config updated", "config", string(mustJSON(next)))
+	return nil
+}
+
+// config returns a snapshot of the current configuration.
+func (s *Server) config() Config {
+	s.cfgMu.RLock()
+	defer s.cfgMu.RUnlock()
+	c := s.cfg
+	return c
+}
+
+// Stats returns the counters served at GET /_emulator/stats.
+func (s *Server) Stats() Stats { return s.stats.snapshot() }
+
+// Reset empties the tables, the statistics and the throttling state (as if
+// the service-protection windows had all elapsed). Issued tokens and the
+// configuration are kept, so connected clients carry on.
+func (s *Server) Reset() {
+	s.store.reset()
+	s.stats.reset()
+	s.limiter.reset()
+	s.log.Info("emulator reset")
+}
+
+// Close stops the server, waiting up to five seconds for requests in flight.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		// Our own client's idle HTTP/2 connections would otherwise hold
+		// Shutdown for the GOAWAY timeout (a second) on every test.
+		if t, ok := s.client.Transport.(*http.Transport); ok {
+			t.CloseIdleConnections()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.httpSrv.Shutdown(ctx); err != nil {
+			s.closeErr = s.httpSrv.Close()
+		}
+		<-s.served
+	})
+	return s.closeErr
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// urlHost picks the host:port clients should use: the loopback address for
+// a wildcard listener, otherwise the host the caller asked for.
+func urlHost(addr string, bound net.Addr) string {
+	port := strconv.Itoa(bound.(*net.TCPAddr).Port)
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return net.JoinHostPort(host, port)
+}

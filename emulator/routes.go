@@ -1,0 +1,204 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// routes lists every route the emulator serves.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	// Entra ID.
+	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.counted(s.serveOpenIDConfiguration))
+	mux.HandleFunc("/{tenant}/oauth2/v2.0/token", s.counted(s.serveToken))
+	// Dataverse Web API.
+	mux.HandleFunc(apiPrefix, s.counted(s.serveWebAPI))
+	// Control surface and overview, unauthenticated and not counted.
+	mux.HandleFunc("GET /_emulator/config", s.serveConfig)
+	mux.HandleFunc("PUT /_emulator/config", s.serveConfigUpdate)
+	mux.HandleFunc("GET /_emulator/stats", s.serveStats)
+	mux.HandleFunc("POST /_emulator/reset", s.serveReset)
+	mux.HandleFunc("GET /{$}", s.serveOverview)
+	return mux
+}
+
+// counted feeds requests_total and responses_by_status, and logs the
+// request once.
+func (s *Server) counted(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		h(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		s.stats.response(rec.status)
+		// The path only: queries and keys may hold personal data.
+		s.log.Debug("request", "method", r.Method, "route", routeName(r.URL.Path), "status", rec.status,
+			"duration_ms", time.Since(start).Milliseconds())
+	}
+}
+
+// routeName reduces a path to its resource: "leads(…)" → "leads".
+func routeName(p string) string {
+	rest, ok := strings.CutPrefix(p, apiPrefix)
+	if !ok {
+		if strings.HasSuffix(p, "/token") {
+			return "token"
+		}
+		return "openid-configuration"
+	}
+	if i := strings.IndexAny(rest, "(/?"); i >= 0 {
+		rest = rest[:i]
+	}
+	return "api/" + rest
+}
+
+// maxBody bounds a request body; Dataverse's own limit is far above
+// anything a lead needs.
+const maxBody = 32 << 20
+
+// serveWebAPI runs a request through what stands in front of Dataverse's
+// handlers, in order: the outage fault, authentication, the injected error
+// rate, the service protection limits, then simulated latency and the
+// operation itself.
+func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
+	s.stats.enter()
+	defer s.stats.leave()
+	now := time.Now()
+	cfg := s.config()
+	h := w.Header()
+	h.Set("OData-Version", "4.0")
+	h.Set("x-ms-dop-hint", dopHint(cfg.Limits))
+
+	if cfg.Faults.Down {
+		writeResult(w, faultResult(http.StatusServiceUnavailable))
+		return
+	}
+	clientID, res := s.authenticate(r, now)
+	if res != nil {
+		writeResult(w, res)
+		return
+	}
+	if cfg.Faults.ErrorRate > 0 && rand.Float64() < cfg.Faults.ErrorRate {
+		writeResult(w, faultResult(cfg.Faults.ErrorStatus))
+		return
+	}
+	adm := s.limiter.admit(clientID, cfg.Limits, now)
+	adm.setHeaders(h)
+	if !adm.ok {
+		writeResult(w, adm.result())
+		return
+	}
+	var execMS int64
+	defer func() { s.limiter.release(clientID, execMS, cfg.Limits, time.Now()) }()
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeResult(w, apiError(http.StatusRequestEntityTooLarge, "", "The request body is too large."))
+			return
+		}
+		writeResult(w, badRequest("", "The request body could not be read."))
+		return
+	}
+	req := &apiRequest{
+		method:   r.Method,
+		path:     strings.TrimPrefix(r.URL.Path, apiPrefix),
+		rawQuery: r.URL.RawQuery,
+		header:   r.Header,
+		body:     body,
+		root:     baseURL(r) + apiPrefix,
+		cfg:      cfg,
+		now:      now,
+	}
+	if req.path == "$batch" {
+		var ops int
+		res, ops = s.serveBatch(r.Context(), req)
+		execMS = int64(ops) * int64(cfg.LatencyMS)
+		writeResult(w, res)
+		return
+	}
+	if !simulateLatency(r.Context(), cfg.LatencyMS) {
+		return // the client gave up
+	}
+	execMS = int64(cfg.LatencyMS)
+	req.now = time.Now()
+	s.store.mu.Lock()
+	res = s.execute(nil, req)
+	s.store.mu.Unlock()
+	writeResult(w, res)
+}
+
+// simulateLatency waits ms milliseconds, or until ctx ends (false).
+func simulateLatency(ctx context.Context, ms int) bool {
+	if ms <= 0 {
+		return true
+	}
+	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// faultResult is an injected failure, shaped like a Dataverse platform
+// error. The code is the generic "unexpected error"; the message says it was
+// injected, so that nobody mistakes it for a real bug.
+func faultResult(status int) *result {
+	return apiError(status, codeUnexpected, http.StatusText(status)+": failure injected by the emulator (faults config).")
+}
+
+func writeResult(w http.ResponseWriter, res *result) {
+	h := w.Header()
+	for k, v := range res.header {
+		h[k] = v
+	}
+	if len(res.body) > 0 && h.Get("Content-Type") == "" {
+		h.Set("Content-Type", contentTypeJSON)
+	}
+	w.WriteHeader(res.status)
+	if len(res.body) > 0 {
+		_, _ = w.Write(res.body)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(mustJSON(v))
+}
+
+func (s *Server) serveConfig(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.config())
+}
+
+func (s *Server) serveConfigUpdate(w http.ResponseWriter, r *http.Request) {
+	patch, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err == nil {
+		err = s.UpdateConfig(patch)
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, s.config())
+}
+
+func (s *Server) serveStats(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Stats())
+}
+
+func (s *Server) serveReset(w http.ResponseWriter, r *http.Request) {
+	s.Reset()
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,841 @@
+package emulator
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// apiPrefix is where the Web API lives; the emulator serves only v9.2.
+const apiPrefix = "/api/data/v9.2/"
+
+// maxPageSize is both the default page size and the cap on
+// odata.maxpagesize and on @odata.count (reference §4).
+const maxPageSize = 5000
+
+// apiRequest is one Web API operation, from the wire or from a $batch part.
+type apiRequest struct {
+	method   string
+	path     string // decoded, relative to the service root: "leads(…)"
+	rawQuery string
+	header   http.Header
+	body     []byte
+	root     string // absolute service root, ending in "/"
+	cfg      Config
+	now      time.Time
+}
+
+// operation executes one request against the store. The caller holds
+// st.mu; every mutation goes through tx so that a change set can undo it.
+type operation struct {
+	s   *Server
+	tx  *txn
+	req *apiRequest
+}
+
+func (s *Server) execute(tx *txn, req *apiRequest) *result {
+	op := &operation{s: s, tx: tx, req: req}
+	return op.run()
+}
+
+func (op *operation) run() *result {
+	req := op.req
+	switch strings.TrimSuffix(req.path, "()") {
+	case "":
+		if req.method != http.MethodGet {
+			return methodNotAllowed(req.method)
+		}
+		return op.serviceDocument()
+	case "WhoAmI":
+		if req.method != http.MethodGet {
+			return methodNotAllowed(req.method)
+		}
+		return op.whoAmI()
+	case "$batch":
+		return badRequest(codeQuery, "A batch request cannot contain another batch request.")
+	}
+	rp, err := parsePath(req.path)
+	if err != nil {
+		return badRequest(codeQuery, err.Error())
+	}
+	t := op.s.store.tables[rp.set]
+	if t == nil {
+		return apiError(http.StatusNotFound, codeQuery, fmt.Sprintf("Resource not found for the segment '%s'.", rp.set))
+	}
+	query, qerr := url.ParseQuery(req.rawQuery)
+	if qerr != nil {
+		return badRequest(codeQuery, "The query string is malformed: "+qerr.Error())
+	}
+	if !rp.hasKey {
+		switch {
+		case rp.rest == "$count" && req.method == http.MethodGet:
+			return op.count(t, query)
+		case rp.rest != "":
+			return apiError(http.StatusNotFound, codeQuery, fmt.Sprintf("Resource not found for the segment '%s'.", rp.rest))
+		case req.method == http.MethodGet:
+			return op.list(t, query)
+		case req.method == http.MethodPost:
+			return op.create(t, query)
+		}
+		return methodNotAllowed(req.method)
+	}
+	key, res := parseKey(t.schema, rp.key)
+	if res != nil {
+		return res
+	}
+	if key.alt != nil && !sameColumns(t.keyCols, key.alt) {
+		return badRequest(codeQuery, msgKeyNotValid(t.schema))
+	}
+	if rp.rest != "" {
+		return op.property(t, key, rp.rest)
+	}
+	switch req.method {
+	case http.MethodGet:
+		return op.retrieve(t, key, query)
+	case http.MethodPatch:
+		return op.upsert(t, key, query)
+	case http.MethodDelete:
+		return op.delete(t, key)
+	}
+	return methodNotAllowed(req.method)
+}
+
+func methodNotAllowed(m string) *result {
+	return apiError(http.StatusMethodNotAllowed, codeQuery, fmt.Sprintf("The requested resource does not support http method '%s'.", m))
+}
+
+func sameColumns(keyCols []string, vals map[string]any) bool {
+	if len(keyCols) == 0 || len(keyCols) != len(vals) {
+		return false
+	}
+	for _, c := range keyCols {
+		if _, ok := vals[c]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (op *operation) serviceDocument() *result {
+	type entry struct {
+		Name string `json:"name"`
+		Kind string `json:"kind"`
+		URL  string `json:"url"`
+	}
+	var v []entry
+	for _, set := range tableSets() {
+		v = append(v, entry{Name: set, Kind: "EntitySet", URL: set})
+	}
+	return jsonResult(http.StatusOK, struct {
+		Context string  `json:"@odata.context"`
+		Value   []entry `json:"value"`
+	}{op.req.root + "$metadata", v})
+}
+
+func (op *operation) whoAmI() *result {
+	return jsonResult(http.StatusOK, struct {
+		Context        string `json:"@odata.context"`
+		BusinessUnitID string `json:"BusinessUnitId"`
+		UserID         string `json:"UserId"`
+		OrganizationID string `json:"OrganizationId"`
+	}{op.req.root + "$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse", op.s.ids.businessUnit, op.s.ids.user, op.s.ids.organization})
+}
+
+// find resolves a key to a row, or the 404 Dataverse gives for it.
+func (op *operation) find(t *table, key entityKey) (*record, *result) {
+	if key.alt != nil {
+		if r := t.byKey(key.alt); r != nil {
+			return r, nil
+		}
+		return nil, apiError(http.StatusNotFound, codeKeyNotFound, msgKeyNotFound(t.schema))
+	}
+	if r := t.get(key.id); r != nil {
+		return r, nil
+	}
+	return nil, apiError(http.StatusNotFound, codeNotFound, msgNotFound(t.schema, key.id))
+}
+
+// ---- reads -------------------------------------------------------------
+
+// queryOptions are the parsed system query options of a GET.
+type queryOptions struct {
+	sel     []string // nil: all columns
+	filter  filterExpr
+	orderBy []orderTerm
+	top     int // -1: none
+	count   bool
+}
+
+// listOptions are the query options a collection GET understands.
+var listOptions = []string{"$select", "$filter", "$top", "$orderby", "$count", "$skiptoken"}
+
+// parseQueryOptions reads the system query options, refusing any that the
+// operation does not take ($skip, for one, Dataverse never supports; the
+// emulator also lacks $expand, except on PATCH where Dataverse ignores it).
+func parseQueryOptions(t *tableSchema, q url.Values, allowed ...string) (queryOptions, *result) {
+	o := queryOptions{top: -1}
+	for name := range q {
+		if !strings.HasPrefix(name, "$") {
+			continue // parameter aliases and tag/partitionid
+		}
+		if !slices.Contains(allowed, name) {
+			return o, badRequest(codeQuery, fmt.Sprintf("The query parameter %s is not supported", name))
+		}
+	}
+	if v := q.Get("$select"); v != "" {
+		for _, c := range strings.Split(v, ",") {
+			c = strings.TrimSpace(c)
+			if t.cols[c] == nil {
+				return o, badRequest(codeQuery, fmt.Sprintf("Could not find a property named '%s' on type '%s'.", c, t.typeName()))
+			}
+			if !slices.Contains(o.sel, c) {
+				o.sel = append(o.sel, c)
+			}
+		}
+	}
+	if v := q.Get("$filter"); v != "" {
+		f, err := parseFilter(v)
+		if err != nil {
+			return o, queryErrorResult(err)
+		}
+		o.filter = f
+	}
+	if v := q.Get("$orderby"); v != "" {
+		terms, err := parseOrderBy(v)
+		if err != nil {
+			return o, queryErrorResult(err)
+		}
+		for _, term := range terms {
+			if t.cols[term.Column] == nil {
+				return o, badRequest(codeQuery, fmt.Sprintf("Could not find a property named '%s' on type '%s'.", term.Column, t.typeName()))
+			}
+		}
+		o.orderBy = terms
+	}
+	if v, ok := q["$top"]; ok {
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n < 0 {
+			return o, badRequest(codeQuery, fmt.Sprintf("Invalid value '%s' for $top query option found. The $top query option requires a non-negative integer value.", v[0]))
+		}
+		o.top = n
+	}
+	if v, ok := q["$count"]; ok {
+		switch v[0] {
+		case "true":
+			o.count = true
+		case "false":
+		default:
+			return o, badRequest(codeQuery, fmt.Sprintf("'%s' is not a valid count option.", v[0]))
+		}
+	}
+	return o, nil
+}
+
+func queryErrorResult(err error) *result {
+	var qe *queryError
+	if errors.As(err, &qe) {
+		return badRequest(codeQuery, qe.Message)
+	}
+	return badRequest(codeQuery, err.Error())
+}
+
+// matching returns the rows passing the filter, in $orderby order (creation
+// order otherwise).
+func matching(t *table, o queryOptions) []*record {
+	var recs []*record
+	t.scan(func(r *record) bool {
+		if o.filter == nil || o.filter.match(r.cols) {
+			recs = append(recs, r)
+		}
+		return true
+	})
+	if len(o.orderBy) == 0 || len(recs) < 2 {
+		return recs
+	}
+	rows := make([]map[string]any, len(recs))
+	for i, r := range recs {
+		rows[i] = r.cols
+	}
+	sortRows(rows, o.orderBy)
+	for i, row := range rows {
+		recs[i] = t.get(row[t.schema.pk].(string))
+	}
+	return recs
+}
+
+func (op *operation) list(t *table, q url.Values) *result {
+	o, res := parseQueryOptions(t.schema, q, listOptions...)
+	if res != nil {
+		return res
+	}
+	recs := matching(t, o)
+	total := len(recs)
+
+	prefs := preferences(op.req.header)
+	pageSize, paged := 0, false
+	if v, ok := prefs["odata.maxpagesize"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return badRequest(codeQuery, fmt.Sprintf("The value '%s' of odata.maxpagesize is not a positive integer.", v))
+		}
+		pageSize, paged = min(n, maxPageSize), true
+	}
+	start := 0
+	if tok := q.Get("$skiptoken"); tok != "" {
+		page, ok := skipTokenPage(tok)
+		if !ok {
+			return badRequest(codeQuery, "The $skiptoken value is not valid.")
+		}
+		size := pageSize
+		if !paged {
+			size = maxPageSize
+		}
+		start = min((page-1)*size, len(recs))
+	}
+	recs = recs[start:]
+
+	var next string
+	switch {
+	case paged: // $top is ignored when both are sent
+	case o.top >= 0 && o.top <= maxPageSize:
+		pageSize = o.top
+	default:
+		pageSize = maxPageSize
+	}
+	if len(recs) > pageSize {
+		recs = recs[:pageSize]
+		if paged || o.top < 0 {
+			next = op.nextLink(t, start/max(pageSize, 1)+2)
+		}
+	}
+
+	body := collectionBody{Context: op.req.root + "$metadata#" + t.schema.set + selectSuffix(o.sel)}
+	if o.count {
+		n := min(total, maxPageSize)
+		body.Count = &n
+	}
+	body.Value = make([]map[string]any, len(recs))
+	for i, r := range recs {
+		body.Value[i] = render(t.schema, r, o.sel)
+	}
+	body.NextLink = next
+	res = jsonResult(http.StatusOK, body)
+	if paged {
+		res.header.Set("Preference-Applied", "odata.maxpagesize="+strconv.Itoa(pageSize))
+	}
+	return res
+}
+
+// collectionBody keeps the members in Dataverse's order.
+type collectionBody struct {
+	Context  string           `json:"@odata.context"`
+	Count    *int             `json:"@odata.count,omitempty"`
+	Value    []map[string]any `json:"value"`
+	NextLink string           `json:"@odata.nextLink,omitempty"`
+}
+
+// nextLink repeats the request's query with a paging cookie in the shape
+// Dataverse uses. Only pagenumber matters to the emulator; clients must
+// send the same odata.maxpagesize with every page, as Dataverse asks.
+func (op *operation) nextLink(t *table, page int) string {
+	var kept []string
+	for _, p := range strings.Split(op.req.rawQuery, "&") {
+		name, _, _ := strings.Cut(p, "=")
+		if name == "" || name == "$skiptoken" || strings.EqualFold(name, "%24skiptoken") {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	cookie := fmt.Sprintf(`<cookie pagenumber="%d" pagingcookie="%s" istracking="False" />`, page,
+		odataEscape(odataEscape(fmt.Sprintf(`<cookie page="%d"></cookie>`, page-1))))
+	kept = append(kept, "$skiptoken="+odataEscape(cookie))
+	return op.req.root + t.schema.set + "?" + strings.Join(kept, "&")
+}
+
+func skipTokenPage(tok string) (int, bool) {
+	_, rest, ok := strings.Cut(tok, `pagenumber="`)
+	if !ok {
+		return 0, false
+	}
+	num, _, ok := strings.Cut(rest, `"`)
+	n, err := strconv.Atoi(num)
+	if !ok || err != nil || n < 1 {
+		return 0, false
+	}
+	return n, true
+}
+
+func selectSuffix(sel []string) string {
+	if sel == nil {
+		return ""
+	}
+	return "(" + strings.Join(sel, ",") + ")"
+}
+
+func (op *operation) count(t *table, q url.Values) *result {
+	o, res := parseQueryOptions(t.schema, q, "$filter")
+	if res != nil {
+		return res
+	}
+	n := min(len(matching(t, o)), maxPageSize)
+	r := newResult(http.StatusOK)
+	r.header.Set("Content-Type", "text/plain")
+	r.body = []byte(strconv.Itoa(n))
+	return r
+}
+
+func (op *operation) retrieve(t *table, key entityKey, q url.Values) *result {
+	o, res := parseQueryOptions(t.schema, q, "$select")
+	if res != nil {
+		return res
+	}
+	rec, res := op.find(t, key)
+	if res != nil {
+		return res
+	}
+	if inm := op.req.header.Get("If-None-Match"); inm != "" && inm == rec.etag() {
+		r := newResult(http.StatusNotModified)
+		r.header.Set("ETag", rec.etag())
+		return r
+	}
+	r := op.entityResult(http.StatusOK, t, rec, o.sel)
+	return r
+}
+
+// entityResult is a single row with its context and etag.
+func (op *operation) entityResult(status int, t *table, rec *record, sel []string) *result {
+	body := render(t.schema, rec, sel)
+	body["@odata.context"] = op.req.root + "$metadata#" + t.schema.set + selectSuffix(sel) + "/$entity"
+	r := jsonResult(status, body)
+	r.header.Set("ETag", rec.etag())
+	return r
+}
+
+// render shapes a row for output: every column (null when unset) or the
+// selected ones, always with the primary key and the etag.
+func render(t *tableSchema, rec *record, sel []string) map[string]any {
+	cols := sel
+	if cols == nil {
+		cols = t.order
+	}
+	out := make(map[string]any, len(cols)+2)
+	out["@odata.etag"] = rec.etag()
+	out[t.pk] = rec.cols[t.pk]
+	for _, c := range cols {
+		out[c] = rec.cols[c]
+	}
+	return out
+}
+
+// ---- writes ------------------------------------------------------------
+
+func (op *operation) entityURI(t *table, id string) string {
+	return op.req.root + t.schema.set + "(" + id + ")"
+}
+
+func (op *operation) create(t *table, q url.Values) *result {
+	o, res := parseQueryOptions(t.schema, q, "$select")
+	if res != nil {
+		return res
+	}
+	body, res := decodeObject(t.schema.set, op.req.body)
+	if res != nil {
+		return res
+	}
+	rec, res := op.write(t, nil, body, nil)
+	if res != nil {
+		return res
+	}
+	return op.writeResult(http.StatusNoContent, http.StatusCreated, t, rec, o.sel)
+}
+
+// writeResult is the response to a successful create or update: 204 with
+// OData-EntityId, or the row itself when return=representation is asked.
+func (op *operation) writeResult(plain, withBody int, t *table, rec *record, sel []string) *result {
+	if preferences(op.req.header)["return"] == "representation" {
+		r := op.entityResult(withBody, t, rec, sel)
+		r.header.Set("Preference-Applied", "return=representation")
+		return r
+	}
+	r := newResult(plain)
+	r.header.Set("OData-EntityId", op.entityURI(t, rec.id(t.schema)))
+	return r
+}
+
+// upsert is PATCH with the conditional table of reference §3.
+func (op *operation) upsert(t *table, key entityKey, q url.Values) *result {
+	o, res := parseQueryOptions(t.schema, q, "$select", "$expand")
+	if res != nil {
+		return res
+	}
+	body, res := decodeObject(t.schema.set, op.req.body)
+	if res != nil {
+		return res
+	}
+	existing, notFound := op.find(t, key)
+	ifMatch := op.req.header.Get("If-Match")
+	ifNoneMatch := op.req.header.Get("If-None-Match")
+	switch {
+	case ifMatch != "" && existing == nil:
+		return notFound
+	case ifMatch != "" && ifMatch != "*" && ifMatch != existing.etag():
+		return apiError(http.StatusPreconditionFailed, codeVersionMismatch, msgVersionMismatch)
+	case ifNoneMatch == "*" && existing != nil:
+		return apiError(http.StatusPreconditionFailed, codeDuplicateRecord, msgRecordExists)
+	}
+	if existing != nil {
+		rec, res := op.write(t, existing, body, key.alt)
+		if res != nil {
+			return res
+		}
+		return op.writeResult(http.StatusNoContent, http.StatusOK, t, rec, o.sel)
+	}
+	if key.alt == nil {
+		body[t.schema.pk] = key.id
+	}
+	rec, res := op.write(t, nil, body, key.alt)
+	if res != nil {
+		return res
+	}
+	r := op.writeResult(http.StatusNoContent, http.StatusCreated, t, rec, o.sel)
+	return r
+}
+
+func (op *operation) delete(t *table, key entityKey) *result {
+	rec, res := op.find(t, key)
+	if res != nil {
+		return res
+	}
+	if m := op.req.header.Get("If-Match"); m != "" && m != "*" && m != rec.etag() {
+		return apiError(http.StatusPreconditionFailed, codeVersionMismatch, msgVersionMismatch)
+	}
+	t.remove(op.tx, rec.id(t.schema))
+	return newResult(http.StatusNoContent)
+}
+
+// property serves leads(id)/column: GET reads one value, PUT {"value":…}
+// sets it, DELETE clears it.
+func (op *operation) property(t *table, key entityKey, name string) *result {
+	c := t.schema.cols[name]
+	if c == nil {
+		return apiError(http.StatusNotFound, codeQuery, fmt.Sprintf("Resource not found for the segment '%s'.", name))
+	}
+	rec, res := op.find(t, key)
+	if res != nil {
+		return res
+	}
+	switch op.req.method {
+	case http.MethodGet:
+		return jsonResult(http.StatusOK, map[string]any{
+			"@odata.context": op.req.root + "$metadata#" + t.schema.set + "(" + rec.id(t.schema) + ")/" + name,
+			"value":          rec.cols[name],
+		})
+	case http.MethodPut:
+		body, res := decodeObject(t.schema.set, op.req.body)
+		if res != nil {
+			return res
+		}
+		v, ok := body["value"]
+		if !ok {
+			return badRequest(codePayload, "The request body must hold a 'value' property.")
+		}
+		if _, res := op.write(t, rec, map[string]any{name: v}, nil); res != nil {
+			return res
+		}
+		return newResult(http.StatusNoContent)
+	case http.MethodDelete:
+		if _, res := op.write(t, rec, map[string]any{name: nil}, nil); res != nil {
+			return res
+		}
+		return newResult(http.StatusNoContent)
+	}
+	return methodNotAllowed(op.req.method)
+}
+
+// write validates body and stores the new or updated row. keyVals are the
+// alternate key values the row was addressed by: an upsert-create copies
+// them in when the body lacks them, an update ignores the body's.
+func (op *operation) write(t *table, existing *record, body map[string]any, keyVals map[string]any) (*record, *result) {
+	s := t.schema
+	var cols map[string]any
+	if existing != nil {
+		cols = cloneCols(existing.cols)
+		// A row's key values cannot be changed through its alternate key,
+		// and its primary key never.
+		delete(body, s.pk)
+		for k := range keyVals {
+			delete(body, k)
+		}
+	} else {
+		cols = map[string]any{}
+	}
+	names := make([]string, 0, len(body))
+	for k := range body {
+		names = append(names, k)
+	}
+	slices.Sort(names) // deterministic error for a body with several faults
+	for _, name := range names {
+		if res := op.setColumn(t, cols, existing == nil, name, body[name]); res != nil {
+			return nil, res
+		}
+	}
+	if existing == nil {
+		for k, v := range keyVals {
+			if _, ok := cols[k]; !ok {
+				cols[k] = v
+			}
+		}
+	}
+	if res := applyState(s, cols, body, existing == nil); res != nil {
+		return nil, res
+	}
+	if _, ok := s.cols["fullname"]; ok {
+		cols["fullname"] = fullName(cols)
+	}
+	now := op.req.now.UTC().Format("2006-01-02T15:04:05Z")
+	rec := &record{version: op.s.store.nextVersion(), cols: cols}
+	if existing == nil {
+		if id, ok := cols[s.pk].(string); !ok {
+			cols[s.pk] = newGUID()
+		} else if t.get(id) != nil {
+			return nil, apiError(http.StatusPreconditionFailed, codeDuplicateRecord, msgRecordExists)
+		}
+		for name, c := range s.cols {
+			if _, ok := cols[name]; !ok && c.def != nil {
+				cols[name] = c.def
+			}
+		}
+		cols["createdon"] = now
+		cols["_ownerid_value"] = op.s.ids.user
+		cols["_createdby_value"] = op.s.ids.user
+		rec.seq = op.s.store.nextSeq()
+	} else {
+		rec.seq = existing.seq
+	}
+	cols["modifiedon"] = now
+	cols["_modifiedby_value"] = op.s.ids.user
+	cols["versionnumber"] = float64(rec.version)
+
+	if k, ok := keyString(t.keyCols, cols); ok {
+		if other := t.keyIndex[k]; other != "" && (existing == nil || other != strings.ToLower(existing.id(s))) {
+			return nil, apiError(http.StatusPreconditionFailed, codeDuplicateKey, msgDuplicateKey(t.keyCols))
+		}
+	}
+	if op.duplicateDetectionOn() && isDuplicate(t, cols) {
+		return nil, apiError(http.StatusPreconditionFailed, codeDuplicateDetected, msgDuplicateDetected)
+	}
+	t.put(op.tx, rec)
+	return rec, nil
+}
+
+func (op *operation) duplicateDetectionOn() bool {
+	return op.req.cfg.DuplicateDetection &&
+		strings.EqualFold(strings.TrimSpace(op.req.header.Get("MSCRM.SuppressDuplicateDetection")), "false")
+}
+
+// isDuplicate applies the default rule "same e-mail address" among active
+// rows of the table, ignoring the row itself.
+func isDuplicate(t *table, cols map[string]any) bool {
+	for _, dc := range t.schema.dupCols {
+		want, _ := cols[dc].(string)
+		if want == "" {
+			continue
+		}
+		self := cols[t.schema.pk]
+		found := false
+		t.scan(func(r *record) bool {
+			got, _ := r.cols[dc].(string)
+			if r.cols[t.schema.pk] != self && r.cols["statecode"] == float64(0) && strings.EqualFold(got, want) {
+				found = true
+			}
+			return !found
+		})
+		if found {
+			return true
+		}
+	}
+	return false
+}
+
+// setColumn validates one body member and applies it to cols.
+func (op *operation) setColumn(t *table, cols map[string]any, creating bool, name string, v any) *result {
+	s := t.schema
+	if strings.HasPrefix(name, "@") {
+		return nil // @odata.type, @odata.etag and other annotations
+	}
+	if nav, ok := strings.CutSuffix(name, "@odata.bind"); ok {
+		np := s.navs[nav]
+		if np == nil {
+			return badRequest(codePayload, fmt.Sprintf("An undeclared property '%s' which only has property annotations in the payload but no property value was found in the payload. In OData, only declared navigation properties and declared named streams can be represented as properties without values.", nav))
+		}
+		return op.bind(np, cols, v)
+	}
+	if strings.Contains(name, "@") {
+		return nil // instance annotations such as col@OData.Community.Display.V1.FormattedValue
+	}
+	c := s.cols[name]
+	if c == nil {
+		if s.navs[name] != nil {
+			return badRequest(codePayload, fmt.Sprintf("The emulator does not support deep insert: bind '%s' to an existing row with '%s@odata.bind' instead.", name, name))
+		}
+		return badRequest(codePayload, msgUnknownProperty(s, name))
+	}
+	if c.kind == kindLookup {
+		return badRequest(codePayload, "CRM do not support direct update of Entity Reference properties, Use Navigation properties instead.")
+	}
+	if c.readOnly {
+		return nil // the platform owns it; Dataverse ignores such values
+	}
+	if c.kind == kindGUID {
+		if creating {
+			id, ok := v.(string)
+			if !ok || !isGUID(id) {
+				return badRequest(codePayload, fmt.Sprintf("Cannot convert the literal '%v' to the expected type 'Edm.Guid'.", v))
+			}
+			cols[name] = strings.ToLower(id)
+		}
+		return nil
+	}
+	if v == nil {
+		if name == "statecode" || name == "statuscode" {
+			return badRequest(codeInvalidArgument, fmt.Sprintf("Attribute '%s' cannot be set to NULL", name))
+		}
+		cols[name] = nil
+		return nil
+	}
+	if res := checkValue(s, c, v); res != nil {
+		return res
+	}
+	cols[name] = v
+	return nil
+}
+
+func checkValue(s *tableSchema, c *column, v any) *result {
+	wrongType := badRequest(codePayload, fmt.Sprintf("Cannot convert the literal '%v' to the expected type '%s'.", v, edmType[c.kind]))
+	switch c.kind {
+	case kindString:
+		str, ok := v.(string)
+		if !ok {
+			return wrongType
+		}
+		// Dataverse counts UTF-16 code units; for text outside the astral
+		// planes that is the number of characters.
+		if n := len([]rune(str)); n > c.maxLen {
+			return badRequest(codeLength, msgTooLong(s, c))
+		}
+	case kindBool:
+		if _, ok := v.(bool); !ok {
+			return wrongType
+		}
+	case kindChoice:
+		f, ok := v.(float64)
+		if !ok || f != math.Trunc(f) {
+			return wrongType
+		}
+		if !slices.Contains(c.choices, int(f)) {
+			return badRequest(codePicklist, msgBadChoice(s, c, f))
+		}
+	case kindInt:
+		f, ok := v.(float64)
+		if !ok || f != math.Trunc(f) {
+			return wrongType
+		}
+		if f < float64(c.min) || f > float64(c.max) {
+			return badRequest(codeIntegerOutOfRange, "A validation error occurred. An integer provided is outside of the allowed values for this attribute.")
+		}
+	case kindDateTime:
+		str, ok := v.(string)
+		if !ok {
+			return wrongType
+		}
+		if _, err := time.Parse(time.RFC3339, str); err != nil {
+			return badRequest("0x80040239", "The date-time format is invalid, or value is outside the supported range.")
+		}
+	}
+	return nil
+}
+
+// applyState keeps statecode and statuscode consistent: a new state without
+// a status gets that state's default status, and a status must belong to
+// its state.
+func applyState(s *tableSchema, cols, body map[string]any, creating bool) *result {
+	_, stateSent := body["statecode"]
+	_, statusSent := body["statuscode"]
+	if !creating && !stateSent && !statusSent {
+		return nil
+	}
+	state := 0
+	if f, ok := cols["statecode"].(float64); ok {
+		state = int(f)
+	}
+	cols["statecode"] = float64(state)
+	allowed := s.states[state]
+	if !statusSent || cols["statuscode"] == nil {
+		cols["statuscode"] = float64(allowed[0])
+		return nil
+	}
+	status := int(cols["statuscode"].(float64))
+	if !slices.Contains(allowed, status) {
+		return badRequest(codeInvalidArgument, fmt.Sprintf("%d is not a valid status code for state code %d on %s.", status, state, s.logical))
+	}
+	return nil
+}
+
+// bind resolves a @odata.bind URI to an existing row and stores its id in
+// the lookup column.
+func (op *operation) bind(np *navProp, cols map[string]any, v any) *result {
+	if v == nil {
+		cols[np.lookup] = nil
+		return nil
+	}
+	uri, ok := v.(string)
+	if !ok {
+		return badRequest(codePayload, fmt.Sprintf("The value of '%s@odata.bind' must be a URI string.", np.name))
+	}
+	p := uri
+	if i := strings.Index(p, "://"); i >= 0 {
+		u, err := url.Parse(p)
+		if err != nil {
+			return badRequest(codePayload, fmt.Sprintf("The URI '%s' in '%s@odata.bind' is not valid.", uri, np.name))
+		}
+		p = u.Path
+	}
+	p = strings.TrimPrefix(p, "/")
+	p = strings.TrimPrefix(p, strings.TrimPrefix(apiPrefix, "/"))
+	rp, err := parsePath(p)
+	if err != nil || !rp.hasKey || rp.rest != "" {
+		return badRequest(codePayload, fmt.Sprintf("The URI '%s' in '%s@odata.bind' does not address a single row.", uri, np.name))
+	}
+	target := op.s.store.tables[rp.set]
+	if target == nil || !slices.Contains(np.targets, rp.set) {
+		return badRequest(codePayload, fmt.Sprintf("The URI '%s' in '%s@odata.bind' must address a row of %s.", uri, np.name, strings.Join(np.targets, " or ")))
+	}
+	key, res := parseKey(target.schema, rp.key)
+	if res != nil {
+		return res
+	}
+	if key.alt != nil && !sameColumns(target.keyCols, key.alt) {
+		return badRequest(codeQuery, msgKeyNotValid(target.schema))
+	}
+	rec, res := op.find(target, key)
+	if res != nil {
+		return res
+	}
+	cols[np.lookup] = rec.id(target.schema)
+	return nil
+}
+
+func newGUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
