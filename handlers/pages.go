@@ -30,12 +30,6 @@ type formPage struct {
 	IdempotencyKey string
 }
 
-// FieldName and LabelOf let the error summary link to its field.
-func (p formPage) FieldName(f fieldView) string { return f.Name }
-
-// LabelOf returns the field's label.
-func (p formPage) LabelOf(f fieldView) string { return f.Label }
-
 // showForm is GET /f/:form: the hosted form, usable without JavaScript.
 func (a *App) showForm(c echo.Context) error {
 	f, err := a.form(c)

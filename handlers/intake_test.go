@@ -1,0 +1,237 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/leadbridge/leadbridge/config"
+	"github.com/leadbridge/leadbridge/handlers"
+	"github.com/leadbridge/leadbridge/internal/testenv"
+	"github.com/leadbridge/leadbridge/queue"
+	"github.com/leadbridge/leadbridge/submission"
+)
+
+const token = "handler-test-token-0123"
+
+type env struct {
+	e     *echo.Echo
+	rdb   *redis.Client
+	redis *testenv.Redis
+	store *submission.Store
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	r := testenv.StartRedis(t)
+	rdb := r.Client()
+	fs, err := config.LoadForms("", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := submission.NewStore(rdb, time.Hour)
+	app := &handlers.App{Forms: fs, Store: store, Queue: queue.NewClient(rdb), Redis: rdb, APIToken: token, MaxBodyBytes: 64 << 10}
+	if err := app.Init(); err != nil {
+		t.Fatal(err)
+	}
+	return &env{e: handlers.NewServer(app, nil), rdb: rdb, redis: r, store: store}
+}
+
+func (v *env) post(path, contentType, body string, hdr ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	v.e.ServeHTTP(rec, req)
+	return rec
+}
+
+// queued is how many delivery tasks asynq holds.
+func (v *env) queued(t *testing.T) int {
+	t.Helper()
+	info, err := asynq.NewInspectorFromRedisClient(v.rdb).GetQueueInfo(queue.Name)
+	if err != nil {
+		return 0 // the queue does not exist: nothing was ever enqueued
+	}
+	return info.Size
+}
+
+func (v *env) records(t *testing.T) int64 {
+	t.Helper()
+	counts, err := v.store.Counts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, c := range counts {
+		n += c
+	}
+	return n
+}
+
+func TestBadInputIsRefusedAndNothingIsStored(t *testing.T) {
+	v := newEnv(t)
+	big := `{"last_name":"X","email":"a@b.co","message":"` + strings.Repeat("x", 1<<20) + `"}`
+	tests := []struct {
+		name        string
+		path, ctype string
+		body        string
+		wantStatus  int
+		wantError   string
+		wantFields  map[string]string
+	}{
+		{"invalid email", "/f/demo", "application/json", `{"last_name":"Lee","email":"not-an-email"}`, 422, "validation_failed",
+			map[string]string{"email": "must be a valid email address"}},
+		{"missing required fields", "/f/demo", "application/json", `{"first_name":"Ann"}`, 422, "validation_failed",
+			map[string]string{"email": "is required", "last_name": "is required"}},
+		{"over-long field", "/f/demo", "application/json", `{"last_name":"` + strings.Repeat("L", 51) + `","email":"a@b.co"}`, 422, "validation_failed",
+			map[string]string{"last_name": "must be at most 50 characters"}},
+		{"one megabyte body", "/f/demo", "application/json", big, 413, "too_large", nil},
+		{"malformed JSON", "/f/demo", "application/json", `{"last_name":"Lee",`, 400, "bad_request", nil},
+		{"JSON that is not an object", "/f/demo", "application/json", `["a"]`, 400, "bad_request", nil},
+		{"nested object", "/f/demo", "application/json", `{"last_name":{"x":1},"email":"a@b.co"}`, 400, "bad_request", nil},
+		{"wrong content type", "/f/demo", "text/plain", "last_name=Lee", 415, "unsupported_media_type", nil},
+		{"no content type", "/f/demo", "", "last_name=Lee", 415, "unsupported_media_type", nil},
+		{"unknown form", "/f/nope", "application/json", `{"last_name":"Lee","email":"a@b.co"}`, 404, "not_found", nil},
+		{"invalid UTF-8", "/f/demo", "application/x-www-form-urlencoded", "last_name=%ff%fe&email=a@b.co", 422, "validation_failed",
+			map[string]string{"last_name": "contains characters that are not valid text"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := v.post(tc.path, tc.ctype, tc.body, "Accept", "application/json")
+			if rec.Code != tc.wantStatus {
+				t.Fatalf("status: got %d, want %d (body %s)", rec.Code, tc.wantStatus, rec.Body.String())
+			}
+			var got struct {
+				Error   string            `json:"error"`
+				Message string            `json:"message"`
+				Fields  map[string]string `json:"fields"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatalf("body is not JSON: %v: %s", err, rec.Body.String())
+			}
+			if got.Error != tc.wantError {
+				t.Errorf("error: got %q, want %q", got.Error, tc.wantError)
+			}
+			if got.Message == "" && tc.wantFields == nil {
+				t.Errorf("no message for a person in %s", rec.Body.String())
+			}
+			for f, msg := range tc.wantFields {
+				if got.Fields[f] != msg {
+					t.Errorf("fields[%s]: got %q, want %q", f, got.Fields[f], msg)
+				}
+			}
+			if len(got.Fields) != len(tc.wantFields) {
+				t.Errorf("fields: got %v, want exactly %v", got.Fields, tc.wantFields)
+			}
+		})
+	}
+	if n := v.queued(t); n != 0 {
+		t.Errorf("tasks queued after bad input: got %d, want 0", n)
+	}
+	if n := v.records(t); n != 0 {
+		t.Errorf("records stored after bad input: got %d, want 0", n)
+	}
+}
+
+func TestAcceptedSubmissionIsDurableAndQueued(t *testing.T) {
+	v := newEnv(t)
+	rec := v.post("/f/demo", "application/x-www-form-urlencoded", "last_name=Lee&email=%20Ann%40Example.COM%20&consent=on", "Accept", "application/json")
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("status: got %d, want 202: %s", rec.Code, rec.Body.String())
+	}
+	var got map[string]string
+	json.Unmarshal(rec.Body.Bytes(), &got)
+	r, err := v.store.Get(context.Background(), got["id"])
+	if err != nil {
+		t.Fatalf("record %s: %v", got["id"], err)
+	}
+	if r.Status != "accepted" || r.Fields["email"] != "ann@example.com" || r.Fields["consent"] != "true" || r.ClientIP == "" {
+		t.Errorf("record: got status %q fields %v ip %q, want accepted, normalized email, consent true, client ip", r.Status, r.Fields, r.ClientIP)
+	}
+	if n := v.queued(t); n != 1 {
+		t.Errorf("queued: got %d, want 1", n)
+	}
+}
+
+func TestIdempotencyKeyReturnsTheFirstSubmission(t *testing.T) {
+	v := newEnv(t)
+	body := `{"last_name":"Lee","email":"ann@example.com"}`
+	first := v.post("/f/demo", "application/json", body, "Idempotency-Key", "k-123")
+	second := v.post("/f/demo", "application/json", body, "Idempotency-Key", "k-123")
+	if first.Code != 202 || second.Code != 202 {
+		t.Fatalf("status: got %d and %d, want 202 twice", first.Code, second.Code)
+	}
+	var a, b map[string]string
+	json.Unmarshal(first.Body.Bytes(), &a)
+	json.Unmarshal(second.Body.Bytes(), &b)
+	if a["id"] == "" || a["id"] != b["id"] {
+		t.Errorf("ids: got %q and %q, want the same id", a["id"], b["id"])
+	}
+	if n := v.queued(t); n != 1 {
+		t.Errorf("queued: got %d, want 1", n)
+	}
+}
+
+func TestRedisDownAnswers503AndNever2xx(t *testing.T) {
+	v := newEnv(t)
+	v.rdb.Close() // the API's Redis connection is gone
+	rec := v.post("/f/demo", "application/json", `{"last_name":"Lee","email":"ann@example.com"}`)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status: got %d, want 503: %s", rec.Code, rec.Body.String())
+	}
+	if rec.Header().Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+}
+
+func TestHTMLPostWithErrorsRendersTheFormAgain(t *testing.T) {
+	v := newEnv(t)
+	rec := v.post("/f/demo", "application/x-www-form-urlencoded", "first_name=Ann&last_name=&email=nope", "Accept", "text/html")
+	if rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("status: got %d, want 422", rec.Code)
+	}
+	page := rec.Body.String()
+	for _, want := range []string{`value="Ann"`, `value="nope"`, "Email must be a valid email address", "Last name is required", `aria-invalid="true"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
+
+func TestHostedFormPage(t *testing.T) {
+	v := newEnv(t)
+	req := httptest.NewRequest(http.MethodGet, "/f/demo", nil)
+	rec := httptest.NewRecorder()
+	v.e.ServeHTTP(rec, req)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `<form class="lb-form" method="post" action="/f/demo"`) {
+		t.Fatalf("GET /f/demo: got %d %s", rec.Code, rec.Body.String())
+	}
+}
+
+func TestStatusAPINeedsTheToken(t *testing.T) {
+	v := newEnv(t)
+	for _, auth := range []string{"", "Bearer wrong", "Basic " + token} {
+		req := httptest.NewRequest(http.MethodGet, "/v1/submissions?status=failed", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		rec := httptest.NewRecorder()
+		v.e.ServeHTTP(rec, req)
+		if rec.Code != http.StatusUnauthorized {
+			t.Errorf("Authorization %q: got %d, want 401", auth, rec.Code)
+		}
+	}
+}
