@@ -205,6 +205,11 @@ func parseQueryOptions(t *tableSchema, q url.Values, allowed ...string) (queryOp
 		if err != nil {
 			return o, queryErrorResult(err)
 		}
+		for _, c := range filterColumns(f) {
+			if t.cols[c] == nil {
+				return o, badRequest(codeQuery, fmt.Sprintf("Could not find a property named '%s' on type '%s'.", c, t.typeName()))
+			}
+		}
 		o.filter = f
 	}
 	if v := q.Get("$orderby"); v != "" {

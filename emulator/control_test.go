@@ -1,0 +1,139 @@
+package emulator
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestControlSurface(t *testing.T) {
+	h := start(t, nil)
+	control := func(method, path, body string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, h.srv.URL()+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.send(req)
+	}
+
+	t.Run("PUT config merges and returns the result", func(t *testing.T) {
+		resp, body := control(http.MethodPut, "/_emulator/config", `{"limits":{"concurrent":7},"latency_ms":1}`)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("got status %d; body %s", resp.StatusCode, body)
+		}
+		var cfg Config
+		mustUnmarshal(t, body, &cfg)
+		if cfg.Limits.Concurrent != 7 || cfg.LatencyMS != 1 || cfg.Limits.WindowSeconds != defaultWindowSeconds || cfg.TokenLifetimeSeconds != defaultTokenLifetime {
+			t.Errorf("got %+v, want concurrent 7 and latency 1 with the rest unchanged", cfg)
+		}
+		resp, body = control(http.MethodPut, "/_emulator/config", `{"limits":{"concurrent":"many"}}`)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "concurrent") {
+			t.Errorf("bad patch: got %d %s, want 400 naming the field", resp.StatusCode, body)
+		}
+		if got := h.srv.config().Limits.Concurrent; got != 7 {
+			t.Errorf("a refused patch changed the config: concurrent %d", got)
+		}
+		h.srv.UpdateConfig([]byte(`{"latency_ms":0}`))
+	})
+
+	t.Run("stats count responses by status", func(t *testing.T) {
+		h.srv.Reset()
+		h.create("leads", map[string]any{"lastname": "x"})
+		h.api(http.MethodGet, "leads(00000000-0000-0000-0000-000000000001)", nil)
+		h.fetchToken()
+		resp, body := control(http.MethodGet, "/_emulator/stats", "")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("got status %d", resp.StatusCode)
+		}
+		var st Stats
+		mustUnmarshal(t, body, &st)
+		want := map[string]int64{"204": 1, "404": 1, "200": 1}
+		if st.RequestsTotal != 3 || len(st.ResponsesByStatus) != len(want) || st.TokensIssued != 1 || st.MaxConcurrentSeen != 1 {
+			t.Errorf("got %+v, want 3 requests (204, 404, token 200), 1 token, max concurrency 1", st)
+		}
+		for k, v := range want {
+			if st.ResponsesByStatus[k] != v {
+				t.Errorf("responses_by_status[%s]: got %d, want %d", k, st.ResponsesByStatus[k], v)
+			}
+		}
+		for _, key := range []string{`"requests_total"`, `"responses_by_status"`, `"max_concurrent_seen"`, `"early_retries"`, `"tokens_issued"`} {
+			if !strings.Contains(string(body), key) {
+				t.Errorf("stats JSON lacks %s: %s", key, body)
+			}
+		}
+	})
+
+	t.Run("reset empties tables and stats but keeps tokens", func(t *testing.T) {
+		h.create("leads", map[string]any{"lastname": "x"})
+		resp, _ := control(http.MethodPost, "/_emulator/reset", "")
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("got status %d, want 204", resp.StatusCode)
+		}
+		if st := h.srv.Stats(); st.RequestsTotal != 0 || len(st.ResponsesByStatus) != 0 {
+			t.Errorf("stats after reset: %+v", st)
+		}
+		resp, body := h.api(http.MethodGet, "leads/$count", nil)
+		if resp.StatusCode != http.StatusOK || string(body) != "0" {
+			t.Errorf("leads after reset: got %d %s, want 200 and 0", resp.StatusCode, body)
+		}
+	})
+}
+
+func TestOverviewPage(t *testing.T) {
+	h := start(t, nil)
+	h.create("leads", map[string]any{"lastname": "Lee", "subject": "<script>alert(1)</script>"})
+	req, _ := http.NewRequest(http.MethodGet, h.srv.URL()+"/", nil)
+	resp, body := h.send(req)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("got %d %q, want 200 text/html", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	page := string(body)
+	for _, want := range []string{"leads", "contacts", "accounts", "(1 rows", "&lt;script&gt;"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "<script>alert") {
+		t.Error("page does not escape row values")
+	}
+}
+
+func TestCAPersistence(t *testing.T) {
+	dir := t.TempDir()
+	first, err := Start(Options{Addr: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	onDisk, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		t.Fatalf("ca.pem not written: %v", err)
+	}
+	if string(onDisk) != string(first.CACertPEM()) {
+		t.Error("ca.pem differs from CACertPEM")
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "ca-key.pem")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("ca-key.pem: %v, mode %v; want it kept private (0600)", err, fi.Mode().Perm())
+	}
+
+	second, err := Start(Options{Addr: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if string(second.CACertPEM()) != string(onDisk) {
+		t.Error("a restart made a new CA; clients holding ca.pem would break")
+	}
+	// A client that trusts only the first run's ca.pem reaches the second.
+	resp, err := first.Client().Get(second.URL() + "/_emulator/stats")
+	if err != nil {
+		t.Fatalf("GET with the old CA: %v", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	first.Client().CloseIdleConnections()
+}

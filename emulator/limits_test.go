@@ -1,0 +1,294 @@
+package emulator
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestLimiter drives the limiter with a synthetic clock, so the arithmetic
+// of windows, waits and escalation is checked exactly and without waiting.
+func TestLimiter(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+
+	t.Run("requests facet", func(t *testing.T) {
+		l := newLimiter(newStatsCounter())
+		lim := Limits{RequestsPerWindow: 2, WindowSeconds: 10}
+		for i, d := range []time.Duration{0, 3 * time.Second} {
+			a := l.admit("u", lim, at(d))
+			if !a.ok || a.requestsLeft != 1-i {
+				t.Fatalf("request %d: got ok=%v left=%d, want ok, %d left", i, a.ok, a.requestsLeft, 1-i)
+			}
+			l.release("u", 0, lim, at(d))
+		}
+		a := l.admit("u", lim, at(4*time.Second))
+		if a.ok || a.code != codeThrottleRequests || a.retryAfter != 6*time.Second {
+			t.Fatalf("third: got ok=%v code=%s wait=%v, want refused %s after 6s (the first leaves the window)", a.ok, a.code, a.retryAfter, codeThrottleRequests)
+		}
+		if want := "Number of requests exceeded the limit of 2 over time window of 10 seconds."; a.msg != want {
+			t.Errorf("message: got %q, want %q", a.msg, want)
+		}
+		if a := l.admit("u", lim, at(10*time.Second)); !a.ok {
+			t.Errorf("after the wait: got refused (%s), want admitted", a.code)
+		}
+		if a := l.admit("other", lim, at(10*time.Second)); !a.ok {
+			t.Errorf("another user: got refused, want admitted (limits are per user)")
+		}
+	})
+
+	t.Run("execution time facet", func(t *testing.T) {
+		l := newLimiter(newStatsCounter())
+		lim := Limits{ExecutionMSPerWindow: 1000, WindowSeconds: 10}
+		for i := range 2 {
+			if a := l.admit("u", lim, at(time.Duration(i)*time.Second)); !a.ok {
+				t.Fatalf("request %d refused", i)
+			}
+			l.release("u", 500, lim, at(time.Duration(i)*time.Second))
+		}
+		a := l.admit("u", lim, at(2*time.Second))
+		if a.ok || a.code != codeThrottleExecution || a.retryAfter != 8*time.Second || a.execLeftMS != 0 {
+			t.Fatalf("got ok=%v code=%s wait=%v left=%d, want refused %s after 8s, 0 left", a.ok, a.code, a.retryAfter, a.execLeftMS, codeThrottleExecution)
+		}
+		want := "Combined execution time of incoming requests exceeded limit of 1,000  milliseconds over time window of 10 seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later."
+		if a.msg != want {
+			t.Errorf("message:\n got %q\nwant %q", a.msg, want)
+		}
+	})
+
+	t.Run("concurrency facet fails at once", func(t *testing.T) {
+		l := newLimiter(newStatsCounter())
+		lim := Limits{Concurrent: 2, WindowSeconds: 300}
+		l.admit("u", lim, t0)
+		l.admit("u", lim, t0)
+		a := l.admit("u", lim, t0)
+		if a.ok || a.code != codeThrottleConcurrency || a.retryAfter != concurrencyWait {
+			t.Fatalf("got ok=%v code=%s wait=%v, want refused %s after %v", a.ok, a.code, a.retryAfter, codeThrottleConcurrency, concurrencyWait)
+		}
+		if want := "Number of concurrent requests exceeded the limit of 2."; a.msg != want {
+			t.Errorf("message: got %q, want %q", a.msg, want)
+		}
+		l.release("u", 0, lim, t0)
+		if a := l.admit("u", lim, t0.Add(concurrencyWait)); !a.ok {
+			t.Errorf("after a release and the wait: refused, want admitted")
+		}
+	})
+
+	t.Run("waits scale with the window", func(t *testing.T) {
+		l := newLimiter(newStatsCounter())
+		lim := Limits{Concurrent: 1, WindowSeconds: 3}
+		l.admit("u", lim, t0)
+		if a := l.admit("u", lim, t0); a.retryAfter != concurrencyWait/100 {
+			t.Errorf("wait at a 3 s window: got %v, want %v", a.retryAfter, concurrencyWait/100)
+		}
+	})
+
+	t.Run("early retries", func(t *testing.T) {
+		stats := newStatsCounter()
+		l := newLimiter(stats)
+		lim := Limits{RequestsPerWindow: 1, WindowSeconds: 60}
+		l.admit("u", lim, t0)
+		l.release("u", 0, lim, t0)
+		first := l.admit("u", lim, at(50*time.Second)) // refused: wait 10s
+		if first.retryAfter != 10*time.Second {
+			t.Fatalf("first refusal: wait %v, want 10s", first.retryAfter)
+		}
+		steps := []struct {
+			at       time.Duration
+			wantWait time.Duration
+			early    int64
+		}{
+			// In flight when the 429 was written: not early, wait unchanged.
+			{at: 50*time.Second + earlyRetryGrace, wantWait: 10*time.Second - earlyRetryGrace, early: 0},
+			// Later: early, and the wait doubles from the last one sent...
+			{at: 51 * time.Second, wantWait: 20 * time.Second, early: 1},
+			{at: 52 * time.Second, wantWait: 40 * time.Second, early: 2},
+			// ...but never beyond the window.
+			{at: 53 * time.Second, wantWait: 60 * time.Second, early: 3},
+		}
+		for i, s := range steps {
+			a := l.admit("u", lim, at(s.at))
+			if a.ok || a.retryAfter != s.wantWait {
+				t.Errorf("step %d: got ok=%v wait=%v, want refused with %v", i, a.ok, a.retryAfter, s.wantWait)
+			}
+			if got := stats.snapshot().EarlyRetries; got != s.early {
+				t.Errorf("step %d: early retries %d, want %d", i, got, s.early)
+			}
+			if a.code != codeThrottleRequests {
+				t.Errorf("step %d: code %s, want the code of the facet that started the wait", i, a.code)
+			}
+		}
+		if a := l.admit("u", lim, at(113*time.Second)); !a.ok {
+			t.Errorf("after the full wait: refused (%s), want admitted", a.code)
+		}
+	})
+
+	t.Run("off facets", func(t *testing.T) {
+		l := newLimiter(newStatsCounter())
+		lim := Limits{WindowSeconds: 300}
+		for i := range 1000 {
+			if a := l.admit("u", lim, t0); !a.ok || a.requestsLeft != -1 || a.execLeftMS != -1 {
+				t.Fatalf("request %d: got %+v, want admitted with no capacity headers", i, a)
+			}
+		}
+	})
+}
+
+func TestFormatSeconds(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{2 * time.Second, "2"},
+		{250 * time.Millisecond, "0.25"},
+		{1500*time.Millisecond + 1, "1.501"}, // rounded up: never early
+		{time.Microsecond, "0.001"},
+	} {
+		if got := formatSeconds(tt.d); got != tt.want {
+			t.Errorf("formatSeconds(%v): got %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
+
+// TestThrottlingOverHTTP checks what a client sees: the 429, its body and
+// headers, and that waiting exactly Retry-After is enough.
+func TestThrottlingOverHTTP(t *testing.T) {
+	h := start(t, &Config{Limits: Limits{RequestsPerWindow: 2, WindowSeconds: 1}})
+	for i := range 2 {
+		resp, body := h.api(http.MethodGet, "WhoAmI", nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: got status %d; body %s", i, resp.StatusCode, body)
+		}
+		if got, want := resp.Header.Get("x-ms-ratelimit-burst-remaining-xrm-requests"), strconv.Itoa(1-i); got != want {
+			t.Errorf("request %d: burst remaining %q, want %q", i, got, want)
+		}
+	}
+	resp, body := h.api(http.MethodGet, "WhoAmI", nil)
+	msg := wantError(t, resp, body, http.StatusTooManyRequests, codeThrottleRequests)
+	if want := "Number of requests exceeded the limit of 2 over time window of 1 seconds."; msg != want {
+		t.Errorf("message: got %q, want %q", msg, want)
+	}
+	wait, err := strconv.ParseFloat(resp.Header.Get("Retry-After"), 64)
+	if err != nil || wait <= 0 || wait > 1 {
+		t.Fatalf("Retry-After: got %q, want seconds in (0, 1]", resp.Header.Get("Retry-After"))
+	}
+	if resp.Header.Get("x-ms-dop-hint") == "" {
+		t.Error("429 without x-ms-dop-hint")
+	}
+	// The client under test here is a well-behaved one: it waits exactly
+	// what it was told, and must then be served.
+	time.Sleep(time.Duration(wait * float64(time.Second)))
+	resp, body = h.api(http.MethodGet, "WhoAmI", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("after Retry-After: got status %d, want 200; body %s", resp.StatusCode, body)
+	}
+	if got := h.srv.Stats().EarlyRetries; got != 0 {
+		t.Errorf("early retries: got %d, want 0 for a client that waited", got)
+	}
+}
+
+func TestExecutionTimeOverHTTP(t *testing.T) {
+	h := start(t, &Config{LatencyMS: 5, Limits: Limits{ExecutionMSPerWindow: 10, WindowSeconds: 300}})
+	for i := range 2 {
+		resp, body := h.api(http.MethodGet, "WhoAmI", nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: got status %d; body %s", i, resp.StatusCode, body)
+		}
+	}
+	resp, body := h.api(http.MethodGet, "WhoAmI", nil)
+	wantError(t, resp, body, http.StatusTooManyRequests, codeThrottleExecution)
+	if got := resp.Header.Get("x-ms-ratelimit-time-remaining-xrm-requests"); got != "0.00" {
+		t.Errorf("time remaining: got %q, want 0.00", got)
+	}
+}
+
+// TestConcurrency holds one request in the emulator (by latency) and checks
+// that a second one from the same user fails at once, and that
+// max_concurrent_seen saw both.
+func TestConcurrency(t *testing.T) {
+	h := start(t, &Config{LatencyMS: 60_000, Limits: Limits{Concurrent: 1}})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.srv.URL()+apiPrefix+"WhoAmI", nil)
+		req.Header.Set("Authorization", "Bearer "+h.token)
+		if resp, err := h.srv.Client().Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	defer func() { cancel(); wg.Wait() }()
+	eventually(t, "first request admitted", func() bool {
+		h.srv.limiter.mu.Lock()
+		defer h.srv.limiter.mu.Unlock()
+		u := h.srv.limiter.users[DefaultClientID]
+		return u != nil && u.inflight == 1
+	})
+	resp, body := h.api(http.MethodGet, "WhoAmI", nil)
+	if msg := wantError(t, resp, body, http.StatusTooManyRequests, codeThrottleConcurrency); msg != "Number of concurrent requests exceeded the limit of 1." {
+		t.Errorf("message: got %q", msg)
+	}
+	if got := resp.Header.Get("x-ms-dop-hint"); got != "1" {
+		t.Errorf("x-ms-dop-hint: got %q, want 1", got)
+	}
+	if got := h.srv.Stats().MaxConcurrentSeen; got != 2 {
+		t.Errorf("max_concurrent_seen: got %d, want 2", got)
+	}
+}
+
+func TestFaults(t *testing.T) {
+	h := start(t, nil)
+	token := tokenForm(h)
+
+	t.Run("down", func(t *testing.T) {
+		if err := h.srv.UpdateConfig([]byte(`{"faults":{"down":true}}`)); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := h.api(http.MethodGet, "WhoAmI", nil)
+		wantError(t, resp, body, http.StatusServiceUnavailable, codeUnexpected)
+		resp, body = h.postForm("/"+DefaultTenantID+"/oauth2/v2.0/token", token, nil)
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("token while down: got status %d, want 503; body %s", resp.StatusCode, body)
+		}
+		if err := h.srv.UpdateConfig([]byte(`{"faults":{"down":false}}`)); err != nil {
+			t.Fatal(err)
+		}
+		if resp, _ := h.api(http.MethodGet, "WhoAmI", nil); resp.StatusCode != http.StatusOK {
+			t.Errorf("back up: got status %d, want 200", resp.StatusCode)
+		}
+	})
+
+	t.Run("error rate with a chosen status", func(t *testing.T) {
+		if err := h.srv.UpdateConfig([]byte(`{"faults":{"error_rate":1,"error_status":502}}`)); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := h.api(http.MethodPost, "leads", map[string]any{"lastname": "x"})
+		wantError(t, resp, body, http.StatusBadGateway, codeUnexpected)
+		if err := h.srv.UpdateConfig([]byte(`{"faults":{"error_rate":0}}`)); err != nil {
+			t.Fatal(err)
+		}
+		resp, body = h.api(http.MethodGet, "leads/$count", nil)
+		if resp.StatusCode != http.StatusOK || string(body) != "0" {
+			t.Errorf("after the fault: got %d %s, want 200 and no rows (faulted writes must not happen)", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("invalid fault config is refused", func(t *testing.T) {
+		for _, patch := range []string{`{"faults":{"error_status":404}}`, `{"faults":{"error_rate":1.5}}`, `{"limits":{"concurrent":-1}}`, `{"nope":1}`, `{"alternate_keys":{"leads":["nosuch"]}}`} {
+			if err := h.srv.UpdateConfig([]byte(patch)); err == nil {
+				t.Errorf("%s: got no error, want one", patch)
+			}
+		}
+	})
+}
+
+func tokenForm(h *harness) map[string][]string {
+	return map[string][]string{
+		"grant_type": {"client_credentials"}, "client_id": {DefaultClientID},
+		"client_secret": {DefaultClientSecret}, "scope": {h.srv.URL() + "/.default"},
+	}
+}

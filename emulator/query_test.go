@@ -1,0 +1,146 @@
+package emulator
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestQuery(t *testing.T) {
+	h := start(t, nil)
+	contact := h.create("contacts", map[string]any{"lastname": "C"})
+	people := []map[string]any{
+		{"lastname": "Adams", "emailaddress1": "ann@example.com", "leadsourcecode": 8, "parentcontactid@odata.bind": "/contacts(" + contact + ")"},
+		{"lastname": "O'Brien", "emailaddress1": "bob+tag@example.com", "leadsourcecode": 1},
+		{"lastname": "Chen", "emailaddress1": "cy@example.org", "statecode": 2, "statuscode": 4},
+	}
+	ids := make([]string, len(people))
+	for i, p := range people {
+		ids[i] = h.create("leads", p)
+	}
+	esc := func(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
+
+	tests := []struct {
+		name  string
+		query string
+		want  []string // lastnames, in order
+	}{
+		{name: "all in creation order", query: "$select=lastname", want: []string{"Adams", "O'Brien", "Chen"}},
+		{name: "eq is case-insensitive", query: "$filter=" + esc("emailaddress1 eq 'ANN@EXAMPLE.COM'"), want: []string{"Adams"}},
+		{name: "escaped quote and plus", query: "$filter=" + esc("lastname eq 'O''Brien' and emailaddress1 eq 'bob+tag@example.com'"), want: []string{"O'Brien"}},
+		{name: "and statecode", query: "$filter=" + esc("statecode eq 0"), want: []string{"Adams", "O'Brien"}},
+		{name: "lookup by guid", query: "$filter=" + esc("_parentcontactid_value eq "+contact), want: []string{"Adams"}},
+		{name: "orderby desc", query: "$orderby=lastname%20desc", want: []string{"O'Brien", "Chen", "Adams"}},
+		{name: "top", query: "$orderby=lastname&$top=2", want: []string{"Adams", "Chen"}},
+		{name: "contains", query: "$filter=" + esc("contains(emailaddress1,'example.com')"), want: []string{"Adams", "O'Brien"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := h.api(http.MethodGet, "leads?"+tt.query, nil)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("got status %d, want 200; body %s", resp.StatusCode, body)
+			}
+			var got []string
+			for _, r := range rows(t, body) {
+				got = append(got, fmt.Sprint(r["lastname"]))
+				if etag, _ := r["@odata.etag"].(string); !strings.HasPrefix(etag, `W/"`) {
+					t.Errorf("row without @odata.etag: %v", r)
+				}
+				if id, _ := r["leadid"].(string); !isGUID(id) {
+					t.Errorf("row without leadid: %v", r)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+
+	t.Run("select returns only the key and the selected columns", func(t *testing.T) {
+		_, body := h.api(http.MethodGet, "leads?$select=emailaddress1&$top=1", nil)
+		r := rows(t, body)[0]
+		if len(r) != 3 {
+			t.Errorf("got keys %v, want @odata.etag, leadid, emailaddress1", r)
+		}
+		if ctx := object(t, body)["@odata.context"]; ctx != h.srv.URL()+"/api/data/v9.2/$metadata#leads(emailaddress1)" {
+			t.Errorf("@odata.context: got %v", ctx)
+		}
+	})
+
+	t.Run("count", func(t *testing.T) {
+		_, body := h.api(http.MethodGet, "leads?$select=leadid&$count=true&$top=1", nil)
+		if got := object(t, body)["@odata.count"]; got != float64(3) {
+			t.Errorf("@odata.count: got %v, want 3 (all matches, not the page)", got)
+		}
+		resp, body := h.api(http.MethodGet, "leads/$count", nil)
+		if resp.StatusCode != 200 || string(body) != "3" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+			t.Errorf("leads/$count: got %d %q %q, want 200 text/plain 3", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	})
+
+	errs := []struct {
+		name  string
+		query string
+		msg   string
+	}{
+		{name: "unterminated literal", query: "$filter=" + esc("lastname eq 'O'Brien'"),
+			msg: "There is an unterminated literal at position 21 in 'lastname eq 'O'Brien''."},
+		{name: "unknown filter column", query: "$filter=" + esc("nosuch eq 1"),
+			msg: "Could not find a property named 'nosuch' on type 'Microsoft.Dynamics.CRM.lead'."},
+		{name: "unknown select column", query: "$select=nosuch",
+			msg: "Could not find a property named 'nosuch' on type 'Microsoft.Dynamics.CRM.lead'."},
+		{name: "skip", query: "$skip=1", msg: "The query parameter $skip is not supported"},
+	}
+	for _, tt := range errs {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := h.api(http.MethodGet, "leads?"+tt.query, nil)
+			if msg := wantError(t, resp, body, http.StatusBadRequest, codeQuery); msg != tt.msg {
+				t.Errorf("message:\n got %q\nwant %q", msg, tt.msg)
+			}
+		})
+	}
+
+	t.Run("unknown entity set", func(t *testing.T) {
+		resp, body := h.api(http.MethodGet, "opportunities", nil)
+		wantError(t, resp, body, http.StatusNotFound, codeQuery)
+	})
+}
+
+func TestPaging(t *testing.T) {
+	h := start(t, nil)
+	for i := range 7 {
+		h.create("leads", map[string]any{"lastname": fmt.Sprintf("L%d", i)})
+	}
+	var got []string
+	path := "leads?$select=lastname&$top=1"
+	pages := 0
+	for path != "" {
+		resp, body := h.api(http.MethodGet, path, nil, "Prefer", "odata.maxpagesize=3")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("page %d: got status %d; body %s", pages+1, resp.StatusCode, body)
+		}
+		if pa := resp.Header.Get("Preference-Applied"); pa != "odata.maxpagesize=3" {
+			t.Errorf("Preference-Applied: got %q, want odata.maxpagesize=3", pa)
+		}
+		for _, r := range rows(t, body) {
+			got = append(got, r["lastname"].(string))
+		}
+		pages++
+		next, _ := object(t, body)["@odata.nextLink"].(string)
+		if next == "" {
+			break
+		}
+		if !strings.Contains(next, "$skiptoken=") {
+			t.Fatalf("nextLink %q has no $skiptoken", next)
+		}
+		path = strings.TrimPrefix(next, h.srv.URL()+apiPrefix)
+		if pages > 5 {
+			t.Fatal("too many pages")
+		}
+	}
+	if pages != 3 || strings.Join(got, ",") != "L0,L1,L2,L3,L4,L5,L6" {
+		t.Errorf("got %d pages %v, want 3 pages L0..L6 ($top ignored with maxpagesize)", pages, got)
+	}
+}
