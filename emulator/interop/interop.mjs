@@ -11,6 +11,10 @@
 //   EMULATOR_CLIENT_SECRET
 //   NODE_EXTRA_CA_CERTS     the emulator's ca.pem (no TLS verification is disabled)
 //
+// The emulator must have leads' alternate key set to emailaddress1
+// (PUT /_emulator/config {"alternate_keys":{"leads":["emailaddress1"]}}), as
+// an org that dedupes leads by email would define it; the test does that.
+//
 // On success the last line is "INTEROP-RESULT <json>" naming the rows it
 // created, so the Go test can check them over the Web API on its own.
 
@@ -240,6 +244,19 @@ async function main() {
     assert.equal(err.code, "0x80040217", describe(err));
   });
 
+  await step("retrieve with If-None-Match: <etag>: 304, library returns nothing", async () => {
+    const got = await api.retrieve({ collection: "leads", key: created.leadid, select: ["subject"], ifnonematch: etag });
+    assert.equal(got, undefined, `unchanged row should be 304: ${JSON.stringify(got)}`);
+  });
+
+  await step("count: leads/$count (text/plain) and $count=true with a filter", async () => {
+    const all = await api.count({ collection: "leads" });
+    assert.equal(typeof all, "number", `leads/$count gave ${JSON.stringify(all)}`);
+    assert.ok(all >= 2, `leads/$count = ${all}, want at least the 2 rows created so far`);
+    const filtered = await api.count({ collection: "leads", filter: `startswith(subject,'Interop ${run}:')` });
+    assert.equal(filtered, 2);
+  });
+
   // ---- update --------------------------------------------------------------
   await step("update (If-Match: *)", async () => {
     const ok = await api.update({ collection: "leads", key: created.leadid, data: { subject: `Interop ${run}: updated` } });
@@ -267,6 +284,13 @@ async function main() {
     assert.equal(got.leadid, created.leadid);
     assert.equal(got.jobtitle, "Buyer");
     assert.equal(got.subject, `Interop ${run}: updated`);
+  });
+
+  await step("updateSingleProperty: PUT leads(id)/description", async () => {
+    await api.updateSingleProperty({ collection: "leads", key: created.leadid, fieldValuePair: { description: "one column" } });
+    const got = await api.retrieve({ collection: "leads", key: created.leadid, select: ["description", "subject"] });
+    assert.equal(got.description, "one column");
+    assert.equal(got.subject, `Interop ${run}: updated`, "other columns untouched");
   });
 
   await step("update a missing id: 404 (If-Match: * never creates)", async () => {
@@ -317,6 +341,49 @@ async function main() {
     assert.equal(got, null);
     const err = await expectError(() => api.retrieve({ collection: "leads", key: missing, select: ["leadid"] }), "retrieve after refused upsert");
     assert.equal(err.status, 404, describe(err));
+  });
+
+  const keyEmail = `o'neil+key-${run}@example.com`;
+  const keyRef = `emailaddress1='${keyEmail.replaceAll("'", "''")}'`;
+  await step("upsert by alternate key with '' and + in the key: create, then update", async () => {
+    const id = await api.upsert({
+      collection: "leads",
+      key: keyRef,
+      data: { subject: `Interop ${run}: by key`, lastname: "O'Neil" },
+    });
+    assert.match(id ?? "", GUID, `upsert by key returned ${JSON.stringify(id)}`);
+    result.keyLeadId = id;
+    result.keyEmail = keyEmail;
+    const again = await api.upsert({
+      collection: "leads",
+      key: keyRef,
+      data: { subject: `Interop ${run}: by key 2` },
+      returnRepresentation: true,
+      select: ["subject", "emailaddress1", "lastname"],
+    });
+    assert.equal(again.leadid, id, "the second upsert must update the same row");
+    assert.equal(again.subject, `Interop ${run}: by key 2`);
+    assert.equal(again.emailaddress1, keyEmail, "key values from the URL are stored on create");
+    assert.equal(again.lastname, "O'Neil");
+    const byKey = await api.retrieve({ collection: "leads", key: keyRef, select: ["leadid"] });
+    assert.equal(byKey.leadid, id);
+  });
+
+  await step("create a lead whose alternate key is taken: 0x80060892", async () => {
+    const err = await expectError(
+      () => api.create({ collection: "leads", data: { subject: "dup", lastname: "Dup", emailaddress1: keyEmail } }),
+      "duplicate alternate key",
+    );
+    assert.equal(err.code, "0x80060892", describe(err));
+  });
+
+  await step("deleteRecord, then the row is gone", async () => {
+    const id = await api.create({ collection: "leads", data: { subject: `Interop ${run}: delete me`, lastname: "Gone" } });
+    const ok = await api.deleteRecord({ collection: "leads", key: id });
+    assert.equal(ok, true);
+    const err = await expectError(() => api.retrieve({ collection: "leads", key: id, select: ["leadid"] }), "retrieve deleted");
+    assert.equal(err.status, 404, describe(err));
+    result.deletedLeadId = id;
   });
 
   // ---- @odata.bind ---------------------------------------------------------
