@@ -21,6 +21,7 @@ func TestControlSurface(t *testing.T) {
 	}
 
 	t.Run("PUT config merges and returns the result", func(t *testing.T) {
+		h := h.sub(t)
 		resp, body := control(http.MethodPut, "/_emulator/config", `{"limits":{"concurrent":7},"latency_ms":1}`)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("got status %d; body %s", resp.StatusCode, body)
@@ -41,6 +42,7 @@ func TestControlSurface(t *testing.T) {
 	})
 
 	t.Run("stats count responses by status", func(t *testing.T) {
+		h := h.sub(t)
 		h.srv.Reset()
 		h.create("leads", map[string]any{"lastname": "x"})
 		h.api(http.MethodGet, "leads(00000000-0000-0000-0000-000000000001)", nil)
@@ -68,6 +70,7 @@ func TestControlSurface(t *testing.T) {
 	})
 
 	t.Run("reset empties tables and stats but keeps tokens", func(t *testing.T) {
+		h := h.sub(t)
 		h.create("leads", map[string]any{"lastname": "x"})
 		resp, _ := control(http.MethodPost, "/_emulator/reset", "")
 		if resp.StatusCode != http.StatusNoContent {

@@ -193,3 +193,11 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// sub is the harness for a subtest, so that its failures are reported (and
+// stop) the subtest rather than the parent.
+func (h *harness) sub(t *testing.T) *harness {
+	c := *h
+	c.t = t
+	return &c
+}

@@ -289,6 +289,6 @@ func (s *Server) authenticate(r *http.Request, now time.Time) (string, *result) 
 	}
 	base := baseURL(r)
 	// Unquoted, comma-separated, as Dataverse sends it (reference §9).
-	res.header.Set("WWW-Authenticate", fmt.Sprintf("Bearer authorization_uri=%s/%s/oauth2/authorize, resource_id=%s/", base, s.tenant, base))
+	setRaw(res.header, "WWW-Authenticate", fmt.Sprintf("Bearer authorization_uri=%s/%s/oauth2/authorize, resource_id=%s/", base, s.tenant, base))
 	return "", res
 }

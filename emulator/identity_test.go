@@ -37,6 +37,7 @@ func TestMSALConfidentialClient(t *testing.T) {
 	scopes := []string{h.srv.URL() + "/.default"}
 
 	t.Run("token works on the Web API", func(t *testing.T) {
+		h := h.sub(t)
 		c := newClient(DefaultClientSecret)
 		res, err := c.AcquireTokenByCredential(ctx, scopes)
 		if err != nil {
@@ -135,6 +136,7 @@ func TestTokenEndpoint(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			h := h.sub(t)
 			form := good()
 			if tt.edit != nil {
 				tt.edit(form)
@@ -196,6 +198,7 @@ func TestWebAPIAuthentication(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			h := h.sub(t)
 			resp, body := h.apiWithToken(tt.token, http.MethodGet, "leads", nil)
 			wantError(t, resp, body, http.StatusUnauthorized, tt.code)
 			if got := resp.Header.Get("WWW-Authenticate"); got != wantChallenge {
@@ -208,6 +211,7 @@ func TestWebAPIAuthentication(t *testing.T) {
 	}
 
 	t.Run("expired token", func(t *testing.T) {
+		h := h.sub(t)
 		// The harness token lives one second; poll until it is refused.
 		var resp *http.Response
 		var body []byte

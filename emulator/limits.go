@@ -204,10 +204,10 @@ func (u *userLimits) execLeft(lim Limits) int64 {
 // A facet that is off sends no header.
 func (a admission) setHeaders(h http.Header) {
 	if a.requestsLeft >= 0 {
-		h.Set("x-ms-ratelimit-burst-remaining-xrm-requests", strconv.Itoa(a.requestsLeft))
+		setRaw(h, "x-ms-ratelimit-burst-remaining-xrm-requests", strconv.Itoa(a.requestsLeft))
 	}
 	if a.execLeftMS >= 0 {
-		h.Set("x-ms-ratelimit-time-remaining-xrm-requests", thousands(a.execLeftMS/1000)+fmt.Sprintf(".%02d", a.execLeftMS%1000/10))
+		setRaw(h, "x-ms-ratelimit-time-remaining-xrm-requests", thousands(a.execLeftMS/1000)+fmt.Sprintf(".%02d", a.execLeftMS%1000/10))
 	}
 }
 

@@ -245,6 +245,7 @@ func TestFaults(t *testing.T) {
 	token := tokenForm(h)
 
 	t.Run("down", func(t *testing.T) {
+		h := h.sub(t)
 		if err := h.srv.UpdateConfig([]byte(`{"faults":{"down":true}}`)); err != nil {
 			t.Fatal(err)
 		}
@@ -263,6 +264,7 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("error rate with a chosen status", func(t *testing.T) {
+		h := h.sub(t)
 		if err := h.srv.UpdateConfig([]byte(`{"faults":{"error_rate":1,"error_status":502}}`)); err != nil {
 			t.Fatal(err)
 		}
@@ -278,6 +280,7 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("invalid fault config is refused", func(t *testing.T) {
+		h := h.sub(t)
 		for _, patch := range []string{`{"faults":{"error_status":404}}`, `{"faults":{"error_rate":1.5}}`, `{"limits":{"concurrent":-1}}`, `{"nope":1}`, `{"alternate_keys":{"leads":["nosuch"]}}`} {
 			if err := h.srv.UpdateConfig([]byte(patch)); err == nil {
 				t.Errorf("%s: got no error, want one", patch)

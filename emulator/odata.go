@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -79,6 +80,18 @@ type result struct {
 	status int
 	header http.Header
 	body   []byte
+	// entityURI is the row a successful create or update wrote, for $N
+	// references in a $batch change set.
+	entityURI string
+}
+
+// setRaw sets a header under exactly Dataverse's spelling. Go's canonical
+// form would turn OData-EntityId into Odata-Entityid on HTTP/1.1; header
+// names are case-insensitive, but a faithful emulator should not rely on
+// every client knowing that.
+func setRaw(h http.Header, name, value string) {
+	delete(h, textproto.CanonicalMIMEHeaderKey(name))
+	h[name] = []string{value}
 }
 
 func (r *result) failed() bool { return r.status >= 400 }

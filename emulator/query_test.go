@@ -38,6 +38,7 @@ func TestQuery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			h := h.sub(t)
 			resp, body := h.api(http.MethodGet, "leads?"+tt.query, nil)
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("got status %d, want 200; body %s", resp.StatusCode, body)
@@ -59,6 +60,7 @@ func TestQuery(t *testing.T) {
 	}
 
 	t.Run("select returns only the key and the selected columns", func(t *testing.T) {
+		h := h.sub(t)
 		_, body := h.api(http.MethodGet, "leads?$select=emailaddress1&$top=1", nil)
 		r := rows(t, body)[0]
 		if len(r) != 3 {
@@ -70,6 +72,7 @@ func TestQuery(t *testing.T) {
 	})
 
 	t.Run("count", func(t *testing.T) {
+		h := h.sub(t)
 		_, body := h.api(http.MethodGet, "leads?$select=leadid&$count=true&$top=1", nil)
 		if got := object(t, body)["@odata.count"]; got != float64(3) {
 			t.Errorf("@odata.count: got %v, want 3 (all matches, not the page)", got)
@@ -95,6 +98,7 @@ func TestQuery(t *testing.T) {
 	}
 	for _, tt := range errs {
 		t.Run(tt.name, func(t *testing.T) {
+			h := h.sub(t)
 			resp, body := h.api(http.MethodGet, "leads?"+tt.query, nil)
 			if msg := wantError(t, resp, body, http.StatusBadRequest, codeQuery); msg != tt.msg {
 				t.Errorf("message:\n got %q\nwant %q", msg, tt.msg)
@@ -103,6 +107,7 @@ func TestQuery(t *testing.T) {
 	}
 
 	t.Run("unknown entity set", func(t *testing.T) {
+		h := h.sub(t)
 		resp, body := h.api(http.MethodGet, "opportunities", nil)
 		wantError(t, resp, body, http.StatusNotFound, codeQuery)
 	})

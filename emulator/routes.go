@@ -73,8 +73,8 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	cfg := s.config()
 	h := w.Header()
-	h.Set("OData-Version", "4.0")
-	h.Set("x-ms-dop-hint", dopHint(cfg.Limits))
+	setRaw(h, "OData-Version", "4.0")
+	setRaw(h, "x-ms-dop-hint", dopHint(cfg.Limits))
 
 	if cfg.Faults.Down {
 		writeResult(w, faultResult(http.StatusServiceUnavailable))

@@ -407,7 +407,7 @@ func (op *operation) retrieve(t *table, key entityKey, q url.Values) *result {
 	}
 	if inm := op.req.header.Get("If-None-Match"); inm != "" && inm == rec.etag() {
 		r := newResult(http.StatusNotModified)
-		r.header.Set("ETag", rec.etag())
+		setRaw(r.header, "ETag", rec.etag())
 		return r
 	}
 	r := op.entityResult(http.StatusOK, t, rec, o.sel)
@@ -419,7 +419,7 @@ func (op *operation) entityResult(status int, t *table, rec *record, sel []strin
 	body := render(t.schema, rec, sel)
 	body["@odata.context"] = op.req.root + "$metadata#" + t.schema.set + selectSuffix(sel) + "/$entity"
 	r := jsonResult(status, body)
-	r.header.Set("ETag", rec.etag())
+	setRaw(r.header, "ETag", rec.etag())
 	return r
 }
 
@@ -464,13 +464,16 @@ func (op *operation) create(t *table, q url.Values) *result {
 // writeResult is the response to a successful create or update: 204 with
 // OData-EntityId, or the row itself when return=representation is asked.
 func (op *operation) writeResult(plain, withBody int, t *table, rec *record, sel []string) *result {
+	uri := op.entityURI(t, rec.id(t.schema))
 	if preferences(op.req.header)["return"] == "representation" {
 		r := op.entityResult(withBody, t, rec, sel)
 		r.header.Set("Preference-Applied", "return=representation")
+		r.entityURI = uri
 		return r
 	}
 	r := newResult(plain)
-	r.header.Set("OData-EntityId", op.entityURI(t, rec.id(t.schema)))
+	setRaw(r.header, "OData-EntityId", uri)
+	r.entityURI = uri
 	return r
 }
 

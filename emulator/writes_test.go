@@ -40,6 +40,7 @@ func TestUpsert(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			h := h.sub(t)
 			id, etag := missing(), ""
 			if tt.exists {
 				id, etag = existing()
@@ -124,6 +125,7 @@ func TestColumnValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			h := h.sub(t)
 			resp, body := h.api(http.MethodPost, tt.set, tt.body)
 			if tt.code == "" {
 				if resp.StatusCode != tt.status {
@@ -169,6 +171,7 @@ func TestBind(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			h := h.sub(t)
 			tt.body["lastname"] = "Bound"
 			resp, body := h.api(http.MethodPost, "leads", tt.body, "Prefer", "return=representation")
 			if tt.code != "" {
@@ -192,6 +195,7 @@ func TestAlternateKeys(t *testing.T) {
 	h := start(t, &Config{AlternateKeys: map[string][]string{"leads": {"emailaddress1"}}})
 
 	t.Run("undefined key is refused", func(t *testing.T) {
+		h := h.sub(t)
 		resp, body := h.api(http.MethodPatch, "leads(lastname='Lee')", map[string]any{"subject": "x"})
 		msg := wantError(t, resp, body, http.StatusBadRequest, codeQuery)
 		want := "The key in the request URI is not valid for resource 'Microsoft.Dynamics.CRM.lead'. Ensure that the names and number of key properties match the declared or alternate key properties for the resource 'Microsoft.Dynamics.CRM.lead'."
@@ -203,6 +207,7 @@ func TestAlternateKeys(t *testing.T) {
 	})
 
 	t.Run("If-Match * on a missing key", func(t *testing.T) {
+		h := h.sub(t)
 		resp, body := h.api(http.MethodPatch, "leads(emailaddress1='nobody@example.com')", map[string]any{"subject": "x"}, "If-Match", "*")
 		msg := wantError(t, resp, body, http.StatusNotFound, codeKeyNotFound)
 		if want := "A record with the specified key values does not exist in lead entity"; msg != want {
@@ -212,6 +217,7 @@ func TestAlternateKeys(t *testing.T) {
 
 	var id string
 	t.Run("upsert creates with the key values copied in", func(t *testing.T) {
+		h := h.sub(t)
 		resp, body := h.api(http.MethodPatch, "leads(emailaddress1='o''brien@example.com')", map[string]any{"lastname": "O'Brien"}, "Prefer", "return=representation")
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("got status %d, want 201; body %s", resp.StatusCode, body)
@@ -224,6 +230,7 @@ func TestAlternateKeys(t *testing.T) {
 	})
 
 	t.Run("upsert updates, matching the key case-insensitively", func(t *testing.T) {
+		h := h.sub(t)
 		resp, body := h.api(http.MethodPatch, "leads(emailaddress1='O''Brien@Example.com')",
 			map[string]any{"subject": "updated", "emailaddress1": "changed@example.com"}, "Prefer", "return=representation")
 		if resp.StatusCode != http.StatusOK {
@@ -239,6 +246,7 @@ func TestAlternateKeys(t *testing.T) {
 	})
 
 	t.Run("GET by key", func(t *testing.T) {
+		h := h.sub(t)
 		resp, body := h.api(http.MethodGet, "leads(emailaddress1='O''BRIEN@example.com')?$select=subject", nil)
 		if resp.StatusCode != http.StatusOK || object(t, body)["leadid"] != id {
 			t.Errorf("got status %d body %s, want row %s", resp.StatusCode, body, id)
@@ -246,6 +254,7 @@ func TestAlternateKeys(t *testing.T) {
 	})
 
 	t.Run("creating a duplicate key", func(t *testing.T) {
+		h := h.sub(t)
 		resp, body := h.api(http.MethodPost, "leads", map[string]any{"lastname": "Dup", "emailaddress1": "O'BRIEN@example.com"})
 		msg := wantError(t, resp, body, http.StatusPreconditionFailed, codeDuplicateKey)
 		if want := msgDuplicateKey([]string{"emailaddress1"}); msg != want {
@@ -254,6 +263,7 @@ func TestAlternateKeys(t *testing.T) {
 	})
 
 	t.Run("defining a key that existing rows violate fails", func(t *testing.T) {
+		h := h.sub(t)
 		h.create("contacts", map[string]any{"lastname": "A", "emailaddress1": "same@example.com"})
 		h.create("contacts", map[string]any{"lastname": "B", "emailaddress1": "SAME@example.com"})
 		if err := h.srv.UpdateConfig([]byte(`{"alternate_keys":{"contacts":["emailaddress1"]}}`)); err == nil {
@@ -262,6 +272,7 @@ func TestAlternateKeys(t *testing.T) {
 	})
 
 	t.Run("bind through an alternate key", func(t *testing.T) {
+		h := h.sub(t)
 		if err := h.srv.UpdateConfig([]byte(`{"alternate_keys":{"accounts":["accountnumber"]}}`)); err != nil {
 			t.Fatal(err)
 		}
@@ -293,6 +304,7 @@ func TestDuplicateDetection(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			h := h.sub(t)
 			resp, body := h.api(http.MethodPost, "leads", map[string]any{"lastname": "Lee", "emailaddress1": "ANN@example.com"}, tt.header...)
 			if tt.status != 412 {
 				if resp.StatusCode != tt.status {
@@ -307,6 +319,7 @@ func TestDuplicateDetection(t *testing.T) {
 	}
 
 	t.Run("off in the config", func(t *testing.T) {
+		h := h.sub(t)
 		if err := h.srv.UpdateConfig([]byte(`{"duplicate_detection":false}`)); err != nil {
 			t.Fatal(err)
 		}
