@@ -1,0 +1,37 @@
+# leadbridge — the two commands a newcomer needs are `make run` and `make test`.
+GO ?= go
+TEST_TIMEOUT ?= 12m
+
+.PHONY: run test bench build deps deps-test vet fmt clean
+
+## run: the whole stack on this machine (Redis, Dataverse emulator, API, worker)
+run: deps
+	@scripts/run.sh
+
+## test: every test — unit, integration against real redis-server, the emulator over TLS, end to end
+test: deps-test
+	$(GO) vet ./...
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+## bench: benchmarks; results belong in docs/BENCHMARKS.md
+bench: deps-test
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
+
+## build: the three programs into bin/
+build:
+	$(GO) build -o bin/ ./cmd/api ./cmd/worker ./cmd/dataverse-emulator
+
+deps:
+	@scripts/deps.sh run
+
+deps-test:
+	@scripts/deps.sh test
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin .run

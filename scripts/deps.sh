@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Makes sure the programs leadbridge's commands need are on this machine:
+# installs them with the OS package manager when it can, otherwise stops
+# with one line that says what is missing.
+#   scripts/deps.sh run    go, redis-server
+#   scripts/deps.sh test   go, redis-server, node + npm (emulator interop test)
+set -euo pipefail
+need=(go redis-server)
+[ "${1:-run}" = test ] && need+=(node npm)
+
+pkg_for() {
+  case "$1" in
+    redis-server) echo redis-server ;;
+    node) echo nodejs ;;
+    npm) echo npm ;;
+    *) echo "" ;;
+  esac
+}
+
+missing=()
+for cmd in "${need[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [[ " ${missing[*]} " == *" go "* ]]; then
+  echo "leadbridge needs Go 1.26 or newer: install it from your OS packages or go.dev/dl, then run this again." >&2
+  exit 1
+fi
+
+pkgs=()
+for cmd in "${missing[@]}"; do pkgs+=("$(pkg_for "$cmd")"); done
+sudo=""
+[ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo -n"
+if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || [ -n "$sudo" ]; }; then
+  echo "installing ${pkgs[*]} with apt-get…" >&2
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${pkgs[@]}" >/dev/null
+elif command -v brew >/dev/null 2>&1; then
+  for p in "${pkgs[@]}"; do [ "$p" = redis-server ] && p=redis; [ "$p" = nodejs ] && p=node; brew install "$p"; done
+else
+  echo "missing: ${missing[*]} — install them (Debian/Ubuntu: apt-get install ${pkgs[*]}), then run this again." >&2
+  exit 1
+fi
+for cmd in "${missing[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || { echo "could not install $cmd — install it by hand, then run this again." >&2; exit 1; }
+done
