@@ -15,15 +15,28 @@ import (
 	"github.com/leadbridge/leadbridge/emulator"
 )
 
-// BenchmarkEmulator measures the emulator's throughput over real HTTP/1.1 +
-// TLS with keep-alive connections and the service protection limits off, so
-// that "is the emulator the bottleneck?" has a number. Client and server share
-// the machine's cores, so the figures are a floor for the server alone.
-// Run: go test -run '^$' -bench Emulator -benchtime 5s ./emulator/
+// BenchmarkEmulator measures the emulator's throughput over real TLS with
+// kept-alive connections and the service protection limits off, so that "is
+// the emulator the bottleneck?" has a number. HTTP1.1 uses one connection per
+// concurrent caller; HTTP2 multiplexes them over one connection, as crm's
+// client does (ForceAttemptHTTP2). Client and server share the machine's
+// cores, so the figures are a floor for the server alone.
+//
+//	go test -run '^$' -bench Emulator -benchtime 5s ./emulator/
+//
 // Each sub-benchmark reports req/s (requests completed per wall-clock second).
 func BenchmarkEmulator(b *testing.B) {
-	e := startBenchEmulator(b)
+	for _, proto := range []string{"HTTP1.1", "HTTP2"} {
+		b.Run(proto, func(b *testing.B) {
+			// A fresh emulator per protocol, so that rows created by one
+			// run do not slow the other's queries.
+			e := startBenchEmulator(b, proto == "HTTP2")
+			benchmarkRoutes(b, e)
+		})
+	}
+}
 
+func benchmarkRoutes(b *testing.B, e *benchEmulator) {
 	// A table of realistic size for the dedupe query to search.
 	const seeded = 1000
 	ids := make([]string, seeded)
@@ -51,6 +64,7 @@ func BenchmarkEmulator(b *testing.B) {
 		})
 	})
 
+	// Last: it grows the table the other two read.
 	b.Run("Create", func(b *testing.B) {
 		var n atomic.Uint64
 		e.run(b, http.StatusNoContent, func() *http.Request {
@@ -68,7 +82,7 @@ type benchEmulator struct {
 	client *http.Client
 }
 
-func startBenchEmulator(b *testing.B) *benchEmulator {
+func startBenchEmulator(b *testing.B, http2 bool) *benchEmulator {
 	b.Helper()
 	s, err := emulator.Start(emulator.Options{Addr: "127.0.0.1:0", DataDir: b.TempDir()})
 	if err != nil {
@@ -84,13 +98,14 @@ func startBenchEmulator(b *testing.B) *benchEmulator {
 	if !pool.AppendCertsFromPEM(s.CACertPEM()) {
 		b.Fatal("emulator CA PEM holds no certificate")
 	}
-	// What a worker pool would use: HTTP/1.1, one kept-alive connection per
-	// concurrent caller, never closed between requests.
+	// Enough idle connections that HTTP/1.1 callers never redial (and redo
+	// the TLS handshake) between requests.
 	transport := &http.Transport{
 		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
 		MaxIdleConns:        512,
 		MaxIdleConnsPerHost: 512,
 		IdleConnTimeout:     90 * time.Second,
+		ForceAttemptHTTP2:   http2,
 	}
 	b.Cleanup(transport.CloseIdleConnections)
 	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
