@@ -32,6 +32,9 @@ type table struct {
 	// index (normalised key → id).
 	keyCols  []string
 	keyIndex map[string]string
+	// eqIndex is the case-folded index of indexedColumns: column → folded
+	// value → ids.
+	eqIndex map[string]map[string]map[string]struct{}
 }
 
 type orderEntry struct {
@@ -52,7 +55,7 @@ type store struct {
 func newStore(keys map[string][]string) *store {
 	st := &store{tables: map[string]*table{}, version: 1_000_000}
 	for set, schema := range schemaBySet {
-		st.tables[set] = &table{schema: schema, rows: map[string]*record{}}
+		st.tables[set] = &table{schema: schema, rows: map[string]*record{}, eqIndex: newEqIndex(schema)}
 	}
 	if err := st.setAlternateKeys(keys); err != nil {
 		panic(err) // empty tables cannot violate a key
@@ -66,6 +69,7 @@ func (st *store) reset() {
 	for _, t := range st.tables {
 		t.rows = map[string]*record{}
 		t.order = nil
+		t.eqIndex = newEqIndex(t.schema)
 		if t.keyIndex != nil {
 			t.keyIndex = map[string]string{}
 		}
@@ -195,7 +199,11 @@ func (t *table) scan(fn func(*record) bool) {
 }
 
 func (t *table) index(rec *record) {
-	if rec == nil || t.keyIndex == nil {
+	if rec == nil {
+		return
+	}
+	t.eqIndexAdd(rec)
+	if t.keyIndex == nil {
 		return
 	}
 	if k, ok := keyString(t.keyCols, rec.cols); ok {
@@ -204,7 +212,11 @@ func (t *table) index(rec *record) {
 }
 
 func (t *table) unindex(rec *record) {
-	if rec == nil || t.keyIndex == nil {
+	if rec == nil {
+		return
+	}
+	t.eqIndexRemove(rec)
+	if t.keyIndex == nil {
 		return
 	}
 	if k, ok := keyString(t.keyCols, rec.cols); ok && t.keyIndex[k] == strings.ToLower(rec.id(t.schema)) {

@@ -255,12 +255,20 @@ func queryErrorResult(err error) *result {
 // order otherwise).
 func matching(t *table, o queryOptions) []*record {
 	var recs []*record
-	t.scan(func(r *record) bool {
-		if o.filter == nil || o.filter.match(r.cols) {
-			recs = append(recs, r)
+	if cands, ok := t.candidates(o.filter); ok {
+		for _, r := range cands {
+			if o.filter.match(r.cols) {
+				recs = append(recs, r)
+			}
 		}
-		return true
-	})
+	} else {
+		t.scan(func(r *record) bool {
+			if o.filter == nil || o.filter.match(r.cols) {
+				recs = append(recs, r)
+			}
+			return true
+		})
+	}
 	if len(o.orderBy) == 0 || len(recs) < 2 {
 		return recs
 	}
