@@ -357,8 +357,8 @@ func writeHTTPPart(b *bytes.Buffer, p batchPart) {
 	if res.failed() {
 		setRaw(h, "REQ_ID", newGUID())
 	}
-	if id := h["OData-EntityId"]; len(id) > 0 {
-		h.Set("Location", id[0])
+	if id := getRaw(h, "OData-EntityId"); id != "" {
+		h.Set("Location", id)
 	}
 	if ct := h.Get("Content-Type"); ct == contentTypeJSON && res.status == http.StatusOK {
 		h.Set("Content-Type", contentTypeJSONStreaming)

@@ -15,9 +15,8 @@ import (
 // batchBuilder writes a multipart/mixed $batch body the way the Dataverse
 // docs show it.
 type batchBuilder struct {
-	b         strings.Builder
-	changeSet string
-	n         int
+	b strings.Builder
+	n int
 }
 
 const testBoundary = "batch_AAA123"

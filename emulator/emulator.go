@@ -19,8 +19,39 @@
 //	// srv.Client() trusts the emulator's CA.
 //
 // or run it as a program (cmd/dataverse-emulator). Besides the Dataverse and
-// Entra routes it serves an unauthenticated control surface under
-// /_emulator/ (config, stats, reset) and a read-only HTML overview at /.
+// Entra routes it serves an unauthenticated control surface, not counted in
+// the statistics: PUT /_emulator/config (a JSON merge patch of Config; GET
+// returns the current one), GET /_emulator/stats (Stats), POST
+// /_emulator/reset (Server.Reset), and a read-only HTML overview at /.
+//
+// Choices where Dataverse leaves room, or where the emulator is stricter:
+//
+//   - Service protection limits are per client id and enforced exactly, with
+//     no overshoot allowance. Execution time is simulated: each operation
+//     costs latency_ms. A refusal makes the whole user wait; requests that
+//     arrive during the wait are refused too, and those arriving more than
+//     250 ms after the 429 that started it are early retries: counted in
+//     Stats.EarlyRetries and doubling the wait (up to the window). See
+//     limits.go.
+//   - Retry-After is in seconds, fractional when needed ("0.25"), rounded up
+//     to the millisecond. A concurrency refusal waits 1 s at the default
+//     300 s window and proportionally less at smaller windows.
+//   - x-ms-dop-hint is the configured concurrency limit, or 52 (Dataverse's
+//     default limit) when that limit is off.
+//   - x-ms-ratelimit-burst-remaining-xrm-requests is the requests left in
+//     the window; x-ms-ratelimit-time-remaining-xrm-requests the execution
+//     time left, in seconds as "1,200.00". Neither is sent when its facet is
+//     off (the reference leaves their format unconfirmed).
+//   - Tokens are opaque random strings (not JWTs) valid for
+//     token_lifetime_seconds. An unknown client id gets Entra's 400
+//     unauthorized_client (AADSTS700016), a wrong secret 401 invalid_client
+//     (AADSTS7000215), an unknown tenant 400 invalid_request (AADSTS90002).
+//   - Alternate keys come from Config.AlternateKeys (one key per table, its
+//     columns); stock tables have none, as in Dataverse.
+//   - A row's default order is creation order; paging cookies carry only the
+//     page number, so every page must be asked for with the same
+//     odata.maxpagesize.
+//   - Columns outside the small schema in schema.go are unknown properties.
 package emulator
 
 import (

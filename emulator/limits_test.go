@@ -209,7 +209,9 @@ func TestExecutionTimeOverHTTP(t *testing.T) {
 // that a second one from the same user fails at once, and that
 // max_concurrent_seen saw both.
 func TestConcurrency(t *testing.T) {
-	h := start(t, &Config{LatencyMS: 60_000, Limits: Limits{Concurrent: 1}})
+	// A 3000 s window makes the concurrency wait 10 s: long enough that the
+	// late retry below certainly arrives inside it.
+	h := start(t, &Config{LatencyMS: 60_000, Limits: Limits{Concurrent: 1, WindowSeconds: 3000}})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -237,6 +239,21 @@ func TestConcurrency(t *testing.T) {
 	}
 	if got := h.srv.Stats().MaxConcurrentSeen; got != 2 {
 		t.Errorf("max_concurrent_seen: got %d, want 2", got)
+	}
+	if got := resp.Header.Get("Retry-After"); got != "10" {
+		t.Errorf("Retry-After: got %q, want 10", got)
+	}
+
+	// A caller that does not wait: past the grace its retry is early,
+	// counted, and told to wait longer.
+	time.Sleep(earlyRetryGrace + 50*time.Millisecond)
+	resp, body = h.api(http.MethodGet, "WhoAmI", nil)
+	wantError(t, resp, body, http.StatusTooManyRequests, codeThrottleConcurrency)
+	if got := resp.Header.Get("Retry-After"); got != "20" {
+		t.Errorf("Retry-After of an early retry: got %q, want 20 (doubled)", got)
+	}
+	if got := h.srv.Stats().EarlyRetries; got != 1 {
+		t.Errorf("early_retries: got %d, want 1", got)
 	}
 }
 

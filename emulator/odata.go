@@ -94,6 +94,14 @@ func setRaw(h http.Header, name, value string) {
 	h[name] = []string{value}
 }
 
+// getRaw reads a header set by setRaw (or canonically).
+func getRaw(h http.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return h.Get(name)
+}
+
 func (r *result) failed() bool { return r.status >= 400 }
 
 func newResult(status int) *result { return &result{status: status, header: http.Header{}} }
@@ -166,19 +174,22 @@ type resourcePath struct {
 	rest   string // what follows "set(key)/" or "set/" ("$count", a column)
 }
 
+// msgSyntax is Dataverse's answer to a URI it cannot parse.
+const msgSyntax = "Bad Request - Error in query syntax."
+
 // parsePath splits "leads(emailaddress1='a/b')/subject" without being
 // fooled by slashes or parentheses inside quoted key values.
-func parsePath(p string) (resourcePath, error) {
+func parsePath(p string) (resourcePath, bool) {
 	var rp resourcePath
 	i := strings.IndexAny(p, "(/")
 	if i < 0 {
 		rp.set = p
-		return rp, nil
+		return rp, true
 	}
 	rp.set = p[:i]
 	if p[i] == '/' {
 		rp.rest = p[i+1:]
-		return rp, nil
+		return rp, true
 	}
 	quoted := false
 	for j := i + 1; j < len(p); j++ {
@@ -189,13 +200,13 @@ func parsePath(p string) (resourcePath, error) {
 			rp.key, rp.hasKey = p[i+1:j], true
 			rest := p[j+1:]
 			if rest != "" && !strings.HasPrefix(rest, "/") {
-				return rp, fmt.Errorf("Bad Request - Error in query syntax.")
+				return rp, false
 			}
 			rp.rest = strings.TrimPrefix(rest, "/")
-			return rp, nil
+			return rp, true
 		}
 	}
-	return rp, fmt.Errorf("Bad Request - Error in query syntax.")
+	return rp, false
 }
 
 // entityKey is a parsed key segment: a primary key, or alternate key values.
@@ -206,7 +217,7 @@ type entityKey struct {
 
 // parseKey reads "guid", "leadid=guid" or "col='v',col2=5".
 func parseKey(t *tableSchema, raw string) (entityKey, *result) {
-	syntax := badRequest(codeQuery, "Bad Request - Error in query syntax.")
+	syntax := badRequest(codeQuery, msgSyntax)
 	parts := splitOutsideSingleQuotes(raw, ',')
 	if len(parts) == 1 && !strings.Contains(parts[0], "=") {
 		if !isGUID(parts[0]) {

@@ -61,9 +61,9 @@ func (op *operation) run() *result {
 	case "$batch":
 		return badRequest(codeQuery, "A batch request cannot contain another batch request.")
 	}
-	rp, err := parsePath(req.path)
-	if err != nil {
-		return badRequest(codeQuery, err.Error())
+	rp, ok := parsePath(req.path)
+	if !ok {
+		return badRequest(codeQuery, msgSyntax)
 	}
 	t := op.s.store.tables[rp.set]
 	if t == nil {
@@ -825,8 +825,8 @@ func (op *operation) bind(np *navProp, cols map[string]any, v any) *result {
 	}
 	p = strings.TrimPrefix(p, "/")
 	p = strings.TrimPrefix(p, strings.TrimPrefix(apiPrefix, "/"))
-	rp, err := parsePath(p)
-	if err != nil || !rp.hasKey || rp.rest != "" {
+	rp, ok := parsePath(p)
+	if !ok || !rp.hasKey || rp.rest != "" {
 		return badRequest(codePayload, fmt.Sprintf("The URI '%s' in '%s@odata.bind' does not address a single row.", uri, np.name))
 	}
 	target := op.s.store.tables[rp.set]
