@@ -31,14 +31,18 @@ type stack struct {
 }
 
 type options struct {
-	config  string // YAML for LEADBRIDGE_CONFIG; "" = built-in demo form
-	workers int
-	env     map[string]string
+	config   string // YAML for LEADBRIDGE_CONFIG; "" = built-in demo form
+	emulator string // PUT /_emulator/config patch applied before anything starts
+	workers  int
+	env      map[string]string
 }
 
 func startStack(t *testing.T, o options) *stack {
 	t.Helper()
 	s := &stack{t: t, Redis: testenv.StartRedis(t), Emu: testenv.StartEmulator(t)}
+	if o.emulator != "" {
+		s.Emu.Configure(o.emulator)
+	}
 	s.env = map[string]string{
 		"LEADBRIDGE_REDIS_URL":  s.Redis.URL,
 		"LEADBRIDGE_API_TOKEN":  apiToken,

@@ -1,0 +1,257 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/leadbridge/leadbridge/internal/testenv"
+)
+
+// submitMany posts n submissions cycling over people distinct persons,
+// conc at a time, and returns the submission ids.
+func (s *stack) submitMany(form string, n, people, conc int) []string {
+	s.t.Helper()
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, conc)
+	errs := make(chan string, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			p := i % people
+			code, body := s.postJSON(form, map[string]any{
+				"first_name": fmt.Sprintf("P%d", p), "last_name": fmt.Sprintf("Person %d", p),
+				"email":   fmt.Sprintf("person%d@example.com", p),
+				"company": fmt.Sprintf("Company %d", i), // differs per submission: fill_empty keeps the first
+			})
+			if code != http.StatusAccepted {
+				errs <- fmt.Sprintf("post %d: %d %v", i, code, body)
+				return
+			}
+			ids[i] = body["id"].(string)
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		s.t.Fatal(e)
+	}
+	return ids
+}
+
+// waitAllDelivered waits until every id is delivered, failing early if any
+// lands in the failed list.
+func (s *stack) waitAllDelivered(ids []string, within time.Duration) {
+	s.t.Helper()
+	testenv.Eventually(s.t, within, func() string {
+		if failed := s.list("failed"); len(failed) > 0 {
+			s.t.Fatalf("%d submissions failed, first: %v", len(failed), failed[0]["last_error"])
+		}
+		delivered := map[string]bool{}
+		for _, r := range s.list("delivered") {
+			delivered[r["id"].(string)] = true
+		}
+		missing := 0
+		for _, id := range ids {
+			if !delivered[id] {
+				missing++
+			}
+		}
+		if missing > 0 {
+			return fmt.Sprintf("%d of %d submissions not delivered yet", missing, len(ids))
+		}
+		return ""
+	})
+}
+
+// checkOneLeadPerPerson: exactly one lead and one contact per person, each
+// lead bound to its person's contact.
+func (s *stack) checkOneLeadPerPerson(people int, withContacts bool) {
+	s.t.Helper()
+	leads := s.Emu.Rows("leads", "$select=leadid,emailaddress1,_parentcontactid_value")
+	contacts := s.Emu.Rows("contacts", "$select=contactid,emailaddress1")
+	if len(leads) != people {
+		s.t.Errorf("leads: got %d, want %d (one per person)", len(leads), people)
+	}
+	contactOf := map[string]string{}
+	for _, c := range contacts {
+		contactOf[c["emailaddress1"].(string)] = c["contactid"].(string)
+	}
+	if withContacts && (len(contacts) != people || len(contactOf) != people) {
+		s.t.Errorf("contacts: got %d rows for %d emails, want %d", len(contacts), len(contactOf), people)
+	}
+	perEmail := map[string]int{}
+	for _, l := range leads {
+		e := l["emailaddress1"].(string)
+		perEmail[e]++
+		if withContacts && l["_parentcontactid_value"] != contactOf[e] {
+			s.t.Errorf("lead %v for %s bound to contact %v, want %s", l["leadid"], e, l["_parentcontactid_value"], contactOf[e])
+		}
+	}
+	for e, n := range perEmail {
+		if n != 1 {
+			s.t.Errorf("%s has %d leads, want 1", e, n)
+		}
+	}
+}
+
+// TestConcurrentSubmissionsMakeOneLeadPerPerson: 500 submissions for 50
+// people through 4 workers × 10 → 50 leads and 50 contacts, each bound.
+func TestConcurrentSubmissionsMakeOneLeadPerPerson(t *testing.T) {
+	s := startStack(t, options{workers: 4, env: map[string]string{"LEADBRIDGE_WORKER_CONCURRENCY": "10", "LEADBRIDGE_LOG_LEVEL": "warn"}})
+	ids := s.submitMany("demo", 500, 50, 25)
+	s.waitAllDelivered(ids, 3*time.Minute)
+	s.checkOneLeadPerPerson(50, true)
+}
+
+const noContactForm = `
+forms:
+  quick:
+    title: Quick
+    allowed_origins: ["*"]
+    contact: none
+    fields:
+      email:      {column: emailaddress1, rules: "required,email"}
+      first_name: {column: firstname}
+      last_name:  {column: lastname, rules: required}
+      company:    {column: companyname}
+`
+
+// TestThrottlingIsWaitedOutExactly: with low service protection limits
+// every submission is delivered, no request comes before its Retry-After,
+// and concurrency never passes the limit.
+func TestThrottlingIsWaitedOutExactly(t *testing.T) {
+	s := startStack(t, options{config: noContactForm, workers: 2, env: map[string]string{"LEADBRIDGE_WORKER_CONCURRENCY": "10", "LEADBRIDGE_LOG_LEVEL": "warn"}})
+	s.Emu.Configure(`{"limits":{"requests_per_window":150,"window_seconds":5,"concurrent":4}}`)
+	ids := s.submitMany("quick", 300, 300, 25)
+	s.waitAllDelivered(ids, 4*time.Minute)
+	s.checkOneLeadPerPerson(300, false)
+	st := s.Emu.Stats()
+	t.Logf("emulator stats: %+v", st)
+	if st.ResponsesByStatus["429"] == 0 {
+		t.Errorf("no 429 was ever sent: the limits were not reached, so this test proves nothing (stats %+v)", st)
+	}
+	if st.EarlyRetries != 0 {
+		t.Errorf("early_retries: got %d, want 0 (stats %+v)", st.EarlyRetries, st)
+	}
+	if st.MaxConcurrentSeen > 4 {
+		t.Errorf("max_concurrent_seen: got %d, want ≤ 4", st.MaxConcurrentSeen)
+	}
+}
+
+// TestOutageIsRetriedNotFailed: Dataverse down for 30 s in the middle of a
+// run; everything is delivered once it is back, nothing is failed.
+func TestOutageIsRetriedNotFailed(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{config: noContactForm, workers: 2})
+	first := s.submitMany("quick", 40, 40, 10)
+	s.waitAllDelivered(first, time.Minute)
+	s.Emu.Configure(`{"faults":{"down":true}}`)
+	down := time.Now()
+	var second []string
+	for i := 0; i < 40; i++ {
+		_, body := s.postJSON("quick", map[string]any{"last_name": "Down", "email": fmt.Sprintf("down%d@example.com", i)})
+		second = append(second, body["id"].(string))
+	}
+	// Let the outage be seen: some submissions must be retrying.
+	testenv.Eventually(t, 30*time.Second, func() string {
+		if len(s.list("retrying")) == 0 {
+			return "no submission is retrying during the outage"
+		}
+		return ""
+	})
+	time.Sleep(time.Until(down.Add(30 * time.Second))) // the outage's length is the scenario, not a wait for work
+	s.Emu.Configure(`{"faults":{"down":false}}`)
+	s.waitAllDelivered(second, 2*time.Minute)
+	if n := len(s.Emu.Rows("leads", "$select=leadid")); n != 80 {
+		t.Errorf("leads: got %d, want 80", n)
+	}
+}
+
+// TestRefusedDataGoesToFailedListAndRetryDelivers: a bad choice value is a
+// permanent 400: the submission is failed at once with Dataverse's code and
+// message; after the form is fixed, a retry delivers it.
+func TestRefusedDataGoesToFailedListAndRetryDelivers(t *testing.T) {
+	bad := noContactForm + "    lead_source: 99\n"
+	s := startStack(t, options{config: bad})
+	_, body := s.postJSON("quick", map[string]any{"last_name": "Lee", "email": "lee@example.com"})
+	id := body["id"].(string)
+	rec := s.waitStatus(id, "failed", time.Minute)
+	le, _ := rec["last_error"].(map[string]any)
+	if le["category"] != "invalid_data" || le["code"] != "0x8004431A" || le["status"] != float64(400) || le["message"] == "" {
+		t.Errorf("last_error: got %v, want invalid_data, 400, 0x8004431A and Dataverse's message", le)
+	}
+	if rec["attempt_count"] != float64(1) {
+		t.Errorf("attempts: got %v, want 1 (a permanent error is not retried)", rec["attempt_count"])
+	}
+	failed := s.list("failed")
+	if len(failed) != 1 || failed[0]["id"] != id {
+		t.Fatalf("failed list: got %v, want just %s", failed, id)
+	}
+
+	// Fix the configuration: restart the worker with a good lead source.
+	for _, w := range s.Workers {
+		w.Stop()
+	}
+	s.Workers = nil
+	s.env["LEADBRIDGE_CONFIG"] = testenv.WriteFile(t, "fixed.yaml", noContactForm+"    lead_source: 8\n")
+	s.StartWorker()
+
+	req, _ := http.NewRequest(http.MethodPost, s.APIURL+"/v1/submissions/"+id+"/retry", nil)
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	if code, body := s.do(req); code != http.StatusAccepted {
+		t.Fatalf("retry: got %d %v, want 202", code, body)
+	}
+	rec = s.waitStatus(id, "delivered", time.Minute)
+	if len(s.list("failed")) != 0 {
+		t.Error("the retried submission is still in the failed list")
+	}
+	leads := s.leadsByEmail("lee@example.com")
+	if len(leads) != 1 || leads[0]["leadsourcecode"] != float64(8) {
+		t.Errorf("leads after retry: got %v, want one with leadsourcecode 8", leads)
+	}
+}
+
+// TestShortLivedTokensNeverFailARequest: tokens that live 5 s are renewed
+// before they are sent expired.
+func TestShortLivedTokensNeverFailARequest(t *testing.T) {
+	s := startStack(t, options{config: noContactForm, emulator: `{"token_lifetime_seconds":5}`})
+	var ids []string
+	deadline := time.Now().Add(12 * time.Second) // outlive two token lifetimes
+	for i := 0; time.Now().Before(deadline); i++ {
+		_, body := s.postJSON("quick", map[string]any{"last_name": "Tok", "email": fmt.Sprintf("tok%d@example.com", i)})
+		ids = append(ids, body["id"].(string))
+		s.waitStatus(body["id"].(string), "delivered", 30*time.Second)
+	}
+	st := s.Emu.Stats()
+	if st.ResponsesByStatus["401"] != 0 {
+		t.Errorf("401 responses: got %d, want 0 (stats %+v)", st.ResponsesByStatus["401"], st)
+	}
+	if st.TokensIssued < 3 {
+		t.Errorf("tokens issued: got %d over %d deliveries, want several (tokens were not renewed)", st.TokensIssued, len(ids))
+	}
+}
+
+// TestKilledWorkerLosesNothing: SIGKILL one of two workers mid-run; every
+// submission is delivered exactly once.
+func TestKilledWorkerLosesNothing(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{workers: 2, env: map[string]string{"LEADBRIDGE_WORKER_CONCURRENCY": "5"}})
+	s.Emu.Configure(`{"latency_ms":40}`) // slow enough that the kill lands mid-delivery
+	ids := s.submitMany("demo", 120, 60, 20)
+	testenv.Eventually(t, time.Minute, func() string {
+		if n := len(s.list("delivered")); n < 10 {
+			return fmt.Sprintf("%d delivered", n)
+		}
+		return ""
+	})
+	s.Workers[0].Kill()
+	s.waitAllDelivered(ids, 4*time.Minute)
+	s.checkOneLeadPerPerson(60, true)
+}
