@@ -75,6 +75,8 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	setRaw(h, "OData-Version", "4.0")
 	setRaw(h, "x-ms-dop-hint", dopHint(cfg.Limits))
+	// Seen on live responses; handy for matching client logs to ours.
+	setRaw(h, "x-ms-service-request-id", newGUID())
 
 	if cfg.Faults.Down {
 		writeResult(w, faultResult(http.StatusServiceUnavailable))

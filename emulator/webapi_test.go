@@ -121,6 +121,9 @@ func TestWhoAmIAndHeaders(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("got status %d; body %s", resp.StatusCode, body)
 	}
+	if got := resp.Header.Get("x-ms-service-request-id"); !isGUID(got) {
+		t.Errorf("x-ms-service-request-id: got %q, want a GUID", got)
+	}
 	if got := resp.Header.Get("x-ms-dop-hint"); got != "52" {
 		t.Errorf("x-ms-dop-hint with the concurrency limit off: got %q, want 52", got)
 	}
