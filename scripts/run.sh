@@ -31,6 +31,9 @@ redis_hostport=$(echo "$LEADBRIDGE_REDIS_URL" | sed -E 's#^rediss?://([^@/]*@)?(
 redis_host=${redis_hostport%:*}; redis_port=${redis_hostport##*:}
 if redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null 2>&1; then
   echo "redis: using $redis_hostport"
+  if [ "$(redis-cli -h "$redis_host" -p "$redis_port" config get appendonly 2>/dev/null | tail -1)" = no ]; then
+    echo "redis: warning — this Redis has appendonly off, so a Redis restart loses queued submissions (fine for a demo; see README)"
+  fi
 else
   echo "redis: starting redis-server on $redis_hostport (append-only, data in .run/redis)"
   redis-server --port "$redis_port" --bind "$redis_host" --dir "$run/redis" --appendonly yes \
