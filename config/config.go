@@ -228,10 +228,13 @@ func loadRedis(getenv Getenv) (Redis, error) {
 	if len(r.Sentinels) > 0 && len(r.Cluster) > 0 {
 		errs = append(errs, errors.New("LEADBRIDGE_REDIS_SENTINELS and LEADBRIDGE_REDIS_CLUSTER: set one, not both"))
 	}
-	for _, list := range [][]string{r.Sentinels, r.Cluster} {
-		for _, a := range list {
+	for _, v := range []struct {
+		name  string
+		addrs []string
+	}{{"LEADBRIDGE_REDIS_SENTINELS", r.Sentinels}, {"LEADBRIDGE_REDIS_CLUSTER", r.Cluster}} {
+		for _, a := range v.addrs {
 			if _, _, err := net.SplitHostPort(a); err != nil {
-				errs = append(errs, fmt.Errorf("Redis address %q is not host:port", a))
+				errs = append(errs, fmt.Errorf("%s: %q is not host:port", v.name, a))
 			}
 		}
 	}
