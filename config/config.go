@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -278,7 +279,11 @@ func parseDuration(s string) (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
-		return time.Duration(days) * 24 * time.Hour, nil
+		const day = 24 * time.Hour
+		if days > int(math.MaxInt64/day) || days < -int(math.MaxInt64/day) {
+			return 0, fmt.Errorf("%q is out of range", s)
+		}
+		return time.Duration(days) * day, nil
 	}
 	return time.ParseDuration(s)
 }
