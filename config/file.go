@@ -126,7 +126,7 @@ func (fy formYAML) form(id string) (*forms.Form, error) {
 	for i := 0; i+1 < len(fy.Fields.Content); i += 2 {
 		name := fy.Fields.Content[i].Value
 		var fd fieldYAML
-		if err := fy.Fields.Content[i+1].Decode(&fd); err != nil {
+		if err := decodeField(fy.Fields.Content[i+1], &fd); err != nil {
 			return nil, fmt.Errorf("fields.%s: %v", name, err)
 		}
 		f.Fields = append(f.Fields, forms.Field{
@@ -134,6 +134,23 @@ func (fy formYAML) form(id string) (*forms.Form, error) {
 		})
 	}
 	return f, nil
+}
+
+// fieldKeys are the settings a field may have.
+var fieldKeys = map[string]bool{"label": true, "column": true, "rules": true, "type": true, "invert": true}
+
+// decodeField decodes one field's settings. Node.Decode does not inherit the
+// file decoder's KnownFields, so unknown keys are refused here: a misspelt
+// "rule:" must not silently drop a field's validation.
+func decodeField(n *yaml.Node, fd *fieldYAML) error {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; !fieldKeys[k.Value] {
+				return fmt.Errorf("line %d: unknown setting %q (want label, column, rules, type or invert)", k.Line, k.Value)
+			}
+		}
+	}
+	return n.Decode(fd)
 }
 
 // checkSecret accepts "env:NAME", "file:/path" or a list of them; a secret
