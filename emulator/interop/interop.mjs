@@ -125,6 +125,11 @@ async function main() {
     timeout: 15_000,
   });
 
+  await step("callFunction WhoAmI", async () => {
+    const me = await api.callFunction({ name: "WhoAmI" });
+    for (const k of ["UserId", "BusinessUnitId", "OrganizationId"]) assert.match(me[k] ?? "", GUID, `${k} in ${JSON.stringify(me)}`);
+  });
+
   // ---- create --------------------------------------------------------------
   const email = `o'brien+test-${run}@example.com`;
   const lead = {
@@ -227,9 +232,14 @@ async function main() {
     const got = await api.retrieve({
       collection: "leads",
       key: created.leadid,
-      select: ["subject", "emailaddress1", "leadsourcecode"],
+      select: ["subject", "emailaddress1", "leadsourcecode", "fullname", "createdon", "statecode", "statuscode"],
     });
     assert.equal(got.leadid, created.leadid, "primary key is always returned");
+    assert.equal(got.fullname, "Zoë O'Brien", "fullname is composed from firstname and lastname");
+    assert.equal(got.statecode, 0, "new leads are Open");
+    assert.equal(got.statuscode, 1, "new leads are New");
+    assert.ok(got.createdon instanceof Date, `createdon ${got.createdon} should parse as an ISO date`);
+    assert.ok(Math.abs(got.createdon.getTime() - Date.now()) < 5 * 60_000, `createdon ${got.createdon.toISOString()} is not now`);
     assert.equal(got.subject, lead.subject);
     assert.equal(got.emailaddress1, email);
     assert.equal(got.leadsourcecode, 8);
