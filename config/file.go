@@ -94,6 +94,9 @@ func LoadForms(path string, getenv Getenv) (forms.Set, error) {
 		if err == nil {
 			err = f.Prepare(v)
 		}
+		if err == nil {
+			err = checkSecrets("spam", fy.Spam, getenv)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: forms.%s.%v", path, id, err))
 			continue
@@ -171,6 +174,27 @@ func checkSecret(v any, getenv Getenv) error {
 		return nil
 	}
 	return errors.New(`must be "env:NAME", "file:/path" or a list of them`)
+}
+
+// checkSecrets applies checkSecret to every "secret" key in a free-form
+// settings map (the spam settings' captcha secret), so that one written in
+// clear text is refused like a source's. Errors start with the key's path.
+func checkSecrets(path string, m map[string]any, getenv Getenv) error {
+	for k, v := range m {
+		p := path + "." + k
+		if k == "secret" {
+			if err := checkSecret(v, getenv); err != nil {
+				return fmt.Errorf("%s: %v", p, err)
+			}
+			continue
+		}
+		if sub, ok := v.(map[string]any); ok {
+			if err := checkSecrets(p, sub, getenv); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // ResolveSecret reads a secret reference: "env:NAME" or "file:/path".
