@@ -32,6 +32,12 @@ const env = (name) => {
   return v;
 };
 
+// @azure/msal-node 7 declares engines node >=20; say so rather than fail oddly.
+if (Number(process.versions.node.split(".")[0]) < 20) {
+  console.error(`interop: Node.js 20 or newer is required, this is ${process.version}`);
+  process.exit(2);
+}
+
 const url = env("EMULATOR_URL").replace(/\/+$/, "");
 const tenant = env("EMULATOR_TENANT_ID");
 const clientId = env("EMULATOR_CLIENT_ID");
