@@ -64,8 +64,11 @@ func startStack(t *testing.T, o options) *stack {
 	s.API = testenv.StartProcess(t, "api", apiEnv)
 	s.APIURL = "http://" + addr
 	s.API.WaitHTTP(t, s.APIURL+"/readyz")
-	if o.workers == 0 {
+	switch o.workers {
+	case 0:
 		o.workers = 1
+	case -1:
+		o.workers = 0
 	}
 	for i := 0; i < o.workers; i++ {
 		s.StartWorker()

@@ -93,6 +93,14 @@ func StartProcess(t testing.TB, name string, env map[string]string) *Process {
 	return p
 }
 
+// ExitState is the ended process's state, or nil while it runs.
+func (p *Process) ExitState() *os.ProcessState {
+	if !p.Exited() {
+		return nil
+	}
+	return p.cmd.ProcessState
+}
+
 // Output is what the process printed so far.
 func (p *Process) Output() string { return p.out.String() }
 

@@ -29,7 +29,8 @@ type Redis struct {
 }
 
 // StartRedis starts redis-server on a free loopback port with append-only
-// persistence in a temporary directory, and stops it when the test ends.
+// persistence (fsync on every write, so a SIGKILL loses nothing that was
+// acknowledged) in a temporary directory, and stops it when the test ends.
 // A missing redis-server fails the test with one line saying how to get it:
 // tests never skip because a real part is absent.
 func StartRedis(t testing.TB) *Redis {
@@ -49,7 +50,7 @@ func (r *Redis) start() {
 	r.t.Helper()
 	r.cmd = exec.Command("redis-server",
 		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--dir", r.Dir, "--appendonly", "yes", "--appendfsync", "everysec",
+		"--dir", r.Dir, "--appendonly", "yes", "--appendfsync", "always",
 		"--save", "", "--maxmemory-policy", "noeviction",
 		"--logfile", filepath.Join(r.Dir, "redis.log"))
 	if err := r.cmd.Start(); err != nil {
