@@ -153,8 +153,10 @@ func (f *Form) Prepare(v *Validator) error {
 	return nil
 }
 
-// RenderSubject fills the form's subject template with the values, cut to the
-// 300 characters Dataverse allows for a lead's topic.
+// RenderSubject fills the form's subject template with the values, on one
+// line with single spaces (a missing value must not leave "from  Lee", nor a
+// multi-line message field break the topic), cut to the 300 characters
+// Dataverse allows for a lead's topic.
 func (f *Form) RenderSubject(values map[string]string) string {
 	t := f.subject
 	if t == nil {
@@ -164,7 +166,7 @@ func (f *Form) RenderSubject(values map[string]string) string {
 	if err := t.Execute(&b, values); err != nil {
 		return f.Title
 	}
-	s := strings.TrimSpace(b.String())
+	s := strings.Join(strings.Fields(b.String()), " ")
 	if s == "" {
 		s = f.Title
 	}
