@@ -63,6 +63,13 @@ func TestFirstLeadEndToEnd(t *testing.T) {
 		t.Errorf("contacts: got %d, want 2 (one per person)", len(contacts))
 	}
 
+	m := s.get("/metrics")
+	for _, want := range []string{`leadbridge_submissions_total{form="demo",outcome="accepted"} 2`, `leadbridge_submissions{status="delivered"} 2`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("API /metrics lacks %s", want)
+		}
+	}
+
 	bo := s.leadsByEmail("bo@example.org")
 	if len(bo) != 1 || bo[0]["lastname"] != "Berg" || bo[0]["companyname"] != "Fabrikam" || bo[0]["donotbulkemail"] != true {
 		t.Errorf("form-posted lead: got %v, want one lead Berg/Fabrikam with donotbulkemail true (no consent given)", bo)

@@ -181,6 +181,18 @@ func (s *stack) list(status string) []map[string]any {
 	return out
 }
 
+// get fetches a path of the API and returns the body.
+func (s *stack) get(path string) string {
+	s.t.Helper()
+	resp, err := http.Get(s.APIURL + path)
+	if err != nil {
+		s.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
 // leadsByEmail reads the leads with that email back from the emulator.
 func (s *stack) leadsByEmail(email string) []map[string]any {
 	q := "$select=leadid,firstname,lastname,emailaddress1,companyname,telephone1,jobtitle,description,subject,leadsourcecode,donotbulkemail,_parentcontactid_value,statecode&$filter=" +

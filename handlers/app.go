@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/leadbridge/leadbridge/forms"
+	"github.com/leadbridge/leadbridge/metrics"
 	"github.com/leadbridge/leadbridge/queue"
 	"github.com/leadbridge/leadbridge/submission"
 	"github.com/leadbridge/leadbridge/templates"
@@ -32,6 +33,8 @@ type App struct {
 	PublicURL    string
 	MaxBodyBytes int64
 	Log          *slog.Logger
+	Metrics      *metrics.Intake // nil = not counted
+	MetricsPage  http.Handler    // GET /metrics; nil = 404
 
 	pages  map[string]*template.Template
 	hashes map[string]string
@@ -53,6 +56,13 @@ func (a *App) Init() error {
 		a.Log = slog.New(slog.DiscardHandler)
 	}
 	return nil
+}
+
+// count records what became of a submission to form.
+func (a *App) count(form, outcome string) {
+	if a.Metrics != nil {
+		a.Metrics.Submissions.WithLabelValues(form, outcome).Inc()
+	}
 }
 
 // page is the data every page template gets.

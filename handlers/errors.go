@@ -21,7 +21,9 @@ type invalidInput struct {
 	idem   string
 }
 
-func (e *invalidInput) Error() string { return fmt.Sprintf("validation failed: %d fields", len(e.fields)) }
+func (e *invalidInput) Error() string {
+	return fmt.Sprintf("validation failed: %d fields", len(e.fields))
+}
 
 // notDurable: Redis could not take the submission. The client must retry;
 // it is never told 2xx for something that is not safely stored.

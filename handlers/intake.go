@@ -54,6 +54,7 @@ func (a *App) submitForm(c echo.Context) error {
 	}
 	values, problems := a.Validator.Clean(f, raw)
 	if problems != nil {
+		a.count(f.ID, "invalid")
 		return &invalidInput{form: f, values: raw, fields: problems, idem: idem}
 	}
 	r := c.Request()
@@ -70,9 +71,11 @@ func (a *App) submitForm(c echo.Context) error {
 	ctx := r.Context()
 	existing, err := a.Store.Create(ctx, rec)
 	if err != nil {
+		a.count(f.ID, "unavailable")
 		return &notDurable{err}
 	}
 	if existing != "" {
+		a.count(f.ID, "duplicate")
 		return a.accepted(c, f, existing)
 	}
 	if err := a.Queue.Enqueue(ctx, rec.ID); err != nil {
@@ -81,8 +84,10 @@ func (a *App) submitForm(c echo.Context) error {
 		if rerr := a.Store.Remove(ctx, rec); rerr != nil {
 			a.Log.Error("could not remove unqueued submission; the janitor will queue it", "id", rec.ID, "err", rerr)
 		}
+		a.count(f.ID, "unavailable")
 		return &notDurable{err}
 	}
+	a.count(f.ID, "accepted")
 	a.Log.Info("accepted", "id", rec.ID, "form", f.ID, "email", maskEmail(values["email"]), "ip", rec.ClientIP)
 	return a.accepted(c, f, rec.ID)
 }

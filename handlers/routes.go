@@ -39,6 +39,9 @@ func NewServer(a *App, trusted []*net.IPNet) *echo.Echo {
 	// Health.
 	e.GET("/healthz", a.healthz)
 	e.GET("/readyz", a.readyz)
+	if a.MetricsPage != nil {
+		e.GET("/metrics", echo.WrapHandler(a.MetricsPage))
+	}
 
 	// Forms: intake, hosted page, thank-you page.
 	e.GET("/f/:form", a.showForm)

@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/leadbridge/leadbridge/delivery"
+	"github.com/leadbridge/leadbridge/metrics"
 	"github.com/leadbridge/leadbridge/submission"
 )
 
@@ -21,6 +22,7 @@ type Handler struct {
 	Horizon   time.Duration // give up retrying transient failures after this long since receipt
 	Log       *slog.Logger
 	Now       func() time.Time
+	Metrics   *metrics.Delivery // nil = not counted
 }
 
 var errFinished = errors.New("already finished")
@@ -67,6 +69,7 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			// finds the lead just written and records it then.
 			return &RetryError{After: Backoff(0), Err: err}
 		}
+		h.observe(rec.Form, "delivered", "", took)
 		h.Log.Info("delivered", "id", p.ID, "form", rec.Form, "lead", res.LeadID, "action", res.Action, "seconds", took)
 		return nil
 	}
@@ -97,11 +100,21 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return &RetryError{After: wait, Err: fmt.Errorf("record failure: %v (delivery: %w)", err, derr)}
 	}
 	if !retry {
+		h.observe(rec.Form, "failed", info.Category, took)
 		h.Log.Warn("delivery failed; needs a person", "id", p.ID, "form", rec.Form, "category", info.Category, "status", info.Status, "code", info.Code, "err", info.Message)
 		return nil // kept in leadbridge's failed list, not asynq's archive
 	}
+	h.observe(rec.Form, "retrying", info.Category, took)
 	h.Log.Info("delivery will be retried", "id", p.ID, "category", info.Category, "in", wait.Round(time.Millisecond), "err", info.Message)
 	return &RetryError{After: wait, Err: derr}
+}
+
+func (h *Handler) observe(form, outcome, category string, seconds float64) {
+	if h.Metrics == nil {
+		return
+	}
+	h.Metrics.Attempts.WithLabelValues(form, outcome, category).Inc()
+	h.Metrics.Duration.WithLabelValues(outcome).Observe(seconds)
 }
 
 func (h *Handler) now() time.Time {

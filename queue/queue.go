@@ -95,7 +95,9 @@ type RetryError struct {
 	Err   error
 }
 
-func (e *RetryError) Error() string { return fmt.Sprintf("retry in %s: %v", e.After.Round(time.Millisecond), e.Err) }
+func (e *RetryError) Error() string {
+	return fmt.Sprintf("retry in %s: %v", e.After.Round(time.Millisecond), e.Err)
+}
 func (e *RetryError) Unwrap() error { return e.Err }
 
 // Backoff is the wait before retry n (0-based) of a transient failure: 1 s

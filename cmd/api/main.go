@@ -18,6 +18,7 @@ import (
 	"github.com/leadbridge/leadbridge/config"
 	"github.com/leadbridge/leadbridge/handlers"
 	"github.com/leadbridge/leadbridge/internal/logging"
+	"github.com/leadbridge/leadbridge/metrics"
 	"github.com/leadbridge/leadbridge/queue"
 	"github.com/leadbridge/leadbridge/submission"
 )
@@ -45,9 +46,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 	defer rdb.Close()
 
+	store := submission.NewStore(rdb, 30*24*time.Hour)
+	reg := metrics.Registry()
+	metrics.RegisterStatuses(reg, store)
 	app := &handlers.App{
 		Forms:        cfg.Forms,
-		Store:        submission.NewStore(rdb, 30*24*time.Hour),
+		Store:        store,
+		Metrics:      metrics.NewIntake(reg),
+		MetricsPage:  metrics.Handler(reg),
 		Queue:        queue.NewClient(rdb),
 		Redis:        rdb,
 		APIToken:     cfg.APIToken,

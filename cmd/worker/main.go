@@ -18,13 +18,13 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/leadbridge/leadbridge/config"
 	"github.com/leadbridge/leadbridge/crm"
 	"github.com/leadbridge/leadbridge/delivery"
 	"github.com/leadbridge/leadbridge/internal/logging"
 	"github.com/leadbridge/leadbridge/lease"
+	"github.com/leadbridge/leadbridge/metrics"
 	"github.com/leadbridge/leadbridge/queue"
 	"github.com/leadbridge/leadbridge/submission"
 	"github.com/leadbridge/leadbridge/throttle"
@@ -88,10 +88,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 
 	store := submission.NewStore(rdb, cfg.DeliveredRetention)
 	q := queue.NewClient(rdb)
+	reg := metrics.Registry()
+	metrics.RegisterStatuses(reg, store)
 	h := &queue.Handler{
 		Store:   store,
 		Horizon: cfg.RetryHorizon,
 		Log:     log,
+		Metrics: metrics.NewDelivery(reg),
 		Deliverer: &delivery.Deliverer{
 			CRM:   client,
 			Forms: cfg.Forms,
@@ -114,7 +117,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		srv.Shutdown()
 		return fmt.Errorf("LEADBRIDGE_WORKER_ADDR: %w", err)
 	}
-	hs := &http.Server{Handler: healthMux(rdb.Ping), ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: healthMux(rdb.Ping, metrics.Handler(reg)), ReadHeaderTimeout: 5 * time.Second}
 	go hs.Serve(ln)
 	log.Info("worker running", "health", ln.Addr().String(), "redis", cfg.Redis.Display(), "concurrency", cfg.Concurrency, "dataverse", cfg.Dataverse.URL)
 	if ready != nil {
@@ -131,7 +134,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	return nil
 }
 
-func healthMux[T interface{ Err() error }](ping func(context.Context) T) http.Handler {
+func healthMux[T interface{ Err() error }](ping func(context.Context) T, metricsPage http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -148,7 +151,7 @@ func healthMux[T interface{ Err() error }](ping func(context.Context) T) http.Ha
 		}
 		io.WriteString(w, `{"status":"ok"}`)
 	})
-	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.Handle("GET /metrics", metricsPage)
 	return mux
 }
 

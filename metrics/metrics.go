@@ -1,0 +1,99 @@
+// Package metrics defines leadbridge's Prometheus metrics. Each program
+// builds the set it needs on its own registry and passes it down; nothing
+// here is global.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Intake counts what the API does with submissions.
+type Intake struct {
+	Submissions *prometheus.CounterVec // form, outcome: accepted | duplicate | invalid | unavailable
+}
+
+// Delivery counts what workers do with submissions.
+type Delivery struct {
+	Attempts *prometheus.CounterVec   // form, outcome: delivered | retrying | failed; category
+	Duration *prometheus.HistogramVec // outcome
+}
+
+// Registry is a Prometheus registry with the Go and process collectors.
+func Registry() *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
+}
+
+// NewIntake registers the intake metrics on r.
+func NewIntake(r prometheus.Registerer) *Intake {
+	m := &Intake{
+		Submissions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadbridge_submissions_total",
+			Help: "Form submissions received, by form and outcome (accepted, duplicate, invalid, unavailable).",
+		}, []string{"form", "outcome"}),
+	}
+	r.MustRegister(m.Submissions)
+	return m
+}
+
+// NewDelivery registers the delivery metrics on r.
+func NewDelivery(r prometheus.Registerer) *Delivery {
+	m := &Delivery{
+		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadbridge_delivery_attempts_total",
+			Help: "Delivery attempts into Dataverse, by form, outcome (delivered, retrying, failed) and error category.",
+		}, []string{"form", "outcome", "category"}),
+		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "leadbridge_delivery_duration_seconds",
+			Help:    "Time one delivery attempt took, leases and throttle waits included.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}, []string{"outcome"}),
+	}
+	r.MustRegister(m.Attempts, m.Duration)
+	return m
+}
+
+// StatusCounter reports how many submission records each status holds.
+type StatusCounter interface {
+	Counts(ctx context.Context) (map[string]int64, error)
+}
+
+// statusCollector reads the counts at scrape time, so the gauge is the
+// records' truth rather than a counter that drifts across restarts.
+type statusCollector struct {
+	src  StatusCounter
+	desc *prometheus.Desc
+}
+
+// RegisterStatuses adds the leadbridge_submissions gauge, by status.
+func RegisterStatuses(r prometheus.Registerer, src StatusCounter) {
+	r.MustRegister(&statusCollector{src: src, desc: prometheus.NewDesc(
+		"leadbridge_submissions", "Submission records held, by status (failed ones need a person).", []string{"status"}, nil)})
+}
+
+func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := c.src.Counts(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	for status, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), status)
+	}
+}
+
+// Handler serves r in the Prometheus text format.
+func Handler(r *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(r, promhttp.HandlerOpts{})
+}
