@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -229,17 +230,22 @@ func (c *Client) WhoAmI(ctx context.Context) (WhoAmIResult, error) {
 	return w, nil
 }
 
-// parseRetryAfter reads Retry-After as seconds (possibly fractional).
+// parseRetryAfter reads Retry-After as seconds (possibly fractional) or an
+// HTTP-date. It is never negative: a date in the past, or a value that is
+// not a usable number of seconds, means no wait.
 func parseRetryAfter(h http.Header) time.Duration {
 	v := h.Get("Retry-After")
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
-		return time.Duration(s * float64(time.Second))
+	if s, err := strconv.ParseFloat(v, 64); err == nil {
+		if s >= 0 && s < math.MaxInt64/float64(time.Second) {
+			return time.Duration(s * float64(time.Second))
+		}
+		return 0
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
+		return max(time.Until(t), 0)
 	}
 	return 0
 }
