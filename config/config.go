@@ -49,6 +49,7 @@ type API struct {
 	APIToken          string
 	TrustedProxies    []*net.IPNet
 	MaxBodyBytes      int64
+	Retention         time.Duration // of discarded records (set by the status API)
 	Forms             forms.Set
 }
 
@@ -89,7 +90,9 @@ func LoadAPI(getenv Getenv) (API, error) {
 		AdminPasswordHash: getenv("LEADBRIDGE_ADMIN_PASSWORD_HASH"),
 		APIToken:          getenv("LEADBRIDGE_API_TOKEN"),
 		MaxBodyBytes:      64 << 10,
+		Retention:         30 * 24 * time.Hour,
 	}
+	errs = append(errs, durationVar(getenv, "LEADBRIDGE_DELIVERED_RETENTION", &c.Retention, time.Minute))
 	r, err := loadRedis(getenv)
 	errs = append(errs, err)
 	c.Redis = r

@@ -147,22 +147,34 @@ func (j *Janitor) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// staleAfter is how long a record may sit in a status before the janitor
+// checks that asynq still holds its task. Retries wait at most a minute and
+// an attempt is bounded by taskTimeout, so these are generous.
+var staleAfter = map[string]time.Duration{
+	submission.StatusAccepted:   2 * time.Minute,
+	submission.StatusRetrying:   10 * time.Minute,
+	submission.StatusDelivering: taskTimeout + 5*time.Minute,
+}
+
 // Sweep does one pass.
 func (j *Janitor) Sweep(ctx context.Context) {
-	ids, err := j.Store.Stale(ctx, 2*time.Minute, 500)
-	if err != nil {
-		j.Log.Warn("janitor: list stale", "err", err)
-	}
-	for _, id := range ids {
-		queued, err := j.Queue.Queued(id)
-		if err != nil || queued {
+	for status, age := range staleAfter {
+		ids, err := j.Store.Stale(ctx, status, age, 500)
+		if err != nil {
+			j.Log.Warn("janitor: list stale", "status", status, "err", err)
 			continue
 		}
-		if err := j.Queue.Enqueue(ctx, id); err != nil {
-			j.Log.Warn("janitor: enqueue", "id", id, "err", err)
-			continue
+		for _, id := range ids {
+			queued, err := j.Queue.Queued(id)
+			if err != nil || queued {
+				continue
+			}
+			if err := j.Queue.Enqueue(ctx, id); err != nil {
+				j.Log.Warn("janitor: enqueue", "id", id, "err", err)
+				continue
+			}
+			j.Log.Warn("janitor: queued a submission that had no task", "id", id, "status", status)
 		}
-		j.Log.Info("janitor: queued a submission that never reached the queue", "id", id)
 	}
 	if err := j.Store.Trim(ctx); err != nil {
 		j.Log.Warn("janitor: trim", "err", err)

@@ -268,9 +268,10 @@ func (s *Store) Trim(ctx context.Context) error {
 	return nil
 }
 
-// Stale returns ids still "accepted" after more than age: submissions made
-// durable whose task never reached the queue (the API died in between).
-func (s *Store) Stale(ctx context.Context, age time.Duration, limit int) ([]string, error) {
+// Stale returns ids of records in status whose last change is older than
+// age: "accepted" ones whose task never reached the queue (the API died in
+// between), or "retrying"/"delivering" ones whose task was lost.
+func (s *Store) Stale(ctx context.Context, status string, age time.Duration, limit int) ([]string, error) {
 	max := fmt.Sprintf("(%d", s.now().Add(-age).UnixMilli())
-	return s.rdb.ZRangeByScore(ctx, keyIndex+StatusAccepted, &redis.ZRangeBy{Min: "-inf", Max: max, Count: int64(limit)}).Result()
+	return s.rdb.ZRangeByScore(ctx, keyIndex+status, &redis.ZRangeBy{Min: "-inf", Max: max, Count: int64(limit)}).Result()
 }

@@ -46,7 +46,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 	defer rdb.Close()
 
-	store := submission.NewStore(rdb, 30*24*time.Hour)
+	store := submission.NewStore(rdb, cfg.Retention)
 	reg := metrics.Registry()
 	metrics.RegisterStatuses(reg, store)
 	app := &handlers.App{
