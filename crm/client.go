@@ -36,7 +36,7 @@ type Config struct {
 	AuthorityHost string         // https://login.microsoftonline.com, or the emulator
 	RootCAs       *x509.CertPool // nil = the system's
 	Timeout       time.Duration  // per HTTP request; default 30 s
-	Pacer         Pacer          // nil = unpaced
+	Pacer         Pacer          // nil = unpaced: each call waits out its own 429s
 	Logger        *slog.Logger
 }
 
@@ -118,7 +118,8 @@ type response struct {
 }
 
 // do sends r, waiting for the pacer, resending after 429s (the pacer makes
-// every worker wait out Retry-After) and once after a 401 with a fresh token.
+// every worker wait out Retry-After; without one, do waits itself) and once
+// after a 401 with a fresh token.
 func (c *Client) do(ctx context.Context, r request) (*response, error) {
 	var payload []byte
 	if r.body != nil {
@@ -137,6 +138,13 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 		case resp.status == http.StatusTooManyRequests && throttled < maxThrottleRetries:
 			throttled++
 			c.log.Debug("dataverse throttled; waiting", "path", r.path, "retry_after", resp.header.Get("Retry-After"))
+			if c.pacer == nil {
+				// Nobody else holds the request back: resending before
+				// Retry-After only lengthens the wait Dataverse imposes.
+				if err := waitRetryAfter(ctx, resp.header); err != nil {
+					return nil, err
+				}
+			}
 			continue
 		case resp.status == http.StatusUnauthorized && !refreshed:
 			// The token may have been revoked or expired early: drop the
@@ -228,6 +236,23 @@ func (c *Client) WhoAmI(ctx context.Context) (WhoAmIResult, error) {
 		return w, fmt.Errorf("crm: WhoAmI: decode: %w", err)
 	}
 	return w, nil
+}
+
+// waitRetryAfter sleeps for the Retry-After of a 429 (a second when it has
+// none), or until ctx ends.
+func waitRetryAfter(ctx context.Context, h http.Header) error {
+	d := parseRetryAfter(h)
+	if d <= 0 {
+		d = time.Second
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // parseRetryAfter reads Retry-After as seconds (possibly fractional) or an
