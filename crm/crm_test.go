@@ -1,0 +1,607 @@
+package crm
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leadbridge/leadbridge/emulator"
+	"github.com/leadbridge/leadbridge/internal/testenv"
+	"github.com/leadbridge/leadbridge/throttle"
+)
+
+func TestQuote(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"ann@example.com", "'ann@example.com'"},
+		{"o'brien", "'o''brien'"},
+		{"''", "''''''"},
+		{"", "''"},
+		{"it's 'quoted'", "'it''s ''quoted'''"},
+	}
+	for _, tt := range tests {
+		if got := Quote(tt.in); got != tt.want {
+			t.Errorf("Quote(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestFilters(t *testing.T) {
+	tests := []struct {
+		name string
+		got  Filter
+		want string
+	}{
+		{"eq quotes the literal", Eq("emailaddress1", "o'brien@example.com"), "emailaddress1 eq 'o''brien@example.com'"},
+		{"eq int is bare", EqInt("statecode", 0), "statecode eq 0"},
+		{"and of one is that filter", And(Eq("a", "1")), "a eq '1'"},
+		{"and parenthesises each", And(Eq("a", "1"), EqInt("b", 2)), "(a eq '1') and (b eq 2)"},
+		{"or parenthesises each", Or(Eq("a", "1"), Eq("a", "2"), Eq("a", "3")), "(a eq '1') or (a eq '2') or (a eq '3')"},
+		{"nesting keeps precedence", And(Or(Eq("a", "1"), Eq("b", "2")), EqInt("statecode", 0)), "((a eq '1') or (b eq '2')) and (statecode eq 0)"},
+		{"a quote cannot close the literal", Eq("lastname", "x' or statecode eq 1 or 'y"), "lastname eq 'x'' or statecode eq 1 or ''y'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if string(tt.got) != tt.want {
+				t.Errorf("got %s, want %s", tt.got, tt.want)
+			}
+		})
+	}
+}
+
+func TestQueryEncode(t *testing.T) {
+	q := Query{
+		Select:  []string{"leadid", "emailaddress1"},
+		Filter:  And(Eq("emailaddress1", "o'brien+test@example.com"), EqInt("statecode", 0)),
+		OrderBy: "createdon asc",
+		Top:     5,
+	}
+	got := q.encode()
+	want := "$select=leadid%2Cemailaddress1" +
+		"&$filter=%28emailaddress1%20eq%20%27o%27%27brien%2Btest%40example.com%27%29%20and%20%28statecode%20eq%200%29" +
+		"&$orderby=createdon%20asc&$top=5"
+	if got != want {
+		t.Errorf("encode =\n %s\nwant\n %s", got, want)
+	}
+	for _, bad := range []string{"+", " ", "'"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("encode = %s: contains a raw %q", got, bad)
+		}
+	}
+	// Whatever a server does with '+' (Dataverse reads it as a space), the
+	// query must decode back to exactly the filter that was built.
+	vals, err := url.ParseQuery(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vals.Get("$filter") != string(q.Filter) || vals.Get("$select") != "leadid,emailaddress1" || vals.Get("$orderby") != "createdon asc" {
+		t.Errorf("decoded = %v, want the filter %s back", vals, q.Filter)
+	}
+
+	t.Run("every special character survives", func(t *testing.T) {
+		value := "a b&c=d#e%f?g/h;i:j$k,l+m'n\"o\\p\tq é 漢"
+		enc := Query{Filter: Eq("companyname", value)}.encode()
+		vals, err := url.ParseQuery(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := vals.Get("$filter"); got != string(Eq("companyname", value)) {
+			t.Errorf("decoded %q, want %q", got, Eq("companyname", value))
+		}
+		if strings.ContainsAny(enc[len("$filter="):], "+ &=#?") {
+			t.Errorf("encoded value %s has a character that is not percent-encoded", enc)
+		}
+	})
+	t.Run("empty query", func(t *testing.T) {
+		if got := (Query{}).encode(); got != "" {
+			t.Errorf("encode = %q, want empty", got)
+		}
+	})
+}
+
+func TestParseAPIError(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		header http.Header
+		body   string
+		want   APIError
+		text   string
+	}{
+		{
+			name: "Dataverse envelope", status: 400,
+			body: `{"error":{"code":"0x80044331","message":"A validation error occurred.  The length of the 'firstname' attribute of the 'lead' entity exceeded the maximum allowed length of '50'."}}`,
+			want: APIError{Status: 400, Code: CodeMaxLength, Message: "A validation error occurred.  The length of the 'firstname' attribute of the 'lead' entity exceeded the maximum allowed length of '50'."},
+			text: "dataverse 400 0x80044331: A validation error occurred.",
+		},
+		{
+			name: "throttled with Retry-After", status: 429, header: http.Header{"Retry-After": {"2.5"}},
+			body: `{"error":{"code":"0x80072322","message":"Number of requests exceeded the limit of 6000 over time window of 300 seconds."}}`,
+			want: APIError{Status: 429, Code: CodeThrottleRequests, Message: "Number of requests exceeded the limit of 6000 over time window of 300 seconds.", RetryAfter: 2500 * time.Millisecond},
+		},
+		{
+			name: "envelope with an empty code", status: 401,
+			body: `{"error":{"code":"","message":"Bearer token is missing."}}`,
+			want: APIError{Status: 401, Message: "Bearer token is missing."},
+			text: "dataverse 401: Bearer token is missing.",
+		},
+		{
+			name: "plain text body", status: 502, body: "  Bad gateway from the proxy \n",
+			want: APIError{Status: 502, Message: "Bad gateway from the proxy"},
+		},
+		{
+			name: "empty body", status: 503,
+			want: APIError{Status: 503},
+			text: "dataverse 503: Service Unavailable",
+		},
+		{
+			name: "long HTML body is cut", status: 500, body: "<html>" + strings.Repeat("x", 500),
+			want: APIError{Status: 500, Message: ("<html>" + strings.Repeat("x", 500))[:300]},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.header
+			if h == nil {
+				h = http.Header{}
+			}
+			err := parseAPIError(&response{status: tt.status, header: h, body: []byte(tt.body)})
+			var got *APIError
+			if !errors.As(err, &got) {
+				t.Fatalf("parseAPIError = %T, want *APIError", err)
+			}
+			if *got != tt.want {
+				t.Errorf("got %+v, want %+v", *got, tt.want)
+			}
+			if tt.text != "" && !strings.HasPrefix(got.Error(), tt.text) {
+				t.Errorf("Error() = %q, want it to start with %q", got.Error(), tt.text)
+			}
+		})
+	}
+}
+
+func TestAPIErrorIsNotFound(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{&APIError{Status: 404, Code: CodeObjectDoesNotExist}, true},
+		{&APIError{Status: 404}, true},
+		{fmt.Errorf("crm: update lead x: %w", &APIError{Status: 404, Code: CodeKeyDoesNotExist}), true},
+		{&APIError{Status: 400, Code: CodeObjectDoesNotExist}, false},
+		{&APIError{Status: 412}, false},
+		{&NetError{Err: errors.New("connection refused")}, false},
+	}
+	for _, tt := range tests {
+		if got := errors.Is(tt.err, ErrNotFound); got != tt.want {
+			t.Errorf("errors.Is(%v, ErrNotFound) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+	if errors.Is(&APIError{Status: 404}, errors.New("crm: row does not exist")) {
+		t.Error("a 404 matches an error that is not ErrNotFound")
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        time.Duration
+	}{
+		{"absent", "", 0},
+		{"whole seconds", "5", 5 * time.Second},
+		{"fractional seconds", "0.25", 250 * time.Millisecond},
+		{"zero", "0", 0},
+		{"negative", "-3", 0},
+		{"garbage", "soon", 0},
+		{"infinite", "Inf", 0},
+		{"not a number", "NaN", 0},
+		{"a date in the past", time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := parseRetryAfter(http.Header{"Retry-After": {tt.value}})
+			if got != tt.want {
+				t.Errorf("parseRetryAfter(%q) = %s, want %s", tt.value, got, tt.want)
+			}
+		})
+	}
+	t.Run("a date in the future", func(t *testing.T) {
+		got := parseRetryAfter(http.Header{"Retry-After": {time.Now().Add(time.Minute).UTC().Format(http.TimeFormat)}})
+		if got <= 0 || got > time.Minute {
+			t.Errorf("parseRetryAfter(now+1m) = %s, want within (0, 1m]", got)
+		}
+	})
+}
+
+// newClient returns a Client for emu, trusting its CA, as the worker builds one.
+func newClient(t *testing.T, emu *emulator.Server, pacer Pacer) *Client {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(emu.CACertPEM()) {
+		t.Fatal("emulator CA PEM not usable")
+	}
+	c, err := New(Config{
+		URL:           emu.URL(),
+		TenantID:      emulator.DefaultTenantID,
+		ClientID:      emulator.DefaultClientID,
+		ClientSecret:  emulator.DefaultClientSecret,
+		AuthorityHost: emu.URL(),
+		RootCAs:       pool,
+		Timeout:       10 * time.Second,
+		Pacer:         pacer,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestNewRefusesBadSettings(t *testing.T) {
+	for _, cfg := range []Config{
+		{URL: "http://contoso.crm.dynamics.com"},
+		{URL: "contoso.crm.dynamics.com"},
+		{URL: "https://contoso.crm.dynamics.com", AuthorityHost: "http://login.example.com"},
+	} {
+		if _, err := New(cfg); err == nil {
+			t.Errorf("New(%+v) accepted", cfg)
+		}
+	}
+}
+
+func TestWhoAmI(t *testing.T) {
+	emu := testenv.StartEmulator(t)
+	c := newClient(t, emu.Server, nil)
+	w, err := c.WhoAmI(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !guidRE.MatchString(w.UserID) || !guidRE.MatchString(w.OrganizationID) || !guidRE.MatchString(w.BusinessUnitID) {
+		t.Errorf("WhoAmI = %+v, want three GUIDs", w)
+	}
+}
+
+func TestWhoAmIWrongSecret(t *testing.T) {
+	emu := testenv.StartEmulator(t)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(emu.CACertPEM())
+	c, err := New(Config{
+		URL: emu.URL(), TenantID: emulator.DefaultTenantID, ClientID: emulator.DefaultClientID,
+		ClientSecret: "wrong", AuthorityHost: emu.URL(), RootCAs: pool,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.WhoAmI(testContext(t))
+	var ae *AuthError
+	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+		t.Fatalf("WhoAmI with a wrong secret = %v, want an *AuthError with status 401", err)
+	}
+}
+
+func TestLeadRoundTrip(t *testing.T) {
+	emu := testenv.StartEmulator(t)
+	c := newClient(t, emu.Server, nil)
+	ctx := testContext(t)
+
+	created, err := c.CreateLead(ctx, Row{
+		"firstname": "Ann", "lastname": "O'Brien", "emailaddress1": "o'brien+test@example.com",
+		"companyname": "A & B #1 100% sure", "leadsourcecode": 8,
+	}, "emailaddress1", "companyname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := created["leadid"].(string)
+	if !guidRE.MatchString(id) || created["emailaddress1"] != "o'brien+test@example.com" {
+		t.Fatalf("CreateLead = %v, want a leadid and the $select'ed columns", created)
+	}
+
+	find := func(f Filter) []string {
+		t.Helper()
+		rows, err := c.FindLeads(ctx, Query{Select: []string{"leadid"}, Filter: And(f, EqInt("statecode", 0)), Top: 10})
+		if err != nil {
+			t.Fatalf("FindLeads(%s): %v", f, err)
+		}
+		var ids []string
+		for _, r := range rows {
+			ids = append(ids, r["leadid"].(string))
+		}
+		return ids
+	}
+	tests := []struct {
+		name   string
+		filter Filter
+		found  bool
+	}{
+		{"email with quote and plus", Eq("emailaddress1", "o'brien+test@example.com"), true},
+		{"email in another case", Eq("emailaddress1", "O'Brien+Test@Example.com"), true},
+		{"plus is not a space", Eq("emailaddress1", "o'brien test@example.com"), false},
+		{"company with &, # and %", Eq("companyname", "A & B #1 100% sure"), true},
+		{"percent is literal in eq", Eq("companyname", "A & B #1 1%"), false},
+		{"email and company", And(Eq("emailaddress1", "o'brien+test@example.com"), Eq("companyname", "A & B #1 100% sure")), true},
+		{"either of two emails", Or(Eq("emailaddress1", "x@example.com"), Eq("emailaddress1", "o'brien+test@example.com")), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ids := find(tt.filter)
+			switch {
+			case tt.found && (len(ids) != 1 || ids[0] != id):
+				t.Errorf("found %v, want [%s]", ids, id)
+			case !tt.found && len(ids) != 0:
+				t.Errorf("found %v, want none", ids)
+			}
+		})
+	}
+
+	if err := c.UpdateLead(ctx, id, Row{"jobtitle": "CTO", "firstname": "Anne"}); err != nil {
+		t.Fatal(err)
+	}
+	rows := emu.Rows("leads", "$select=firstname,lastname,jobtitle,leadsourcecode")
+	if len(rows) != 1 || rows[0]["firstname"] != "Anne" || rows[0]["jobtitle"] != "CTO" || rows[0]["lastname"] != "O'Brien" || rows[0]["leadsourcecode"] != float64(8) {
+		t.Errorf("leads after update = %v, want one with firstname Anne, jobtitle CTO, lastname O'Brien, source 8", rows)
+	}
+
+	t.Run("update of a missing lead is ErrNotFound", func(t *testing.T) {
+		err := c.UpdateLead(ctx, "00000000-0000-0000-0000-0000000000aa", Row{"jobtitle": "x"})
+		var ae *APIError
+		if !errors.Is(err, ErrNotFound) || !errors.As(err, &ae) || ae.Code != CodeObjectDoesNotExist {
+			t.Errorf("UpdateLead(missing) = %v, want a 404 %s", err, CodeObjectDoesNotExist)
+		}
+		if n := len(emu.Rows("leads", "$select=leadid")); n != 1 {
+			t.Errorf("%d leads after updating a missing one, want 1 (If-Match: * must not create)", n)
+		}
+	})
+	t.Run("update with a malformed id sends nothing", func(t *testing.T) {
+		before := emu.Stats().RequestsTotal
+		if err := c.UpdateLead(ctx, id+"') or (1 eq 1", Row{"jobtitle": "x"}); err == nil {
+			t.Error("UpdateLead with a malformed id succeeded")
+		}
+		if after := emu.Stats().RequestsTotal; after != before {
+			t.Errorf("%d requests sent for a malformed id, want 0", after-before)
+		}
+	})
+}
+
+func TestContactRoundTrip(t *testing.T) {
+	emu := testenv.StartEmulator(t)
+	c := newClient(t, emu.Server, nil)
+	ctx := testContext(t)
+	row, err := c.CreateContact(ctx, Row{"lastname": "Lee", "emailaddress1": "ann@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := row["contactid"].(string)
+	if !guidRE.MatchString(id) {
+		t.Fatalf("CreateContact = %v, want a contactid", row)
+	}
+	if err := c.UpdateContact(ctx, id, Row{"firstname": "Ann"}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := c.FindContacts(ctx, Query{Select: []string{"contactid", "firstname"}, Filter: Eq("emailaddress1", "ANN@example.com")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0]["contactid"] != id || rows[0]["firstname"] != "Ann" {
+		t.Errorf("FindContacts = %v, want [%s with firstname Ann]", rows, id)
+	}
+	lead, err := c.CreateLead(ctx, Row{"lastname": "Lee", "parentcontactid@odata.bind": ContactRef(id)}, "_parentcontactid_value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lead["_parentcontactid_value"] != id {
+		t.Errorf("lead bound with ContactRef has _parentcontactid_value %v, want %s", lead["_parentcontactid_value"], id)
+	}
+}
+
+func TestUpsertLead(t *testing.T) {
+	emu := testenv.StartEmulator(t)
+	c := newClient(t, emu.Server, nil)
+	ctx := testContext(t)
+
+	t.Run("without the key defined", func(t *testing.T) {
+		_, _, err := c.UpsertLead(ctx, "emailaddress1", "ann@example.com", Row{"lastname": "Lee"})
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
+			t.Fatalf("UpsertLead without an alternate key = %v, want a 400", err)
+		}
+		if n := len(emu.Rows("leads", "$select=leadid")); n != 0 {
+			t.Errorf("%d leads written, want 0", n)
+		}
+	})
+
+	emu.Configure(`{"alternate_keys":{"leads":["emailaddress1"]}}`)
+	const email = "o'brien+key@example.com"
+	id, created, err := c.UpsertLead(ctx, "emailaddress1", email, Row{"lastname": "O'Brien", "subject": "first"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !created || !guidRE.MatchString(id) {
+		t.Fatalf("first UpsertLead = %q, created %v; want a new lead", id, created)
+	}
+	id2, created, err := c.UpsertLead(ctx, "emailaddress1", email, Row{"jobtitle": "CEO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created || id2 != id {
+		t.Errorf("second UpsertLead = %q, created %v; want an update of %s", id2, created, id)
+	}
+	rows := emu.Rows("leads", "$select=emailaddress1,lastname,jobtitle,subject")
+	if len(rows) != 1 {
+		t.Fatalf("leads = %v, want exactly one", rows)
+	}
+	r := rows[0]
+	if r["leadid"] != id || r["emailaddress1"] != email || r["lastname"] != "O'Brien" || r["jobtitle"] != "CEO" || r["subject"] != "first" {
+		t.Errorf("lead = %s, want %s with the key from the URL and both writes", testenv.Describe(r), id)
+	}
+}
+
+func TestAPIErrorFromDataverse(t *testing.T) {
+	emu := testenv.StartEmulator(t)
+	c := newClient(t, emu.Server, nil)
+	ctx := testContext(t)
+	tests := []struct {
+		name    string
+		row     Row
+		code    string
+		message string
+	}{
+		{"column too long", Row{"lastname": "Lee", "firstname": strings.Repeat("x", 51)}, CodeMaxLength, "'firstname'"},
+		{"choice out of range", Row{"lastname": "Lee", "leadsourcecode": 99}, CodePicklistOutOfRange, "leadsourcecode"},
+		{"unknown column", Row{"lastname": "Lee", "new_nope": "x"}, "", "does not exist on type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.CreateLead(ctx, tt.row)
+			var ae *APIError
+			if !errors.As(err, &ae) {
+				t.Fatalf("CreateLead = %v, want an *APIError", err)
+			}
+			if ae.Status != http.StatusBadRequest || (tt.code != "" && ae.Code != tt.code) || !strings.Contains(ae.Message, tt.message) {
+				t.Errorf("got %d %q %q, want 400 %q with a message mentioning %q", ae.Status, ae.Code, ae.Message, tt.code, tt.message)
+			}
+			if !strings.HasPrefix(err.Error(), "crm: create lead: dataverse 400") {
+				t.Errorf("Error() = %q, want it wrapped once with the operation", err)
+			}
+		})
+	}
+	if n := len(emu.Rows("leads", "$select=leadid")); n != 0 {
+		t.Errorf("%d leads written by refused requests, want 0", n)
+	}
+}
+
+// A token the service no longer accepts (here: the emulator restarted and
+// forgot every token it issued, as a revocation would) costs one 401 and
+// one new token, and the call succeeds without the caller noticing.
+func TestUnauthorizedRefreshesTokenOnce(t *testing.T) {
+	dir := t.TempDir()
+	first, err := emulator.Start(emulator.Options{Addr: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { first.Close() })
+	c := newClient(t, first, nil)
+	ctx := testContext(t)
+	if _, err := c.WhoAmI(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := first.Stats().TokensIssued; got != 1 {
+		t.Fatalf("tokens issued = %d, want 1", got)
+	}
+
+	u, _ := url.Parse(first.URL())
+	first.Close()
+	// Same address and data dir: the same URL and CA, but none of the old tokens.
+	second, err := emulator.Start(emulator.Options{Addr: u.Host, DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { second.Close() })
+	if second.URL() != first.URL() {
+		t.Fatalf("restarted emulator at %s, want %s", second.URL(), first.URL())
+	}
+
+	if _, err := c.CreateLead(ctx, Row{"lastname": "Lee"}); err != nil {
+		t.Fatalf("CreateLead after the tokens were forgotten: %v", err)
+	}
+	s := second.Stats()
+	if s.ResponsesByStatus["401"] != 1 || s.TokensIssued != 1 || s.ResponsesByStatus["201"] != 1 {
+		t.Errorf("stats = %+v, want one 401, one new token, one 201", s)
+	}
+
+	// The new token is cached again: the next call needs no new one.
+	if _, err := c.WhoAmI(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := second.Stats(); s.TokensIssued != 1 || s.ResponsesByStatus["401"] != 1 {
+		t.Errorf("after another call: stats = %+v, want still one token and one 401", s)
+	}
+}
+
+// Tokens shorter-lived than MSAL's five-minute refresh margin are fetched
+// anew for every call, so they never reach Dataverse expired.
+func TestShortLivedTokens(t *testing.T) {
+	emu := testenv.StartEmulator(t)
+	emu.Configure(`{"token_lifetime_seconds":1}`)
+	c := newClient(t, emu.Server, nil)
+	ctx := testContext(t)
+	start := time.Now()
+	calls := 0
+	testenv.Eventually(t, 20*time.Second, func() string {
+		calls++
+		if _, err := c.WhoAmI(ctx); err != nil {
+			t.Fatalf("call %d: %v", calls, err)
+		}
+		if time.Since(start) < 1500*time.Millisecond {
+			return "still within the first token's lifetime"
+		}
+		return ""
+	})
+	if s := emu.Stats(); s.ResponsesByStatus["401"] != 0 || s.TokensIssued < 2 {
+		t.Errorf("stats = %+v after %d calls, want no 401 and tokens renewed", s, calls)
+	}
+}
+
+// With the service protection limits low, calls paced by a real Limiter all
+// succeed, and none of them is sent before its Retry-After has passed.
+func TestThrottledCallsWaitRetryAfter(t *testing.T) {
+	emu := testenv.StartEmulator(t)
+	// The execution-time facet: the Limiter cannot see it coming (no header
+	// counts it down in a form it reads), so 429s are certain.
+	emu.Configure(`{"latency_ms":50,"limits":{"requests_per_window":0,"window_seconds":1,"concurrent":0,"execution_ms_per_window":200}}`)
+	rdb := testenv.StartRedis(t).Client()
+	limiter := throttle.New(rdb, emulator.DefaultClientID+"@crm-test", throttle.Options{})
+	c := newClient(t, emu.Server, limiter)
+	ctx := testContext(t)
+
+	const calls = 8
+	errs := make(chan error, calls)
+	for i := range calls {
+		go func() {
+			_, err := c.CreateLead(ctx, Row{"lastname": fmt.Sprintf("Lee %d", i)})
+			errs <- err
+		}()
+	}
+	for range calls {
+		if err := <-errs; err != nil {
+			t.Errorf("CreateLead: %v", err)
+		}
+	}
+	s := emu.Stats()
+	if s.ResponsesByStatus["429"] == 0 {
+		t.Errorf("stats = %+v: no 429 at all, the limits did not bite", s)
+	}
+	if s.EarlyRetries != 0 {
+		t.Errorf("early_retries = %d, want 0 (stats %+v)", s.EarlyRetries, s)
+	}
+	if n := len(emu.Rows("leads", "$select=leadid")); n != calls {
+		t.Errorf("%d leads, want %d", n, calls)
+	}
+}
+
+// A Client without a Pacer still waits out Retry-After itself.
+func TestThrottledUnpacedWaitsRetryAfter(t *testing.T) {
+	emu := testenv.StartEmulator(t)
+	emu.Configure(`{"limits":{"requests_per_window":2,"window_seconds":1,"concurrent":0,"execution_ms_per_window":0}}`)
+	c := newClient(t, emu.Server, nil)
+	ctx := testContext(t)
+	for i := range 5 {
+		if _, err := c.WhoAmI(ctx); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	s := emu.Stats()
+	if s.ResponsesByStatus["429"] == 0 || s.EarlyRetries != 0 {
+		t.Errorf("stats = %+v, want some 429s and no early retries", s)
+	}
+}
