@@ -3,16 +3,18 @@
 # installs them with the OS package manager when it can, otherwise stops
 # with one line that says what is missing.
 #   scripts/deps.sh run    go, redis-server
-#   scripts/deps.sh test   go, redis-server, node + npm (emulator interop test)
+#   scripts/deps.sh test   go, redis-server, node + npm (emulator interop test),
+#                          chromium (the hosted pages are checked in headless Chromium)
 set -euo pipefail
 need=(go redis-server)
-[ "${1:-run}" = test ] && need+=(node npm)
+[ "${1:-run}" = test ] && need+=(node npm chromium)
 
 pkg_for() {
   case "$1" in
     redis-server) echo redis-server ;;
     node) echo nodejs ;;
     npm) echo npm ;;
+    chromium) echo chromium ;;
     *) echo "" ;;
   esac
 }
@@ -37,6 +39,11 @@ if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || [ -n "$sudo" 
   $sudo apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${pkgs[@]}" >/dev/null
 elif command -v brew >/dev/null 2>&1; then
+  if [[ " ${missing[*]} " == *" chromium "* ]]; then
+    # Homebrew's Chromium is an app bundle, not a chromium command on PATH.
+    echo "missing: chromium — install Chromium and put a chromium command on PATH (Debian/Ubuntu: apt-get install chromium), then run this again." >&2
+    exit 1
+  fi
   for p in "${pkgs[@]}"; do [ "$p" = redis-server ] && p=redis; [ "$p" = nodejs ] && p=node; brew install "$p"; done
 else
   echo "missing: ${missing[*]} — install them (Debian/Ubuntu: apt-get install ${pkgs[*]}), then run this again." >&2
