@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,10 +25,17 @@ var (
 // changed in one transaction on Redis Cluster too.
 const (
 	keyRecord = "{lb}:rec:"  // + id → JSON Record
-	keyIndex  = "{lb}:idx:"  // + status → zset of ids by last change (ms)
-	keyFailed = "{lb}:fail:" // + form → zset of failed ids by time (ms)
+	keyIndex  = "{lb}:idx:"  // + status → zset of ids by last change (score)
+	keyFailed = "{lb}:fail:" // + form → zset of failed ids by time (score)
 	keyIdem   = "{lb}:idem:" // + form + ":" + sha256(key) → id
 )
+
+// score is an index score: Unix milliseconds with the sub-millisecond part
+// as a fraction (a float64 keeps it to a quarter of a microsecond), so that
+// records changed within one millisecond still sort by time and a page
+// boundary between them loses none. (Whole-millisecond scores written by
+// earlier versions still sort in place.)
+func score(t time.Time) float64 { return float64(t.UnixNano()) / 1e6 }
 
 // IdempotencyTTL is how long an Idempotency-Key maps to its first submission.
 const IdempotencyTTL = 24 * time.Hour
@@ -83,7 +91,7 @@ func (s *Store) Create(ctx context.Context, r *Record) (existing string, err err
 	}
 	res, err := createScript.Run(ctx, s.rdb,
 		[]string{keyRecord + r.ID, keyIndex + StatusAccepted, idem},
-		data, now.UnixMilli(), r.ID, int(IdempotencyTTL.Seconds())).Text()
+		data, score(now), r.ID, int(IdempotencyTTL.Seconds())).Text()
 	if err != nil {
 		return "", fmt.Errorf("submission: create: %w", err)
 	}
@@ -164,9 +172,9 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*Record) error) (
 			if old != r.Status {
 				p.ZRem(ctx, keyIndex+old, id)
 			}
-			p.ZAdd(ctx, keyIndex+r.Status, redis.Z{Score: float64(now.UnixMilli()), Member: id})
+			p.ZAdd(ctx, keyIndex+r.Status, redis.Z{Score: score(now), Member: id})
 			if r.Status == StatusFailed {
-				p.ZAdd(ctx, keyFailed+r.Form, redis.Z{Score: float64(now.UnixMilli()), Member: id})
+				p.ZAdd(ctx, keyFailed+r.Form, redis.Z{Score: score(now), Member: id})
 			} else if old == StatusFailed {
 				p.ZRem(ctx, keyFailed+r.Form, id)
 			}
@@ -214,7 +222,7 @@ func (s *Store) List(ctx context.Context, o ListOptions) ([]*Record, error) {
 	}
 	max := "+inf"
 	if !o.Before.IsZero() {
-		max = fmt.Sprintf("(%d", o.Before.UnixMilli())
+		max = "(" + strconv.FormatFloat(score(o.Before), 'f', -1, 64)
 	}
 	ids, err := s.rdb.ZRevRangeByScore(ctx, key, &redis.ZRangeBy{Max: max, Min: "-inf", Count: int64(o.Limit)}).Result()
 	if err != nil {
