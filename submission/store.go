@@ -207,7 +207,10 @@ type ListOptions struct {
 	Limit  int       // default 50, at most 500
 }
 
-// List returns records of one status, most recently changed first.
+// List returns records of one status, most recently changed first. A page
+// holds Limit records whenever that many remain, even when index entries of
+// other forms or of expired records are skipped on the way, so a short page
+// means the end. The next page is the one Before the last record's UpdatedAt.
 func (s *Store) List(ctx context.Context, o ListOptions) ([]*Record, error) {
 	if !ValidStatus(o.Status) {
 		return nil, fmt.Errorf("submission: unknown status %q", o.Status)
@@ -224,23 +227,30 @@ func (s *Store) List(ctx context.Context, o ListOptions) ([]*Record, error) {
 	if !o.Before.IsZero() {
 		max = "(" + strconv.FormatFloat(score(o.Before), 'f', -1, 64)
 	}
-	ids, err := s.rdb.ZRevRangeByScore(ctx, key, &redis.ZRangeBy{Max: max, Min: "-inf", Count: int64(o.Limit)}).Result()
-	if err != nil {
-		return nil, fmt.Errorf("submission: list: %w", err)
-	}
-	out := make([]*Record, 0, len(ids))
-	for _, id := range ids {
-		r, err := s.Get(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			continue // expired after retention; the janitor drops the index entry
-		}
+	out := make([]*Record, 0, o.Limit)
+	for offset := int64(0); len(out) < o.Limit; {
+		batch := int64(o.Limit - len(out))
+		ids, err := s.rdb.ZRevRangeByScore(ctx, key, &redis.ZRangeBy{Max: max, Min: "-inf", Offset: offset, Count: batch}).Result()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("submission: list: %w", err)
 		}
-		if o.Form != "" && r.Form != o.Form {
-			continue
+		offset += int64(len(ids))
+		for _, id := range ids {
+			r, err := s.Get(ctx, id)
+			if errors.Is(err, ErrNotFound) {
+				continue // expired after retention; the janitor drops the index entry
+			}
+			if err != nil {
+				return nil, err
+			}
+			if o.Form != "" && r.Form != o.Form {
+				continue
+			}
+			out = append(out, r)
 		}
-		out = append(out, r)
+		if int64(len(ids)) < batch {
+			break // the index is exhausted
+		}
 	}
 	return out, nil
 }
