@@ -81,11 +81,14 @@ func classifyAPI(e *crm.APIError, info submission.ErrorInfo) (submission.ErrorIn
 }
 
 // isConfigurationMessage spots 400s caused by leadbridge's settings rather
-// than by the submitted values: a mapped column or key that the org lacks.
+// than by the submitted values: a mapped column or key that the org lacks,
+// whether it was written ("does not exist on type") or queried with $select
+// or $filter ("Could not find a property named").
 func isConfigurationMessage(e *crm.APIError) bool {
 	m := e.Message
 	return e.Code == crm.CodeEntityKeyNotDefined ||
 		strings.Contains(m, "does not exist on type") ||
+		strings.Contains(m, "Could not find a property named") ||
 		strings.Contains(m, "key in the request URI is not valid") ||
 		strings.Contains(m, "Resource not found for the segment")
 }
