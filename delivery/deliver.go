@@ -193,6 +193,7 @@ type leadPlan struct {
 	lead       map[string]any
 	contact    map[string]any
 	email      string // normalized, "" if none
+	phoneCol   string // the lead column the form's "phone" field writes
 	values     map[string]string
 	contactWhy string
 }
@@ -201,7 +202,10 @@ type leadPlan struct {
 var contactColumns = []string{"firstname", "lastname", "emailaddress1", "telephone1", "mobilephone", "jobtitle", "donotbulkemail", "donotemail", "donotphone"}
 
 func plan(f *forms.Form, values map[string]string) *leadPlan {
-	p := &leadPlan{lead: map[string]any{}, contact: map[string]any{}, values: values}
+	p := &leadPlan{lead: map[string]any{}, contact: map[string]any{}, values: values, phoneCol: "telephone1"}
+	if fd, ok := f.Field("phone"); ok && fd.Column != "" {
+		p.phoneCol = fd.Column
+	}
 	for _, fd := range f.Fields {
 		v, ok := values[fd.Name]
 		if fd.Column == "" {
@@ -246,7 +250,7 @@ func (p *leadPlan) lockKeys(submissionID string) []string {
 	if p.email != "" {
 		keys = append(keys, "lead:email:"+p.email, "contact:email:"+p.email)
 	}
-	if ph := digits(str(p.lead["telephone1"])); len(ph) >= 7 {
+	if ph := digits(str(p.lead[p.phoneCol])); len(ph) >= 7 {
 		keys = append(keys, "lead:phone:"+phoneKey(ph))
 	}
 	if len(keys) == 0 {
@@ -272,10 +276,7 @@ func (p *leadPlan) matchFilter(f *forms.Form, rule string) (crm.Filter, func(crm
 		}
 		return crm.And(crm.Eq("emailaddress1", p.email), crm.Eq("companyname", company)), nil
 	case forms.MatchPhone:
-		col := "telephone1"
-		if fd, ok := f.Field("phone"); ok && fd.Column != "" {
-			col = fd.Column
-		}
+		col := p.phoneCol
 		want := digits(str(p.lead[col]))
 		if len(want) < 7 {
 			return "", nil
