@@ -13,9 +13,10 @@ test: deps-test
 	$(GO) vet ./...
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
-## bench: benchmarks; results belong in docs/BENCHMARKS.md
+## bench: benchmarks (emulator, intake, delivery end to end); results belong in docs/BENCHMARKS.md
 bench: deps-test
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./emulator/ ./handlers/
+	$(GO) test -run '^$$' -bench DeliveryThroughput -benchtime 1000x ./e2e/
 
 ## build: the three programs into bin/
 build:

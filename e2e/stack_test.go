@@ -21,7 +21,7 @@ const apiToken = "e2e-test-token-0123456789"
 
 // stack is one running leadbridge.
 type stack struct {
-	t       *testing.T
+	t       testing.TB
 	Redis   *testenv.Redis
 	Emu     *testenv.Emulator
 	API     *testenv.Process
@@ -37,7 +37,7 @@ type options struct {
 	env      map[string]string
 }
 
-func startStack(t *testing.T, o options) *stack {
+func startStack(t testing.TB, o options) *stack {
 	t.Helper()
 	s := &stack{t: t, Redis: testenv.StartRedis(t), Emu: testenv.StartEmulator(t)}
 	if o.emulator != "" {
@@ -165,20 +165,31 @@ func (s *stack) waitStatus(id, want string, within time.Duration) map[string]any
 	return rec
 }
 
-// list returns submissions of a status from the API.
+// list returns every submission of a status from the API, following the
+// pages it is served in.
 func (s *stack) list(status string) []map[string]any {
 	s.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, s.APIURL+"/v1/submissions?limit=500&status="+status, nil)
-	req.Header.Set("Authorization", "Bearer "+apiToken)
-	code, body := s.do(req)
-	if code != http.StatusOK {
-		s.t.Fatalf("list %s: %d %v", status, code, body)
-	}
 	var out []map[string]any
-	for _, r := range body["submissions"].([]any) {
-		out = append(out, r.(map[string]any))
+	next := ""
+	for {
+		u := s.APIURL + "/v1/submissions?limit=500&status=" + status
+		if next != "" {
+			u += "&before=" + url.QueryEscape(next)
+		}
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		req.Header.Set("Authorization", "Bearer "+apiToken)
+		code, body := s.do(req)
+		if code != http.StatusOK {
+			s.t.Fatalf("list %s: %d %v", status, code, body)
+		}
+		for _, r := range body["submissions"].([]any) {
+			out = append(out, r.(map[string]any))
+		}
+		next, _ = body["next"].(string)
+		if next == "" {
+			return out
+		}
 	}
-	return out
 }
 
 // get fetches a path of the API and returns the body.

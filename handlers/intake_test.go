@@ -29,7 +29,7 @@ type env struct {
 	store *submission.Store
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	r := testenv.StartRedis(t)
 	rdb := r.Client()
