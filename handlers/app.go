@@ -88,6 +88,9 @@ func (a *App) render(c echo.Context, status int, name string, data any) error {
 // wantsJSON: JSON clients get JSON answers, browsers posting HTML forms get pages.
 func wantsJSON(c echo.Context) bool {
 	r := c.Request()
+	if strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/metrics" {
+		return true
+	}
 	if strings.Contains(r.Header.Get("Accept"), "application/json") {
 		return true
 	}
