@@ -40,11 +40,10 @@ func join(op string, fs []Filter) Filter {
 	return Filter(strings.Join(parts, op))
 }
 
-// escapeQueryValue percent-encodes a query option value. Everything outside
-// the unreserved set is encoded — spaces as %20, never "+", which Dataverse
-// reads as a space (dataverse.md §4) — except the OData punctuation that
-// must stay literal: quotes, parentheses and commas are encoded too, which
-// Dataverse accepts, so only unreserved characters stay as they are.
+// escapeQueryValue percent-encodes a query option value: every byte outside
+// the URL's unreserved set (letters, digits, - . _ ~) is encoded. Spaces
+// become %20 and "+" becomes %2B — Dataverse reads a raw "+" as a space
+// (dataverse.md §4), which would silently break an email like a+b@x.com.
 func escapeQueryValue(s string) string {
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder
