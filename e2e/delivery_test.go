@@ -131,9 +131,12 @@ func TestThrottlingIsWaitedOutExactly(t *testing.T) {
 	s.Emu.Configure(`{"limits":{"requests_per_window":150,"window_seconds":5,"concurrent":4}}`)
 	ids := s.submitMany("quick", 300, 300, 25)
 	s.waitAllDelivered(ids, 4*time.Minute)
-	s.checkOneLeadPerPerson(300, false)
 	st := s.Emu.Stats()
 	t.Logf("emulator stats: %+v", st)
+	// The test reads back as the same app user: lift the limits first, so
+	// its own reads are not throttled (the stats above are already taken).
+	s.Emu.Configure(`{"limits":{"requests_per_window":0,"execution_ms_per_window":0,"concurrent":0}}`)
+	s.checkOneLeadPerPerson(300, false)
 	if st.ResponsesByStatus["429"] == 0 {
 		t.Errorf("no 429 was ever sent: the limits were not reached, so this test proves nothing (stats %+v)", st)
 	}
