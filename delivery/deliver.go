@@ -282,9 +282,10 @@ func (p *leadPlan) matchFilter(f *forms.Form, rule string) (crm.Filter, func(crm
 			return "", nil
 		}
 		// Stored numbers carry spaces, dashes and brackets. Dataverse honours
-		// SQL wildcards inside contains(), so match the last seven digits
+		// SQL wildcards inside contains(), so match the last ten digits (a
+		// national number; a country code on either side does not matter)
 		// with anything between them, then compare all digits here.
-		tail := want[len(want)-7:]
+		tail := want[max(0, len(want)-10):]
 		pattern := strings.Join(strings.Split(tail, ""), "%")
 		check := func(row crm.Row) bool { return samePhone(digits(str(row[col])), want) }
 		return crm.Filter(fmt.Sprintf("contains(%s,%s)", col, crm.Quote(pattern))), check

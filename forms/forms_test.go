@@ -281,3 +281,20 @@ func TestSetIDs(t *testing.T) {
 		t.Errorf("IDs = %v, want sorted [a b c]", got)
 	}
 }
+
+func TestRequiredCheckboxMustBeTicked(t *testing.T) {
+	v := NewValidator()
+	f := &Form{ID: "c", Fields: []Field{{Name: "email", Column: "emailaddress1", Rules: "required,email"}, {Name: "consent", Type: "bool", Rules: "required"}}}
+	if err := f.Prepare(v); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		consent string
+		want    string
+	}{{"", "must be ticked"}, {"false", "must be ticked"}, {"on", ""}} {
+		_, problems := v.Clean(f, map[string]string{"email": "a@b.co", "consent": tc.consent})
+		if got := problems["consent"]; got != tc.want {
+			t.Errorf("consent %q: got %q, want %q", tc.consent, got, tc.want)
+		}
+	}
+}

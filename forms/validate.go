@@ -72,6 +72,11 @@ func (v *Validator) Clean(f *Form, raw map[string]string) (map[string]string, ma
 				problems[fd.Name] = "must be yes or no"
 				continue
 			}
+			if !b && strings.Contains(","+fd.Rules+",", ",required,") {
+				// For a checkbox, required means ticked (e.g. consent).
+				problems[fd.Name] = "must be ticked"
+				continue
+			}
 			val = fmt.Sprint(b)
 		}
 		if looksLikeEmail(fd) {

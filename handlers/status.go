@@ -78,7 +78,11 @@ func (a *App) listSubmissions(c echo.Context) error {
 		Counts      map[string]int64     `json:"counts"`
 		Next        string               `json:"next,omitempty"`
 	}{Submissions: recs, Counts: counts}
-	if len(recs) > 0 && len(recs) == max(o.Limit, 1) {
+	limit := o.Limit
+	if limit == 0 {
+		limit = 50 // List's default
+	}
+	if len(recs) > 0 && len(recs) == limit {
 		out.Next = recs[len(recs)-1].UpdatedAt.Format(time.RFC3339Nano)
 	}
 	if out.Submissions == nil {
