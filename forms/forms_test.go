@@ -283,8 +283,8 @@ func TestSetIDs(t *testing.T) {
 }
 
 func TestRequiredCheckboxMustBeTicked(t *testing.T) {
-	v := NewValidator()
-	f := &Form{ID: "c", Fields: []Field{{Name: "email", Column: "emailaddress1", Rules: "required,email"}, {Name: "consent", Type: "bool", Rules: "required"}}}
+	v := forms.NewValidator()
+	f := &forms.Form{ID: "c", Fields: []forms.Field{{Name: "email", Column: "emailaddress1", Rules: "required,email"}, {Name: "consent", Type: "bool", Rules: "required"}}}
 	if err := f.Prepare(v); err != nil {
 		t.Fatal(err)
 	}
