@@ -8,10 +8,14 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 )
+
+// tokenTimeout bounds one token acquisition.
+const tokenTimeout = 30 * time.Second
 
 // tokenSource hands out access tokens for the Dataverse environment from one
 // long-lived MSAL confidential client, whose in-memory cache serves repeat
@@ -66,6 +70,10 @@ func (t *tokenSource) token(ctx context.Context) (string, error) {
 	t.mu.Lock()
 	app := t.app
 	t.mu.Unlock()
+	// A cached token returns at once; a token request gets its own bound,
+	// shorter than a delivery's.
+	ctx, cancel := context.WithTimeout(ctx, tokenTimeout)
+	defer cancel()
 	res, err := app.AcquireTokenByCredential(ctx, []string{t.scope})
 	if err != nil {
 		ae := &AuthError{Err: err}
