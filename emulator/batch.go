@@ -171,8 +171,8 @@ func (s *Server) batchRequest(outer *apiRequest, op *batchOp, refs map[string]st
 	}, nil
 }
 
-// resolveBindRefs replaces "$N" values of @odata.bind members with the URI
-// of the row part N created.
+// resolveBindRefs replaces "$N" values of @odata.bind members, and of the
+// @odata.id of a $ref body, with the URI of the row part N created.
 func resolveBindRefs(body []byte, refs map[string]string) ([]byte, *result) {
 	var m map[string]any
 	if json.Unmarshal(body, &m) != nil {
@@ -181,7 +181,7 @@ func resolveBindRefs(body []byte, refs map[string]string) ([]byte, *result) {
 	changed := false
 	for k, v := range m {
 		ref, ok := v.(string)
-		if !ok || !strings.HasSuffix(k, "@odata.bind") || !strings.HasPrefix(ref, "$") {
+		if !ok || !(strings.HasSuffix(k, "@odata.bind") || k == "@odata.id") || !strings.HasPrefix(ref, "$") {
 			continue
 		}
 		uri, ok := refs[ref[1:]]

@@ -122,6 +122,9 @@ type Server struct {
 	limiter *limiter
 	stats   *statsCounter
 	ids     identityIDs
+	// user is the calling application user as a systemuser row, for
+	// lookups to it (owner, created by) to expand and format.
+	user *record
 
 	closeOnce sync.Once
 	closeErr  error
@@ -145,6 +148,10 @@ func Start(opts Options) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.ids = newIdentityIDs(s.tenant)
+	// Dataverse names an application user "# <app name>".
+	s.user = &record{cols: map[string]any{
+		"systemuserid": s.ids.user, "ownerid": s.ids.user, "fullname": "# " + s.clientID,
+	}}
 	s.cfg = defaultConfig()
 	if opts.Config != nil {
 		c := *opts.Config

@@ -19,6 +19,7 @@ const (
 	kindChoice
 	kindBool
 	kindInt
+	kindBigInt // versionnumber
 	kindDateTime
 	kindGUID   // the primary key
 	kindLookup // _x_value, read-only; set through a navigation property
@@ -29,6 +30,7 @@ var edmType = map[colKind]string{
 	kindChoice:   "Edm.Int32",
 	kindBool:     "Edm.Boolean",
 	kindInt:      "Edm.Int32",
+	kindBigInt:   "Edm.Int64",
 	kindDateTime: "Edm.DateTimeOffset",
 	kindGUID:     "Edm.Guid",
 	kindLookup:   "Edm.Guid",
@@ -38,24 +40,55 @@ type column struct {
 	name     string
 	kind     colKind
 	maxLen   int   // strings
-	choices  []int // choice columns
+	choices  []int // choice columns, ascending
 	min, max int   // integers
 	readOnly bool  // set by the platform; ignored when a client sends it
 	def      any   // value on create when the client sends none
+	// labels are what Dataverse shows for a choice value, and yesNo for
+	// false and true: the formatted values of §4.
+	labels map[int]string
+	yesNo  [2]string
 }
 
-// navProp is a single-valued navigation property usable with @odata.bind.
+// navProp is a single-valued navigation property: the many-to-one side of a
+// relationship, read through a lookup column and set with @odata.bind or
+// $ref. A Customer lookup has two, one per target table.
 type navProp struct {
-	name    string
-	targets []string // entity sets it may point to
-	lookup  string   // the _x_value column it fills
+	name   string
+	target string // entity set it points to
+	lookup string // the _x_value column it fills
+	// relationship is the relationship's schema name, which is also the
+	// collection-valued navigation property on the target table.
+	relationship string
+	// system navigation properties (ownerid, createdby, modifiedby) point to
+	// the calling user; the platform sets them and the emulator has no
+	// systemuser table to bind them to.
+	system bool
+}
+
+// oneToMany is a collection-valued navigation property: the rows of another
+// table whose lookup (through nav) points at this row.
+type oneToMany struct {
+	name string
+	set  string   // the referencing table
+	nav  *navProp // its navigation property back here
 }
 
 type tableSchema struct {
 	logical, set, pk string
 	cols             map[string]*column
-	order            []string // columns in output order
-	navs             map[string]*navProp
+	order            []string              // columns in output order
+	navs             map[string]*navProp   // single-valued, by name
+	many             map[string]*oneToMany // collection-valued, by name
+	// lookupNavs lists the navigation properties behind each lookup
+	// column, so a lookup value can be annotated and expanded.
+	lookupNavs map[string][]*navProp
+	// primaryName is the column shown as a row's name, and so as the
+	// formatted value of lookups to it.
+	primaryName string
+	// keyAliases are columns always returned with the primary key (a
+	// systemuser's ownerid).
+	keyAliases []string
 	// states maps each statecode to its valid statuscodes, the first being
 	// the default.
 	states map[int][]int
@@ -82,9 +115,16 @@ func (t *tableSchema) keyable(col string) bool {
 func str(name string, maxLen int) *column {
 	return &column{name: name, kind: kindString, maxLen: maxLen}
 }
-func boolean(name string) *column { return &column{name: name, kind: kindBool, def: false} }
-func choice(name string, def any, values ...int) *column {
-	return &column{name: name, kind: kindChoice, choices: values, def: def}
+
+// boolean is a Yes/No column with the labels Dataverse shows for false and
+// true.
+func boolean(name, no, yes string) *column {
+	return &column{name: name, kind: kindBool, def: false, yesNo: [2]string{no, yes}}
+}
+
+// choice is a choice column; its valid values are the labels' keys.
+func choice(name string, def any, labels map[int]string) *column {
+	return &column{name: name, kind: kindChoice, choices: sortedKeys(labels), def: def, labels: labels}
 }
 func integer(name string, lo, hi int) *column {
 	return &column{name: name, kind: kindInt, min: lo, max: hi}
@@ -98,7 +138,7 @@ func systemColumns() []*column {
 		{name: "statuscode", kind: kindChoice}, // choices filled per table
 		{name: "createdon", kind: kindDateTime, readOnly: true},
 		{name: "modifiedon", kind: kindDateTime, readOnly: true},
-		{name: "versionnumber", kind: kindInt, readOnly: true},
+		{name: "versionnumber", kind: kindBigInt, readOnly: true},
 		lookup("_ownerid_value"),
 		lookup("_createdby_value"),
 		lookup("_modifiedby_value"),
@@ -113,11 +153,29 @@ func address1() []*column {
 	}
 }
 
-func newTable(logical, set string, states map[int][]int, cols []*column, navs ...*navProp) *tableSchema {
-	t := &tableSchema{
-		logical: logical, set: set, pk: logical + "id",
-		cols: map[string]*column{}, navs: map[string]*navProp{}, states: states,
+// systemNavs are the navigation properties of the platform's own lookups.
+func systemNavs() []*navProp {
+	return []*navProp{
+		{name: "ownerid", target: systemUserSchema.set, lookup: "_ownerid_value", system: true},
+		{name: "createdby", target: systemUserSchema.set, lookup: "_createdby_value", system: true},
+		{name: "modifiedby", target: systemUserSchema.set, lookup: "_modifiedby_value", system: true},
 	}
+}
+
+// stateModel is a table's statecode and statuscode: each state's valid
+// statuses (the first being the default) and the labels of both.
+type stateModel struct {
+	statuses                  map[int][]int
+	stateLabels, statusLabels map[int]string
+}
+
+func newTable(logical, set, primaryName string, sm stateModel, cols []*column, navs ...*navProp) *tableSchema {
+	t := &tableSchema{
+		logical: logical, set: set, pk: logical + "id", primaryName: primaryName,
+		cols: map[string]*column{}, navs: map[string]*navProp{}, many: map[string]*oneToMany{},
+		lookupNavs: map[string][]*navProp{}, states: sm.statuses,
+	}
+	states := sm.statuses
 	all := append([]*column{{name: t.pk, kind: kindGUID}}, cols...)
 	all = append(all, systemColumns()...)
 	for _, c := range all {
@@ -125,17 +183,20 @@ func newTable(logical, set string, states map[int][]int, cols []*column, navs ..
 		case "statecode":
 			c.choices = sortedKeys(states)
 			c.def = 0
+			c.labels = sm.stateLabels
 		case "statuscode":
 			for _, v := range states {
 				c.choices = append(c.choices, v...)
 			}
 			slices.Sort(c.choices)
+			c.labels = sm.statusLabels
 		}
 		t.cols[c.name] = c
 		t.order = append(t.order, c.name)
 	}
-	for _, n := range navs {
+	for _, n := range append(navs, systemNavs()...) {
 		t.navs[n.name] = n
+		t.lookupNavs[n.lookup] = append(t.lookupNavs[n.lookup], n)
 		if t.cols[n.lookup] == nil {
 			c := lookup(n.lookup)
 			t.cols[n.lookup] = c
@@ -145,7 +206,24 @@ func newTable(logical, set string, states map[int][]int, cols []*column, navs ..
 	return t
 }
 
-func sortedKeys(m map[int][]int) []int {
+// linkRelationships gives each table the collection-valued navigation
+// properties that mirror the other tables' lookups to it.
+func linkRelationships(tables ...*tableSchema) map[string]*tableSchema {
+	bySet := map[string]*tableSchema{}
+	for _, t := range tables {
+		bySet[t.set] = t
+	}
+	for _, t := range tables {
+		for _, n := range t.navs {
+			if target := bySet[n.target]; target != nil && n.relationship != "" {
+				target.many[n.relationship] = &oneToMany{name: n.relationship, set: t.set, nav: n}
+			}
+		}
+	}
+	return bySet
+}
+
+func sortedKeys[V any](m map[int]V) []int {
 	keys := make([]int, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -168,21 +246,30 @@ var (
 		}
 		cols = append(cols, address1()...)
 		cols = append(cols,
-			choice("leadsourcecode", nil, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
-			choice("leadqualitycode", 2, 1, 2, 3),
-			choice("preferredcontactmethodcode", 1, 1, 2, 3, 4, 5),
-			boolean("donotemail"), boolean("donotbulkemail"), boolean("donotphone"),
-			boolean("donotpostalmail"), boolean("donotfax"), boolean("donotsendmm"),
-			boolean("msdyn_gdproptout"),
+			choice("leadsourcecode", nil, map[int]string{
+				1: "Advertisement", 2: "Employee Referral", 3: "External Referral", 4: "Partner",
+				5: "Public Relations", 6: "Seminar", 7: "Trade Show", 8: "Web", 9: "Word of Mouth", 10: "Other",
+			}),
+			choice("leadqualitycode", 2, map[int]string{1: "Hot", 2: "Warm", 3: "Cold"}),
+			choice("preferredcontactmethodcode", 1, contactMethods),
+		)
+		cols = append(cols, doNotColumns()...)
+		cols = append(cols,
+			boolean("msdyn_gdproptout", "No", "Yes"),
 			integer("numberofemployees", 0, 1_000_000_000),
 		)
-		t := newTable("lead", "leads",
-			map[int][]int{0: {1, 2}, 1: {3}, 2: {4, 5, 6, 7}},
+		t := newTable("lead", "leads", "fullname",
+			stateModel{
+				statuses:    map[int][]int{0: {1, 2}, 1: {3}, 2: {4, 5, 6, 7}},
+				stateLabels: map[int]string{0: "Open", 1: "Qualified", 2: "Disqualified"},
+				statusLabels: map[int]string{1: "New", 2: "Contacted", 3: "Qualified", 4: "Lost",
+					5: "Cannot Contact", 6: "No Longer Interested", 7: "Canceled"},
+			},
 			cols,
-			&navProp{name: "parentcontactid", targets: []string{"contacts"}, lookup: "_parentcontactid_value"},
-			&navProp{name: "parentaccountid", targets: []string{"accounts"}, lookup: "_parentaccountid_value"},
-			&navProp{name: "customerid_contact", targets: []string{"contacts"}, lookup: "_customerid_value"},
-			&navProp{name: "customerid_account", targets: []string{"accounts"}, lookup: "_customerid_value"},
+			&navProp{name: "parentcontactid", target: "contacts", lookup: "_parentcontactid_value", relationship: "lead_parent_contact"},
+			&navProp{name: "parentaccountid", target: "accounts", lookup: "_parentaccountid_value", relationship: "lead_parent_account"},
+			&navProp{name: "customerid_contact", target: "contacts", lookup: "_customerid_value", relationship: "lead_customer_contacts"},
+			&navProp{name: "customerid_account", target: "accounts", lookup: "_customerid_value", relationship: "lead_customer_accounts"},
 		)
 		t.nameCols = []string{"fullname", "subject", "emailaddress1", "companyname"}
 		t.dupCols = []string{"emailaddress1"}
@@ -200,17 +287,14 @@ var (
 		}
 		cols = append(cols, address1()...)
 		cols = append(cols,
-			choice("leadsourcecode", nil, 1),
-			choice("preferredcontactmethodcode", 1, 1, 2, 3, 4, 5),
-			boolean("donotemail"), boolean("donotbulkemail"), boolean("donotphone"),
-			boolean("donotpostalmail"), boolean("donotfax"), boolean("donotsendmm"),
+			choice("leadsourcecode", nil, map[int]string{1: "Default Value"}),
+			choice("preferredcontactmethodcode", 1, contactMethods),
 		)
-		t := newTable("contact", "contacts",
-			map[int][]int{0: {1}, 1: {2}},
-			cols,
-			&navProp{name: "parentcustomerid_account", targets: []string{"accounts"}, lookup: "_parentcustomerid_value"},
-			&navProp{name: "parentcustomerid_contact", targets: []string{"contacts"}, lookup: "_parentcustomerid_value"},
-			&navProp{name: "originatingleadid", targets: []string{"leads"}, lookup: "_originatingleadid_value"},
+		cols = append(cols, doNotColumns()...)
+		t := newTable("contact", "contacts", "fullname", activeInactive, cols,
+			&navProp{name: "parentcustomerid_account", target: "accounts", lookup: "_parentcustomerid_value", relationship: "contact_customer_accounts"},
+			&navProp{name: "parentcustomerid_contact", target: "contacts", lookup: "_parentcustomerid_value", relationship: "contact_customer_contacts"},
+			&navProp{name: "originatingleadid", target: "leads", lookup: "_originatingleadid_value", relationship: "contact_originating_lead"},
 		)
 		t.nameCols = []string{"fullname", "emailaddress1", "jobtitle"}
 		t.dupCols = []string{"emailaddress1"}
@@ -225,23 +309,55 @@ var (
 		}
 		cols = append(cols, address1()...)
 		cols = append(cols, integer("numberofemployees", 0, 1_000_000_000))
-		t := newTable("account", "accounts",
-			map[int][]int{0: {1}, 1: {2}},
-			cols,
-			&navProp{name: "primarycontactid", targets: []string{"contacts"}, lookup: "_primarycontactid_value"},
-			&navProp{name: "parentaccountid", targets: []string{"accounts"}, lookup: "_parentaccountid_value"},
-			&navProp{name: "originatingleadid", targets: []string{"leads"}, lookup: "_originatingleadid_value"},
+		t := newTable("account", "accounts", "name", activeInactive, cols,
+			&navProp{name: "primarycontactid", target: "contacts", lookup: "_primarycontactid_value", relationship: "account_primary_contact"},
+			&navProp{name: "parentaccountid", target: "accounts", lookup: "_parentaccountid_value", relationship: "account_parent_account"},
+			&navProp{name: "originatingleadid", target: "leads", lookup: "_originatingleadid_value", relationship: "account_originating_lead"},
 		)
 		t.nameCols = []string{"name", "accountnumber", "emailaddress1"}
 		return t
 	}()
 
-	schemaBySet = map[string]*tableSchema{
-		leadSchema.set:    leadSchema,
-		contactSchema.set: contactSchema,
-		accountSchema.set: accountSchema,
+	schemaBySet = linkRelationships(leadSchema, contactSchema, accountSchema)
+
+	// systemUserSchema is the calling application user, the only user the
+	// emulator knows: rows' owner, creator and modifier. It is not an entity
+	// set a client can query, only a row a lookup can expand to.
+	systemUserSchema = func() *tableSchema {
+		t := &tableSchema{
+			logical: "systemuser", set: "systemusers", pk: "systemuserid", primaryName: "fullname",
+			cols: map[string]*column{}, navs: map[string]*navProp{}, many: map[string]*oneToMany{},
+			lookupNavs: map[string][]*navProp{}, keyAliases: []string{"ownerid"},
+		}
+		for _, c := range []*column{
+			{name: "systemuserid", kind: kindGUID},
+			{name: "ownerid", kind: kindGUID},
+			{name: "fullname", kind: kindString, maxLen: 200, readOnly: true},
+		} {
+			t.cols[c.name] = c
+			t.order = append(t.order, c.name)
+		}
+		return t
+	}()
+)
+
+// Choice and Yes/No columns that lead and contact share, with their labels.
+var (
+	contactMethods = map[int]string{1: "Any", 2: "Email", 3: "Phone", 4: "Fax", 5: "Mail"}
+	activeInactive = stateModel{
+		statuses:     map[int][]int{0: {1}, 1: {2}},
+		stateLabels:  map[int]string{0: "Active", 1: "Inactive"},
+		statusLabels: map[int]string{1: "Active", 2: "Inactive"},
 	}
 )
+
+func doNotColumns() []*column {
+	return []*column{
+		boolean("donotemail", "Allow", "Do Not Allow"), boolean("donotbulkemail", "Allow", "Do Not Allow"),
+		boolean("donotphone", "Allow", "Do Not Allow"), boolean("donotpostalmail", "Allow", "Do Not Allow"),
+		boolean("donotfax", "Allow", "Do Not Allow"), boolean("donotsendmm", "Send", "Do Not Send"),
+	}
+}
 
 func tableSets() []string {
 	sets := make([]string, 0, len(schemaBySet))

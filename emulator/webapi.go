@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,23 @@ type operation struct {
 	s   *Server
 	tx  *txn
 	req *apiRequest
+	// children caches collection-valued expansions for the request.
+	children map[*oneToMany]map[string][]*record
+	prefs    map[string]string // parsed Prefer headers, nil until asked
+}
+
+// preferences returns the request's Prefer values, parsed once.
+func (op *operation) preferences() map[string]string {
+	if op.prefs == nil {
+		op.prefs = preferences(op.req.header)
+	}
+	return op.prefs
+}
+
+// annotations returns the annotations the request asks for and the raw
+// preference to echo.
+func (op *operation) annotations() (annotations, string) {
+	return annotationPreference(op.preferences())
 }
 
 func (s *Server) execute(tx *txn, req *apiRequest) *result {
@@ -69,7 +87,7 @@ func (op *operation) run() *result {
 	if t == nil {
 		return apiError(http.StatusNotFound, codeQuery, fmt.Sprintf("Resource not found for the segment '%s'.", rp.set))
 	}
-	query, qerr := url.ParseQuery(req.rawQuery)
+	query, qerr := parseQueryString(req.rawQuery)
 	if qerr != nil {
 		return badRequest(codeQuery, "The query string is malformed: "+qerr.Error())
 	}
@@ -80,7 +98,7 @@ func (op *operation) run() *result {
 		case rp.rest != "":
 			return apiError(http.StatusNotFound, codeQuery, fmt.Sprintf("Resource not found for the segment '%s'.", rp.rest))
 		case req.method == http.MethodGet:
-			return op.list(t, query)
+			return op.list(t, query, t.schema.set, nil)
 		case req.method == http.MethodPost:
 			return op.create(t, query)
 		}
@@ -94,6 +112,9 @@ func (op *operation) run() *result {
 		return badRequest(codeQuery, msgKeyNotValid(t.schema))
 	}
 	if rp.rest != "" {
+		if res := op.navigation(t, key, rp.rest, query); res != nil {
+			return res
+		}
 		return op.property(t, key, rp.rest)
 	}
 	switch req.method {
@@ -171,15 +192,20 @@ type queryOptions struct {
 	orderBy []orderTerm
 	top     int // -1: none
 	count   bool
+	expand  []*expandItem
 }
 
 // listOptions are the query options a collection GET understands.
-var listOptions = []string{"$select", "$filter", "$top", "$orderby", "$count", "$skiptoken"}
+var listOptions = []string{"$select", "$filter", "$top", "$orderby", "$count", "$skiptoken", "$expand"}
 
 // parseQueryOptions reads the system query options, refusing any that the
-// operation does not take ($skip, for one, Dataverse never supports; the
-// emulator also lacks $expand, except on PATCH where Dataverse ignores it).
+// operation does not take ($skip, for one, Dataverse never supports).
 func parseQueryOptions(t *tableSchema, q url.Values, allowed ...string) (queryOptions, *result) {
+	return parseOptions(t, q, allowed, &expandState{})
+}
+
+// parseOptions reads query options at any depth of $expand.
+func parseOptions(t *tableSchema, q url.Values, allowed []string, st *expandState) (queryOptions, *result) {
 	o := queryOptions{top: -1}
 	for name := range q {
 		if !strings.HasPrefix(name, "$") {
@@ -193,7 +219,7 @@ func parseQueryOptions(t *tableSchema, q url.Values, allowed ...string) (queryOp
 		for _, c := range strings.Split(v, ",") {
 			c = strings.TrimSpace(c)
 			if t.cols[c] == nil {
-				return o, badRequest(codeQuery, fmt.Sprintf("Could not find a property named '%s' on type '%s'.", c, t.typeName()))
+				return o, badRequest(codeQuery, msgNoProperty(t, c))
 			}
 			if !slices.Contains(o.sel, c) {
 				o.sel = append(o.sel, c)
@@ -207,7 +233,7 @@ func parseQueryOptions(t *tableSchema, q url.Values, allowed ...string) (queryOp
 		}
 		for _, c := range filterColumns(f) {
 			if t.cols[c] == nil {
-				return o, badRequest(codeQuery, fmt.Sprintf("Could not find a property named '%s' on type '%s'.", c, t.typeName()))
+				return o, badRequest(codeQuery, msgNoProperty(t, c))
 			}
 		}
 		o.filter = f
@@ -219,7 +245,7 @@ func parseQueryOptions(t *tableSchema, q url.Values, allowed ...string) (queryOp
 		}
 		for _, term := range terms {
 			if t.cols[term.Column] == nil {
-				return o, badRequest(codeQuery, fmt.Sprintf("Could not find a property named '%s' on type '%s'.", term.Column, t.typeName()))
+				return o, badRequest(codeQuery, msgNoProperty(t, term.Column))
 			}
 		}
 		o.orderBy = terms
@@ -240,7 +266,38 @@ func parseQueryOptions(t *tableSchema, q url.Values, allowed ...string) (queryOp
 			return o, badRequest(codeQuery, fmt.Sprintf("'%s' is not a valid count option.", v[0]))
 		}
 	}
+	if v := q.Get("$expand"); v != "" {
+		items, res := parseExpand(t, v, st)
+		if res != nil {
+			return o, res
+		}
+		o.expand = items
+	}
 	return o, nil
+}
+
+// parseQueryString splits a raw query at "&" only. url.ParseQuery would
+// refuse the ";" that separates options nested in $expand
+// (parentcontactid($select=fullname;$expand=…)).
+func parseQueryString(raw string) (url.Values, error) {
+	q := url.Values{}
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, err
+		}
+		if v, err = url.QueryUnescape(v); err != nil {
+			return nil, err
+		}
+		q[k] = append(q[k], v)
+	}
+	return q, nil
 }
 
 func queryErrorResult(err error) *result {
@@ -269,29 +326,46 @@ func matching(t *table, o queryOptions) []*record {
 			return true
 		})
 	}
-	if len(o.orderBy) == 0 || len(recs) < 2 {
-		return recs
-	}
-	rows := make([]map[string]any, len(recs))
-	for i, r := range recs {
-		rows[i] = r.cols
-	}
-	sortRows(rows, o.orderBy)
-	for i, row := range rows {
-		recs[i] = t.get(row[t.schema.pk].(string))
-	}
+	sortRecords(recs, o.orderBy)
 	return recs
 }
 
-func (op *operation) list(t *table, q url.Values) *result {
+// sortRecords orders rows by terms, keeping the order of rows that tie.
+// Nulls come first in ascending order, as in SQL Server.
+func sortRecords(recs []*record, terms []orderTerm) {
+	if len(terms) == 0 || len(recs) < 2 {
+		return
+	}
+	sort.SliceStable(recs, func(i, j int) bool {
+		for _, t := range terms {
+			c := orderCompare(rowValue(recs[i].cols[t.Column]), rowValue(recs[j].cols[t.Column]))
+			if c == 0 {
+				continue
+			}
+			if t.Desc {
+				return c > 0
+			}
+			return c < 0
+		}
+		return false
+	})
+}
+
+// list serves a collection: an entity set, or (with scope) the rows a
+// collection-valued navigation property of one row names. path is the
+// collection's path, for @odata.nextLink.
+func (op *operation) list(t *table, q url.Values, path string, scope filterExpr) *result {
 	o, res := parseQueryOptions(t.schema, q, listOptions...)
 	if res != nil {
 		return res
 	}
+	if scope != nil {
+		o.filter = allOf{scope, o.filter}
+	}
 	recs := matching(t, o)
 	total := len(recs)
 
-	prefs := preferences(op.req.header)
+	prefs := op.preferences()
 	pageSize, paged := 0, false
 	if v, ok := prefs["odata.maxpagesize"]; ok {
 		n, err := strconv.Atoi(v)
@@ -325,39 +399,67 @@ func (op *operation) list(t *table, q url.Values) *result {
 	if len(recs) > pageSize {
 		recs = recs[:pageSize]
 		if paged || o.top < 0 {
-			next = op.nextLink(t, start/max(pageSize, 1)+2)
+			next = op.nextLink(path, start/max(pageSize, 1)+2)
 		}
 	}
 
-	body := collectionBody{Context: op.req.root + "$metadata#" + t.schema.set + selectSuffix(o.sel)}
+	ann, annRaw := op.annotations()
+	body := collectionBody{Context: op.req.root + "$metadata#" + t.schema.set + contextSelect(o.sel, o.expand)}
 	if o.count {
 		n := min(total, maxPageSize)
 		body.Count = &n
 	}
+	// Without $count Dataverse does not count: -1 (reference §4).
+	if ann.has(annTotalRecordCount) {
+		n := -1
+		if o.count {
+			n = min(total, maxPageSize)
+		}
+		body.TotalRecordCount = &n
+	}
+	if ann.has(annTotalCountExceeded) {
+		exceeded := o.count && total > maxPageSize
+		body.TotalCountExceeded = &exceeded
+	}
 	body.Value = make([]map[string]any, len(recs))
 	for i, r := range recs {
-		body.Value[i] = render(t.schema, r, o.sel)
+		body.Value[i] = op.render(t.schema, r, o.sel, o.expand, ann, true)
 	}
 	body.NextLink = next
 	res = jsonResult(http.StatusOK, body)
 	if paged {
-		res.header.Set("Preference-Applied", "odata.maxpagesize="+strconv.Itoa(pageSize))
+		res.header.Add("Preference-Applied", "odata.maxpagesize="+strconv.Itoa(pageSize))
 	}
+	addAnnotationPreference(res.header, annRaw)
 	return res
+}
+
+// allOf matches rows that every non-nil filter matches.
+type allOf []filterExpr
+
+func (fs allOf) match(row map[string]any) bool {
+	for _, f := range fs {
+		if f != nil && !f.match(row) {
+			return false
+		}
+	}
+	return true
 }
 
 // collectionBody keeps the members in Dataverse's order.
 type collectionBody struct {
-	Context  string           `json:"@odata.context"`
-	Count    *int             `json:"@odata.count,omitempty"`
-	Value    []map[string]any `json:"value"`
-	NextLink string           `json:"@odata.nextLink,omitempty"`
+	Context            string           `json:"@odata.context"`
+	Count              *int             `json:"@odata.count,omitempty"`
+	TotalRecordCount   *int             `json:"@Microsoft.Dynamics.CRM.totalrecordcount,omitempty"`
+	TotalCountExceeded *bool            `json:"@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded,omitempty"`
+	Value              []map[string]any `json:"value"`
+	NextLink           string           `json:"@odata.nextLink,omitempty"`
 }
 
 // nextLink repeats the request's query with a paging cookie in the shape
 // Dataverse uses. Only pagenumber matters to the emulator; clients must
 // send the same odata.maxpagesize with every page, as Dataverse asks.
-func (op *operation) nextLink(t *table, page int) string {
+func (op *operation) nextLink(path string, page int) string {
 	var kept []string
 	for _, p := range strings.Split(op.req.rawQuery, "&") {
 		name, _, _ := strings.Cut(p, "=")
@@ -369,7 +471,7 @@ func (op *operation) nextLink(t *table, page int) string {
 	cookie := fmt.Sprintf(`<cookie pagenumber="%d" pagingcookie="%s" istracking="False" />`, page,
 		odataEscape(odataEscape(fmt.Sprintf(`<cookie page="%d"></cookie>`, page-1))))
 	kept = append(kept, "$skiptoken="+odataEscape(cookie))
-	return op.req.root + t.schema.set + "?" + strings.Join(kept, "&")
+	return op.req.root + path + "?" + strings.Join(kept, "&")
 }
 
 func skipTokenPage(tok string) (int, bool) {
@@ -385,13 +487,6 @@ func skipTokenPage(tok string) (int, bool) {
 	return n, true
 }
 
-func selectSuffix(sel []string) string {
-	if sel == nil {
-		return ""
-	}
-	return "(" + strings.Join(sel, ",") + ")"
-}
-
 func (op *operation) count(t *table, q url.Values) *result {
 	o, res := parseQueryOptions(t.schema, q, "$filter")
 	if res != nil {
@@ -405,7 +500,7 @@ func (op *operation) count(t *table, q url.Values) *result {
 }
 
 func (op *operation) retrieve(t *table, key entityKey, q url.Values) *result {
-	o, res := parseQueryOptions(t.schema, q, "$select")
+	o, res := parseQueryOptions(t.schema, q, "$select", "$expand")
 	if res != nil {
 		return res
 	}
@@ -413,36 +508,53 @@ func (op *operation) retrieve(t *table, key entityKey, q url.Values) *result {
 	if res != nil {
 		return res
 	}
-	if inm := op.req.header.Get("If-None-Match"); inm != "" && inm == rec.etag() {
+	_, annRaw := op.annotations()
+	if inm := op.req.header.Get("If-None-Match"); inm != "" && inm == rec.etag() && !expandsOrAnnotates(o, annRaw) {
 		r := newResult(http.StatusNotModified)
 		setRaw(r.header, "ETag", rec.etag())
 		return r
 	}
-	r := op.entityResult(http.StatusOK, t, rec, o.sel)
+	r := op.entityResult(http.StatusOK, t.schema, rec, o)
+	addAnnotationPreference(r.header, annRaw)
 	return r
 }
 
 // entityResult is a single row with its context and etag.
-func (op *operation) entityResult(status int, t *table, rec *record, sel []string) *result {
-	body := render(t.schema, rec, sel)
-	body["@odata.context"] = op.req.root + "$metadata#" + t.schema.set + selectSuffix(sel) + "/$entity"
+func (op *operation) entityResult(status int, t *tableSchema, rec *record, o queryOptions) *result {
+	ann, _ := op.annotations()
+	body := op.render(t, rec, o.sel, o.expand, ann, true)
+	body["@odata.context"] = op.req.root + "$metadata#" + t.set + contextSelect(o.sel, o.expand) + "/$entity"
 	r := jsonResult(status, body)
 	setRaw(r.header, "ETag", rec.etag())
 	return r
 }
 
 // render shapes a row for output: every column (null when unset) or the
-// selected ones, always with the primary key and the etag.
-func render(t *tableSchema, rec *record, sel []string) map[string]any {
+// selected ones, always with the primary key, then the annotations asked
+// for and the expansions; with the etag unless the row is expanded through
+// a lookup.
+func (op *operation) render(t *tableSchema, rec *record, sel []string, expand []*expandItem, ann annotations, etag bool) map[string]any {
 	cols := sel
 	if cols == nil {
 		cols = t.order
 	}
-	out := make(map[string]any, len(cols)+2)
-	out["@odata.etag"] = rec.etag()
+	out := make(map[string]any, len(cols)+len(expand)+2)
+	if etag {
+		out["@odata.etag"] = rec.etag()
+	}
 	out[t.pk] = rec.cols[t.pk]
+	for _, k := range t.keyAliases {
+		out[k] = rec.cols[k]
+	}
 	for _, c := range cols {
-		out[c] = rec.cols[c]
+		v := rec.cols[c]
+		out[c] = v
+		if ann != 0 && v != nil {
+			op.annotate(out, t, rec, c, v, ann)
+		}
+	}
+	for _, e := range expand {
+		op.expandInto(out, t, rec, e, ann)
 	}
 	return out
 }
@@ -454,7 +566,7 @@ func (op *operation) entityURI(t *table, id string) string {
 }
 
 func (op *operation) create(t *table, q url.Values) *result {
-	o, res := parseQueryOptions(t.schema, q, "$select")
+	o, res := parseQueryOptions(t.schema, q, "$select", "$expand")
 	if res != nil {
 		return res
 	}
@@ -466,16 +578,18 @@ func (op *operation) create(t *table, q url.Values) *result {
 	if res != nil {
 		return res
 	}
-	return op.writeResult(http.StatusNoContent, http.StatusCreated, t, rec, o.sel)
+	return op.writeResult(http.StatusNoContent, http.StatusCreated, t, rec, o)
 }
 
 // writeResult is the response to a successful create or update: 204 with
 // OData-EntityId, or the row itself when return=representation is asked.
-func (op *operation) writeResult(plain, withBody int, t *table, rec *record, sel []string) *result {
+func (op *operation) writeResult(plain, withBody int, t *table, rec *record, o queryOptions) *result {
 	uri := op.entityURI(t, rec.id(t.schema))
-	if preferences(op.req.header)["return"] == "representation" {
-		r := op.entityResult(withBody, t, rec, sel)
-		r.header.Set("Preference-Applied", "return=representation")
+	if op.preferences()["return"] == "representation" {
+		r := op.entityResult(withBody, t.schema, rec, o)
+		r.header.Add("Preference-Applied", "return=representation")
+		_, annRaw := op.annotations()
+		addAnnotationPreference(r.header, annRaw)
 		r.entityURI = uri
 		return r
 	}
@@ -487,7 +601,8 @@ func (op *operation) writeResult(plain, withBody int, t *table, rec *record, sel
 
 // upsert is PATCH with the conditional table of reference §3.
 func (op *operation) upsert(t *table, key entityKey, q url.Values) *result {
-	o, res := parseQueryOptions(t.schema, q, "$select", "$expand")
+	q.Del("$expand") // Dataverse ignores $expand on PATCH (reference §3)
+	o, res := parseQueryOptions(t.schema, q, "$select")
 	if res != nil {
 		return res
 	}
@@ -511,7 +626,7 @@ func (op *operation) upsert(t *table, key entityKey, q url.Values) *result {
 		if res != nil {
 			return res
 		}
-		return op.writeResult(http.StatusNoContent, http.StatusOK, t, rec, o.sel)
+		return op.writeResult(http.StatusNoContent, http.StatusOK, t, rec, o)
 	}
 	if key.alt == nil {
 		body[t.schema.pk] = key.id
@@ -520,7 +635,7 @@ func (op *operation) upsert(t *table, key entityKey, q url.Values) *result {
 	if res != nil {
 		return res
 	}
-	r := op.writeResult(http.StatusNoContent, http.StatusCreated, t, rec, o.sel)
+	r := op.writeResult(http.StatusNoContent, http.StatusCreated, t, rec, o)
 	return r
 }
 
@@ -691,14 +806,17 @@ func (op *operation) setColumn(t *table, cols map[string]any, creating bool, nam
 		if np == nil {
 			return badRequest(codePayload, fmt.Sprintf("An undeclared property '%s' which only has property annotations in the payload but no property value was found in the payload. In OData, only declared navigation properties and declared named streams can be represented as properties without values.", nav))
 		}
-		return op.bind(np, cols, v)
+		return op.bind(np, cols, v, "'"+name+"'")
 	}
 	if strings.Contains(name, "@") {
 		return nil // instance annotations such as col@OData.Community.Display.V1.FormattedValue
 	}
 	c := s.cols[name]
 	if c == nil {
-		if s.navs[name] != nil {
+		if np := s.navs[name]; np != nil {
+			if v == nil { // "parentaccountid": null disassociates, as @odata.bind null does
+				return op.bind(np, cols, nil, "'"+name+"'")
+			}
 			return badRequest(codePayload, fmt.Sprintf("The emulator does not support deep insert: bind '%s' to an existing row with '%s@odata.bind' instead.", name, name))
 		}
 		return badRequest(codePayload, msgUnknownProperty(s, name))
@@ -804,22 +922,40 @@ func applyState(s *tableSchema, cols, body map[string]any, creating bool) *resul
 	return nil
 }
 
-// bind resolves a @odata.bind URI to an existing row and stores its id in
-// the lookup column.
-func (op *operation) bind(np *navProp, cols map[string]any, v any) *result {
+// bind resolves a URI to an existing row and stores its id in np's lookup
+// column, recording np so that a Customer lookup knows its table; nil
+// clears it. field names where the URI came from, for error messages.
+func (op *operation) bind(np *navProp, cols map[string]any, v any, field string) *result {
+	if np.system {
+		return badRequest(codePayload, fmt.Sprintf("The emulator cannot set '%s': it has no systemuser table, and every row belongs to the calling user.", np.name))
+	}
 	if v == nil {
+		// Either navigation property of a Customer lookup clears it.
 		cols[np.lookup] = nil
+		delete(cols, np.lookup+boundNavSuffix)
 		return nil
 	}
 	uri, ok := v.(string)
 	if !ok {
-		return badRequest(codePayload, fmt.Sprintf("The value of '%s@odata.bind' must be a URI string.", np.name))
+		return badRequest(codePayload, fmt.Sprintf("The value of %s must be a URI string.", field))
 	}
+	rec, res := op.resolveRow(uri, []string{np.target}, field)
+	if res != nil {
+		return res
+	}
+	cols[np.lookup] = rec.id(navTarget(np))
+	cols[np.lookup+boundNavSuffix] = np.name
+	return nil
+}
+
+// resolveRow finds the row an entity URI (absolute, /-rooted or relative:
+// "contacts(…)") addresses, which must belong to one of sets.
+func (op *operation) resolveRow(uri string, sets []string, field string) (*record, *result) {
 	p := uri
 	if i := strings.Index(p, "://"); i >= 0 {
 		u, err := url.Parse(p)
 		if err != nil {
-			return badRequest(codePayload, fmt.Sprintf("The URI '%s' in '%s@odata.bind' is not valid.", uri, np.name))
+			return nil, badRequest(codePayload, fmt.Sprintf("The URI '%s' in %s is not valid.", uri, field))
 		}
 		p = u.Path
 	}
@@ -827,25 +963,20 @@ func (op *operation) bind(np *navProp, cols map[string]any, v any) *result {
 	p = strings.TrimPrefix(p, strings.TrimPrefix(apiPrefix, "/"))
 	rp, ok := parsePath(p)
 	if !ok || !rp.hasKey || rp.rest != "" {
-		return badRequest(codePayload, fmt.Sprintf("The URI '%s' in '%s@odata.bind' does not address a single row.", uri, np.name))
+		return nil, badRequest(codePayload, fmt.Sprintf("The URI '%s' in %s does not address a single row.", uri, field))
 	}
 	target := op.s.store.tables[rp.set]
-	if target == nil || !slices.Contains(np.targets, rp.set) {
-		return badRequest(codePayload, fmt.Sprintf("The URI '%s' in '%s@odata.bind' must address a row of %s.", uri, np.name, strings.Join(np.targets, " or ")))
+	if target == nil || !slices.Contains(sets, rp.set) {
+		return nil, badRequest(codePayload, fmt.Sprintf("The URI '%s' in %s must address a row of %s.", uri, field, strings.Join(sets, " or ")))
 	}
 	key, res := parseKey(target.schema, rp.key)
 	if res != nil {
-		return res
+		return nil, res
 	}
 	if key.alt != nil && !sameColumns(target.keyCols, key.alt) {
-		return badRequest(codeQuery, msgKeyNotValid(target.schema))
+		return nil, badRequest(codeQuery, msgKeyNotValid(target.schema))
 	}
-	rec, res := op.find(target, key)
-	if res != nil {
-		return res
-	}
-	cols[np.lookup] = rec.id(target.schema)
-	return nil
+	return op.find(target, key)
 }
 
 func newGUID() string {
