@@ -656,7 +656,8 @@ func (op *operation) delete(t *table, key entityKey) *result {
 func (op *operation) property(t *table, key entityKey, name string) *result {
 	c := t.schema.cols[name]
 	if c == nil {
-		return apiError(http.StatusNotFound, codeQuery, fmt.Sprintf("Resource not found for the segment '%s'.", name))
+		segment, _, _ := strings.Cut(name, "/")
+		return apiError(http.StatusNotFound, codeQuery, fmt.Sprintf("Resource not found for the segment '%s'.", segment))
 	}
 	rec, res := op.find(t, key)
 	if res != nil {
