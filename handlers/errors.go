@@ -63,7 +63,7 @@ func (a *App) handleError(err error, c echo.Context) {
 	case errors.As(err, &nd):
 		a.Log.Error("submission not made durable", "err", nd.err, "request_id", requestID(c))
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retryAfterUnavailable.Seconds())))
-		resp = a.problem(c, http.StatusServiceUnavailable, "unavailable", "We could not save your submission just now. Nothing was stored; please try again in a few seconds.")
+		resp = a.problem(c, http.StatusServiceUnavailable, "unavailable", "We could not confirm that your submission was saved. Please send it again in a few seconds.")
 	case errors.As(err, &he):
 		msg := fmt.Sprint(he.Message)
 		if he.Internal != nil && he.Code >= 500 {

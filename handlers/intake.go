@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -68,7 +71,10 @@ func (a *App) submitForm(c echo.Context) error {
 		Referrer:       truncate(r.Referer(), 2000),
 		IdempotencyKey: idem,
 	}
-	ctx := r.Context()
+	// The store-and-queue sequence runs to its end even if the client goes
+	// away, and no longer than the client would sensibly wait.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
 	existing, err := a.Store.Create(ctx, rec)
 	if err != nil {
 		a.count(f.ID, "unavailable")
@@ -79,13 +85,11 @@ func (a *App) submitForm(c echo.Context) error {
 		return a.accepted(c, f, existing)
 	}
 	if err := a.Queue.Enqueue(ctx, rec.ID); err != nil {
-		// Not queued: take the record back so the client's retry is the
-		// only copy. If even that fails, the worker's janitor queues it.
-		if rerr := a.Store.Remove(ctx, rec); rerr != nil {
-			a.Log.Error("could not remove unqueued submission; the janitor will queue it", "id", rec.ID, "err", rerr)
-		}
-		a.count(f.ID, "unavailable")
-		return &notDurable{err}
+		// The record is durable; only its task is missing. The worker's
+		// janitor queues records left "accepted" without a task, so this is
+		// still a 202. (Taking the record back instead would break a retry
+		// with the same Idempotency-Key that was already answered with it.)
+		a.Log.Warn("submission stored but not queued; the janitor will queue it", "id", rec.ID, "err", err)
 	}
 	a.count(f.ID, "accepted")
 	a.Log.Info("accepted", "id", rec.ID, "form", f.ID, "email", maskEmail(values["email"]), "ip", rec.ClientIP)
@@ -274,9 +278,13 @@ func maskEmail(s string) string {
 	return s[:1] + "***" + s[at:]
 }
 
+// truncate cuts s to at most n bytes without splitting a character.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

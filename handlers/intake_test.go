@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,9 +62,17 @@ func (v *env) post(path, contentType, body string, hdr ...string) *httptest.Resp
 // queued is how many delivery tasks asynq holds.
 func (v *env) queued(t *testing.T) int {
 	t.Helper()
-	info, err := asynq.NewInspectorFromRedisClient(v.rdb).GetQueueInfo(queue.Name)
+	ins := asynq.NewInspectorFromRedisClient(v.rdb)
+	qs, err := ins.Queues()
 	if err != nil {
-		return 0 // the queue does not exist: nothing was ever enqueued
+		t.Fatalf("queues: %v", err)
+	}
+	if !slices.Contains(qs, queue.Name) {
+		return 0 // nothing was ever enqueued
+	}
+	info, err := ins.GetQueueInfo(queue.Name)
+	if err != nil {
+		t.Fatalf("queue info: %v", err)
 	}
 	return info.Size
 }
@@ -233,5 +242,38 @@ func TestStatusAPINeedsTheToken(t *testing.T) {
 		if rec.Code != http.StatusUnauthorized {
 			t.Errorf("Authorization %q: got %d, want 401", auth, rec.Code)
 		}
+	}
+}
+
+// TestStoredButNotQueuedIsStillAccepted: when the record is durable but the
+// enqueue fails, the answer is 202 and the record stays for the janitor —
+// and a retry with the same Idempotency-Key gets the same, existing id.
+func TestStoredButNotQueuedIsStillAccepted(t *testing.T) {
+	r := testenv.StartRedis(t)
+	rdb := r.Client()
+	dead := redis.NewClient(&redis.Options{Addr: testenv.FreeAddr(t), MaxRetries: -1}) // nothing listens there
+	t.Cleanup(func() { dead.Close() })
+	fs, _ := config.LoadForms("", func(string) string { return "" })
+	store := submission.NewStore(rdb, time.Hour)
+	app := &handlers.App{Forms: fs, Store: store, Queue: queue.NewClient(dead), Redis: rdb, MaxBodyBytes: 64 << 10}
+	if err := app.Init(); err != nil {
+		t.Fatal(err)
+	}
+	v := &env{e: handlers.NewServer(app, nil), rdb: rdb, redis: r, store: store}
+	body := `{"last_name":"Lee","email":"ann@example.com"}`
+	first := v.post("/f/demo", "application/json", body, "Idempotency-Key", "k-1")
+	again := v.post("/f/demo", "application/json", body, "Idempotency-Key", "k-1")
+	if first.Code != http.StatusAccepted || again.Code != http.StatusAccepted {
+		t.Fatalf("status: got %d and %d, want 202 twice", first.Code, again.Code)
+	}
+	var a, b map[string]string
+	json.Unmarshal(first.Body.Bytes(), &a)
+	json.Unmarshal(again.Body.Bytes(), &b)
+	if a["id"] != b["id"] {
+		t.Errorf("ids: got %q and %q, want the same", a["id"], b["id"])
+	}
+	rec, err := store.Get(context.Background(), a["id"])
+	if err != nil || rec.Status != submission.StatusAccepted {
+		t.Errorf("record: got %v, %v; want it kept as accepted for the janitor", rec, err)
 	}
 }

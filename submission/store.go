@@ -57,14 +57,18 @@ func NewStore(rdb redis.UniversalClient, retention time.Duration) *Store {
 // createScript stores a new record and indexes it, unless the idempotency
 // key already names a submission — then it returns that one's id. One script,
 // so a crash can never leave a key without its record or the other way round.
+// KEYS[3] is always a key in the {lb} slot (Redis Cluster refuses keys of
+// other slots, and "" hashes elsewhere); ARGV[5] says whether it is a real
+// idempotency key.
 var createScript = redis.NewScript(`
-if KEYS[3] ~= '' then
+local keyed = ARGV[5] == '1'
+if keyed then
   local prev = redis.call('GET', KEYS[3])
   if prev then return prev end
 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4]) end
+if keyed then redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4]) end
 return ''
 `)
 
@@ -85,13 +89,13 @@ func (s *Store) Create(ctx context.Context, r *Record) (existing string, err err
 	if err != nil {
 		return "", err
 	}
-	idem := ""
+	idem, keyed := keyIdem+"none", "0"
 	if r.IdempotencyKey != "" {
-		idem = idemKey(r.Form, r.IdempotencyKey)
+		idem, keyed = idemKey(r.Form, r.IdempotencyKey), "1"
 	}
 	res, err := createScript.Run(ctx, s.rdb,
 		[]string{keyRecord + r.ID, keyIndex + StatusAccepted, idem},
-		data, score(now), r.ID, int(IdempotencyTTL.Seconds())).Text()
+		data, score(now), r.ID, int(IdempotencyTTL.Seconds()), keyed).Text()
 	if err != nil {
 		return "", fmt.Errorf("submission: create: %w", err)
 	}
@@ -101,22 +105,6 @@ func (s *Store) Create(ctx context.Context, r *Record) (existing string, err err
 func idemKey(form, key string) string {
 	h := sha256.Sum256([]byte(key))
 	return keyIdem + form + ":" + hex.EncodeToString(h[:])
-}
-
-// Remove deletes a record that could not be queued, so a 503 leaves nothing
-// half-written behind.
-func (s *Store) Remove(ctx context.Context, r *Record) error {
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, keyRecord+r.ID)
-		for _, st := range Statuses {
-			p.ZRem(ctx, keyIndex+st, r.ID)
-		}
-		if r.IdempotencyKey != "" {
-			p.Del(ctx, idemKey(r.Form, r.IdempotencyKey))
-		}
-		return nil
-	})
-	return err
 }
 
 // Get returns the record with that id, or ErrNotFound.

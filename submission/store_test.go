@@ -177,26 +177,6 @@ func TestCreateIdempotency(t *testing.T) {
 	})
 }
 
-func TestRemove(t *testing.T) {
-	s, rdb, _ := newStore(t)
-	r := create(t, s, &Record{Form: "demo", IdempotencyKey: "k"})
-	if err := s.Remove(ctx(t), r); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Get(ctx(t), r.ID); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Get after Remove = %v, want ErrNotFound", err)
-	}
-	if m := members(t, rdb, keyIndex+StatusAccepted); len(m) != 0 {
-		t.Errorf("accepted index after Remove = %v, want empty", m)
-	}
-	// The key is free again: a client retrying after the 503 is not told
-	// its submission exists.
-	again := &Record{Form: "demo", IdempotencyKey: "k"}
-	if existing, err := s.Create(ctx(t), again); err != nil || existing != "" {
-		t.Errorf("Create after Remove = %q, %v; want a new submission", existing, err)
-	}
-}
-
 func TestUpdateMovesBetweenIndexes(t *testing.T) {
 	s, rdb, _ := newStore(t)
 	r := create(t, s, &Record{Form: "contact-us"})
