@@ -140,6 +140,14 @@ func TestInteropDynamicsWebAPI(t *testing.T) {
 			get(t, "leads("+id+")?$select=leadid")
 		}
 	})
+	t.Run("lookups set through $ref", func(t *testing.T) {
+		m := get(t, "leads("+got.RefLeadID+")?$select=_parentcontactid_value")
+		assertFields(t, m, map[string]any{"_parentcontactid_value": got.ContactID})
+		m = get(t, "contacts("+got.ContactID+")?$select=_parentcustomerid_value")
+		assertFields(t, m, map[string]any{"_parentcustomerid_value": got.AccountID})
+		m = get(t, "leads("+got.BatchRefLeadID+")?$select=_parentcontactid_value")
+		assertFields(t, m, map[string]any{"_parentcontactid_value": got.BatchRefContactID})
+	})
 	t.Run("rolled-back change set left nothing", func(t *testing.T) {
 		filter := "emailaddress1 eq '" + strings.ReplaceAll(got.RolledBackEmail, "'", "''") + "'"
 		m := get(t, "leads?$select=leadid&$filter="+escapeODataLiteral(filter))
@@ -151,21 +159,25 @@ func TestInteropDynamicsWebAPI(t *testing.T) {
 
 // interopResult is the JSON the script prints after "INTEROP-RESULT ".
 type interopResult struct {
-	Run              string   `json:"run"`
-	LeadID           string   `json:"leadId"`
-	LeadEmail        string   `json:"leadEmail"`
-	PlainLeadID      string   `json:"plainLeadId"`
-	UpsertID         string   `json:"upsertId"`
-	KeyLeadID        string   `json:"keyLeadId"`
-	KeyEmail         string   `json:"keyEmail"`
-	DeletedLeadID    string   `json:"deletedLeadId"`
-	ContactID        string   `json:"contactId"`
-	BoundLeadID      string   `json:"boundLeadId"`
-	BatchContactID   string   `json:"batchContactId"`
-	BatchBoundLeadID string   `json:"batchBoundLeadId"`
-	BatchLeadIDs     []string `json:"batchLeadIds"`
-	AfterErrorLeadID string   `json:"afterErrorLeadId"`
-	RolledBackEmail  string   `json:"rolledBackEmail"`
+	Run               string   `json:"run"`
+	LeadID            string   `json:"leadId"`
+	LeadEmail         string   `json:"leadEmail"`
+	PlainLeadID       string   `json:"plainLeadId"`
+	UpsertID          string   `json:"upsertId"`
+	KeyLeadID         string   `json:"keyLeadId"`
+	KeyEmail          string   `json:"keyEmail"`
+	DeletedLeadID     string   `json:"deletedLeadId"`
+	ContactID         string   `json:"contactId"`
+	BoundLeadID       string   `json:"boundLeadId"`
+	AccountID         string   `json:"accountId"`
+	RefLeadID         string   `json:"refLeadId"`
+	BatchRefLeadID    string   `json:"batchRefLeadId"`
+	BatchRefContactID string   `json:"batchRefContactId"`
+	BatchContactID    string   `json:"batchContactId"`
+	BatchBoundLeadID  string   `json:"batchBoundLeadId"`
+	BatchLeadIDs      []string `json:"batchLeadIds"`
+	AfterErrorLeadID  string   `json:"afterErrorLeadId"`
+	RolledBackEmail   string   `json:"rolledBackEmail"`
 }
 
 func parseInteropResult(out []byte, v *interopResult) error {
@@ -178,7 +190,7 @@ func parseInteropResult(out []byte, v *interopResult) error {
 				return fmt.Errorf("parse %s line: %v", prefix, err)
 			}
 			if v.LeadID == "" || v.UpsertID == "" || v.ContactID == "" || v.BoundLeadID == "" || v.BatchContactID == "" ||
-				v.KeyLeadID == "" || v.DeletedLeadID == "" {
+				v.KeyLeadID == "" || v.DeletedLeadID == "" || v.RefLeadID == "" || v.AccountID == "" || v.BatchRefLeadID == "" {
 				return fmt.Errorf("%s line lacks ids: %s", prefix, line)
 			}
 			return nil

@@ -442,6 +442,175 @@ async function main() {
     assert.equal(err.status, 404, describe(err));
   });
 
+  // ---- annotations (Prefer: odata.include-annotations) -----------------------
+  await step("retrieve with FormattedValue: choice, state, status, Yes/No, date and owner labels", async () => {
+    const got = await api.retrieve({
+      collection: "leads",
+      key: created.leadid,
+      select: ["leadsourcecode", "statecode", "statuscode", "donotemail", "createdon", "_ownerid_value"],
+      includeAnnotations: "OData.Community.Display.V1.FormattedValue",
+    });
+    assert.equal(got.leadsourcecode_Formatted, "Web", JSON.stringify(got));
+    assert.equal(got.statecode_Formatted, "Open");
+    assert.equal(got.statuscode_Formatted, "New");
+    assert.equal(got.donotemail_Formatted, "Allow");
+    assert.match(got.createdon_Formatted ?? "", /^\d{1,2}\/\d{1,2}\/\d{4} \d{1,2}:\d{2} (AM|PM)$/);
+    assert.equal(got._ownerid_value_Formatted, `# ${clientId}`, "an application user is named '# <app>'");
+    assert.equal(got._ownerid_value_LogicalName, undefined, "only the annotations asked for");
+  });
+
+  await step("retrieve with annotations \"*\": a lookup's name, navigation property and table", async () => {
+    const got = await api.retrieve({
+      collection: "leads",
+      key: result.boundLeadId,
+      select: ["_parentcontactid_value"],
+      includeAnnotations: "*",
+    });
+    assert.equal(got._parentcontactid_value, result.contactId);
+    assert.equal(got._parentcontactid_value_Formatted, `Ann Lee ${run}`);
+    assert.equal(got._parentcontactid_value_NavigationProperty, "parentcontactid");
+    assert.equal(got._parentcontactid_value_LogicalName, "contact");
+  });
+
+  await step("retrieveMultiple $count=true with totalrecordcount annotations", async () => {
+    const res = await api.retrieveMultiple({
+      collection: "leads",
+      select: ["leadid"],
+      filter: `startswith(subject,'Interop ${run}:')`,
+      count: true,
+      includeAnnotations: "Microsoft.Dynamics.CRM.totalrecordcount,Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded",
+    });
+    assert.ok(res.oDataCount > 0, JSON.stringify(res));
+    assert.equal(res["@Microsoft.Dynamics.CRM.totalrecordcount"], res.oDataCount);
+    assert.equal(res["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"], false);
+    assert.equal(res.value.length, res.oDataCount);
+  });
+
+  // ---- single-valued $ref ----------------------------------------------------
+  await step("associateSingleValued: PUT contacts(id)/parentcustomerid_account/$ref", async () => {
+    const accountId = await api.create({ collection: "accounts", data: { name: `Interop ${run} Ltd` } });
+    assert.match(accountId ?? "", GUID);
+    result.accountId = accountId;
+    await api.associateSingleValued({
+      collection: "contacts",
+      primaryKey: result.contactId,
+      navigationProperty: "parentcustomerid_account",
+      relatedCollection: "accounts",
+      relatedKey: accountId,
+    });
+    const got = await api.retrieve({ collection: "contacts", key: result.contactId, select: ["_parentcustomerid_value"], includeAnnotations: "*" });
+    assert.equal(got._parentcustomerid_value, accountId);
+    assert.equal(got._parentcustomerid_value_NavigationProperty, "parentcustomerid_account");
+  });
+
+  await step("associate/disassociate a lead's parentcontactid, from either side", async () => {
+    const leadId = await api.create({ collection: "leads", data: { subject: `Interop ${run}: ref`, lastname: "Ref" } });
+    const lookup = async () =>
+      (await api.retrieve({ collection: "leads", key: leadId, select: ["_parentcontactid_value"] }))._parentcontactid_value;
+    await api.associateSingleValued({
+      collection: "leads",
+      primaryKey: leadId,
+      navigationProperty: "parentcontactid",
+      relatedCollection: "contacts",
+      relatedKey: result.contactId,
+    });
+    assert.equal(await lookup(), result.contactId, "PUT leads(id)/parentcontactid/$ref");
+    await api.disassociateSingleValued({ collection: "leads", primaryKey: leadId, navigationProperty: "parentcontactid" });
+    assert.equal(await lookup(), null, "DELETE leads(id)/parentcontactid/$ref");
+    await api.associate({
+      collection: "contacts",
+      primaryKey: result.contactId,
+      relationshipName: "lead_parent_contact",
+      relatedCollection: "leads",
+      relatedKey: leadId,
+    });
+    assert.equal(await lookup(), result.contactId, "POST contacts(id)/lead_parent_contact/$ref");
+    await api.disassociate({ collection: "contacts", primaryKey: result.contactId, relationshipName: "lead_parent_contact", relatedKey: leadId });
+    assert.equal(await lookup(), null, "DELETE contacts(id)/lead_parent_contact(leadid)/$ref");
+    await api.associateSingleValued({
+      collection: "leads",
+      primaryKey: leadId,
+      navigationProperty: "parentcontactid",
+      relatedCollection: "contacts",
+      relatedKey: result.contactId,
+    });
+    result.refLeadId = leadId;
+  });
+
+  await step("associateSingleValued to a missing contact: 404 0x80040217", async () => {
+    const err = await expectError(
+      () => api.associateSingleValued({
+        collection: "leads",
+        primaryKey: result.refLeadId,
+        navigationProperty: "parentcontactid",
+        relatedCollection: "contacts",
+        relatedKey: randomUUID(),
+      }),
+      "associate to a missing contact",
+    );
+    assert.equal(err.status, 404, describe(err));
+    assert.equal(err.code, "0x80040217", describe(err));
+  });
+
+  // ---- $expand ---------------------------------------------------------------
+  await step("retrieve with nested $expand (lead → contact → account)", async () => {
+    const got = await api.retrieve({
+      collection: "leads",
+      key: result.boundLeadId,
+      select: ["subject"],
+      expand: [{ property: "parentcontactid", select: ["fullname"], expand: [{ property: "parentcustomerid_account", select: ["name"] }] }],
+    });
+    assert.equal(got.parentcontactid?.contactid, result.contactId, JSON.stringify(got));
+    assert.equal(got.parentcontactid.fullname, `Ann Lee ${run}`);
+    assert.equal(got.parentcontactid.parentcustomerid_account?.name, `Interop ${run} Ltd`);
+    assert.equal(got.parentcontactid.parentcustomerid_account.accountid, result.accountId);
+  });
+
+  await step("retrieveMultiple with $expand: a null lookup expands to null", async () => {
+    const res = await api.retrieveMultiple({
+      collection: "leads",
+      select: ["leadid"],
+      filter: `leadid eq ${result.boundLeadId} or leadid eq ${result.plainLeadId}`,
+      expand: [{ property: "parentcontactid", select: ["lastname"] }],
+    });
+    const byId = Object.fromEntries(res.value.map((r) => [r.leadid, r]));
+    assert.equal(byId[result.boundLeadId]?.parentcontactid?.lastname, `Lee ${run}`, JSON.stringify(res.value));
+    assert.equal(byId[result.plainLeadId]?.parentcontactid, null);
+  });
+
+  await step("retrieve a contact with a collection-valued $expand (lead_parent_contact)", async () => {
+    const got = await api.retrieve({
+      collection: "contacts",
+      key: result.contactId,
+      select: ["fullname"],
+      expand: [{ property: "lead_parent_contact", select: ["subject"], filter: `startswith(subject,'Interop ${run}:')`, orderBy: ["subject"] }],
+    });
+    const ids = (got.lead_parent_contact ?? []).map((l) => l.leadid).sort();
+    assert.deepEqual(ids, [result.boundLeadId, result.refLeadId].sort(), JSON.stringify(got));
+    for (const l of got.lead_parent_contact) assert.equal(l._parentcontactid_value, result.contactId, "the lookup back to the contact");
+  });
+
+  await step("create (return=representation) with $expand", async () => {
+    const got = await api.create({
+      collection: "leads",
+      data: { subject: `Interop ${run}: expanded`, lastname: "X", "customerid_contact@odata.bind": `/contacts(${result.contactId})` },
+      returnRepresentation: true,
+      select: ["subject"],
+      expand: [{ property: "customerid_contact", select: ["fullname"] }, { property: "customerid_account" }],
+    });
+    assert.equal(got.customerid_contact?.fullname, `Ann Lee ${run}`, JSON.stringify(got));
+    assert.equal(got.customerid_account, null, "the customer is a contact, not an account");
+  });
+
+  await step("$expand of an unknown navigation property: 400", async () => {
+    const err = await expectError(
+      () => api.retrieve({ collection: "leads", key: result.boundLeadId, select: ["subject"], expand: [{ property: "nosuchnav" }] }),
+      "expand unknown",
+    );
+    assert.equal(err.status, 400, describe(err));
+    assert.equal(err.message, "Could not find a property named 'nosuchnav' on type 'Microsoft.Dynamics.CRM.lead'.", describe(err));
+  });
+
   // ---- $batch --------------------------------------------------------------
   await step("batch: GET + change set (Content-ID $ref) + creates outside a change set", async () => {
     api.startBatch();
@@ -476,6 +645,28 @@ async function main() {
     result.batchLeadIds = responses.slice(3);
     const bound = await api.retrieve({ collection: "leads", key: responses[2], select: ["_parentcontactid_value"] });
     assert.equal(bound._parentcontactid_value, responses[1], "$1 must resolve to the contact created in the change set");
+  });
+
+  await step("batch: PUT $1/parentcontactid/$ref with {\"@odata.id\":\"$2\"} in a change set", async () => {
+    api.startBatch();
+    api.create({ collection: "leads", contentId: "1", data: { subject: `Interop ${run}: batch ref`, lastname: "BatchRef" } });
+    api.create({ collection: "contacts", contentId: "2", data: { firstname: "Cy", lastname: `BatchRef ${run}` } });
+    api.associateSingleValued({ contentId: "$1", navigationProperty: "parentcontactid", relatedKey: "$2" });
+    const responses = await api.executeBatch();
+    assert.equal(responses.length, 3, JSON.stringify(responses));
+    assert.match(responses[0] ?? "", GUID, `lead part: ${JSON.stringify(responses[0])}`);
+    assert.match(responses[1] ?? "", GUID, `contact part: ${JSON.stringify(responses[1])}`);
+    const got = await api.retrieve({
+      collection: "leads",
+      key: responses[0],
+      select: ["_parentcontactid_value"],
+      expand: [{ property: "parentcontactid", select: ["fullname"] }],
+    });
+    assert.equal(got._parentcontactid_value, responses[1], "$2 resolved to the contact created in the change set");
+    assert.equal(got.parentcontactid?.contactid, responses[1], JSON.stringify(got));
+    assert.equal(got.parentcontactid.fullname, `Cy BatchRef ${run}`);
+    result.batchRefLeadId = responses[0];
+    result.batchRefContactId = responses[1];
   });
 
   await step("batch: a failing change set rolls back as a whole", async () => {
