@@ -298,3 +298,12 @@ func TestRequiredCheckboxMustBeTicked(t *testing.T) {
 		}
 	}
 }
+
+func TestRulesThatPanicOnTextAreRefusedAtStart(t *testing.T) {
+	for _, rules := range []string{"required,dive", "omitempty,dive,max=3", "required,unique"} {
+		f := &forms.Form{ID: "r", Fields: []forms.Field{{Name: "email", Column: "emailaddress1", Rules: "required,email"}, {Name: "x", Rules: rules}}}
+		if err := f.Prepare(forms.NewValidator()); err == nil || !strings.Contains(err.Error(), "fields.x.rules") {
+			t.Errorf("rules %q: Prepare = %v, want an error naming fields.x.rules", rules, err)
+		}
+	}
+}

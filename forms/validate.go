@@ -46,7 +46,10 @@ func (v *Validator) checkRules(rules string) (err error) {
 			err = fmt.Errorf("%q: %v", rules, r)
 		}
 	}()
+	// Run the rules on an empty and a non-empty value: "required" or
+	// "omitempty" stop early on "", hiding tags that panic on strings.
 	_ = v.v.Var("", rules)
+	_ = v.v.Var("x", rules)
 	return nil
 }
 

@@ -102,8 +102,10 @@ func (a *App) retrySubmission(c echo.Context) error {
 		default:
 			return echo.NewHTTPError(http.StatusConflict, fmt.Sprintf("Only failed, discarded or spam submissions can be retried; this one is %s.", r.Status))
 		}
+		now := time.Now().UTC()
 		r.Status = submission.StatusAccepted
 		r.DiscardReason = ""
+		r.RetriedAt = &now
 		return nil
 	})
 	if errors.Is(err, submission.ErrNotFound) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/leadbridge/leadbridge/crm"
 	"github.com/leadbridge/leadbridge/delivery"
 	"github.com/leadbridge/leadbridge/metrics"
 	"github.com/leadbridge/leadbridge/submission"
@@ -25,7 +26,10 @@ type Handler struct {
 	Metrics   *metrics.Delivery // nil = not counted
 }
 
-var errFinished = errors.New("already finished")
+var (
+	errFinished   = errors.New("already finished")
+	errSuperseded = errors.New("a newer attempt took over")
+)
 
 // ProcessTask implements asynq.Handler.
 func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
@@ -35,12 +39,17 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("malformed payload: %v: %w", err, asynq.SkipRetry)
 	}
 	now := h.now()
+	// Each attempt marks the record with its own id. asynq may start a new
+	// attempt while an old one still runs (task deadline, lost lease); the
+	// old one's result is then dropped instead of overwriting the new one's.
+	attempt := submission.NewID()
 	rec, err := h.Store.Update(ctx, p.ID, func(r *submission.Record) error {
 		switch r.Status {
 		case submission.StatusDelivered, submission.StatusDiscarded, submission.StatusSpam:
 			return errFinished // a redo after a crash, or a stale task
 		}
 		r.Status = submission.StatusDelivering
+		r.AttemptID = attempt
 		r.NextAttempt = nil
 		return nil
 	})
@@ -56,6 +65,9 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	took := h.now().Sub(now).Seconds()
 	if derr == nil {
 		_, err := h.Store.Update(context.WithoutCancel(ctx), p.ID, func(r *submission.Record) error {
+			if r.Status != submission.StatusDelivering || r.AttemptID != attempt {
+				return errSuperseded
+			}
 			at := h.now().UTC()
 			r.Status = submission.StatusDelivered
 			r.LeadID, r.ContactID, r.Action, r.Match = res.LeadID, res.ContactID, res.Action, res.Match
@@ -64,6 +76,10 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			r.AddAttempt(submission.Attempt{At: now.UTC(), Outcome: "delivered", Duration: took})
 			return nil
 		})
+		if errors.Is(err, errSuperseded) {
+			h.Log.Warn("delivered, but a newer attempt owns the record; its result stands", "id", p.ID)
+			return nil
+		}
 		if err != nil {
 			// Delivered but not recorded: retrying is safe, the dedupe
 			// finds the lead just written and records it then.
@@ -75,13 +91,23 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 
 	info, retry := delivery.Classify(derr)
-	if retry && now.Sub(rec.ReceivedAt) > h.Horizon {
+	if retry && now.Sub(rec.HorizonStart()) > h.Horizon {
 		retry = false
 		info.Message = fmt.Sprintf("gave up after %s of retries: %s", h.Horizon, info.Message)
 	}
 	n, _ := asynq.GetRetryCount(ctx)
 	wait := Backoff(n)
+	throttled := info.Category == submission.CategoryThrottled
+	var api *crm.APIError
+	if throttled && errors.As(derr, &api) && api.RetryAfter > 0 {
+		// Still throttled after the client's own waits: come back when
+		// Dataverse said to, and don't count it as a failure.
+		wait = api.RetryAfter + time.Second
+	}
 	_, err = h.Store.Update(context.WithoutCancel(ctx), p.ID, func(r *submission.Record) error {
+		if r.Status != submission.StatusDelivering || r.AttemptID != attempt {
+			return errSuperseded
+		}
 		outcome := "failed"
 		r.Status = submission.StatusFailed
 		r.NextAttempt = nil
@@ -96,8 +122,12 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		r.AddAttempt(submission.Attempt{At: now.UTC(), Outcome: outcome, Duration: took, Error: &e})
 		return nil
 	})
+	if errors.Is(err, errSuperseded) {
+		h.Log.Warn("attempt failed, but a newer attempt owns the record; its result stands", "id", p.ID, "err", derr)
+		return nil
+	}
 	if err != nil {
-		return &RetryError{After: wait, Err: fmt.Errorf("record failure: %v (delivery: %w)", err, derr)}
+		return &RetryError{After: wait, Err: fmt.Errorf("record failure: %v (delivery: %w)", err, derr), Throttled: throttled}
 	}
 	if !retry {
 		h.observe(rec.Form, "failed", info.Category, took)
@@ -106,7 +136,7 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	h.observe(rec.Form, "retrying", info.Category, took)
 	h.Log.Info("delivery will be retried", "id", p.ID, "category", info.Category, "in", wait.Round(time.Millisecond), "err", info.Message)
-	return &RetryError{After: wait, Err: derr}
+	return &RetryError{After: wait, Err: derr, Throttled: throttled}
 }
 
 func (h *Handler) observe(form, outcome, category string, seconds float64) {

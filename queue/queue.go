@@ -89,10 +89,12 @@ func (q *Client) Queued(id string) (bool, error) {
 	return err == nil, err
 }
 
-// RetryError asks asynq to run the task again after After.
+// RetryError asks asynq to run the task again after After. A throttled
+// retry is not counted as a failure.
 type RetryError struct {
-	After time.Duration
-	Err   error
+	After     time.Duration
+	Err       error
+	Throttled bool
 }
 
 func (e *RetryError) Error() string {
@@ -123,8 +125,12 @@ func ServerConfig(concurrency int, errorHandler asynq.ErrorHandler, logger asynq
 			}
 			return Backoff(n)
 		},
-		// Retries are governed by the retry horizon, not by counts.
-		IsFailure:                func(err error) bool { return true },
+		// Retries are governed by the retry horizon, not by counts; being
+		// throttled is not a failure (it keeps the backoff from growing).
+		IsFailure: func(err error) bool {
+			var re *RetryError
+			return !errors.As(err, &re) || !re.Throttled
+		},
 		ErrorHandler:             errorHandler,
 		Logger:                   logger,
 		LogLevel:                 asynq.WarnLevel,

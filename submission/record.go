@@ -59,6 +59,8 @@ type Record struct {
 	Referrer       string            `json:"referrer,omitempty"`
 	IdempotencyKey string            `json:"idempotency_key,omitempty"`
 
+	AttemptID    string     `json:"attempt_id,omitempty"` // the attempt in progress; an older one's result is dropped
+	RetriedAt    *time.Time `json:"retried_at,omitempty"` // a person asked for a retry; the retry horizon restarts here
 	AttemptCount int        `json:"attempt_count"`
 	Attempts     []Attempt  `json:"attempts,omitempty"` // the most recent ones
 	LastError    *ErrorInfo `json:"last_error,omitempty"`
@@ -92,6 +94,15 @@ type ErrorInfo struct {
 // maxAttempts bounds the attempts kept on a record: a CRM outage retried
 // for days must not grow a record without limit. AttemptCount keeps the total.
 const maxAttempts = 30
+
+// HorizonStart is when the current run of automatic retries began: receipt,
+// or the last retry a person asked for.
+func (r *Record) HorizonStart() time.Time {
+	if r.RetriedAt != nil && r.RetriedAt.After(r.ReceivedAt) {
+		return *r.RetriedAt
+	}
+	return r.ReceivedAt
+}
 
 // AddAttempt appends an attempt, keeping the most recent ones.
 func (r *Record) AddAttempt(a Attempt) {

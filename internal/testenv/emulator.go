@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -33,6 +34,13 @@ func StartEmulator(t testing.TB) *Emulator {
 	}
 	t.Cleanup(func() { s.Close() })
 	return &Emulator{Server: s, CAFile: filepath.Join(dir, "ca.pem"), t: t}
+}
+
+// CertPool trusts the emulator's CA, for clients under test.
+func (e *Emulator) CertPool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AppendCertsFromPEM(e.CACertPEM())
+	return p
 }
 
 // WorkerEnv is the environment that points a worker at this emulator.
