@@ -52,6 +52,62 @@
 //     page number, so every page must be asked for with the same
 //     odata.maxpagesize.
 //   - Columns outside the small schema in schema.go are unknown properties.
+//   - Formatted values (Prefer: odata.include-annotations) are those of an
+//     en-US user in UTC: choice, state, status and Yes/No labels from the
+//     schema ("Web", "Open", "Do Not Allow"), integers grouped ("1,500"),
+//     dates as "3/9/2026 2:05 PM", lookups as the related row's primary
+//     name. The one user, the calling application user, is named
+//     "# <client id>" and owns, creates and modifies every row.
+//     Annotation term names match case-sensitively.
+//   - $filter inside a single-valued $expand makes the expansion null when
+//     the related row fails it.
+//   - GET leads(id)/parentcontactid answers 204 when the lookup is empty,
+//     as OData specifies; Dataverse's answer is unconfirmed.
+//
+// Besides create, read, update, upsert and delete, the Web API serves:
+//
+//   - Prefer: odata.include-annotations with "*", lists, * wildcards and
+//     -exclusions: OData.Community.Display.V1.FormattedValue,
+//     Microsoft.Dynamics.CRM.associatednavigationproperty and
+//     lookuplogicalname (Customer lookups report the table they hold),
+//     Microsoft.Dynamics.CRM.totalrecordcount and
+//     totalrecordcountlimitexceeded; on collections, single rows,
+//     return=representation and expanded rows; echoed in
+//     Preference-Applied. They, like $expand, rule out 304 Not Modified.
+//   - $expand of single-valued navigation properties (parentcontactid,
+//     parentaccountid, customerid_contact/_account, a contact's
+//     parentcustomerid_account/_contact and originatingleadid, an account's
+//     primarycontactid, parentaccountid and originatingleadid, and
+//     ownerid/createdby/modifiedby as the application user) with nested
+//     $select, $filter and $expand, or as nav/$ref links; on GET and on
+//     POST with return=representation (ignored on PATCH, as in Dataverse).
+//     At most 15 expansions per query.
+//   - $expand of collection-valued navigation properties, the one-to-many
+//     mirrors of those lookups (a contact's lead_parent_contact,
+//     lead_customer_contacts, contact_customer_contacts and
+//     account_primary_contact; an account's lead_parent_account,
+//     lead_customer_accounts, contact_customer_accounts and
+//     account_parent_account; a lead's contact_originating_lead and
+//     account_originating_lead), at the top level with $select, $filter,
+//     $orderby and $top, up to 5,000 rows each and a <nav>@odata.nextLink
+//     that GET contacts(id)/lead_parent_contact serves as a filtered,
+//     pageable collection.
+//   - $ref: PUT and DELETE on leads(id)/parentcontactid/$ref (and every
+//     single-valued navigation property but the system ones), POST and
+//     DELETE (?$id= or nav(id)/$ref) on a collection-valued one, each an
+//     update of the row holding the lookup; "$N" in @odata.id inside $batch
+//     change sets; PATCH {"parentcontactid": null} clears a lookup.
+//
+// Not supported, and refused with an error that says so where a client
+// could ask: collection-valued expansions nested inside another $expand or with a
+// nested $expand (Dataverse pages those per collection); deep insert;
+// many-to-many relationships; changing ownerid; reading one row through a
+// collection-valued property (contacts(id)/lead_parent_contact(id));
+// $count on navigation properties; the globalmetadataversion annotation
+// and the Microsoft.PowerApps.CDS.* error-detail annotations. Deleting a
+// row leaves lookups to it in place (Dataverse removes the link or
+// cascades the delete); such a lookup expands to null and has no formatted
+// value.
 package emulator
 
 import (

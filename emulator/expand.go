@@ -148,7 +148,9 @@ func parseExpand(t *tableSchema, src string, st *expandState) ([]*expandItem, *r
 }
 
 // splitTopLevel splits s at sep where sep is outside parentheses and
-// quoted literals; ok is false when they do not balance.
+// literals: 'single-quoted' OData strings and the "double-quoted" JSON
+// strings of PropertyValues=[…], which may hold a lone quote. ok is false
+// when they do not balance.
 func splitTopLevel(s string, sep byte) (parts []string, ok bool) {
 	depth, quoted, start := 0, false, 0
 	for i := 0; i < len(s); i++ {
@@ -156,6 +158,15 @@ func splitTopLevel(s string, sep byte) (parts []string, ok bool) {
 		case c == '\'':
 			quoted = !quoted // '' inside a literal toggles twice
 		case quoted:
+		case c == '"':
+			for i++; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(s) {
+				return nil, false
+			}
 		case c == '(':
 			depth++
 		case c == ')':

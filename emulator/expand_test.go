@@ -220,6 +220,19 @@ func TestExpandCollectionValued(t *testing.T) {
 		t.Errorf("contact without leads: got %v, want []", nobody["lead_parent_contact"])
 	}
 
+	t.Run("a nested In() whose JSON strings hold a quote and a semicolon", func(t *testing.T) {
+		h := h.sub(t)
+		filter := `Microsoft.Dynamics.CRM.In(PropertyName='subject',PropertyValues=["O'Brian;s","Alpha"])`
+		resp, body := h.api(http.MethodGet, "contacts("+r.contact+")?$select=lastname&$expand="+esc("lead_parent_contact($select=subject;$filter="+filter+")"), nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("got status %d; body %s", resp.StatusCode, body)
+		}
+		leads, _ := object(t, body)["lead_parent_contact"].([]any)
+		if len(leads) != 1 || leads[0].(map[string]any)["subject"] != "Alpha" {
+			t.Errorf("lead_parent_contact: got %v, want only Alpha", leads)
+		}
+	})
+
 	t.Run("the nextLink serves the same rows as a filtered collection", func(t *testing.T) {
 		h := h.sub(t)
 		resp, body := h.api(http.MethodGet, strings.TrimPrefix(next, h.srv.URL()+apiPrefix), nil)

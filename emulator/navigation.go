@@ -24,15 +24,21 @@ import (
 // navigation property of t, and returns nil otherwise.
 func (op *operation) navigation(t *table, key entityKey, rest string, q url.Values) *result {
 	seg, ref := strings.CutSuffix(rest, "/$ref")
-	if strings.Contains(seg, "/") {
-		return nil
-	}
+	seg, tail, _ := strings.Cut(seg, "/")
 	name, childKey := seg, ""
 	if i := strings.IndexByte(seg, '('); i >= 0 && strings.HasSuffix(seg, ")") {
 		name, childKey = seg[:i], seg[i+1:len(seg)-1]
 	}
+	np, m := t.schema.navs[name], t.schema.many[name]
+	if np == nil && m == nil {
+		return nil
+	}
+	unsupported := apiError(http.StatusNotImplemented, codeQuery, "The emulator does not serve '"+rest+"': it reads a navigation property whole (with $select, $filter, $orderby, $top), not a row or a path below it.")
+	if tail != "" {
+		return unsupported
+	}
 	method := op.req.method
-	if np := t.schema.navs[name]; np != nil {
+	if np != nil {
 		switch {
 		case childKey != "":
 			return badRequest(codeQuery, msgSyntax)
@@ -44,10 +50,6 @@ func (op *operation) navigation(t *table, key entityKey, rest string, q url.Valu
 			return op.retrieveRelated(t, key, np, q)
 		}
 		return methodNotAllowed(method)
-	}
-	m := t.schema.many[name]
-	if m == nil {
-		return nil
 	}
 	switch {
 	case ref && childKey == "" && method == http.MethodPost:
@@ -62,6 +64,8 @@ func (op *operation) navigation(t *table, key entityKey, rest string, q url.Valu
 		id := parent.id(t.schema)
 		children := op.s.store.tables[m.set]
 		return op.list(children, q, t.schema.set+"("+id+")/"+m.name, refersTo{children.schema, m.nav, id})
+	case !ref && childKey != "" && method == http.MethodGet:
+		return unsupported
 	}
 	return methodNotAllowed(method)
 }

@@ -171,6 +171,18 @@ func TestCollectionValuedRef(t *testing.T) {
 	}
 	resp, body = h.api(http.MethodPost, "contacts("+contact+")/lead_parent_contact/$ref", map[string]any{"@odata.id": "leads(" + newGUID() + ")"})
 	wantError(t, resp, body, http.StatusNotFound, codeNotFound)
+
+	for _, path := range []string{"contacts(" + contact + ")/lead_parent_contact(" + lead + ")", "contacts(" + contact + ")/lead_parent_contact/$count"} {
+		resp, body := h.api(http.MethodGet, path, nil)
+		if msg := wantError(t, resp, body, http.StatusNotImplemented, codeQuery); !strings.Contains(msg, "The emulator does not serve") {
+			t.Errorf("GET %s: got %q", path, msg)
+		}
+	}
+
+	resp, body = h.api(http.MethodPost, "contacts", map[string]any{"lastname": "Deep", "lead_parent_contact": []any{map[string]any{"lastname": "L"}}})
+	if msg := wantError(t, resp, body, http.StatusBadRequest, codePayload); !strings.Contains(msg, "does not support deep insert") {
+		t.Errorf("deep insert through a collection-valued property: got %q", msg)
+	}
 }
 
 // TestBatchRef: $ref inside a change set, with $N for both the row and the

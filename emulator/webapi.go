@@ -47,10 +47,16 @@ type operation struct {
 // preferences returns the request's Prefer values, parsed once.
 func (op *operation) preferences() map[string]string {
 	if op.prefs == nil {
-		op.prefs = preferences(op.req.header)
+		op.prefs = noPreferences
+		if len(op.req.header["Prefer"]) > 0 {
+			op.prefs = preferences(op.req.header)
+		}
 	}
 	return op.prefs
 }
+
+// noPreferences stands for a request without Prefer; it is never written.
+var noPreferences = map[string]string{}
 
 // annotations returns the annotations the request asks for and the raw
 // preference to echo.
@@ -819,6 +825,9 @@ func (op *operation) setColumn(t *table, cols map[string]any, creating bool, nam
 				return op.bind(np, cols, nil, "'"+name+"'")
 			}
 			return badRequest(codePayload, fmt.Sprintf("The emulator does not support deep insert: bind '%s' to an existing row with '%s@odata.bind' instead.", name, name))
+		}
+		if s.many[name] != nil {
+			return badRequest(codePayload, fmt.Sprintf("The emulator does not support deep insert: create the related rows on their own and bind them to this one, or POST their URIs to %s/$ref.", name))
 		}
 		return badRequest(codePayload, msgUnknownProperty(s, name))
 	}
