@@ -8,7 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -25,7 +25,6 @@ type Deliverer struct {
 	CRM   *crm.Client
 	Forms forms.Set
 	Locks *lease.Locker
-	Log   *slog.Logger
 }
 
 // Result is what a delivery did.
@@ -86,7 +85,7 @@ func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Re
 	if f.AlternateKey != "" {
 		val, _ := p.lead[f.AlternateKey].(string)
 		if val != "" {
-			body := maps(p.lead)
+			body := crm.Row(maps.Clone(p.lead))
 			delete(body, f.AlternateKey) // key values go in the URL only
 			id, created, err := d.CRM.UpsertLead(ctx, f.AlternateKey, val, body)
 			if err != nil {
@@ -353,14 +352,6 @@ func ids(rows []crm.Row) []string {
 	out := make([]string, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, str(r["leadid"]))
-	}
-	return out
-}
-
-func maps(m map[string]any) crm.Row {
-	out := make(crm.Row, len(m))
-	for k, v := range m {
-		out[k] = v
 	}
 	return out
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -53,10 +52,10 @@ func newEnv(t *testing.T, fs ...*forms.Form) *env {
 		set[f.ID] = f
 	}
 	rdb := testenv.StartRedis(t).Client()
-	locks := lease.New(rdb, "{lb}:lease:", 10*time.Second)
+	locks := lease.New(rdb, "lb:lease", 10*time.Second)
 	return &env{
 		emu: emu, crm: c, v: v, locks: locks,
-		d: &delivery.Deliverer{CRM: c, Forms: set, Locks: locks, Log: slog.New(slog.DiscardHandler)},
+		d: &delivery.Deliverer{CRM: c, Forms: set, Locks: locks},
 	}
 }
 

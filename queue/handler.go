@@ -158,9 +158,10 @@ func (h *Handler) now() time.Time {
 // queues submissions that were made durable but never reached the queue,
 // and trims expired index entries.
 type Janitor struct {
-	Store *submission.Store
-	Queue *Client
-	Log   *slog.Logger
+	Store      *submission.Store
+	Queue      *Client
+	Log        *slog.Logger
+	StaleAfter map[string]time.Duration // nil = StaleAfter()
 }
 
 // Run sweeps every interval until ctx ends.
@@ -177,18 +178,24 @@ func (j *Janitor) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// staleAfter is how long a record may sit in a status before the janitor
+// StaleAfter is how long a record may sit in a status before the janitor
 // checks that asynq still holds its task. Retries wait at most a minute and
 // an attempt is bounded by taskTimeout, so these are generous.
-var staleAfter = map[string]time.Duration{
-	submission.StatusAccepted:   2 * time.Minute,
-	submission.StatusRetrying:   10 * time.Minute,
-	submission.StatusDelivering: taskTimeout + 5*time.Minute,
+func StaleAfter() map[string]time.Duration {
+	return map[string]time.Duration{
+		submission.StatusAccepted:   2 * time.Minute,
+		submission.StatusRetrying:   10 * time.Minute,
+		submission.StatusDelivering: taskTimeout + 5*time.Minute,
+	}
 }
 
 // Sweep does one pass.
 func (j *Janitor) Sweep(ctx context.Context) {
-	for status, age := range staleAfter {
+	stale := j.StaleAfter
+	if stale == nil {
+		stale = StaleAfter()
+	}
+	for status, age := range stale {
 		ids, err := j.Store.Stale(ctx, status, age, 500)
 		if err != nil {
 			j.Log.Warn("janitor: list stale", "status", status, "err", err)

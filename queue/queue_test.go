@@ -67,11 +67,9 @@ func TestJanitorQueuesRecordsThatHaveNoTask(t *testing.T) {
 	if _, err := store.Create(ctx, rec); err != nil { // durable, but the API died before enqueueing
 		t.Fatal(err)
 	}
-	old := staleAfter[submission.StatusAccepted]
-	staleAfter[submission.StatusAccepted] = -time.Second
-	t.Cleanup(func() { staleAfter[submission.StatusAccepted] = old })
-
-	(&Janitor{Store: store, Queue: q, Log: slog.New(slog.DiscardHandler)}).Sweep(ctx)
+	j := &Janitor{Store: store, Queue: q, Log: slog.New(slog.DiscardHandler),
+		StaleAfter: map[string]time.Duration{submission.StatusAccepted: -time.Second}}
+	j.Sweep(ctx)
 	if ok, err := q.Queued(rec.ID); !ok || err != nil {
 		t.Errorf("after a sweep, queued = %v (%v), want true", ok, err)
 	}

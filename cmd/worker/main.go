@@ -98,8 +98,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		Deliverer: &delivery.Deliverer{
 			CRM:   client,
 			Forms: cfg.Forms,
-			Locks: lease.New(rdb, "{lb}:lease:", 30*time.Second),
-			Log:   log,
+			Locks: lease.New(rdb, "lb:lease", 30*time.Second),
 		},
 	}
 	srv := asynq.NewServerFromRedisClient(rdb, queue.ServerConfig(cfg.Concurrency, nil, asynqLogger{log}))
