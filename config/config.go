@@ -76,6 +76,22 @@ type Worker struct {
 	Forms              forms.Set
 }
 
+// loadLogging checks the logging variables every program reads.
+func loadLogging(getenv Getenv) error {
+	var errs []error
+	switch getenv("LEADBRIDGE_LOG_FORMAT") {
+	case "", "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("LEADBRIDGE_LOG_FORMAT: %q is not json or text", getenv("LEADBRIDGE_LOG_FORMAT")))
+	}
+	switch strings.ToLower(getenv("LEADBRIDGE_LOG_LEVEL")) {
+	case "", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("LEADBRIDGE_LOG_LEVEL: %q is not one of debug, info, warn, error", getenv("LEADBRIDGE_LOG_LEVEL")))
+	}
+	return errors.Join(errs...)
+}
+
 // Getenv is os.Getenv's shape, so tests pass a map instead.
 type Getenv func(string) string
 
@@ -92,7 +108,7 @@ func LoadAPI(getenv Getenv) (API, error) {
 		MaxBodyBytes:      64 << 10,
 		Retention:         30 * 24 * time.Hour,
 	}
-	errs = append(errs, durationVar(getenv, "LEADBRIDGE_DELIVERED_RETENTION", &c.Retention, time.Minute))
+	errs = append(errs, durationVar(getenv, "LEADBRIDGE_DELIVERED_RETENTION", &c.Retention, time.Minute), loadLogging(getenv))
 	r, err := loadRedis(getenv)
 	errs = append(errs, err)
 	c.Redis = r
@@ -144,6 +160,7 @@ func LoadWorker(getenv Getenv) (Worker, error) {
 		RetryHorizon:       72 * time.Hour,
 		DeliveredRetention: 30 * 24 * time.Hour,
 	}
+	errs = append(errs, loadLogging(getenv))
 	r, err := loadRedis(getenv)
 	errs = append(errs, err)
 	c.Redis = r
