@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"testing"
 	"time"
 )
@@ -27,7 +26,7 @@ func BenchmarkDeliveryThroughput(b *testing.B) {
 }
 
 // demoLike is the demo form (contact: link) under the name "demo".
-var demoLike = fmt.Sprintf(`
+var demoLike = `
   demo:
     title: Demo
     allowed_origins: ["*"]
@@ -37,4 +36,4 @@ var demoLike = fmt.Sprintf(`
       first_name: {column: firstname}
       last_name:  {column: lastname, rules: required}
       company:    {column: companyname}
-`)
+`

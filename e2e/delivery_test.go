@@ -212,6 +212,9 @@ func TestRefusedDataGoesToFailedListAndRetryDelivers(t *testing.T) {
 		t.Fatalf("retry: got %d %v, want 202", code, body)
 	}
 	rec = s.waitStatus(id, "delivered", time.Minute)
+	if rec["attempt_count"] != float64(2) || rec["retried_at"] == nil {
+		t.Errorf("after retry: attempts %v retried_at %v, want 2 attempts and the retry time", rec["attempt_count"], rec["retried_at"])
+	}
 	if len(s.list("failed")) != 0 {
 		t.Error("the retried submission is still in the failed list")
 	}
@@ -222,7 +225,10 @@ func TestRefusedDataGoesToFailedListAndRetryDelivers(t *testing.T) {
 }
 
 // TestShortLivedTokensNeverFailARequest: tokens that live 5 s are renewed
-// before they are sent expired.
+// before they are sent expired. (MSAL Go treats a token expiring within five
+// minutes as expired, so here it fetches one per call; a cached token that
+// dies in flight — the 401 path — is covered by crm's
+// TestUnauthorizedRefreshesTokenOnce.)
 func TestShortLivedTokensNeverFailARequest(t *testing.T) {
 	s := startStack(t, options{config: noContactForm, emulator: `{"token_lifetime_seconds":5}`})
 	var ids []string

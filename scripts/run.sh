@@ -88,6 +88,14 @@ fi
 echo
 tail -n 0 -q -f "$run/logs/api.log" "$run/logs/worker.log" &
 pids+=($!)
-# Run until Ctrl-C, or until one of the programs stops on its own.
-wait -n || true
-echo "a process stopped; see .run/logs/" >&2
+# Run until Ctrl-C, or until one of the programs stops on its own (polled,
+# as `wait -n` needs a newer bash than some systems ship).
+while :; do
+  for p in "${pids[@]}"; do
+    if ! kill -0 "$p" 2>/dev/null; then
+      echo "a process stopped; see .run/logs/" >&2
+      exit 1
+    fi
+  done
+  sleep 1
+done

@@ -6,6 +6,7 @@ package testenv
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -38,15 +39,27 @@ func StartRedis(t testing.TB) *Redis {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server not found: run 'make deps' (or apt-get install redis-server)")
 	}
-	r := &Redis{Dir: t.TempDir(), t: t, port: freePort(t)}
-	r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
-	r.URL = "redis://" + r.Addr + "/0"
-	r.start()
+	r := &Redis{Dir: t.TempDir(), t: t}
 	t.Cleanup(r.stop)
-	return r
+	for try := 0; ; try++ {
+		r.port = freePort(t)
+		r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
+		r.URL = "redis://" + r.Addr + "/0"
+		err := r.start()
+		if err == nil {
+			return r
+		}
+		r.stop()
+		if !errors.Is(err, errPortTaken) || try == 4 {
+			t.Fatal(err)
+		}
+	}
 }
 
-func (r *Redis) start() {
+// errPortTaken: another process answered on the port chosen for ours.
+var errPortTaken = errors.New("port taken by another redis-server")
+
+func (r *Redis) start() error {
 	r.t.Helper()
 	r.cmd = exec.Command("redis-server",
 		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
@@ -54,18 +67,23 @@ func (r *Redis) start() {
 		"--save", "", "--maxmemory-policy", "noeviction",
 		"--logfile", filepath.Join(r.Dir, "redis.log"))
 	if err := r.cmd.Start(); err != nil {
-		r.t.Fatalf("start redis-server: %v", err)
+		return fmt.Errorf("start redis-server: %w", err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c := redis.NewClient(&redis.Options{Addr: r.Addr})
-		err := c.Ping(context.Background()).Err()
+		info, err := c.InfoMap(context.Background(), "server").Result()
 		c.Close()
 		if err == nil {
-			return
+			// The port was free when chosen, but another test's server may
+			// have taken it since: make sure the one answering is ours.
+			if pid := info["Server"]["process_id"]; pid != strconv.Itoa(r.cmd.Process.Pid) {
+				return fmt.Errorf("%w: port %d answered by pid %s, not %d", errPortTaken, r.port, pid, r.cmd.Process.Pid)
+			}
+			return nil
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server on %s did not answer: %v\n%s", r.Addr, err, tail(filepath.Join(r.Dir, "redis.log")))
+			return fmt.Errorf("redis-server on %s did not answer: %v\n%s", r.Addr, err, tail(filepath.Join(r.Dir, "redis.log")))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -85,7 +103,9 @@ func (r *Redis) stop() {
 func (r *Redis) Restart() {
 	r.t.Helper()
 	r.stop()
-	r.start()
+	if err := r.start(); err != nil {
+		r.t.Fatal(err)
+	}
 }
 
 // Client returns a go-redis client for this server, closed with the test.
