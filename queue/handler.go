@@ -102,7 +102,7 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if throttled && errors.As(derr, &api) && api.RetryAfter > 0 {
 		// Still throttled after the client's own waits: come back when
 		// Dataverse said to, and don't count it as a failure.
-		wait = api.RetryAfter + time.Second
+		wait = min(api.RetryAfter, 10*time.Minute) + time.Second
 	}
 	_, err = h.Store.Update(context.WithoutCancel(ctx), p.ID, func(r *submission.Record) error {
 		if r.Status != submission.StatusDelivering || r.AttemptID != attempt {
