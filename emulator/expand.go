@@ -58,10 +58,10 @@ func msgNoProperty(t *tableSchema, name string) string {
 
 // parseExpand reads an $expand value against table t.
 func parseExpand(t *tableSchema, src string, st *expandState) ([]*expandItem, *result) {
-	syntax := badRequest(codeQuery, msgSyntax)
+	syntax := func() *result { return badRequest(codeQuery, msgSyntax) }
 	parts, ok := splitTopLevel(src, ',')
 	if !ok {
-		return nil, syntax
+		return nil, syntax()
 	}
 	var items []*expandItem
 	for _, part := range parts {
@@ -69,7 +69,7 @@ func parseExpand(t *tableSchema, src string, st *expandState) ([]*expandItem, *r
 		name, optText, hasOpts := strings.Cut(part, "(")
 		if hasOpts {
 			if !strings.HasSuffix(optText, ")") {
-				return nil, syntax
+				return nil, syntax()
 			}
 			optText = optText[:len(optText)-1]
 		}
@@ -79,7 +79,7 @@ func parseExpand(t *tableSchema, src string, st *expandState) ([]*expandItem, *r
 			e.name, e.ref = n, true
 		}
 		if e.name == "" {
-			return nil, syntax
+			return nil, syntax()
 		}
 		switch {
 		case t.navs[e.name] != nil:
@@ -101,14 +101,14 @@ func parseExpand(t *tableSchema, src string, st *expandState) ([]*expandItem, *r
 				return nil, badRequest(codeQuery, msgExpandRefOnLookup)
 			}
 			if hasOpts {
-				return nil, syntax
+				return nil, syntax()
 			}
 			items = append(items, e)
 			continue
 		}
 		opts, ok := splitTopLevel(optText, ';')
 		if !ok {
-			return nil, syntax
+			return nil, syntax()
 		}
 		vals := url.Values{}
 		var query []string
@@ -118,7 +118,7 @@ func parseExpand(t *tableSchema, src string, st *expandState) ([]*expandItem, *r
 			}
 			k, v, ok := strings.Cut(o, "=")
 			if !ok || !strings.HasPrefix(k, "$") || vals.Has(k) {
-				return nil, syntax
+				return nil, syntax()
 			}
 			vals.Set(k, v)
 			query = append(query, k+"="+escapeLinkValue(v))
@@ -194,10 +194,13 @@ func escapeLinkValue(v string) string {
 // leads(subject,parentcontactid(fullname)); "" when all columns are
 // returned and nothing is expanded.
 func contextSelect(sel []string, expand []*expandItem) string {
-	if sel == nil && expand == nil {
-		return ""
+	switch {
+	case expand != nil:
+		return "(" + selectList(sel, expand) + ")"
+	case sel != nil:
+		return "(" + strings.Join(sel, ",") + ")"
 	}
-	return "(" + selectList(sel, expand) + ")"
+	return ""
 }
 
 func selectList(sel []string, expand []*expandItem) string {

@@ -158,12 +158,17 @@ func parseOrderBy(src string) ([]orderTerm, error) {
 // sortRows orders rows in place by terms, keeping the original order of rows
 // that tie. Nulls come first in ascending order, as in SQL Server.
 func sortRows(rows []map[string]any, terms []orderTerm) {
-	if len(terms) == 0 {
+	sortBy(rows, func(r map[string]any) map[string]any { return r }, terms)
+}
+
+// sortBy is sortRows for anything that holds a row.
+func sortBy[T any](rows []T, cols func(T) map[string]any, terms []orderTerm) {
+	if len(terms) == 0 || len(rows) < 2 {
 		return
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		for _, t := range terms {
-			c := orderCompare(rowValue(rows[i][t.Column]), rowValue(rows[j][t.Column]))
+			c := orderCompare(rowValue(cols(rows[i])[t.Column]), rowValue(cols(rows[j])[t.Column]))
 			if c == 0 {
 				continue
 			}

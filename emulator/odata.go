@@ -217,11 +217,12 @@ type entityKey struct {
 
 // parseKey reads "guid", "leadid=guid" or "col='v',col2=5".
 func parseKey(t *tableSchema, raw string) (entityKey, *result) {
-	syntax := badRequest(codeQuery, msgSyntax)
+	// Built only on failure: keyed reads are the hot path.
+	syntax := func() *result { return badRequest(codeQuery, msgSyntax) }
 	parts := splitOutsideSingleQuotes(raw, ',')
 	if len(parts) == 1 && !strings.Contains(parts[0], "=") {
 		if !isGUID(parts[0]) {
-			return entityKey{}, syntax
+			return entityKey{}, syntax()
 		}
 		return entityKey{id: strings.ToLower(parts[0])}, nil
 	}
@@ -230,21 +231,21 @@ func parseKey(t *tableSchema, raw string) (entityKey, *result) {
 		name, lit, ok := strings.Cut(p, "=")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" {
-			return entityKey{}, syntax
+			return entityKey{}, syntax()
 		}
 		v, err := parseKeyLiteral(strings.TrimSpace(lit))
 		if err != nil {
-			return entityKey{}, syntax
+			return entityKey{}, syntax()
 		}
 		if _, dup := vals[name]; dup {
-			return entityKey{}, syntax
+			return entityKey{}, syntax()
 		}
 		vals[name] = v
 	}
 	if len(vals) == 1 {
 		if v, ok := vals[t.pk].(string); ok {
 			if !isGUID(v) {
-				return entityKey{}, syntax
+				return entityKey{}, syntax()
 			}
 			return entityKey{id: strings.ToLower(v)}, nil
 		}

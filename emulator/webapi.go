@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -93,8 +92,8 @@ func (op *operation) run() *result {
 	if t == nil {
 		return apiError(http.StatusNotFound, codeQuery, fmt.Sprintf("Resource not found for the segment '%s'.", rp.set))
 	}
-	query, qerr := parseQueryString(req.rawQuery)
-	if qerr != nil {
+	query := url.Values{}
+	if qerr := parseQueryString(query, req.rawQuery); qerr != nil {
 		return badRequest(codeQuery, "The query string is malformed: "+qerr.Error())
 	}
 	if !rp.hasKey {
@@ -282,11 +281,10 @@ func parseOptions(t *tableSchema, q url.Values, allowed []string, st *expandStat
 	return o, nil
 }
 
-// parseQueryString splits a raw query at "&" only. url.ParseQuery would
-// refuse the ";" that separates options nested in $expand
+// parseQueryString splits a raw query at "&" only, into q. url.ParseQuery
+// would refuse the ";" that separates options nested in $expand
 // (parentcontactid($select=fullname;$expand=…)).
-func parseQueryString(raw string) (url.Values, error) {
-	q := url.Values{}
+func parseQueryString(q url.Values, raw string) error {
 	for raw != "" {
 		var pair string
 		pair, raw, _ = strings.Cut(raw, "&")
@@ -296,14 +294,14 @@ func parseQueryString(raw string) (url.Values, error) {
 		k, v, _ := strings.Cut(pair, "=")
 		k, err := url.QueryUnescape(k)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if v, err = url.QueryUnescape(v); err != nil {
-			return nil, err
+			return err
 		}
 		q[k] = append(q[k], v)
 	}
-	return q, nil
+	return nil
 }
 
 func queryErrorResult(err error) *result {
@@ -339,22 +337,7 @@ func matching(t *table, o queryOptions) []*record {
 // sortRecords orders rows by terms, keeping the order of rows that tie.
 // Nulls come first in ascending order, as in SQL Server.
 func sortRecords(recs []*record, terms []orderTerm) {
-	if len(terms) == 0 || len(recs) < 2 {
-		return
-	}
-	sort.SliceStable(recs, func(i, j int) bool {
-		for _, t := range terms {
-			c := orderCompare(rowValue(recs[i].cols[t.Column]), rowValue(recs[j].cols[t.Column]))
-			if c == 0 {
-				continue
-			}
-			if t.Desc {
-				return c > 0
-			}
-			return c < 0
-		}
-		return false
-	})
+	sortBy(recs, func(r *record) map[string]any { return r.cols }, terms)
 }
 
 // list serves a collection: an entity set, or (with scope) the rows a
