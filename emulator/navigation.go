@@ -105,7 +105,7 @@ func (op *operation) setRef(t *table, key entityKey, np *navProp) *result {
 		return res
 	}
 	if np.system {
-		return op.bind(np, nil, uri, "'@odata.id'")
+		return systemNavRefused(np)
 	}
 	target, res := op.resolveRow(uri, []string{np.target}, "'@odata.id'")
 	if res != nil {

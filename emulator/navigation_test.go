@@ -116,6 +116,9 @@ func TestSingleValuedRef(t *testing.T) {
 			body: map[string]any{"id": "x"}, status: 400, code: codePayload, msg: `The request body must be {"@odata.id":"<URI of the row to refer to>"}.`},
 		{name: "unknown navigation property", method: http.MethodPut, path: "leads(" + lead + ")/nosuch/$ref",
 			body: map[string]any{"@odata.id": "contacts(" + contact + ")"}, status: 404, code: codeQuery, msg: "Resource not found for the segment 'nosuch'."},
+		{name: "the owner", method: http.MethodPut, path: "leads(" + lead + ")/ownerid/$ref",
+			body: map[string]any{"@odata.id": "systemusers(" + missing + ")"}, status: 400, code: codePayload,
+			msg: "The emulator cannot set 'ownerid': it has no systemuser table, and every row belongs to the calling user."},
 		{name: "POST to a single-valued $ref", method: http.MethodPost, path: "leads(" + lead + ")/parentcontactid/$ref",
 			body: map[string]any{"@odata.id": "contacts(" + contact + ")"}, status: 405, code: codeQuery, msg: "The requested resource does not support http method 'POST'."},
 	}

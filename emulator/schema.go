@@ -175,17 +175,16 @@ func newTable(logical, set, primaryName string, sm stateModel, cols []*column, n
 		cols: map[string]*column{}, navs: map[string]*navProp{}, many: map[string]*oneToMany{},
 		lookupNavs: map[string][]*navProp{}, states: sm.statuses,
 	}
-	states := sm.statuses
 	all := append([]*column{{name: t.pk, kind: kindGUID}}, cols...)
 	all = append(all, systemColumns()...)
 	for _, c := range all {
 		switch c.name {
 		case "statecode":
-			c.choices = sortedKeys(states)
+			c.choices = sortedKeys(sm.statuses)
 			c.def = 0
 			c.labels = sm.stateLabels
 		case "statuscode":
-			for _, v := range states {
+			for _, v := range sm.statuses {
 				c.choices = append(c.choices, v...)
 			}
 			slices.Sort(c.choices)

@@ -920,7 +920,7 @@ func applyState(s *tableSchema, cols, body map[string]any, creating bool) *resul
 // clears it. field names where the URI came from, for error messages.
 func (op *operation) bind(np *navProp, cols map[string]any, v any, field string) *result {
 	if np.system {
-		return badRequest(codePayload, fmt.Sprintf("The emulator cannot set '%s': it has no systemuser table, and every row belongs to the calling user.", np.name))
+		return systemNavRefused(np)
 	}
 	if v == nil {
 		// Either navigation property of a Customer lookup clears it.
@@ -939,6 +939,12 @@ func (op *operation) bind(np *navProp, cols map[string]any, v any, field string)
 	cols[np.lookup] = rec.id(navTarget(np))
 	cols[np.lookup+boundNavSuffix] = np.name
 	return nil
+}
+
+// systemNavRefused answers an attempt to set ownerid, createdby or
+// modifiedby.
+func systemNavRefused(np *navProp) *result {
+	return badRequest(codePayload, fmt.Sprintf("The emulator cannot set '%s': it has no systemuser table, and every row belongs to the calling user.", np.name))
 }
 
 // resolveRow finds the row an entity URI (absolute, /-rooted or relative:
