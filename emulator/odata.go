@@ -134,7 +134,7 @@ func badRequest(code, msg string) *result { return apiError(http.StatusBadReques
 func preferences(h http.Header) map[string]string {
 	out := map[string]string{}
 	for _, line := range h.Values("Prefer") {
-		for _, item := range splitOutsideQuotes(line, ',') {
+		for _, item := range splitOutside(line, ',', '"') {
 			name, val, _ := strings.Cut(strings.TrimSpace(item), "=")
 			name = strings.ToLower(strings.TrimSpace(name))
 			if name != "" {
@@ -145,12 +145,13 @@ func preferences(h http.Header) map[string]string {
 	return out
 }
 
-func splitOutsideQuotes(s string, sep byte) []string {
+// splitOutside splits s at sep, except inside quote-delimited runs.
+func splitOutside(s string, sep, quote byte) []string {
 	var parts []string
 	start, quoted := 0, false
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
-		case '"':
+		case quote:
 			quoted = !quoted
 		case sep:
 			if !quoted {
@@ -219,7 +220,7 @@ type entityKey struct {
 func parseKey(t *tableSchema, raw string) (entityKey, *result) {
 	// Built only on failure: keyed reads are the hot path.
 	syntax := func() *result { return badRequest(codeQuery, msgSyntax) }
-	parts := splitOutsideSingleQuotes(raw, ',')
+	parts := splitOutside(raw, ',', '\'')
 	if len(parts) == 1 && !strings.Contains(parts[0], "=") {
 		if !isGUID(parts[0]) {
 			return entityKey{}, syntax()
@@ -274,23 +275,6 @@ func parseKeyLiteral(lit string) (any, error) {
 		return nil, err
 	}
 	return f, nil
-}
-
-func splitOutsideSingleQuotes(s string, sep byte) []string {
-	var parts []string
-	start, quoted := 0, false
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\'':
-			quoted = !quoted
-		case sep:
-			if !quoted {
-				parts = append(parts, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(parts, s[start:])
 }
 
 // odataEscape percent-encodes a query value the way Dataverse's own links
