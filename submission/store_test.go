@@ -14,33 +14,15 @@ import (
 	"github.com/leadbridge/leadbridge/internal/testenv"
 )
 
-// clock is a settable time source for a Store.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 const retention = time.Hour
 
 // newStore returns a Store on a private redis-server, its client, and the
 // clock it reads (real time unless the test advances it).
-func newStore(t *testing.T) (*Store, *redis.Client, *clock) {
+func newStore(t *testing.T) (*Store, *redis.Client, *testenv.Clock) {
 	t.Helper()
 	rdb := testenv.StartRedis(t).Client()
 	s := NewStore(rdb, retention)
-	clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+	clk := testenv.NewClock(time.Now().UTC().Truncate(time.Millisecond))
 	s.now = clk.Now
 	return s, rdb, clk
 }

@@ -17,25 +17,8 @@ import (
 
 const identity = "00000000-0000-0000-0000-000000000001@org.crm.dynamics.com"
 
-// clock is a settable time source shared by the Limiters of a test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is the settable time shared by the Limiters of a test.
+func newClock() *testenv.Clock { return testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)) }
 
 // response builds a response carrying the given header name/value pairs.
 func response(status int, headers ...string) *http.Response {
