@@ -30,7 +30,6 @@ type App struct {
 	Queue        *queue.Client
 	Redis        redis.UniversalClient
 	APIToken     string
-	PublicURL    string
 	MaxBodyBytes int64
 	Log          *slog.Logger
 	Metrics      *metrics.Intake // nil = not counted

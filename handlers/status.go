@@ -50,7 +50,7 @@ func (a *App) listSubmissions(c echo.Context) error {
 	if !submission.ValidStatus(status) {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("status must be one of %s.", strings.Join(submission.Statuses, ", ")))
 	}
-	o := submission.ListOptions{Status: status, Form: c.QueryParam("form")}
+	o := submission.ListOptions{Status: status, Form: c.QueryParam("form"), Limit: submission.DefaultListLimit}
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
@@ -78,11 +78,7 @@ func (a *App) listSubmissions(c echo.Context) error {
 		Counts      map[string]int64     `json:"counts"`
 		Next        string               `json:"next,omitempty"`
 	}{Submissions: recs, Counts: counts}
-	limit := o.Limit
-	if limit == 0 {
-		limit = 50 // List's default
-	}
-	if len(recs) > 0 && len(recs) == limit {
+	if len(recs) > 0 && len(recs) == o.Limit {
 		out.Next = recs[len(recs)-1].UpdatedAt.Format(time.RFC3339Nano)
 	}
 	if out.Submissions == nil {

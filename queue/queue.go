@@ -49,16 +49,9 @@ func NewClient(rdb redis.UniversalClient) *Client {
 // Enqueue queues the delivery of submission id. The task id is the
 // submission id, so enqueueing twice is harmless: the second is a no-op.
 func (q *Client) Enqueue(ctx context.Context, id string) error {
-	return q.enqueue(ctx, id, 0)
-}
-
-func (q *Client) enqueue(ctx context.Context, id string, delay time.Duration) error {
 	data, _ := json.Marshal(Payload{ID: id})
-	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue(Name), asynq.MaxRetry(maxRetry), asynq.Timeout(taskTimeout)}
-	if delay > 0 {
-		opts = append(opts, asynq.ProcessIn(delay))
-	}
-	_, err := q.c.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, data), opts...)
+	_, err := q.c.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, data),
+		asynq.TaskID(id), asynq.Queue(Name), asynq.MaxRetry(maxRetry), asynq.Timeout(taskTimeout))
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
 		return nil
 	}

@@ -187,6 +187,9 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*Record) error) (
 	return nil, ErrConflict
 }
 
+// DefaultListLimit is how many records List returns when no limit is given.
+const DefaultListLimit = 50
+
 // ListOptions selects records for List.
 type ListOptions struct {
 	Status string    // required
@@ -204,7 +207,7 @@ func (s *Store) List(ctx context.Context, o ListOptions) ([]*Record, error) {
 		return nil, fmt.Errorf("submission: unknown status %q", o.Status)
 	}
 	if o.Limit <= 0 {
-		o.Limit = 50
+		o.Limit = DefaultListLimit
 	}
 	o.Limit = min(o.Limit, 500)
 	key := keyIndex + o.Status

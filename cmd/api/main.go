@@ -57,7 +57,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		Queue:        queue.NewClient(rdb),
 		Redis:        rdb,
 		APIToken:     cfg.APIToken,
-		PublicURL:    cfg.PublicURL,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Log:          log,
 	}
