@@ -12,7 +12,7 @@ func BenchmarkDeliveryThroughput(b *testing.B) {
 	for _, form := range []string{"quick", "demo"} {
 		b.Run(form, func(b *testing.B) {
 			b.StopTimer()
-			s := startStack(b, options{config: noContactForm + demoLike, workers: 2,
+			s := startStack(b, options{config: noContactForm + leadForm("demo", "link"), workers: 2,
 				env: map[string]string{"LEADBRIDGE_WORKER_CONCURRENCY": "20", "LEADBRIDGE_LOG_LEVEL": "warn"}})
 			b.StartTimer()
 			ids := s.submitMany(form, b.N, b.N, 32)
@@ -24,16 +24,3 @@ func BenchmarkDeliveryThroughput(b *testing.B) {
 		})
 	}
 }
-
-// demoLike is the demo form (contact: link) under the name "demo".
-var demoLike = `
-  demo:
-    title: Demo
-    allowed_origins: ["*"]
-    contact: link
-    fields:
-      email:      {column: emailaddress1, rules: "required,email"}
-      first_name: {column: firstname}
-      last_name:  {column: lastname, rules: required}
-      company:    {column: companyname}
-`

@@ -110,18 +110,25 @@ func TestConcurrentSubmissionsMakeOneLeadPerPerson(t *testing.T) {
 	s.checkOneLeadPerPerson(50, true)
 }
 
-const noContactForm = `
-forms:
-  quick:
-    title: Quick
+// leadForm is one form of a LEADBRIDGE_CONFIG file, for the forms: mapping:
+// email, names and company, with the given contact setting. Settings
+// appended after it belong to this form.
+func leadForm(id, contact string) string {
+	return `
+  ` + id + `:
+    title: ` + id + `
     allowed_origins: ["*"]
-    contact: none
+    contact: ` + contact + `
     fields:
       email:      {column: emailaddress1, rules: "required,email"}
       first_name: {column: firstname}
       last_name:  {column: lastname, rules: required}
       company:    {column: companyname}
 `
+}
+
+// noContactForm is a configuration with the one form "quick" (contact: none).
+var noContactForm = "forms:" + leadForm("quick", "none")
 
 // TestThrottlingIsWaitedOutExactly: with low service protection limits
 // every submission is delivered, no request comes before its Retry-After,
