@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/leadbridge/leadbridge/internal/testenv"
 )
@@ -27,28 +26,15 @@ func TestRunRefusesBadConfigurationNamingTheVariable(t *testing.T) {
 func TestRunServesUntilCancelled(t *testing.T) {
 	r := testenv.StartRedis(t)
 	env := map[string]string{"LEADBRIDGE_ADDR": "127.0.0.1:0", "LEADBRIDGE_REDIS_URL": r.URL}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, io.Discard, ready) }()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("run ended early: %v", err)
-	}
-	resp, err := http.Get("http://" + addr + "/readyz")
+	a := testenv.StartRun(t, func(ctx context.Context, ready chan<- string) error {
+		return run(ctx, func(k string) string { return env[k] }, io.Discard, ready)
+	})
+	resp, err := http.Get("http://" + a.Addr + "/readyz")
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /readyz: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run after cancel: got %v, want nil", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after its context was cancelled")
+	if err := a.Stop(t); err != nil {
+		t.Errorf("run after cancel: got %v, want nil", err)
 	}
 }

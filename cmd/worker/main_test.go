@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/leadbridge/leadbridge/internal/testenv"
 )
@@ -30,18 +29,11 @@ func TestRunProcessesUntilCancelled(t *testing.T) {
 	env := emu.WorkerEnv()
 	env["LEADBRIDGE_REDIS_URL"] = r.URL
 	env["LEADBRIDGE_WORKER_ADDR"] = "127.0.0.1:0"
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, io.Discard, ready) }()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("run ended early: %v", err)
-	}
+	w := testenv.StartRun(t, func(ctx context.Context, ready chan<- string) error {
+		return run(ctx, func(k string) string { return env[k] }, io.Discard, ready)
+	})
 	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
-		resp, err := http.Get("http://" + addr + path)
+		resp, err := http.Get("http://" + w.Addr + path)
 		if err != nil || resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s: %v %v", path, resp, err)
 		}
@@ -50,13 +42,7 @@ func TestRunProcessesUntilCancelled(t *testing.T) {
 	if emu.Stats().TokensIssued == 0 {
 		t.Error("the worker did not check Dataverse (WhoAmI) at start")
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run after cancel: got %v, want nil", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("run did not return after its context was cancelled")
+	if err := w.Stop(t); err != nil {
+		t.Errorf("run after cancel: got %v, want nil", err)
 	}
 }
