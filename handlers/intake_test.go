@@ -30,16 +30,27 @@ type env struct {
 	store *submission.Store
 }
 
-func newEnv(t testing.TB) *env {
+// envOptions vary the App a test runs against.
+type envOptions struct {
+	configFile string        // LEADBRIDGE_CONFIG; "" = the built-in demo form
+	queue      *redis.Client // where tasks are enqueued; nil = the env's own Redis
+}
+
+func newEnv(t testing.TB) *env { return newEnvWith(t, envOptions{}) }
+
+func newEnvWith(t testing.TB, o envOptions) *env {
 	t.Helper()
 	r := testenv.StartRedis(t)
 	rdb := r.Client()
-	fs, err := config.LoadForms("", func(string) string { return "" })
+	fs, err := config.LoadForms(o.configFile, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.queue == nil {
+		o.queue = rdb
+	}
 	store := submission.NewStore(rdb, time.Hour)
-	app := &handlers.App{Forms: fs, Store: store, Queue: queue.NewClient(rdb), Redis: rdb, APIToken: token, MaxBodyBytes: 64 << 10}
+	app := &handlers.App{Forms: fs, Store: store, Queue: queue.NewClient(o.queue), Redis: rdb, APIToken: token, MaxBodyBytes: 64 << 10}
 	if err := app.Init(); err != nil {
 		t.Fatal(err)
 	}
@@ -249,17 +260,10 @@ func TestStatusAPINeedsTheToken(t *testing.T) {
 // enqueue fails, the answer is 202 and the record stays for the janitor —
 // and a retry with the same Idempotency-Key gets the same, existing id.
 func TestStoredButNotQueuedIsStillAccepted(t *testing.T) {
-	r := testenv.StartRedis(t)
-	rdb := r.Client()
 	dead := redis.NewClient(&redis.Options{Addr: testenv.FreeAddr(t), MaxRetries: -1}) // nothing listens there
 	t.Cleanup(func() { dead.Close() })
-	fs, _ := config.LoadForms("", func(string) string { return "" })
-	store := submission.NewStore(rdb, time.Hour)
-	app := &handlers.App{Forms: fs, Store: store, Queue: queue.NewClient(dead), Redis: rdb, MaxBodyBytes: 64 << 10}
-	if err := app.Init(); err != nil {
-		t.Fatal(err)
-	}
-	v := &env{e: handlers.NewServer(app, nil), rdb: rdb, redis: r, store: store}
+	v := newEnvWith(t, envOptions{queue: dead})
+	store := v.store
 	body := `{"last_name":"Lee","email":"ann@example.com"}`
 	first := v.post("/f/demo", "application/json", body, "Idempotency-Key", "k-1")
 	again := v.post("/f/demo", "application/json", body, "Idempotency-Key", "k-1")

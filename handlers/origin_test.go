@@ -5,18 +5,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/leadbridge/leadbridge/config"
-	"github.com/leadbridge/leadbridge/handlers"
 	"github.com/leadbridge/leadbridge/internal/testenv"
-	"github.com/leadbridge/leadbridge/queue"
-	"github.com/leadbridge/leadbridge/submission"
 )
 
 func TestFormsAcceptOnlyTheirOrigins(t *testing.T) {
-	r := testenv.StartRedis(t)
-	rdb := r.Client()
 	path := testenv.WriteFile(t, "forms.yaml", `
 forms:
   contact-us:
@@ -25,15 +18,7 @@ forms:
       email:     {column: emailaddress1, rules: "required,email"}
       last_name: {column: lastname, rules: required}
 `)
-	fs, err := config.LoadForms(path, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := &handlers.App{Forms: fs, Store: submission.NewStore(rdb, time.Hour), Queue: queue.NewClient(rdb), Redis: rdb, MaxBodyBytes: 64 << 10}
-	if err := app.Init(); err != nil {
-		t.Fatal(err)
-	}
-	e := handlers.NewServer(app, nil)
+	e := newEnvWith(t, envOptions{configFile: path}).e
 	send := func(method, origin string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, "http://leads.example.net/f/contact-us", strings.NewReader(`{"email":"a@b.co","last_name":"Lee"}`))
 		req.Header.Set("Content-Type", "application/json")
