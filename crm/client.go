@@ -15,11 +15,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -241,7 +239,7 @@ func (c *Client) WhoAmI(ctx context.Context) (WhoAmIResult, error) {
 // waitRetryAfter sleeps for the Retry-After of a 429 (a second when it has
 // none), or until ctx ends.
 func waitRetryAfter(ctx context.Context, h http.Header) error {
-	d := parseRetryAfter(h)
+	d, _ := ParseRetryAfter(h.Get("Retry-After"), time.Now())
 	if d <= 0 {
 		d = time.Second
 	}
@@ -253,26 +251,6 @@ func waitRetryAfter(ctx context.Context, h http.Header) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// parseRetryAfter reads Retry-After as seconds (possibly fractional) or an
-// HTTP-date. It is never negative: a date in the past, or a value that is
-// not a usable number of seconds, means no wait.
-func parseRetryAfter(h http.Header) time.Duration {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		if s >= 0 && s < math.MaxInt64/float64(time.Second) {
-			return time.Duration(s * float64(time.Second))
-		}
-		return 0
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
 }
 
 // IsTimeout reports whether err is a timeout of a call to Dataverse.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/leadbridge/leadbridge/emulator"
 	"github.com/leadbridge/leadbridge/internal/testenv"
-	"github.com/leadbridge/leadbridge/throttle"
 )
 
 func TestQuote(t *testing.T) {
@@ -185,37 +184,6 @@ func TestAPIErrorIsNotFound(t *testing.T) {
 	if errors.Is(&APIError{Status: 404}, errors.New("crm: row does not exist")) {
 		t.Error("a 404 matches an error that is not ErrNotFound")
 	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	tests := []struct {
-		name, value string
-		want        time.Duration
-	}{
-		{"absent", "", 0},
-		{"whole seconds", "5", 5 * time.Second},
-		{"fractional seconds", "0.25", 250 * time.Millisecond},
-		{"zero", "0", 0},
-		{"negative", "-3", 0},
-		{"garbage", "soon", 0},
-		{"infinite", "Inf", 0},
-		{"not a number", "NaN", 0},
-		{"a date in the past", time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat), 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := parseRetryAfter(http.Header{"Retry-After": {tt.value}})
-			if got != tt.want {
-				t.Errorf("parseRetryAfter(%q) = %s, want %s", tt.value, got, tt.want)
-			}
-		})
-	}
-	t.Run("a date in the future", func(t *testing.T) {
-		got := parseRetryAfter(http.Header{"Retry-After": {time.Now().Add(time.Minute).UTC().Format(http.TimeFormat)}})
-		if got <= 0 || got > time.Minute {
-			t.Errorf("parseRetryAfter(now+1m) = %s, want within (0, 1m]", got)
-		}
-	})
 }
 
 // newClient returns a Client for emu, trusting its CA, as the worker builds one.
@@ -557,44 +525,6 @@ func TestShortLivedTokens(t *testing.T) {
 	})
 	if s := emu.Stats(); s.ResponsesByStatus["401"] != 0 || s.TokensIssued < 2 {
 		t.Errorf("stats = %+v after %d calls, want no 401 and tokens renewed", s, calls)
-	}
-}
-
-// With the service protection limits low, calls paced by a real Limiter all
-// succeed, and none of them is sent before its Retry-After has passed.
-func TestThrottledCallsWaitRetryAfter(t *testing.T) {
-	t.Parallel()
-	emu := testenv.StartEmulator(t)
-	// The execution-time facet: the Limiter cannot see it coming (no header
-	// counts it down in a form it reads), so 429s are certain.
-	emu.Configure(`{"latency_ms":50,"limits":{"requests_per_window":0,"window_seconds":1,"concurrent":0,"execution_ms_per_window":200}}`)
-	rdb := testenv.StartRedis(t).Client()
-	limiter := throttle.New(rdb, emulator.DefaultClientID+"@crm-test", throttle.Options{})
-	c := newClient(t, emu.Server, limiter)
-	ctx := testContext(t)
-
-	const calls = 8
-	errs := make(chan error, calls)
-	for i := range calls {
-		go func() {
-			_, err := c.CreateLead(ctx, Row{"lastname": fmt.Sprintf("Lee %d", i)})
-			errs <- err
-		}()
-	}
-	for range calls {
-		if err := <-errs; err != nil {
-			t.Errorf("CreateLead: %v", err)
-		}
-	}
-	s := emu.Stats()
-	if s.ResponsesByStatus["429"] == 0 {
-		t.Errorf("stats = %+v: no 429 at all, the limits did not bite", s)
-	}
-	if s.EarlyRetries != 0 {
-		t.Errorf("early_retries = %d, want 0 (stats %+v)", s.EarlyRetries, s)
-	}
-	if n := s.ResponsesByStatus["201"]; n != calls {
-		t.Errorf("%d leads created, want %d", n, calls)
 	}
 }
 

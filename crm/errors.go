@@ -75,7 +75,8 @@ func (e *APIError) Is(target error) bool {
 }
 
 func parseAPIError(r *response) error {
-	e := &APIError{Status: r.status, RetryAfter: parseRetryAfter(r.header)}
+	e := &APIError{Status: r.status}
+	e.RetryAfter, _ = ParseRetryAfter(r.header.Get("Retry-After"), time.Now())
 	var env struct {
 		Error struct {
 			Code    string `json:"code"`

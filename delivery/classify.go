@@ -5,15 +5,43 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/leadbridge/leadbridge/crm"
 	"github.com/leadbridge/leadbridge/submission"
 )
 
-// Classify says what a delivery error means for a person, and whether
-// trying again later can succeed on its own. Permanent errors go to the
-// failed list at once; the rest are retried with backoff until the horizon.
-func Classify(err error) (info submission.ErrorInfo, retry bool) {
+// Verdict is what the worker must do about a failed delivery attempt.
+type Verdict struct {
+	// Error says what went wrong, for the record and the admin console.
+	Error submission.ErrorInfo
+	// Retry: trying again later can succeed on its own. Permanent errors
+	// go to the failed list at once; the rest are retried until the horizon.
+	Retry bool
+	// Throttled: Dataverse's service protection limits. Waiting them out is
+	// not a failure, so it does not grow the backoff.
+	Throttled bool
+	// After is how long to wait before the next attempt when Dataverse said
+	// so (Retry-After, capped at crm.MaxRetryAfter); 0 leaves it to the
+	// backoff.
+	After time.Duration
+}
+
+// Classify turns a delivery error into a Verdict: its category in words a
+// person can act on, and whether, when and how to try again.
+func Classify(err error) Verdict {
+	info, retry := classify(err)
+	v := Verdict{Error: info, Retry: retry, Throttled: info.Category == submission.CategoryThrottled}
+	var api *crm.APIError
+	if v.Throttled && errors.As(err, &api) && api.RetryAfter > 0 {
+		// Still throttled after the client's own waits: come back when
+		// Dataverse said to, with a second to spare.
+		v.After = min(api.RetryAfter, crm.MaxRetryAfter) + time.Second
+	}
+	return v
+}
+
+func classify(err error) (info submission.ErrorInfo, retry bool) {
 	info.Message = err.Error()
 	var api *crm.APIError
 	var auth *crm.AuthError

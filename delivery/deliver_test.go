@@ -524,9 +524,9 @@ func TestDeliverRefusedData(t *testing.T) {
 		f.Fields = append(f.Fields, forms.Field{Name: "budget", Column: "new_budget"})
 	}))
 	_, err := e.try(t, "f", map[string]string{"email": "ann@example.com", "last_name": "Lee", "budget": "1000"})
-	info, retry := delivery.Classify(err)
-	if info.Category != submission.CategoryConfiguration || retry || info.Status != 400 {
-		t.Errorf("Classify(%v) = %+v, retry %v; want configuration, not retried", err, info, retry)
+	v := delivery.Classify(err)
+	if v.Error.Category != submission.CategoryConfiguration || v.Retry || v.Error.Status != 400 {
+		t.Errorf("Classify(%v) = %+v; want configuration, not retried", err, v)
 	}
 	_, err = e.try(t, "nope", map[string]string{"email": "ann@example.com"})
 	if !errors.Is(err, delivery.ErrUnknownForm) {
@@ -573,9 +573,13 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			info, retry := delivery.Classify(tt.err)
-			if info.Category != tt.category || retry != tt.retry {
-				t.Errorf("Classify = %s, retry %v; want %s, retry %v", info.Category, retry, tt.category, tt.retry)
+			v := delivery.Classify(tt.err)
+			info := v.Error
+			if info.Category != tt.category || v.Retry != tt.retry {
+				t.Errorf("Classify = %s, retry %v; want %s, retry %v", info.Category, v.Retry, tt.category, tt.retry)
+			}
+			if v.Throttled != (tt.category == submission.CategoryThrottled) {
+				t.Errorf("Throttled = %v for category %s", v.Throttled, info.Category)
 			}
 			var ae *crm.APIError
 			if errors.As(tt.err, &ae) && (info.Status != ae.Status || info.Code != ae.Code || info.Message != ae.Message) {
@@ -585,5 +589,27 @@ func TestClassify(t *testing.T) {
 				t.Error("no message")
 			}
 		})
+	}
+}
+
+func TestClassifyWaitsWhatDataverseSaid(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		retryAfter time.Duration
+		want       time.Duration
+	}{
+		{"no Retry-After: the backoff decides", 0, 0},
+		{"Retry-After plus a second", 7 * time.Second, 8 * time.Second},
+		{"capped", time.Hour, crm.MaxRetryAfter + time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := fmt.Errorf("crm: create lead: %w", &crm.APIError{Status: 429, Code: crm.CodeThrottleRequests, RetryAfter: tt.retryAfter})
+			if v := delivery.Classify(err); v.After != tt.want || !v.Throttled || !v.Retry {
+				t.Errorf("Classify = %+v, want throttled, retried after %s", v, tt.want)
+			}
+		})
+	}
+	if v := delivery.Classify(&crm.APIError{Status: 503, RetryAfter: time.Minute}); v.After != 0 || v.Throttled {
+		t.Errorf("a 503 with Retry-After: %+v, want the backoff to decide and not throttled", v)
 	}
 }

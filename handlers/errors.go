@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/leadbridge/leadbridge/forms"
+	"github.com/leadbridge/leadbridge/submission"
 )
 
 // invalidInput is a submission that failed validation: field name → message.
@@ -51,9 +53,14 @@ func (a *App) handleError(err error, c echo.Context) {
 		inv  *invalidInput
 		nd   *notDurable
 		he   *echo.HTTPError
+		te   *submission.TransitionError
 		resp error
 	)
 	switch {
+	case errors.Is(err, submission.ErrNotFound):
+		resp = a.problem(c, http.StatusNotFound, "not_found", "No submission with that id (it may have expired after its retention period).")
+	case errors.As(err, &te):
+		resp = a.problem(c, http.StatusConflict, "conflict", upperFirst(te.Error())+".")
 	case errors.As(err, &inv):
 		if wantsJSON(c) || inv.form == nil {
 			resp = c.JSON(http.StatusUnprocessableEntity, apiError{Error: "validation_failed", Message: "Some fields need attention.", Fields: inv.fields})
@@ -94,6 +101,13 @@ func (a *App) problem(c echo.Context, status int, code, msg string) error {
 		page
 		Title, Message string
 	}{page{a.hashes}, http.StatusText(status), msg})
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func codeFor(status int) string {

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -32,9 +31,6 @@ func (a *App) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
 // getSubmission is GET /v1/submissions/:id.
 func (a *App) getSubmission(c echo.Context) error {
 	r, err := a.Store.Get(c.Request().Context(), c.Param("id"))
-	if errors.Is(err, submission.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "No submission with that id (it may have expired after its retention period).")
-	}
 	if err != nil {
 		return err
 	}
@@ -92,21 +88,7 @@ func (a *App) listSubmissions(c echo.Context) error {
 func (a *App) retrySubmission(c echo.Context) error {
 	ctx := c.Request().Context()
 	id := c.Param("id")
-	r, err := a.Store.Update(ctx, id, func(r *submission.Record) error {
-		switch r.Status {
-		case submission.StatusFailed, submission.StatusDiscarded, submission.StatusSpam:
-		default:
-			return echo.NewHTTPError(http.StatusConflict, fmt.Sprintf("Only failed, discarded or spam submissions can be retried; this one is %s.", r.Status))
-		}
-		now := time.Now().UTC()
-		r.Status = submission.StatusAccepted
-		r.DiscardReason = ""
-		r.RetriedAt = &now
-		return nil
-	})
-	if errors.Is(err, submission.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "No submission with that id.")
-	}
+	r, err := a.Store.Retry(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -129,17 +111,7 @@ func (a *App) discardSubmission(c echo.Context) error {
 	if body.Reason == "" || len(body.Reason) > 500 {
 		return &invalidInput{fields: map[string]string{"reason": "is required (at most 500 characters)"}}
 	}
-	r, err := a.Store.Update(c.Request().Context(), c.Param("id"), func(r *submission.Record) error {
-		if r.Status != submission.StatusFailed && r.Status != submission.StatusSpam {
-			return echo.NewHTTPError(http.StatusConflict, fmt.Sprintf("Only failed or spam submissions can be discarded; this one is %s.", r.Status))
-		}
-		r.Status = submission.StatusDiscarded
-		r.DiscardReason = body.Reason
-		return nil
-	})
-	if errors.Is(err, submission.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "No submission with that id.")
-	}
+	r, err := a.Store.Discard(c.Request().Context(), c.Param("id"), body.Reason)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/leadbridge/leadbridge/submission"
 )
@@ -32,12 +33,12 @@ func (v *env) failedRecord(t *testing.T) string {
 	if _, err := v.store.Create(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	_, err := v.store.Update(ctx, r.ID, func(r *submission.Record) error {
-		r.Status = submission.StatusFailed
-		r.LastError = &submission.ErrorInfo{Category: submission.CategoryInvalidData, Status: 400, Code: "0x8004431A", Message: "bad choice"}
-		return nil
-	})
+	begun, err := v.store.BeginAttempt(ctx, r.ID)
 	if err != nil {
+		t.Fatal(err)
+	}
+	e := submission.ErrorInfo{Category: submission.CategoryInvalidData, Status: 400, Code: "0x8004431A", Message: "bad choice"}
+	if err := v.store.Fail(ctx, r.ID, begun.AttemptID, time.Now(), e); err != nil {
 		t.Fatal(err)
 	}
 	return r.ID

@@ -1,6 +1,7 @@
-// Package queue owns leadbridge's asynq task: its type and payload, how the
-// API enqueues it, and the worker's handler that delivers a submission and
-// records the outcome on the submission's record.
+// Package queue owns leadbridge's asynq task as the API sees it: its type,
+// its payload and how it is enqueued. It links no Dataverse code: the
+// worker's side (the handler that delivers, its retry policy, the janitor)
+// lives in package delivery.
 package queue
 
 import (
@@ -8,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -22,10 +22,10 @@ const TypeDeliver = "submission:deliver"
 // pausing it for a CRM outage stops nothing else.
 const Name = "deliver"
 
-// taskTimeout bounds one delivery attempt, throttle waits included.
-const taskTimeout = 5 * time.Minute
+// TaskTimeout bounds one delivery attempt, throttle waits included.
+const TaskTimeout = 5 * time.Minute
 
-// maxRetry is effectively "until the horizon": the handler decides when to
+// maxRetry is effectively "until the horizon": the worker decides when to
 // give up (the configured retry horizon), not asynq's retry count.
 const maxRetry = 1 << 20
 
@@ -51,7 +51,7 @@ func NewClient(rdb redis.UniversalClient) *Client {
 func (q *Client) Enqueue(ctx context.Context, id string) error {
 	data, _ := json.Marshal(Payload{ID: id})
 	_, err := q.c.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, data),
-		asynq.TaskID(id), asynq.Queue(Name), asynq.MaxRetry(maxRetry), asynq.Timeout(taskTimeout))
+		asynq.TaskID(id), asynq.Queue(Name), asynq.MaxRetry(maxRetry), asynq.Timeout(TaskTimeout))
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
 		return nil
 	}
@@ -80,55 +80,4 @@ func (q *Client) Queued(id string) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
-}
-
-// RetryError asks asynq to run the task again after After. A throttled
-// retry is not counted as a failure.
-type RetryError struct {
-	After     time.Duration
-	Err       error
-	Throttled bool
-}
-
-func (e *RetryError) Error() string {
-	return fmt.Sprintf("retry in %s: %v", e.After.Round(time.Millisecond), e.Err)
-}
-func (e *RetryError) Unwrap() error { return e.Err }
-
-// Backoff is the wait before retry n (0-based) of a transient failure: 1 s
-// doubling to 60 s, with jitter so that a recovered CRM is not hit by every
-// worker in the same second.
-func Backoff(n int) time.Duration {
-	d := time.Minute
-	if n < 6 {
-		d = time.Second << n
-	}
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
-}
-
-// ServerConfig is the asynq configuration for leadbridge workers.
-func ServerConfig(concurrency int, errorHandler asynq.ErrorHandler, logger asynq.Logger) asynq.Config {
-	return asynq.Config{
-		Concurrency: concurrency,
-		Queues:      map[string]int{Name: 1},
-		RetryDelayFunc: func(n int, err error, t *asynq.Task) time.Duration {
-			var re *RetryError
-			if errors.As(err, &re) {
-				return re.After
-			}
-			return Backoff(n)
-		},
-		// Retries are governed by the retry horizon, not by counts; being
-		// throttled is not a failure (it keeps the backoff from growing).
-		IsFailure: func(err error) bool {
-			var re *RetryError
-			return !errors.As(err, &re) || !re.Throttled
-		},
-		ErrorHandler:             errorHandler,
-		Logger:                   logger,
-		LogLevel:                 asynq.WarnLevel,
-		ShutdownTimeout:          40 * time.Second,
-		DelayedTaskCheckInterval: time.Second,
-		TaskCheckInterval:        200 * time.Millisecond,
-	}
 }

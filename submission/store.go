@@ -123,10 +123,11 @@ func (s *Store) Get(ctx context.Context, id string) (*Record, error) {
 	return &r, nil
 }
 
-// Update applies fn to the current record and writes it back with its
+// update applies fn to the current record and writes it back with its
 // indexes in one optimistic transaction, retried if another writer raced.
-// fn may return an error to abandon the update.
-func (s *Store) Update(ctx context.Context, id string, fn func(*Record) error) (*Record, error) {
+// fn may return an error to abandon the update. Only the transition methods
+// of lifecycle.go call it.
+func (s *Store) update(ctx context.Context, id string, fn func(*Record) error) (*Record, error) {
 	key := keyRecord + id
 	var out *Record
 	txf := func(tx *redis.Tx) error {

@@ -48,7 +48,7 @@ func create(t *testing.T, s *Store, r *Record) *Record {
 
 func setStatus(t *testing.T, s *Store, id, status string) *Record {
 	t.Helper()
-	r, err := s.Update(ctx(t), id, func(r *Record) error {
+	r, err := s.update(ctx(t), id, func(r *Record) error {
 		r.Status = status
 		return nil
 	})
@@ -230,7 +230,7 @@ func TestUpdateAbandonsOnError(t *testing.T) {
 	r := create(t, s, &Record{Form: "demo"})
 	clk.Advance(time.Second)
 	stop := errors.New("already finished")
-	_, err := s.Update(ctx(t), r.ID, func(r *Record) error {
+	_, err := s.update(ctx(t), r.ID, func(r *Record) error {
 		r.Status = StatusDelivered
 		return stop
 	})
@@ -241,7 +241,7 @@ func TestUpdateAbandonsOnError(t *testing.T) {
 	if got.Status != StatusAccepted || !got.UpdatedAt.Equal(r.UpdatedAt) {
 		t.Errorf("record = %s at %s, want it unchanged", got.Status, got.UpdatedAt)
 	}
-	if _, err := s.Update(ctx(t), "missing", func(*Record) error { return nil }); !errors.Is(err, ErrNotFound) {
+	if _, err := s.update(ctx(t), "missing", func(*Record) error { return nil }); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Update(missing) = %v, want ErrNotFound", err)
 	}
 }
@@ -257,7 +257,7 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := s.Update(ctx(t), r.ID, func(r *Record) error {
+			_, err := s.update(ctx(t), r.ID, func(r *Record) error {
 				r.AddAttempt(Attempt{At: time.Now(), Outcome: fmt.Sprintf("writer %d", i)})
 				return nil
 			})

@@ -37,7 +37,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	mrand "math/rand/v2"
 	"net/http"
 	"strconv"
@@ -47,6 +46,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/leadbridge/leadbridge/crm"
 )
 
 const (
@@ -60,9 +61,6 @@ const (
 	// unhintedLimit caps the ramp-up until the service tells us its
 	// recommended parallelism: guessing high costs 429s that slow everyone.
 	unhintedLimit = 4
-	// maxRetryAfter guards against a nonsensical Retry-After stalling the
-	// fleet for hours.
-	maxRetryAfter = 10 * time.Minute
 	// fallbackRetryAfter is the first wait after a 429 without Retry-After;
 	// it doubles for every further 429 until a request succeeds. It matches
 	// the pause of Microsoft's own client.
@@ -341,7 +339,7 @@ func (l *Limiter) report(id string, resp *http.Response) {
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests:
 			kind = "429"
-			if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
+			if d, ok := crm.ParseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
 				ra = withMargin(d).Milliseconds()
 			}
 		case resp.StatusCode >= 500:
@@ -361,7 +359,7 @@ func (l *Limiter) report(id string, resp *http.Response) {
 	defer cancel()
 	res, err := reportScript.Run(ctx, l.rdb, l.keys,
 		id, now.UnixMilli(), kind, ra, hint, burst, l.max, stateTTL.Milliseconds(),
-		fallbackRetryAfter.Milliseconds(), maxRetryAfter.Milliseconds(), burstPause.Milliseconds(),
+		fallbackRetryAfter.Milliseconds(), crm.MaxRetryAfter.Milliseconds(), burstPause.Milliseconds(),
 		unhintedLimit).Int64Slice()
 	switch {
 	case err == nil:
@@ -371,30 +369,6 @@ func (l *Limiter) report(id string, resp *http.Response) {
 	case kind == "429":
 		l.block(now.Add(fallbackRetryAfter))
 	}
-}
-
-// parseRetryAfter reads a Retry-After header: seconds, which Dataverse may
-// send with a fraction ("0.5"), or an HTTP-date. Values past maxRetryAfter
-// are cut to it. ok is false when the header is absent or unreadable.
-func parseRetryAfter(h string, now time.Time) (d time.Duration, ok bool) {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseFloat(h, 64); err == nil {
-		if math.IsNaN(secs) || secs < 0 {
-			return 0, false
-		}
-		if secs >= maxRetryAfter.Seconds() {
-			return maxRetryAfter, true
-		}
-		// Round up: a nanosecond early is still early.
-		return time.Duration(math.Ceil(secs * float64(time.Second))), true
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		return min(max(t.Sub(now), 0), maxRetryAfter), true
-	}
-	return 0, false
 }
 
 // withMargin pads a Retry-After against clock skew between workers and the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -36,5 +37,27 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	resp.Body.Close()
 	if err := a.Stop(t); err != nil {
 		t.Errorf("run after cancel: got %v, want nil", err)
+	}
+}
+
+// TestAPILinksNoDataverseClient: the API only enqueues; only workers talk to
+// Dataverse. A package that pulls the client, MSAL or the delivery side into
+// this binary breaks that line.
+func TestAPILinksNoDataverseClient(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	forbidden := []string{
+		"github.com/leadbridge/leadbridge/crm", "github.com/leadbridge/leadbridge/delivery",
+		"github.com/leadbridge/leadbridge/lease", "github.com/leadbridge/leadbridge/throttle",
+		"github.com/leadbridge/leadbridge/emulator", "github.com/AzureAD/microsoft-authentication-library-for-go",
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		for _, f := range forbidden {
+			if pkg == f || strings.HasPrefix(pkg, f+"/") {
+				t.Errorf("cmd/api links %s", pkg)
+			}
+		}
 	}
 }

@@ -90,7 +90,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	q := queue.NewClient(rdb)
 	reg := metrics.Registry()
 	metrics.RegisterStatuses(reg, store)
-	h := &queue.Handler{
+	h := &delivery.TaskHandler{
 		Store:   store,
 		Horizon: cfg.RetryHorizon,
 		Log:     log,
@@ -101,7 +101,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 			Locks: lease.New(rdb, "lb:lease", 30*time.Second),
 		},
 	}
-	srv := asynq.NewServerFromRedisClient(rdb, queue.ServerConfig(cfg.Concurrency, nil, asynqLogger{log}))
+	srv := asynq.NewServerFromRedisClient(rdb, delivery.ServerConfig(cfg.Concurrency, nil, asynqLogger{log}))
 	mux := asynq.NewServeMux()
 	mux.Handle(queue.TypeDeliver, h)
 	if err := srv.Start(mux); err != nil {
@@ -109,7 +109,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 	jctx, jstop := context.WithCancel(ctx)
 	defer jstop()
-	go (&queue.Janitor{Store: store, Queue: q, Log: log}).Run(jctx, time.Minute)
+	go (&delivery.Janitor{Store: store, Queue: q, Log: log}).Run(jctx, time.Minute)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

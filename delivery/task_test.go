@@ -1,4 +1,4 @@
-package queue
+package delivery_test
 
 import (
 	"context"
@@ -17,11 +17,12 @@ import (
 	"github.com/leadbridge/leadbridge/emulator"
 	"github.com/leadbridge/leadbridge/internal/testenv"
 	"github.com/leadbridge/leadbridge/lease"
+	"github.com/leadbridge/leadbridge/queue"
 	"github.com/leadbridge/leadbridge/submission"
 )
 
 type fixture struct {
-	h     *Handler
+	h     *delivery.TaskHandler
 	store *submission.Store
 	emu   *testenv.Emulator
 }
@@ -45,7 +46,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	store := submission.NewStore(rdb, time.Hour)
 	log := slog.New(slog.DiscardHandler)
-	h := &Handler{
+	h := &delivery.TaskHandler{
 		Store: store, Horizon: time.Hour, Log: log,
 		Deliverer: &delivery.Deliverer{CRM: client, Forms: fs, Locks: lease.New(rdb, "lb:lease", 10*time.Second)},
 	}
@@ -54,7 +55,13 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) submit(t *testing.T, email string) string {
 	t.Helper()
-	rec := &submission.Record{Form: "demo", Fields: map[string]string{"email": email, "last_name": "Lee"}}
+	return f.submitAt(t, email, time.Time{})
+}
+
+// submitAt stores a submission received at (zero = now).
+func (f *fixture) submitAt(t *testing.T, email string, at time.Time) string {
+	t.Helper()
+	rec := &submission.Record{Form: "demo", Fields: map[string]string{"email": email, "last_name": "Lee"}, ReceivedAt: at}
 	if _, err := f.store.Create(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +70,8 @@ func (f *fixture) submit(t *testing.T, email string) string {
 
 func (f *fixture) process(t *testing.T, id string) error {
 	t.Helper()
-	payload, _ := json.Marshal(Payload{ID: id})
-	return f.h.ProcessTask(context.Background(), asynq.NewTask(TypeDeliver, payload))
+	payload, _ := json.Marshal(queue.Payload{ID: id})
+	return f.h.ProcessTask(context.Background(), asynq.NewTask(queue.TypeDeliver, payload))
 }
 
 func (f *fixture) record(t *testing.T, id string) *submission.Record {
@@ -79,9 +86,10 @@ func (f *fixture) record(t *testing.T, id string) *submission.Record {
 func TestOutageIsRetriedUntilTheHorizonThenFailed(t *testing.T) {
 	f := newFixture(t)
 	f.emu.Configure(`{"faults":{"down":true}}`)
-	id := f.submit(t, "ann@example.com")
+	f.h.Horizon = 200 * time.Hour
+	id := f.submitAt(t, "ann@example.com", time.Now().Add(-100*time.Hour))
 
-	var re *RetryError
+	var re *delivery.RetryError
 	if err := f.process(t, id); !errors.As(err, &re) || re.Throttled {
 		t.Fatalf("while down: got %v, want a non-throttled RetryError", err)
 	}
@@ -90,7 +98,7 @@ func TestOutageIsRetriedUntilTheHorizonThenFailed(t *testing.T) {
 		t.Fatalf("record while down: status %s next %v error %+v, want retrying/unavailable with a next attempt", r.Status, r.NextAttempt, r.LastError)
 	}
 
-	f.h.Horizon = 0 // the horizon has passed
+	f.h.Horizon = time.Hour // the horizon has passed
 	if err := f.process(t, id); err != nil {
 		t.Fatalf("past the horizon: got %v, want nil (kept in the failed list)", err)
 	}
@@ -100,13 +108,9 @@ func TestOutageIsRetriedUntilTheHorizonThenFailed(t *testing.T) {
 	}
 
 	// A person retries: the horizon starts again from the retry.
-	f.h.Horizon = time.Hour
-	f.store.Update(context.Background(), id, func(r *submission.Record) error {
-		now := time.Now()
-		r.Status, r.RetriedAt = submission.StatusAccepted, &now
-		r.ReceivedAt = now.Add(-100 * time.Hour)
-		return nil
-	})
+	if _, err := f.store.Retry(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
 	f.process(t, id)
 	if r := f.record(t, id); r.Status != submission.StatusRetrying {
 		t.Errorf("after a manual retry of an old submission: status %s, want retrying (horizon from the retry)", r.Status)
@@ -134,25 +138,90 @@ func TestAnOlderAttemptDoesNotOverwriteANewerOne(t *testing.T) {
 		}
 		return ""
 	})
-	// A newer attempt takes the record over.
-	f.store.Update(context.Background(), id, func(r *submission.Record) error { r.AttemptID = "newer"; return nil })
+	// A newer attempt takes the record over, as asynq's redo of the task would.
+	newer, err := f.store.BeginAttempt(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := <-done; err != nil {
 		t.Fatalf("old attempt: got %v, want nil", err)
 	}
-	if r := f.record(t, id); r.Status != submission.StatusDelivering || r.AttemptID != "newer" || r.AttemptCount != 0 {
+	if r := f.record(t, id); r.Status != submission.StatusDelivering || r.AttemptID != newer.AttemptID || r.AttemptCount != 0 {
 		t.Errorf("record: status %s attempt %q count %d, want the newer attempt's state untouched", r.Status, r.AttemptID, r.AttemptCount)
 	}
 }
 
 func TestThrottledRetryIsNotAFailure(t *testing.T) {
-	cfg := ServerConfig(1, nil, nil)
-	if cfg.IsFailure(&RetryError{Throttled: true}) {
+	cfg := delivery.ServerConfig(1, nil, nil)
+	if cfg.IsFailure(&delivery.RetryError{Throttled: true}) {
 		t.Error("a throttled retry counted as a failure")
 	}
-	if !cfg.IsFailure(&RetryError{}) || !cfg.IsFailure(errors.New("x")) {
+	if !cfg.IsFailure(&delivery.RetryError{}) || !cfg.IsFailure(errors.New("x")) {
 		t.Error("other errors must count as failures")
 	}
-	if d := cfg.RetryDelayFunc(3, &RetryError{After: 7 * time.Second}, nil); d != 7*time.Second {
+	if d := cfg.RetryDelayFunc(3, &delivery.RetryError{After: 7 * time.Second}, nil); d != 7*time.Second {
 		t.Errorf("retry delay: got %s, want the RetryError's 7s", d)
+	}
+}
+
+func TestBackoffDoublesFromOneSecondToAMinuteWithJitter(t *testing.T) {
+	for _, tc := range []struct {
+		n        int
+		min, max time.Duration
+	}{
+		{0, 500 * time.Millisecond, time.Second},
+		{1, time.Second, 2 * time.Second},
+		{5, 16 * time.Second, 32 * time.Second},
+		{6, 30 * time.Second, time.Minute},
+		{40, 30 * time.Second, time.Minute},
+	} {
+		for i := 0; i < 200; i++ {
+			if d := delivery.Backoff(tc.n); d < tc.min || d > tc.max {
+				t.Fatalf("Backoff(%d) = %s, want within [%s, %s]", tc.n, d, tc.min, tc.max)
+			}
+		}
+	}
+}
+
+func TestJanitorQueuesRecordsThatHaveNoTask(t *testing.T) {
+	r := testenv.StartRedis(t)
+	rdb := r.Client()
+	store := submission.NewStore(rdb, time.Hour)
+	q := queue.NewClient(rdb)
+	ctx := context.Background()
+	rec := &submission.Record{Form: "demo", Fields: map[string]string{"email": "a@b.co"}}
+	if _, err := store.Create(ctx, rec); err != nil { // durable, but the API died before enqueueing
+		t.Fatal(err)
+	}
+	j := &delivery.Janitor{Store: store, Queue: q, Log: slog.New(slog.DiscardHandler),
+		StaleAfter: map[string]time.Duration{submission.StatusAccepted: -time.Second}}
+	j.Sweep(ctx)
+	if ok, err := q.Queued(rec.ID); !ok || err != nil {
+		t.Errorf("after a sweep, queued = %v (%v), want true", ok, err)
+	}
+}
+
+func TestFinishedSubmissionsAreNotDeliveredAgain(t *testing.T) {
+	r := testenv.StartRedis(t)
+	store := submission.NewStore(r.Client(), time.Hour)
+	ctx := context.Background()
+	rec := &submission.Record{Form: "demo"}
+	store.Create(ctx, rec)
+	begun, err := store.BeginAttempt(ctx, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Succeed(ctx, rec.ID, begun.AttemptID, time.Now(), submission.Outcome{LeadID: "x", Action: "created"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// No Deliverer: calling it would panic, so passing proves it was not called.
+	h := &delivery.TaskHandler{Store: store, Horizon: time.Hour, Log: slog.New(slog.DiscardHandler)}
+	payload, _ := json.Marshal(queue.Payload{ID: rec.ID})
+	if err := h.ProcessTask(ctx, asynq.NewTask(queue.TypeDeliver, payload)); err != nil {
+		t.Errorf("redo of a delivered submission: got %v, want nil", err)
+	}
+	if err := h.ProcessTask(ctx, asynq.NewTask(queue.TypeDeliver, []byte("{"))); !errors.Is(err, asynq.SkipRetry) {
+		t.Errorf("malformed payload: got %v, want SkipRetry", err)
 	}
 }

@@ -1,0 +1,75 @@
+package delivery
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/leadbridge/leadbridge/queue"
+	"github.com/leadbridge/leadbridge/submission"
+)
+
+// Janitor repairs what a crash can leave behind and applies retention: it
+// queues submissions that were made durable but never reached the queue,
+// and trims expired index entries.
+type Janitor struct {
+	Store      *submission.Store
+	Queue      *queue.Client
+	Log        *slog.Logger
+	StaleAfter map[string]time.Duration // nil = StaleAfter()
+}
+
+// Run sweeps every interval until ctx ends.
+func (j *Janitor) Run(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		j.Sweep(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// StaleAfter is how long a record may sit in a status before the janitor
+// checks that asynq still holds its task. Retries wait at most a minute
+// (throttled ones at most crm.MaxRetryAfter) and an attempt is bounded by
+// queue.TaskTimeout, so these are generous.
+func StaleAfter() map[string]time.Duration {
+	return map[string]time.Duration{
+		submission.StatusAccepted:   2 * time.Minute,
+		submission.StatusRetrying:   15 * time.Minute,
+		submission.StatusDelivering: queue.TaskTimeout + 5*time.Minute,
+	}
+}
+
+// Sweep does one pass.
+func (j *Janitor) Sweep(ctx context.Context) {
+	stale := j.StaleAfter
+	if stale == nil {
+		stale = StaleAfter()
+	}
+	for status, age := range stale {
+		ids, err := j.Store.Stale(ctx, status, age, 500)
+		if err != nil {
+			j.Log.Warn("janitor: list stale", "status", status, "err", err)
+			continue
+		}
+		for _, id := range ids {
+			queued, err := j.Queue.Queued(id)
+			if err != nil || queued {
+				continue
+			}
+			if err := j.Queue.Enqueue(ctx, id); err != nil {
+				j.Log.Warn("janitor: enqueue", "id", id, "err", err)
+				continue
+			}
+			j.Log.Warn("janitor: queued a submission that had no task", "id", id, "status", status)
+		}
+	}
+	if err := j.Store.Trim(ctx); err != nil {
+		j.Log.Warn("janitor: trim", "err", err)
+	}
+}
