@@ -24,8 +24,14 @@ export LEADBRIDGE_LOG_FORMAT=${LEADBRIDGE_LOG_FORMAT:-text}
 export EMULATOR_ADDR=${EMULATOR_ADDR:-127.0.0.1:8443}
 export EMULATOR_DATA_DIR=${EMULATOR_DATA_DIR:-$run/emulator}
 
-redis_hostport=$(echo "$LEADBRIDGE_REDIS_URL" | sed -E 's#^rediss?://([^@/]*@)?([^/]+).*#\2#')
-redis_host=${redis_hostport%:*} redis_port=${redis_hostport##*:}
+# LEADBRIDGE_REDIS_URL is redis[s]://[user:password@]host[:port][/db]; the
+# banner names host, port and DB, never the password.
+redis_hostport=$(echo "$LEADBRIDGE_REDIS_URL" | sed -E 's#^rediss?://([^@/]*@)?([^/?]+).*#\2#')
+redis_host=${redis_hostport%:*} redis_port=6379
+case $redis_hostport in *:*) redis_port=${redis_hostport##*:} ;; esac
+redis_db=$(echo "$LEADBRIDGE_REDIS_URL" | sed -E 's#^rediss?://[^/]*/?([0-9]*).*#\1#')
+redis_db=${redis_db:-0}
+redis_note=""
 
 pids=() names=() tailpid=""
 
@@ -80,16 +86,26 @@ wait_ready() {
 }
 
 http_ok() { curl -fsk -o /dev/null --max-time 2 "$1"; }
-redis_ping() { redis-cli -h "$redis_host" -p "$redis_port" ping; }
+redis_ping() { [ "$(redis-cli -u "$LEADBRIDGE_REDIS_URL" ping 2>/dev/null)" = PONG ]; }
 
 start_redis() {
-  if redis_ping >/dev/null 2>&1; then
-    echo "redis: using $redis_hostport"
-    if [ "$(redis-cli -h "$redis_host" -p "$redis_port" config get appendonly 2>/dev/null | tail -1)" = no ]; then
+  if redis_ping; then
+    # Whatever Redis answers is used as it is — say so, since leadbridge's
+    # records and queues land in it.
+    redis_note="already running: reused, and left running"
+    echo "redis: using the Redis already running on $redis_hostport, DB $redis_db"
+    if [ "$(redis-cli -u "$LEADBRIDGE_REDIS_URL" config get appendonly 2>/dev/null | tail -1)" = no ]; then
       echo "redis: warning — this Redis has appendonly off, so a Redis restart loses queued submissions (fine for a demo; see README)"
     fi
     return
   fi
+  # Only a plain Redis on this machine can be started here; any other is the
+  # user's to start.
+  if [[ $LEADBRIDGE_REDIS_URL != redis://* ]] || [[ $redis_host != 127.0.0.1 && $redis_host != localhost ]]; then
+    echo "no Redis answers at $redis_hostport (LEADBRIDGE_REDIS_URL): start it, or unset LEADBRIDGE_REDIS_URL to have make run start one on 127.0.0.1:6379" >&2
+    exit 1
+  fi
+  redis_note="started by make run, data in $(show "$run/redis")"
   echo "redis: starting redis-server on $redis_hostport (append-only, data in $(show "$run/redis"))"
   start redis redis-server --port "$redis_port" --bind "$redis_host" --dir "$run/redis" \
     --appendonly yes --maxmemory-policy noeviction
@@ -112,24 +128,42 @@ start_programs() {
   wait_ready worker http_ok "http://$LEADBRIDGE_WORKER_ADDR/healthz"
 }
 
+# line LABEL TEXT: one line of the banner.
+line() { printf '  %-16s %s\n' "$1" "$2"; }
+
 banner() {
-  local api=http://$LEADBRIDGE_ADDR
-  cat <<MSG
-
-leadbridge is running (logs in $(show "$logs")/). Ctrl-C stops it.
-
-  demo form        $api/f/demo
-  try it with curl curl -s -H 'Content-Type: application/json' -d '{"first_name":"Ann","last_name":"Lee","email":"ann@example.com","company":"Contoso"}' $api/f/demo
-  submission       curl -s -H 'Authorization: Bearer $LEADBRIDGE_API_TOKEN' $api/v1/submissions/<id>
-  failed list      curl -s -H 'Authorization: Bearer $LEADBRIDGE_API_TOKEN' '$api/v1/submissions?status=failed'
-MSG
-  if [ -z "${DATAVERSE_URL:-}" ]; then
-    cat <<MSG
-  created leads    https://$EMULATOR_ADDR/   (the emulator's page; its CA is $EMULATOR_DATA_DIR/ca.pem,
-                   so a browser warns once — or: curl --cacert $EMULATOR_DATA_DIR/ca.pem https://$EMULATOR_ADDR/)
-MSG
+  local api=http://$LEADBRIDGE_ADDR forms f label=forms ca
+  # The API names the forms it serves in its "api listening" line — forms=[a b]
+  # as text, "forms":["a","b"] as JSON — so the banner lists what it really
+  # loaded, from LEADBRIDGE_CONFIG or the built-in demo.
+  forms=$(sed -n '/api listening/{s/.*forms"\{0,1\}[=:]"\{0,1\}\[\([^]]*\)\].*/\1/p;q;}' "$logs/api.log" | tr -d '"' | tr ',' ' ')
+  echo
+  echo "leadbridge is running (logs in $(show "$logs")/). Ctrl-C stops it."
+  echo
+  for f in $forms; do
+    line "$label" "$api/f/$f"
+    label=""
+  done
+  if [ -z "$forms" ]; then line forms "see the \"api listening\" line in $(show "$logs/api.log")"; fi
+  case " $forms " in
+    *" demo "*) line "try it with curl" "curl -s -H 'Content-Type: application/json' -d '{\"first_name\":\"Ann\",\"last_name\":\"Lee\",\"email\":\"ann@example.com\",\"company\":\"Contoso\"}' $api/f/demo" ;;
+  esac
+  if [ -n "$LEADBRIDGE_API_TOKEN" ]; then
+    line submission "curl -s -H 'Authorization: Bearer $LEADBRIDGE_API_TOKEN' $api/v1/submissions/<id>"
+    line "failed list" "curl -s -H 'Authorization: Bearer $LEADBRIDGE_API_TOKEN' '$api/v1/submissions?status=failed'"
+  fi
+  line redis "$redis_hostport, DB $redis_db ($redis_note)"
+  if [ -n "${DATAVERSE_URL:-}" ]; then
+    line dataverse "$DATAVERSE_URL"
   else
-    echo "  dataverse        $DATAVERSE_URL"
+    ca=$(show "$EMULATOR_DATA_DIR/ca.pem")
+    line "created leads" "https://$EMULATOR_ADDR/   (the emulator's page; its CA is $ca,"
+    line "" "so a browser warns once — or: curl --cacert $ca https://$EMULATOR_ADDR/)"
+    if [ "${EMULATOR_PERSIST:-}" = false ]; then
+      line "emulator rows" "forgotten when it stops (EMULATOR_PERSIST=false)"
+    else
+      line "emulator rows" "kept in $(show "$EMULATOR_DATA_DIR")/rows.json (EMULATOR_PERSIST=false to forget them)"
+    fi
   fi
   echo
 }

@@ -61,6 +61,9 @@ func TestMakeRunStopsOnCtrlC(t *testing.T) {
 	}
 
 	waitOutput(t, out.String, exited, "Ctrl-C stops it.")
+	if want := redisAddr + ", DB 0 (started by make run"; !strings.Contains(out.String(), want) {
+		t.Errorf("banner lacks %q", want)
+	}
 	if _, err := term.Write([]byte{3}); err != nil { // Ctrl-C
 		t.Fatal(err)
 	}

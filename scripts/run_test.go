@@ -4,7 +4,9 @@
 package scripts
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -13,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/leadbridge/leadbridge/internal/testenv"
 )
@@ -166,6 +170,82 @@ func (s *script) waitExit(t *testing.T) int {
 		t.Fatalf("run.sh still running after %s", startDeadline)
 	}
 	return s.cmd.ProcessState.ExitCode()
+}
+
+func TestRunReusesRedisAndListsConfiguredForms(t *testing.T) {
+	r := testenv.StartRedis(t)
+	forms := testenv.WriteFile(t, "forms.yml", `
+forms:
+  contact-us:
+    title: Contact us
+    allowed_origins: ["*"]
+    match: [email]
+    fields:
+      email:     {column: emailaddress1, rules: "required,email,max=100"}
+      last_name: {column: lastname,      rules: "required,max=50"}
+  partners:
+    title: Partners
+    allowed_origins: ["*"]
+    match: [email]
+    fields:
+      email:     {column: emailaddress1, rules: "required,email,max=100"}
+      last_name: {column: lastname,      rules: "required,max=50"}
+`)
+	env := runEnv(t, map[string]string{
+		"LEADBRIDGE_REDIS_URL":  strings.TrimSuffix(r.URL, "/0") + "/3",
+		"LEADBRIDGE_CONFIG":     forms,
+		"LEADBRIDGE_LOG_FORMAT": "json", // the form list is read from the API's JSON log line too
+	})
+	s := startScript(t, env)
+	waitOutput(t, s.out.String, s.exited, "Ctrl-C stops it.")
+
+	banner := s.out.String()
+	api := "http://" + envValue(env, "LEADBRIDGE_ADDR")
+	for _, want := range []string{
+		api + "/f/contact-us",
+		api + "/f/partners",
+		r.Addr + ", DB 3 (already running: reused",
+		"emulator rows    kept in " + envValue(env, "EMULATOR_DATA_DIR") + "/rows.json (EMULATOR_PERSIST=false to forget them)",
+	} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q", want)
+		}
+	}
+	if strings.Contains(banner, "/f/demo") {
+		t.Errorf("banner advertises /f/demo, which %s does not define", forms)
+	}
+
+	// What the banner says is where leadbridge writes: the worker's queue
+	// keys appear in DB 3, none in DB 0.
+	ctx := context.Background()
+	db := func(n int) *redis.Client {
+		c := redis.NewClient(&redis.Options{Addr: r.Addr, DB: n})
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	db3, db0 := db(3), db(0)
+	testenv.Eventually(t, time.Minute, func() string {
+		if n, err := db3.DBSize(ctx).Result(); err != nil || n == 0 {
+			return fmt.Sprintf("DB 3 holds %d keys (%v), want some", n, err)
+		}
+		return ""
+	})
+	if n, err := db0.DBSize(ctx).Result(); err != nil || n != 0 {
+		t.Errorf("DB 0 holds %d keys (%v), want 0: leadbridge wrote outside the DB the banner names", n, err)
+	}
+
+	if err := syscall.Kill(-s.cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.waitExit(t); code != 0 {
+		t.Errorf("run.sh exit status after SIGINT = %d, want 0", code)
+	}
+	if strings.Contains(s.out.String(), "unexpectedly") {
+		t.Error("run.sh reported a failure on SIGINT")
+	}
+	if err := db0.Ping(ctx).Err(); err != nil {
+		t.Errorf("the reused Redis was stopped: %v; run.sh must stop only what it started", err)
+	}
 }
 
 func TestRunReportsATakenPortAsSoonAsTheProgramExits(t *testing.T) {
