@@ -112,9 +112,33 @@ start_redis() {
   wait_ready redis redis_ping
 }
 
+# progress keeps go's output in build.log and, on a terminal, shows only its
+# latest line, rewritten in place: go names every module it downloads and,
+# with -v, every package it compiles — hundreds of lines on a first build.
+progress() {
+  local line n=0 width=80 tty=false
+  if [ -t 1 ]; then
+    tty=true
+    width=$(tput cols 2>/dev/null || echo 80)
+    if [ "$width" -lt 40 ]; then width=80; fi
+  fi
+  : >"$logs/build.log"
+  while IFS= read -r line; do
+    printf '%s\n' "$line" >>"$logs/build.log"
+    n=$((n + 1))
+    if $tty; then printf '\r\033[K  %4d  %.*s' "$n" $((width - 10)) "$line"; fi
+  done
+  if $tty && [ "$n" -gt 0 ]; then printf '\r\033[K'; fi
+}
+
 build() {
-  echo "building…"
-  go build -o "$run/bin/" ./cmd/api ./cmd/worker ./cmd/dataverse-emulator
+  echo "building api, worker and dataverse-emulator into $(show "$run/bin") (the first build downloads modules and compiles dependencies, which can take a few minutes)…"
+  if ! go build -v -o "$run/bin/" ./cmd/api ./cmd/worker ./cmd/dataverse-emulator 2>&1 | progress; then
+    # Once package names and downloads are dropped, what is left is the error.
+    grep -Ev '^([[:alnum:]._~/+-]+|go: downloading .*)$' "$logs/build.log" >&2 || true
+    echo "the build failed; all of go's output is in $(show "$logs/build.log")" >&2
+    exit 1
+  fi
 }
 
 start_programs() {
