@@ -1,7 +1,9 @@
 package scripts
 
 import (
+	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -117,4 +119,14 @@ func openPTY(t *testing.T) (term, tty *os.File) {
 		t.Fatalf("open pty: %v", err)
 	}
 	return term, tty
+}
+
+// refused reports whether nothing listens on addr any more.
+func refused(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err == nil {
+		c.Close()
+		return false
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
 }

@@ -5,7 +5,6 @@ package scripts
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -271,14 +270,4 @@ func TestRunReportsATakenPortAsSoonAsTheProgramExits(t *testing.T) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-}
-
-// refused reports whether nothing listens on addr any more.
-func refused(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err == nil {
-		c.Close()
-		return false
-	}
-	return errors.Is(err, syscall.ECONNREFUSED)
 }
