@@ -8,9 +8,12 @@ TEST_TIMEOUT ?= 12m
 run: deps
 	@scripts/run.sh
 
-## test: every test — unit, integration against real redis-server, the emulator over TLS, end to end
+## test: every test — unit, integration against real redis-server, the emulator over TLS, end to end.
+## docker-compose.yml is checked by scripts/compose_test.go with compose's own loader, and also by
+## `docker compose config` where Docker Compose is installed.
 test: deps-test
 	$(GO) vet ./...
+	@if docker compose version >/dev/null 2>&1; then echo "docker compose config -q"; docker compose config -q; fi
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## bench: benchmarks (emulator, intake, delivery end to end); results belong in docs/BENCHMARKS.md
