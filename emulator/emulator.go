@@ -122,14 +122,17 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/leadbridge/leadbridge/emulator/devcreds"
 )
 
-// The app registration the emulator accepts unless Options say otherwise.
-// They are development values, printed on start, never secrets.
+// The app registration the emulator accepts unless Options say otherwise:
+// the development values of package devcreds, printed on start, never
+// secrets.
 const (
-	DefaultTenantID     = "emulator-tenant"
-	DefaultClientID     = "leadbridge-dev"
-	DefaultClientSecret = "leadbridge-dev-secret"
+	DefaultTenantID     = devcreds.TenantID
+	DefaultClientID     = devcreds.ClientID
+	DefaultClientSecret = devcreds.ClientSecret
 )
 
 // Options configure Start.

@@ -28,6 +28,7 @@ import (
 	"syscall"
 
 	"github.com/leadbridge/leadbridge/emulator"
+	"github.com/leadbridge/leadbridge/emulator/devcreds"
 )
 
 func main() {
@@ -50,11 +51,11 @@ type settings struct {
 
 func loadSettings(getenv func(string) string) (settings, error) {
 	st := settings{
-		addr:         orDefault(getenv("EMULATOR_ADDR"), "127.0.0.1:8443"),
-		dataDir:      orDefault(getenv("EMULATOR_DATA_DIR"), filepath.Join(".run", "emulator")),
-		tenantID:     orDefault(getenv("EMULATOR_TENANT_ID"), emulator.DefaultTenantID),
-		clientID:     orDefault(getenv("EMULATOR_CLIENT_ID"), emulator.DefaultClientID),
-		clientSecret: orDefault(getenv("EMULATOR_CLIENT_SECRET"), emulator.DefaultClientSecret),
+		addr:         orDefault(getenv("EMULATOR_ADDR"), devcreds.Addr),
+		dataDir:      orDefault(getenv("EMULATOR_DATA_DIR"), filepath.FromSlash(devcreds.DataDir)),
+		tenantID:     orDefault(getenv("EMULATOR_TENANT_ID"), devcreds.TenantID),
+		clientID:     orDefault(getenv("EMULATOR_CLIENT_ID"), devcreds.ClientID),
+		clientSecret: orDefault(getenv("EMULATOR_CLIENT_SECRET"), devcreds.ClientSecret),
 	}
 	var errs []error
 	if _, port, err := net.SplitHostPort(st.addr); err != nil || port == "" {

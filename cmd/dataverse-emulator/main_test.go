@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadbridge/leadbridge/emulator/devcreds"
 	"github.com/leadbridge/leadbridge/internal/testenv"
 )
 
@@ -85,5 +86,26 @@ func TestRunRefusesBadSettings(t *testing.T) {
 				t.Errorf("got %v, want an error naming %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestDocCommentQuotesTheDefaults keeps the environment table of the
+// package comment in step with the defaults the program uses.
+func TestDocCommentQuotesTheDefaults(t *testing.T) {
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _, _ := strings.Cut(string(src), "\npackage main")
+	for _, want := range []string{
+		"(default " + devcreds.Addr + ")",
+		"(default ./" + devcreds.DataDir + ")",
+		"(default " + devcreds.TenantID + ")",
+		"(default " + devcreds.ClientID + ")",
+		"(default " + devcreds.ClientSecret + ")",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("the package comment of main.go does not say %q", want)
+		}
 	}
 }
