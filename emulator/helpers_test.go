@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leadbridge/leadbridge/emulator/odata"
 )
 
 // harness is a started emulator plus a token, for tests that speak HTTP to
@@ -134,7 +136,7 @@ func (h *harness) create(set string, row map[string]any) string {
 	loc := resp.Header.Get("OData-EntityId")
 	_, rest, _ := strings.Cut(loc, "/"+set+"(")
 	id, _, _ := strings.Cut(rest, ")")
-	if !isGUID(id) {
+	if !odata.IsGUID(id) {
 		h.t.Fatalf("POST %s: OData-EntityId %q holds no id", set, loc)
 	}
 	return id

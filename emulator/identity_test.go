@@ -12,6 +12,7 @@ import (
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
+	"github.com/leadbridge/leadbridge/emulator/odata"
 )
 
 // TestMSALConfidentialClient is the contract the worker relies on: Microsoft's
@@ -52,7 +53,7 @@ func TestMSALConfidentialClient(t *testing.T) {
 		}
 		who := object(t, body)
 		for _, k := range []string{"BusinessUnitId", "UserId", "OrganizationId"} {
-			if s, _ := who[k].(string); !isGUID(s) {
+			if s, _ := who[k].(string); !odata.IsGUID(s) {
 				t.Errorf("WhoAmI %s: got %v, want a GUID", k, who[k])
 			}
 		}

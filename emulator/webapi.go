@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/leadbridge/leadbridge/emulator/odata"
 )
 
 // apiPrefix is where the Web API lives; the emulator serves only v9.2.
@@ -193,8 +195,8 @@ func (op *operation) find(t *table, key entityKey) (*record, *result) {
 // queryOptions are the parsed system query options of a GET.
 type queryOptions struct {
 	sel     []string // nil: all columns
-	filter  filterExpr
-	orderBy []orderTerm
+	filter  rowMatcher
+	orderBy []odata.OrderTerm
 	top     int // -1: none
 	count   bool
 	expand  []*expandItem
@@ -221,22 +223,19 @@ func parseOptions(t *tableSchema, q url.Values, allowed []string, st *expandStat
 		}
 	}
 	if v := q.Get("$select"); v != "" {
-		for _, c := range strings.Split(v, ",") {
-			c = strings.TrimSpace(c)
+		o.sel = odata.ParseSelect(v)
+		for _, c := range o.sel {
 			if t.cols[c] == nil {
 				return o, badRequest(codeQuery, msgNoProperty(t, c))
-			}
-			if !slices.Contains(o.sel, c) {
-				o.sel = append(o.sel, c)
 			}
 		}
 	}
 	if v := q.Get("$filter"); v != "" {
-		f, err := parseFilter(v)
+		f, err := odata.ParseFilter(v)
 		if err != nil {
 			return o, queryErrorResult(err)
 		}
-		for _, c := range filterColumns(f) {
+		for _, c := range f.Columns() {
 			if t.cols[c] == nil {
 				return o, badRequest(codeQuery, msgNoProperty(t, c))
 			}
@@ -244,7 +243,7 @@ func parseOptions(t *tableSchema, q url.Values, allowed []string, st *expandStat
 		o.filter = f
 	}
 	if v := q.Get("$orderby"); v != "" {
-		terms, err := parseOrderBy(v)
+		terms, err := odata.ParseOrderBy(v)
 		if err != nil {
 			return o, queryErrorResult(err)
 		}
@@ -305,7 +304,7 @@ func parseQueryString(q url.Values, raw string) error {
 }
 
 func queryErrorResult(err error) *result {
-	var qe *queryError
+	var qe *odata.Error
 	if errors.As(err, &qe) {
 		return badRequest(codeQuery, qe.Message)
 	}
@@ -318,13 +317,13 @@ func matching(t *table, o queryOptions) []*record {
 	var recs []*record
 	if cands, ok := t.candidates(o.filter); ok {
 		for _, r := range cands {
-			if o.filter.match(r.cols) {
+			if o.filter.Match(r.cols) {
 				recs = append(recs, r)
 			}
 		}
 	} else {
 		t.scan(func(r *record) bool {
-			if o.filter == nil || o.filter.match(r.cols) {
+			if o.filter == nil || o.filter.Match(r.cols) {
 				recs = append(recs, r)
 			}
 			return true
@@ -336,14 +335,14 @@ func matching(t *table, o queryOptions) []*record {
 
 // sortRecords orders rows by terms, keeping the order of rows that tie.
 // Nulls come first in ascending order, as in SQL Server.
-func sortRecords(recs []*record, terms []orderTerm) {
-	sortBy(recs, func(r *record) map[string]any { return r.cols }, terms)
+func sortRecords(recs []*record, terms []odata.OrderTerm) {
+	odata.SortBy(recs, func(r *record) map[string]any { return r.cols }, terms)
 }
 
 // list serves a collection: an entity set, or (with scope) the rows a
 // collection-valued navigation property of one row names. path is the
 // collection's path, for @odata.nextLink.
-func (op *operation) list(t *table, q url.Values, path string, scope filterExpr) *result {
+func (op *operation) list(t *table, q url.Values, path string, scope rowMatcher) *result {
 	o, res := parseQueryOptions(t.schema, q, listOptions...)
 	if res != nil {
 		return res
@@ -423,12 +422,16 @@ func (op *operation) list(t *table, q url.Values, path string, scope filterExpr)
 	return res
 }
 
-// allOf matches rows that every non-nil filter matches.
-type allOf []filterExpr
+// rowMatcher decides which rows a collection holds: a parsed $filter, the
+// rows a navigation property names (refersTo), or both (allOf).
+type rowMatcher interface{ Match(row map[string]any) bool }
 
-func (fs allOf) match(row map[string]any) bool {
+// allOf matches rows that every non-nil matcher matches.
+type allOf []rowMatcher
+
+func (fs allOf) Match(row map[string]any) bool {
 	for _, f := range fs {
-		if f != nil && !f.match(row) {
+		if f != nil && !f.Match(row) {
 			return false
 		}
 	}
@@ -823,7 +826,7 @@ func (op *operation) setColumn(t *table, cols map[string]any, creating bool, nam
 	if c.kind == kindGUID {
 		if creating {
 			id, ok := v.(string)
-			if !ok || !isGUID(id) {
+			if !ok || !odata.IsGUID(id) {
 				return badRequest(codePayload, fmt.Sprintf("Cannot convert the literal '%v' to the expected type 'Edm.Guid'.", v))
 			}
 			cols[name] = strings.ToLower(id)
