@@ -124,6 +124,7 @@ import (
 	"time"
 
 	"github.com/leadbridge/leadbridge/emulator/devcreds"
+	"github.com/leadbridge/leadbridge/emulator/identity"
 )
 
 // The app registration the emulator accepts unless Options say otherwise:
@@ -163,7 +164,7 @@ type Options struct {
 
 // Server is a running emulator. Its methods are safe for concurrent use.
 type Server struct {
-	tenant, clientID, secret string
+	tenant, clientID string
 
 	url     string
 	caPEM   []byte
@@ -176,11 +177,11 @@ type Server struct {
 	cfgMu sync.RWMutex
 	cfg   Config
 
-	store   *store
-	tokens  *tokenStore
-	limiter *limiter
-	stats   *statsCounter
-	ids     identityIDs
+	store    *store
+	identity *identity.Service
+	limiter  *limiter
+	stats    *statsCounter
+	ids      identityIDs
 	// user is the calling application user as a systemuser row, for
 	// lookups to it (owner, created by) to expand and format.
 	user *record
@@ -197,10 +198,8 @@ func Start(opts Options) (*Server, error) {
 	s := &Server{
 		tenant:   orDefault(opts.TenantID, DefaultTenantID),
 		clientID: orDefault(opts.ClientID, DefaultClientID),
-		secret:   orDefault(opts.ClientSecret, DefaultClientSecret),
 		log:      opts.Logger,
 		served:   make(chan struct{}),
-		tokens:   newTokenStore(),
 		stats:    newStatsCounter(),
 	}
 	if s.log == nil {
@@ -249,6 +248,14 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.url = "https://" + host
 	s.caPEM = ca.certPEM
+	s.identity = identity.New(identity.Options{
+		TenantID:     s.tenant,
+		ClientID:     s.clientID,
+		ClientSecret: orDefault(opts.ClientSecret, DefaultClientSecret),
+		ResourceURL:  s.url,
+		Conditions:   s.identityConditions,
+		Issued:       s.stats.tokenIssued,
+	})
 
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.cert)

@@ -13,9 +13,9 @@ import (
 // routes lists every route the emulator serves.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	// Entra ID.
-	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.counted(s.serveOpenIDConfiguration))
-	mux.HandleFunc("/{tenant}/oauth2/v2.0/token", s.counted(s.serveToken))
+	// Entra ID (package identity).
+	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.counted(s.identity.ServeOpenIDConfiguration))
+	mux.HandleFunc("/{tenant}/oauth2/v2.0/token", s.counted(s.identity.ServeToken))
 	// Dataverse Web API.
 	mux.HandleFunc(apiPrefix, s.counted(s.serveWebAPI))
 	// Control surface and overview, unauthenticated and not counted.
