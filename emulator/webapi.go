@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/leadbridge/leadbridge/emulator/odata"
 )
@@ -855,9 +856,9 @@ func checkValue(s *tableSchema, c *column, v any) *result {
 		if !ok {
 			return wrongType
 		}
-		// Dataverse counts UTF-16 code units; for text outside the astral
-		// planes that is the number of characters.
-		if n := len([]rune(str)); n > c.maxLen {
+		// Dataverse is .NET: a length is in UTF-16 code units, so a
+		// character outside the Basic Multilingual Plane (an emoji) counts 2.
+		if utf16Len(str) > c.maxLen {
 			return badRequest(codeLength, msgTooLong(s, c))
 		}
 	case kindBool:
@@ -890,6 +891,16 @@ func checkValue(s *tableSchema, c *column, v any) *result {
 		}
 	}
 	return nil
+}
+
+// utf16Len is the length of s in UTF-16 code units. Invalid UTF-8 reads as
+// U+FFFD, one unit, as encoding/json decodes it.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
 }
 
 // applyState keeps statecode and statuscode consistent: a new state without
