@@ -33,9 +33,11 @@
 //     250 ms after the 429 that started it are early retries: counted in
 //     Stats.EarlyRetries and doubling the wait (up to the window). See
 //     limits.go.
-//   - Retry-After is in seconds, fractional when needed ("0.25"), rounded up
-//     to the millisecond. A concurrency refusal waits 1 s at the default
-//     300 s window and proportionally less at smaller windows.
+//   - Retry-After is whole seconds, rounded up and at least 1, as Dataverse
+//     documents it (Microsoft's retry sample parses an int), and a user's
+//     wait lasts exactly as long as the Retry-After that started it. A
+//     concurrency refusal waits 1 s at windows up to the default 300 s and
+//     proportionally longer at larger ones.
 //   - x-ms-dop-hint is the configured concurrency limit, or 52 (Dataverse's
 //     default limit) when that limit is off.
 //   - x-ms-ratelimit-burst-remaining-xrm-requests is the requests left in

@@ -77,12 +77,40 @@ func TestLimiter(t *testing.T) {
 		}
 	})
 
-	t.Run("waits scale with the window", func(t *testing.T) {
+	t.Run("waits scale with the window, in whole seconds", func(t *testing.T) {
+		for _, tt := range []struct {
+			window int
+			want   time.Duration
+		}{
+			{window: 3000, want: 10 * concurrencyWait},
+			{window: 3, want: time.Second}, // a hundredth of a second, rounded up
+		} {
+			l := newLimiter(newStatsCounter())
+			lim := Limits{Concurrent: 1, WindowSeconds: tt.window}
+			l.admit("u", lim, t0)
+			if a := l.admit("u", lim, t0); a.retryAfter != tt.want {
+				t.Errorf("wait at a %d s window: got %v, want %v", tt.window, a.retryAfter, tt.want)
+			}
+		}
+	})
+
+	t.Run("a wait is whole seconds and lasts as long as its Retry-After", func(t *testing.T) {
 		l := newLimiter(newStatsCounter())
-		lim := Limits{Concurrent: 1, WindowSeconds: 3}
+		lim := Limits{RequestsPerWindow: 1, WindowSeconds: 10}
 		l.admit("u", lim, t0)
-		if a := l.admit("u", lim, t0); a.retryAfter != concurrencyWait/100 {
-			t.Errorf("wait at a 3 s window: got %v, want %v", a.retryAfter, concurrencyWait/100)
+		l.release("u", 0, lim, t0)
+		// The window frees at 10 s, 0.6 s from now: the wait is 1 s.
+		a := l.admit("u", lim, at(9400*time.Millisecond))
+		if a.ok || a.retryAfter != time.Second {
+			t.Fatalf("got ok=%v wait=%v, want refused for 1s", a.ok, a.retryAfter)
+		}
+		// Within the grace, so not an early retry: the wait runs to 10.4 s,
+		// past the moment the window freed.
+		if a := l.admit("u", lim, at(9600*time.Millisecond)); a.ok || a.retryAfter != 800*time.Millisecond {
+			t.Errorf("at 9.6 s: got ok=%v wait=%v, want refused for the 0.8s left", a.ok, a.retryAfter)
+		}
+		if a := l.admit("u", lim, at(10400*time.Millisecond)); !a.ok {
+			t.Errorf("once the Retry-After passed: refused (%s), want admitted", a.code)
 		}
 	})
 
@@ -143,9 +171,10 @@ func TestFormatSeconds(t *testing.T) {
 		want string
 	}{
 		{2 * time.Second, "2"},
-		{250 * time.Millisecond, "0.25"},
-		{1500*time.Millisecond + 1, "1.501"}, // rounded up: never early
-		{time.Microsecond, "0.001"},
+		{250 * time.Millisecond, "1"},
+		{1500*time.Millisecond + 1, "2"}, // rounded up: never early
+		{time.Microsecond, "1"},
+		{0, "1"},
 	} {
 		if got := formatSeconds(tt.d); got != tt.want {
 			t.Errorf("formatSeconds(%v): got %q, want %q", tt.d, got, tt.want)
@@ -171,16 +200,17 @@ func TestThrottlingOverHTTP(t *testing.T) {
 	if want := "Number of requests exceeded the limit of 2 over time window of 1 seconds."; msg != want {
 		t.Errorf("message: got %q, want %q", msg, want)
 	}
-	wait, err := strconv.ParseFloat(resp.Header.Get("Retry-After"), 64)
-	if err != nil || wait <= 0 || wait > 1 {
-		t.Fatalf("Retry-After: got %q, want seconds in (0, 1]", resp.Header.Get("Retry-After"))
+	// Whole seconds: clients such as Microsoft's retry sample parse an int.
+	wait, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || wait != 1 {
+		t.Fatalf("Retry-After: got %q, want 1 (whole seconds, rounded up)", resp.Header.Get("Retry-After"))
 	}
 	if resp.Header.Get("x-ms-dop-hint") == "" {
 		t.Error("429 without x-ms-dop-hint")
 	}
 	// The client under test here is a well-behaved one: it waits exactly
 	// what it was told, and must then be served.
-	time.Sleep(time.Duration(wait * float64(time.Second)))
+	time.Sleep(time.Duration(wait) * time.Second)
 	resp, body = h.api(http.MethodGet, "WhoAmI", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("after Retry-After: got status %d, want 200; body %s", resp.StatusCode, body)
