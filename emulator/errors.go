@@ -20,6 +20,7 @@ const (
 	codePicklist             = "0x8004431A"
 	codeInvalidArgument      = "0x80040203"
 	codePayload              = "0x80048d19"
+	codeInvalidProperty      = "0x0" // what "Troubleshoot Dataverse Web API client errors" shows
 	codeQuery                = "0x80060888"
 	codeTokenExpired         = "0x8005F101"
 	codeThrottleRequests     = "0x80072322"
@@ -47,8 +48,13 @@ func msgKeyNotValid(t *tableSchema) string {
 	return fmt.Sprintf("The key in the request URI is not valid for resource '%[1]s'. Ensure that the names and number of key properties match the declared or alternate key properties for the resource '%[1]s'.", t.typeName())
 }
 
+// msgUnknownProperty is the answer to a request body naming a property the
+// table lacks, as the troubleshooting page shows it. ("Could not find a
+// property named …", msgNoProperty, is the answer to $select, $filter and
+// $orderby; "The property 'x' does not exist on type …" is not confirmed by
+// any documentation.)
 func msgUnknownProperty(t *tableSchema, prop string) string {
-	return fmt.Sprintf("The property '%s' does not exist on type '%s'. Make sure to only use property names that are defined by the type or mark the type as open type.", prop, t.typeName())
+	return fmt.Sprintf("An error occurred while validating input parameters: Microsoft.Crm.CrmException: Invalid property '%s' was found in entity '%s'. ---> Microsoft.OData.ODataException: Does not support untyped value in non-open type.", prop, t.typeName())
 }
 
 func msgTooLong(t *tableSchema, c *column) string {

@@ -816,7 +816,7 @@ func (op *operation) setColumn(t *table, cols map[string]any, creating bool, nam
 		if s.many[name] != nil {
 			return badRequest(codePayload, fmt.Sprintf("The emulator does not support deep insert: create the related rows on their own and bind them to this one, or POST their URIs to %s/$ref.", name))
 		}
-		return badRequest(codePayload, msgUnknownProperty(s, name))
+		return badRequest(codeInvalidProperty, msgUnknownProperty(s, name))
 	}
 	if c.kind == kindLookup {
 		return badRequest(codePayload, "CRM do not support direct update of Entity Reference properties, Use Navigation properties instead.")

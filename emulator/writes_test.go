@@ -121,8 +121,12 @@ func TestColumnValidation(t *testing.T) {
 		{name: "bad leadsourcecode", set: "leads", body: map[string]any{"leadsourcecode": 11}, status: 400, code: codePicklist,
 			msg: "A validation error occurred. The value 11 of 'leadsourcecode' on record of type 'lead' is outside the valid range. Accepted Values: 1,2,3,4,5,6,7,8,9,10"},
 		{name: "contact leadsourcecode has only 1", set: "contacts", body: map[string]any{"leadsourcecode": 8}, status: 400, code: codePicklist},
-		{name: "unknown property", set: "leads", body: map[string]any{"foo": "x"}, status: 400, code: codePayload,
-			msg: "The property 'foo' does not exist on type 'Microsoft.Dynamics.CRM.lead'. Make sure to only use property names that are defined by the type or mark the type as open type."},
+		// As the troubleshooting page shows it; $select and $filter say
+		// "Could not find a property named" instead (TestQuery).
+		{name: "unknown property", set: "leads", body: map[string]any{"foo": "x"}, status: 400, code: "0x0",
+			msg: "An error occurred while validating input parameters: Microsoft.Crm.CrmException: Invalid property 'foo' was found in entity 'Microsoft.Dynamics.CRM.lead'. ---> Microsoft.OData.ODataException: Does not support untyped value in non-open type."},
+		{name: "property names are case-sensitive", set: "leads", body: map[string]any{"LastName": "x"}, status: 400, code: "0x0",
+			msg: "An error occurred while validating input parameters: Microsoft.Crm.CrmException: Invalid property 'LastName' was found in entity 'Microsoft.Dynamics.CRM.lead'. ---> Microsoft.OData.ODataException: Does not support untyped value in non-open type."},
 		{name: "string for a choice", set: "leads", body: map[string]any{"leadsourcecode": "8"}, status: 400, code: codePayload},
 		{name: "number for a string", set: "leads", body: map[string]any{"lastname": 5}, status: 400, code: codePayload},
 		{name: "lookup value set directly", set: "leads", body: map[string]any{"_parentcontactid_value": newGUID()}, status: 400, code: codePayload},
