@@ -558,6 +558,41 @@ func (op *operation) entityURI(t *table, id string) string {
 	return op.req.root + t.schema.set + "(" + id + ")"
 }
 
+// rowURI is the URI a write answers with in OData-EntityId: the key form,
+// leads(emailaddress1='ann@example.com'), when the request addressed the row
+// by its alternate key, as Dataverse's upsert does ("Use Upsert to Create
+// or Update a record"); the id form otherwise.
+func (op *operation) rowURI(t *table, rec *record, byAltKey bool) string {
+	if !byAltKey {
+		return op.entityURI(t, rec.id(t.schema))
+	}
+	parts := make([]string, len(t.keyCols))
+	for i, c := range t.keyCols {
+		lit := odata.FormatKeyValue(rec.cols[c])
+		if col := t.schema.cols[c]; col != nil && col.kind == kindLookup {
+			lit, _ = rec.cols[c].(string) // a GUID, unquoted
+		}
+		parts[i] = c + "=" + escapeKeyLiteral(lit)
+	}
+	return op.req.root + t.schema.set + "(" + strings.Join(parts, ",") + ")"
+}
+
+// escapeKeyLiteral percent-encodes what a URI path cannot hold as it is
+// (spaces, '%', '#', '?', '/', controls, non-ASCII) and leaves the rest,
+// quotes and '@' included, readable.
+func escapeKeyLiteral(lit string) string {
+	var b strings.Builder
+	for i := 0; i < len(lit); i++ {
+		c := lit[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("%#?/\"<>\\^`{|}", c) >= 0 {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
 func (op *operation) create(t *table, q url.Values) *result {
 	o, res := parseQueryOptions(t.schema, q, "$select", "$expand")
 	if res != nil {
@@ -571,13 +606,13 @@ func (op *operation) create(t *table, q url.Values) *result {
 	if res != nil {
 		return res
 	}
-	return op.writeResult(http.StatusNoContent, http.StatusCreated, t, rec, o)
+	return op.writeResult(http.StatusNoContent, http.StatusCreated, t, rec, o, op.rowURI(t, rec, false))
 }
 
 // writeResult is the response to a successful create or update: 204 with
-// OData-EntityId, or the row itself when return=representation is asked.
-func (op *operation) writeResult(plain, withBody int, t *table, rec *record, o queryOptions) *result {
-	uri := op.entityURI(t, rec.id(t.schema))
+// OData-EntityId (uri), or the row itself when return=representation is
+// asked.
+func (op *operation) writeResult(plain, withBody int, t *table, rec *record, o queryOptions, uri string) *result {
 	if op.preferences()["return"] == "representation" {
 		r := op.entityResult(withBody, t.schema, rec, o)
 		r.header.Add("Preference-Applied", "return=representation")
@@ -619,7 +654,7 @@ func (op *operation) upsert(t *table, key entityKey, q url.Values) *result {
 		if res != nil {
 			return res
 		}
-		return op.writeResult(http.StatusNoContent, http.StatusOK, t, rec, o)
+		return op.writeResult(http.StatusNoContent, http.StatusOK, t, rec, o, op.rowURI(t, rec, key.alt != nil))
 	}
 	if key.alt == nil {
 		body[t.schema.pk] = key.id
@@ -628,8 +663,7 @@ func (op *operation) upsert(t *table, key entityKey, q url.Values) *result {
 	if res != nil {
 		return res
 	}
-	r := op.writeResult(http.StatusNoContent, http.StatusCreated, t, rec, o)
-	return r
+	return op.writeResult(http.StatusNoContent, http.StatusCreated, t, rec, o, op.rowURI(t, rec, key.alt != nil))
 }
 
 func (op *operation) delete(t *table, key entityKey) *result {

@@ -256,6 +256,54 @@ func TestAlternateKeys(t *testing.T) {
 		}
 	})
 
+	t.Run("upsert by key answers OData-EntityId in key form", func(t *testing.T) {
+		h := h.sub(t)
+		path := "leads(emailaddress1='o''hara+1@example.com')"
+		want := h.srv.URL() + apiPrefix + path
+		for _, what := range []string{"create", "update"} {
+			resp, body := h.api(http.MethodPatch, path, map[string]any{"lastname": "O'Hara", "subject": what})
+			if resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("%s: got status %d, want 204; body %s", what, resp.StatusCode, body)
+			}
+			if got := resp.Header.Get("OData-EntityId"); got != want {
+				t.Errorf("%s: OData-EntityId %q, want %q (the key form, not the id)", what, got, want)
+			}
+		}
+		// The URI addresses the row, from the wire and as $1 in a change set.
+		req, _ := http.NewRequest(http.MethodGet, want+"?$select=subject", nil)
+		req.Header.Set("Authorization", "Bearer "+h.token)
+		if resp, body := h.send(req); resp.StatusCode != http.StatusOK || object(t, body)["subject"] != "update" {
+			t.Errorf("GET the key URI: got %d %s, want the updated row", resp.StatusCode, body)
+		}
+		_, parts := h.batch((&batchBuilder{}).changeSetOf(
+			[]string{"PATCH", path, `{"subject":"batch"}`},
+			[]string{"PATCH", "$1", `{"jobtitle":"via $1"}`},
+		).body())
+		if len(parts) != 2 || parts[0].header.Get("Location") != want || parts[1].status != http.StatusNoContent {
+			t.Fatalf("change set: got %+v, want two 204 parts, the first located at %s", parts, want)
+		}
+		resp, body := h.api(http.MethodGet, path+"?$select=subject,jobtitle", nil)
+		if row := object(t, body); resp.StatusCode != http.StatusOK || row["subject"] != "batch" || row["jobtitle"] != "via $1" {
+			t.Errorf("after the change set: got %d %v, want subject batch and jobtitle via $1", resp.StatusCode, row)
+		}
+	})
+
+	t.Run("a composite key in key form, escaped for a URI", func(t *testing.T) {
+		h := h.sub(t)
+		if err := h.srv.UpdateConfig([]byte(`{"alternate_keys":{"accounts":["accountnumber","name"]}}`)); err != nil {
+			t.Fatal(err)
+		}
+		defer h.srv.UpdateConfig([]byte(`{"alternate_keys":{"accounts":[]}}`))
+		resp, body := h.api(http.MethodPatch, "accounts(name='Contoso%20Ltd',accountnumber='A%2F7')", map[string]any{"telephone1": "1"})
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("got status %d, want 204; body %s", resp.StatusCode, body)
+		}
+		want := h.srv.URL() + apiPrefix + "accounts(accountnumber='A%2F7',name='Contoso%20Ltd')"
+		if got := resp.Header.Get("OData-EntityId"); got != want {
+			t.Errorf("OData-EntityId %q, want %q", got, want)
+		}
+	})
+
 	t.Run("GET by key", func(t *testing.T) {
 		h := h.sub(t)
 		resp, body := h.api(http.MethodGet, "leads(emailaddress1='O''BRIEN@example.com')?$select=subject", nil)
