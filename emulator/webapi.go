@@ -81,7 +81,9 @@ func (op *operation) run() *result {
 		return op.serviceDocument()
 	case "WhoAmI":
 		if req.method != http.MethodGet {
-			return methodNotAllowed(req.method)
+			// A function answers only GET; OData's routing finds nothing
+			// else, as "Troubleshoot Dataverse Web API client errors" shows.
+			return apiError(http.StatusNotFound, "", fmt.Sprintf("No HTTP resource was found that matches the request URI '%s'.", req.root+req.path))
 		}
 		return op.whoAmI()
 	case "$batch":

@@ -137,3 +137,17 @@ func TestWhoAmIAndHeaders(t *testing.T) {
 		t.Errorf("x-ms-dop-hint with concurrent 8: got %q, want 8", got)
 	}
 }
+
+// TestWhoAmIIsAFunction: a function answers GET only; anything else finds no
+// resource at all (404 with an empty code), as the troubleshooting page of
+// the Web API shows for POST WhoAmI.
+func TestWhoAmIIsAFunction(t *testing.T) {
+	h := start(t, nil)
+	for _, method := range []string{http.MethodPost, http.MethodPatch, http.MethodDelete} {
+		resp, body := h.api(method, "WhoAmI", "{}")
+		msg := wantError(t, resp, body, http.StatusNotFound, "")
+		if want := "No HTTP resource was found that matches the request URI '" + h.srv.URL() + apiPrefix + "WhoAmI'."; msg != want {
+			t.Errorf("%s WhoAmI: message %q, want %q", method, msg, want)
+		}
+	}
+}
