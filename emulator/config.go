@@ -32,6 +32,12 @@ type Config struct {
 	// (leads and contacts with the same emailaddress1). Like Dataverse, they
 	// run only for requests that send MSCRM.SuppressDuplicateDetection: false.
 	DuplicateDetection bool `json:"duplicate_detection"`
+	// BlankErrorCodes makes every Web API error envelope, $batch parts
+	// included, carry "code":"" with its usual status and message, as
+	// several of Microsoft's documented examples show them (404 on
+	// If-Match: * with no row, the 412s of conditional operations), while
+	// real orgs send hex codes: a client must work with both.
+	BlankErrorCodes bool `json:"blank_error_codes"`
 }
 
 // Limits are the three facets of Dataverse's service protection limits. A

@@ -48,6 +48,12 @@
 //     token_lifetime_seconds. An unknown client id gets Entra's 400
 //     unauthorized_client (AADSTS700016), a wrong secret 401 invalid_client
 //     (AADSTS7000215), an unknown tenant 400 invalid_request (AADSTS90002).
+//   - Error envelopes carry the hex codes real orgs send. Several of
+//     Microsoft's documented examples show "code":"" instead (404 on
+//     If-Match: * with no row, the 412s of conditional operations);
+//     "blank_error_codes": true in the configuration (Config.BlankErrorCodes)
+//     makes every envelope, $batch parts included, look like those, with
+//     status and message unchanged.
 //   - Alternate keys come from Config.AlternateKeys (one key per table, its
 //     columns); stock tables have none, as in Dataverse.
 //   - A row's default order is creation order; paging cookies carry only the

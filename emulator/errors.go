@@ -87,7 +87,10 @@ type errorDetail struct {
 
 // apiError is the §5 envelope, the one shape every Web API failure takes.
 func apiError(status int, code, msg string) *result {
-	return jsonResult(status, errorBody{Error: errorDetail{Code: code, Message: msg}})
+	detail := errorDetail{Code: code, Message: msg}
+	r := jsonResult(status, errorBody{Error: detail})
+	r.apiErr = &detail
+	return r
 }
 
 func badRequest(code, msg string) *result { return apiError(http.StatusBadRequest, code, msg) }

@@ -14,6 +14,8 @@ type result struct {
 	// entityURI is the row a successful create or update wrote, for $N
 	// references in a $batch change set.
 	entityURI string
+	// apiErr is the error envelope in body, when the result is one.
+	apiErr *errorDetail
 }
 
 // setRaw sets a header under exactly Dataverse's spelling. Go's canonical
@@ -42,4 +44,18 @@ func jsonResult(status int, v any) *result {
 	r.header.Set("Content-Type", contentTypeJSON)
 	r.body = mustJSON(v)
 	return r
+}
+
+// withoutCode is r with the code of its error envelope blanked
+// (Config.BlankErrorCodes), or r itself when it is no error envelope.
+func (r *result) withoutCode() *result {
+	if r.apiErr == nil || r.apiErr.Code == "" {
+		return r
+	}
+	blank := *r
+	detail := *r.apiErr
+	detail.Code = ""
+	blank.apiErr = &detail
+	blank.body = mustJSON(errorBody{Error: detail})
+	return &blank
 }

@@ -72,6 +72,13 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	defer s.stats.leave()
 	now := time.Now()
 	cfg := s.config()
+	// respond writes a response, shaped as the configuration asks.
+	respond := func(res *result) {
+		if cfg.BlankErrorCodes {
+			res = res.withoutCode()
+		}
+		writeResult(w, res)
+	}
 	h := w.Header()
 	setRaw(h, "OData-Version", "4.0")
 	setRaw(h, "x-ms-dop-hint", dopHint(cfg.Limits))
@@ -79,22 +86,22 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	setRaw(h, "x-ms-service-request-id", newGUID())
 
 	if cfg.Faults.Down {
-		writeResult(w, faultResult(http.StatusServiceUnavailable))
+		respond(faultResult(http.StatusServiceUnavailable))
 		return
 	}
 	clientID, res := s.authenticate(r, now)
 	if res != nil {
-		writeResult(w, res)
+		respond(res)
 		return
 	}
 	if cfg.Faults.ErrorRate > 0 && rand.Float64() < cfg.Faults.ErrorRate {
-		writeResult(w, faultResult(cfg.Faults.ErrorStatus))
+		respond(faultResult(cfg.Faults.ErrorStatus))
 		return
 	}
 	adm := s.limiter.admit(clientID, cfg.Limits, now)
 	adm.setHeaders(h)
 	if !adm.ok {
-		writeResult(w, adm.result())
+		respond(adm.result())
 		return
 	}
 	var execMS int64
@@ -104,10 +111,10 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeResult(w, apiError(http.StatusRequestEntityTooLarge, "", "The request body is too large."))
+			respond(apiError(http.StatusRequestEntityTooLarge, "", "The request body is too large."))
 			return
 		}
-		writeResult(w, badRequest("", "The request body could not be read."))
+		respond(badRequest("", "The request body could not be read."))
 		return
 	}
 	req := &apiRequest{
@@ -124,7 +131,7 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 		var ops int
 		res, ops = s.serveBatch(r.Context(), req)
 		execMS = int64(ops) * int64(cfg.LatencyMS)
-		writeResult(w, res)
+		respond(res)
 		return
 	}
 	if !simulateLatency(r.Context(), cfg.LatencyMS) {
@@ -135,7 +142,7 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	s.store.mu.Lock()
 	res = s.execute(nil, req)
 	s.store.mu.Unlock()
-	writeResult(w, res)
+	respond(res)
 }
 
 // simulateLatency waits ms milliseconds, or until ctx ends (false).
