@@ -62,7 +62,7 @@ func TestControlSurface(t *testing.T) {
 				t.Errorf("responses_by_status[%s]: got %d, want %d", k, st.ResponsesByStatus[k], v)
 			}
 		}
-		for _, key := range []string{`"requests_total"`, `"responses_by_status"`, `"max_concurrent_seen"`, `"early_retries"`, `"tokens_issued"`} {
+		for _, key := range []string{`"requests_total"`, `"responses_by_status"`, `"max_concurrent_seen"`, `"early_retries"`, `"tokens_issued"`, `"dropped_after_write"`} {
 			if !strings.Contains(string(body), key) {
 				t.Errorf("stats JSON lacks %s: %s", key, body)
 			}

@@ -54,6 +54,11 @@
 //     "blank_error_codes": true in the configuration (Config.BlankErrorCodes)
 //     makes every envelope, $batch parts included, look like those, with
 //     status and message unchanged.
+//   - Faults (Config.Faults) answer 5xx instead of working (error_rate,
+//     down), or do the work and lose the answer (drop_after_write_rate):
+//     the write is committed, then the connection is closed (HTTP/1.1) or
+//     the stream reset (HTTP/2) with no response, counted in
+//     Stats.DroppedAfterWrite.
 //   - Alternate keys come from Config.AlternateKeys (one key per table, its
 //     columns); stock tables have none, as in Dataverse.
 //   - A row's default order is creation order; paging cookies carry only the

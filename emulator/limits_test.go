@@ -2,8 +2,10 @@ package emulator
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -328,7 +330,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("invalid fault config is refused", func(t *testing.T) {
 		h := h.sub(t)
-		for _, patch := range []string{`{"faults":{"error_status":404}}`, `{"faults":{"error_rate":1.5}}`, `{"limits":{"concurrent":-1}}`, `{"nope":1}`, `{"alternate_keys":{"leads":["nosuch"]}}`} {
+		for _, patch := range []string{`{"faults":{"error_status":404}}`, `{"faults":{"error_rate":1.5}}`, `{"faults":{"drop_after_write_rate":-0.1}}`, `{"limits":{"concurrent":-1}}`, `{"nope":1}`, `{"alternate_keys":{"leads":["nosuch"]}}`} {
 			if err := h.srv.UpdateConfig([]byte(patch)); err == nil {
 				t.Errorf("%s: got no error, want one", patch)
 			}
@@ -340,5 +342,83 @@ func tokenForm(h *harness) map[string][]string {
 	return map[string][]string{
 		"grant_type": {"client_credentials"}, "client_id": {DefaultClientID},
 		"client_secret": {DefaultClientSecret}, "scope": {h.srv.URL() + "/.default"},
+	}
+}
+
+// TestDropAfterWrite: at drop_after_write_rate 1 every write is applied and
+// its answer lost, on HTTP/2 (a reset stream) and HTTP/1.1 (a closed
+// connection) alike: the client gets a transport error and no status, and
+// the row is there anyway.
+func TestDropAfterWrite(t *testing.T) {
+	for _, proto := range []string{"HTTP/2.0", "HTTP/1.1"} {
+		t.Run(proto, func(t *testing.T) {
+			h := start(t, nil)
+			tr := h.srv.Client().Transport.(*http.Transport).Clone()
+			// The emulator's own client has offered h2 in its TLS config;
+			// this one offers only the protocol under test.
+			tr.TLSClientConfig = tr.TLSClientConfig.Clone()
+			tr.TLSClientConfig.NextProtos = nil
+			tr.Protocols = new(http.Protocols)
+			if proto == "HTTP/1.1" {
+				tr.Protocols.SetHTTP1(true)
+			} else {
+				tr.Protocols.SetHTTP2(true)
+			}
+			client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+			t.Cleanup(tr.CloseIdleConnections)
+			do := func(method, path, contentType, body string) (*http.Response, error) {
+				req, err := http.NewRequest(method, h.srv.URL()+apiPrefix+path, strings.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Authorization", "Bearer "+h.token)
+				req.Header.Set("Content-Type", contentType)
+				resp, err := client.Do(req)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				return resp, err
+			}
+			const jsonType = "application/json"
+			// A request before the fault, so the write below goes over a
+			// reused connection: HTTP/1.1 clients must not replay a POST.
+			if resp, err := do(http.MethodGet, "WhoAmI", jsonType, ""); err != nil || resp.Proto != proto {
+				t.Fatalf("GET WhoAmI: %v, %v; want a %s response", resp, err, proto)
+			}
+			if err := h.srv.UpdateConfig([]byte(`{"faults":{"drop_after_write_rate":1}}`)); err != nil {
+				t.Fatal(err)
+			}
+
+			id := newGUID()
+			resp, err := do(http.MethodPost, "leads", jsonType, `{"leadid":"`+id+`","lastname":"Dropped"}`)
+			if err == nil {
+				t.Fatalf("POST leads: got status %d, want a transport error and no response", resp.StatusCode)
+			}
+			t.Logf("POST leads: %v", err)
+			body := (&batchBuilder{}).changeSetOf([]string{"POST", "leads", `{"lastname":"Batched"}`}).body()
+			if resp, err := do(http.MethodPost, "$batch", `multipart/mixed; boundary="`+testBoundary+`"`, body); err == nil {
+				t.Fatalf("POST $batch: got status %d, want a transport error", resp.StatusCode)
+			}
+			// Reads are answered as usual.
+			if resp, err := do(http.MethodGet, "leads("+id+")", jsonType, ""); err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET the dropped POST's row: %v, %v; want 200 (the write was applied)", resp, err)
+			}
+			if got := h.srv.Stats().DroppedAfterWrite; got != 2 {
+				t.Errorf("dropped_after_write: got %d, want 2", got)
+			}
+
+			if err := h.srv.UpdateConfig([]byte(`{"faults":{"drop_after_write_rate":0}}`)); err != nil {
+				t.Fatal(err)
+			}
+			resp, rowsBody := h.api(http.MethodGet, "leads?$select=lastname&$orderby=lastname", nil)
+			var names []string
+			for _, r := range rows(t, rowsBody) {
+				names = append(names, r["lastname"].(string))
+			}
+			if resp.StatusCode != http.StatusOK || strings.Join(names, ",") != "Batched,Dropped" {
+				t.Errorf("leads after the fault: got %d %q, want Batched and Dropped, each once", resp.StatusCode, names)
+			}
+		})
 	}
 }

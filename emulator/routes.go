@@ -106,6 +106,9 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	var execMS int64
 	defer func() { s.limiter.release(clientID, execMS, cfg.Limits, time.Now()) }()
+	// Whether this request's answer is lost once its write is applied is
+	// decided now, so that the decision does not depend on the outcome.
+	loseAnswer := cfg.Faults.DropAfterWriteRate > 0 && canWrite(r.Method) && rand.Float64() < cfg.Faults.DropAfterWriteRate
 
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
@@ -131,6 +134,9 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 		var ops int
 		res, ops = s.serveBatch(r.Context(), req)
 		execMS = int64(ops) * int64(cfg.LatencyMS)
+		if loseAnswer {
+			s.dropConnection(w, r)
+		}
 		respond(res)
 		return
 	}
@@ -142,7 +148,34 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	s.store.mu.Lock()
 	res = s.execute(nil, req)
 	s.store.mu.Unlock()
+	if loseAnswer {
+		s.dropConnection(w, r)
+	}
 	respond(res)
+}
+
+// canWrite reports whether a Web API method can change rows.
+func canWrite(method string) bool {
+	switch method {
+	case http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// dropConnection ends a request whose work is done without answering it:
+// on HTTP/1.1 it takes the connection over and closes it; on HTTP/2, where a
+// handler cannot, the server resets the stream. Either way the client reads
+// no status, only a transport error. It then panics with
+// http.ErrAbortHandler, net/http's own way to abort a handler (which it
+// does not log), so nothing after the call runs but deferred accounting.
+func (s *Server) dropConnection(w http.ResponseWriter, r *http.Request) {
+	s.stats.droppedAfterWrite()
+	s.log.Debug("request", "method", r.Method, "route", routeName(r.URL.Path), "dropped_after_write", true)
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		conn.Close()
+	}
+	panic(http.ErrAbortHandler)
 }
 
 // simulateLatency waits ms milliseconds, or until ctx ends (false).
