@@ -59,6 +59,13 @@
 //     the write is committed, then the connection is closed (HTTP/1.1) or
 //     the stream reset (HTTP/2) with no response, counted in
 //     Stats.DroppedAfterWrite.
+//   - A client may choose a row's primary key: POST leads with
+//     {"leadid":"<guid>",…} creates the row under that id. A POST naming an
+//     id that exists is refused 412 0x80040237 "A record with matching key
+//     values already exists.", and nothing changes: the reference documents
+//     that answer for PATCH with If-None-Match: * on an existing row (which
+//     the emulator gives too, in $batch change sets as well), not for a
+//     POST, where third parties observe the same.
 //   - Alternate keys come from Config.AlternateKeys (one key per table, its
 //     columns); stock tables have none, as in Dataverse.
 //   - A row's default order is creation order; paging cookies carry only the

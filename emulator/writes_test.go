@@ -404,3 +404,111 @@ func TestSingleProperty(t *testing.T) {
 		t.Errorf("got %v, want lastname Li, jobtitle null, fullname Li", row)
 	}
 }
+
+// TestClientChosenKeys is what exactly-once creates rest on: a client picks
+// the primary key, a POST with it creates once, and every later create with
+// the same key is refused without a second row, alone or in a change set.
+func TestClientChosenKeys(t *testing.T) {
+	h := start(t, nil)
+	count := func(t *testing.T, id string) int {
+		t.Helper()
+		_, body := h.api(http.MethodGet, "leads?$select=leadid&$filter=leadid%20eq%20"+id, nil)
+		return len(rows(t, body))
+	}
+	wantExists := func(t *testing.T, resp *http.Response, body []byte) {
+		t.Helper()
+		if msg := wantError(t, resp, body, http.StatusPreconditionFailed, codeDuplicateRecord); msg != msgRecordExists {
+			t.Errorf("message: got %q, want %q", msg, msgRecordExists)
+		}
+	}
+
+	t.Run("POST with a chosen id creates that row, once", func(t *testing.T) {
+		h := h.sub(t)
+		id := newGUID()
+		lead := map[string]any{"leadid": id, "lastname": "Chosen", "subject": "first"}
+		resp, body := h.api(http.MethodPost, "leads", lead)
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("first POST: got %d, want 204; body %s", resp.StatusCode, body)
+		}
+		if got, want := resp.Header.Get("OData-EntityId"), h.srv.URL()+apiPrefix+"leads("+id+")"; got != want {
+			t.Errorf("OData-EntityId: got %q, want %q", got, want)
+		}
+		lead["subject"] = "second"
+		resp, body = h.api(http.MethodPost, "leads", lead)
+		wantExists(t, resp, body)
+		// The id matches whatever its case.
+		lead["leadid"] = strings.ToUpper(id)
+		resp, body = h.api(http.MethodPost, "leads", lead, "Prefer", "return=representation")
+		wantExists(t, resp, body)
+		if n := count(t, id); n != 1 {
+			t.Fatalf("rows with the id: got %d, want 1", n)
+		}
+		_, body = h.api(http.MethodGet, "leads("+id+")?$select=subject", nil)
+		if row := object(t, body); row["subject"] != "first" {
+			t.Errorf("subject: got %v, want the first POST's (refused creates change nothing)", row["subject"])
+		}
+	})
+
+	t.Run("return=representation answers 201 with the chosen id", func(t *testing.T) {
+		h := h.sub(t)
+		id := newGUID()
+		resp, body := h.api(http.MethodPost, "leads?$select=leadid", map[string]any{"leadid": strings.ToUpper(id), "lastname": "Chosen"}, "Prefer", "return=representation")
+		if resp.StatusCode != http.StatusCreated || object(t, body)["leadid"] != id {
+			t.Errorf("got %d %s, want 201 with leadid %s", resp.StatusCode, body, id)
+		}
+	})
+
+	t.Run("PATCH with If-None-Match * creates only a missing row", func(t *testing.T) {
+		h := h.sub(t)
+		id := newGUID()
+		resp, body := h.api(http.MethodPatch, "leads("+id+")", map[string]any{"lastname": "Chosen", "subject": "first"}, "If-None-Match", "*")
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("create: got %d, want 204; body %s", resp.StatusCode, body)
+		}
+		resp, body = h.api(http.MethodPatch, "leads("+id+")", map[string]any{"subject": "second"}, "If-None-Match", "*")
+		wantExists(t, resp, body)
+		if n := count(t, id); n != 1 {
+			t.Errorf("rows with the id: got %d, want 1", n)
+		}
+	})
+
+	t.Run("in a change set, an existing key rolls back the whole set", func(t *testing.T) {
+		h := h.sub(t)
+		existing, fresh, other := newGUID(), newGUID(), newGUID()
+		h.api(http.MethodPost, "leads", map[string]any{"leadid": existing, "lastname": "Existing"})
+		for _, cs := range [][][]string{
+			{ // a create by If-None-Match * on a row that exists
+				{"POST", "leads", `{"leadid":"` + other + `","lastname":"Other"}`},
+				{"PATCH", "leads(" + existing + ")", `{"subject":"x"}`, "If-None-Match", "*"},
+			},
+			{ // a POST with an id that exists
+				{"POST", "leads", `{"leadid":"` + other + `","lastname":"Other"}`},
+				{"POST", "leads", `{"leadid":"` + existing + `","lastname":"Again"}`},
+			},
+			{ // the same id twice in one set
+				{"POST", "leads", `{"leadid":"` + other + `","lastname":"Other"}`},
+				{"POST", "leads", `{"leadid":"` + other + `","lastname":"Twice"}`},
+			},
+		} {
+			resp, parts := h.batch((&batchBuilder{}).changeSetOf(cs...).body())
+			if resp.StatusCode != http.StatusPreconditionFailed || len(parts) != 1 || parts[0].contentID != "2" || !strings.Contains(parts[0].body, codeDuplicateRecord) {
+				t.Errorf("%v: got %d %+v, want 412 %s for part 2 only", cs, resp.StatusCode, parts, codeDuplicateRecord)
+			}
+			if n := count(t, other); n != 0 {
+				t.Errorf("%v: the set's first create was kept (%d rows), want it rolled back", cs, n)
+			}
+		}
+		resp, parts := h.batch((&batchBuilder{}).changeSetOf(
+			[]string{"PATCH", "leads(" + fresh + ")", `{"lastname":"Fresh"}`, "If-None-Match", "*"},
+		).body())
+		if resp.StatusCode != http.StatusOK || len(parts) != 1 || parts[0].status != http.StatusNoContent {
+			t.Errorf("If-None-Match * on a new id in a change set: got %d %+v, want one 204 part", resp.StatusCode, parts)
+		}
+		if n := count(t, fresh); n != 1 {
+			t.Errorf("rows with the new id: got %d, want 1", n)
+		}
+		if n := count(t, existing); n != 1 {
+			t.Errorf("rows with the existing id: got %d, want 1", n)
+		}
+	})
+}
