@@ -18,9 +18,10 @@
 //	// srv.URL() is both DATAVERSE_URL and AZURE_AUTHORITY_HOST;
 //	// srv.Client() trusts the emulator's CA.
 //
-// or run it as a program (cmd/dataverse-emulator). Besides the Dataverse and
-// Entra routes it serves an unauthenticated control surface, not counted in
-// the statistics: PUT /_emulator/config (a JSON merge patch of Config; GET
+// or run it as a program (cmd/dataverse-emulator), which keeps its rows
+// across restarts (Options.Persist). Besides the Dataverse and Entra routes
+// it serves an unauthenticated control surface, not counted in the
+// statistics: PUT /_emulator/config (a JSON merge patch of Config; GET
 // returns the current one), GET /_emulator/stats (Stats), POST
 // /_emulator/reset (Server.Reset), and a read-only HTML overview at /.
 //
@@ -139,6 +140,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -164,6 +166,13 @@ type Options struct {
 	// ca-key.pem, so that a restarted emulator reuses the same CA and clients
 	// configured with ca.pem keep working.
 	DataDir string
+	// Persist keeps the tables across restarts in DataDir/rows.json, for
+	// `make run`: Start loads it; changes are written at most once a
+	// second, atomically (a temporary file renamed over it), and on Close;
+	// Reset empties it at once. Tokens, statistics and the control
+	// configuration (alternate keys included) are not kept. It needs
+	// DataDir; tests leave it off unless they test it.
+	Persist bool
 	// TenantID, ClientID and ClientSecret are the app registration the token
 	// endpoint accepts; "" selects the Default* constants.
 	TenantID, ClientID, ClientSecret string
@@ -197,11 +206,14 @@ type Server struct {
 	cfgMu sync.RWMutex
 	cfg   Config
 
-	store    *store
-	identity *identity.Service
-	limiter  *limiter
-	stats    *statsCounter
-	ids      identityIDs
+	store *store
+	// persister keeps the store in DataDir with Options.Persist; nil
+	// otherwise.
+	persister *persister
+	identity  *identity.Service
+	limiter   *limiter
+	stats     *statsCounter
+	ids       identityIDs
 	// user is the calling application user as a systemuser row, for
 	// lookups to it (owner, created by) to expand and format.
 	user *record
@@ -248,7 +260,19 @@ func Start(opts Options) (*Server, error) {
 		}
 		s.cfg = c
 	}
-	s.store = newStore(s.cfg.AlternateKeys)
+	if opts.Persist && opts.DataDir == "" {
+		return nil, errors.New("emulator: Options.Persist needs Options.DataDir")
+	}
+	s.store = newStore()
+	rowsPath := filepath.Join(opts.DataDir, rowsFile)
+	if opts.Persist {
+		if err := loadRows(s.store, rowsPath, s.log); err != nil {
+			return nil, fmt.Errorf("emulator: load rows: %w", err)
+		}
+	}
+	if err := s.store.setAlternateKeys(s.cfg.AlternateKeys); err != nil {
+		return nil, fmt.Errorf("emulator: Options.Config: %w", err)
+	}
 	s.limiter = newLimiter(s.stats)
 
 	ca, err := loadOrCreateCA(opts.DataDir)
@@ -300,7 +324,10 @@ func Start(opts Options) (*Server, error) {
 			s.log.Error("emulator stopped serving", "err", err)
 		}
 	}()
-	s.log.Info("emulator listening", "url", s.url, "tenant", s.tenant, "client_id", s.clientID)
+	if opts.Persist {
+		s.persister = startPersister(s.store, rowsPath, s.log)
+	}
+	s.log.Info("emulator listening", "url", s.url, "tenant", s.tenant, "client_id", s.clientID, "persist", opts.Persist)
 	return s, nil
 }
 
@@ -358,10 +385,18 @@ func (s *Server) Reset() {
 	s.store.reset()
 	s.stats.reset()
 	s.limiter.reset()
+	if s.persister != nil {
+		// At once rather than within the second: a reset is asked for, and
+		// should hold even if the process is killed right after it.
+		if err := s.persister.save(); err != nil {
+			s.log.Error("emulator could not save its emptied rows", "err", err)
+		}
+	}
 	s.log.Info("emulator reset")
 }
 
-// Close stops the server, waiting up to five seconds for requests in flight.
+// Close stops the server, waiting up to five seconds for requests in
+// flight, then (with Options.Persist) writes the rows they changed.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		// Our own client's idle HTTP/2 connections would otherwise hold
@@ -375,6 +410,9 @@ func (s *Server) Close() error {
 			s.closeErr = s.httpSrv.Close()
 		}
 		<-s.served
+		if s.persister != nil {
+			s.closeErr = errors.Join(s.closeErr, s.persister.close())
+		}
 	})
 	return s.closeErr
 }

@@ -33,6 +33,12 @@ func start(t *testing.T, cfg *Config) *harness {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() { srv.Close() })
+	return attach(t, srv)
+}
+
+// attach is the harness for an emulator the test started itself.
+func attach(t *testing.T, srv *Server) *harness {
+	t.Helper()
 	h := &harness{t: t, srv: srv}
 	h.token = h.fetchToken()
 	return h

@@ -5,12 +5,14 @@
 // Environment:
 //
 //	EMULATOR_ADDR           listen address (default 127.0.0.1:8443)
-//	EMULATOR_DATA_DIR       where ca.pem and its key are kept (default ./.run/emulator)
+//	EMULATOR_DATA_DIR       where ca.pem, its key and rows.json are kept (default ./.run/emulator)
 //	EMULATOR_TENANT_ID      tenant the token endpoint serves (default emulator-tenant)
 //	EMULATOR_CLIENT_ID      client id it accepts (default leadbridge-dev)
 //	EMULATOR_CLIENT_SECRET  client secret it accepts (default leadbridge-dev-secret)
 //	EMULATOR_HOSTS          extra comma-separated names for the certificate (e.g. emulator)
 //	EMULATOR_CONFIG         JSON file shaped like PUT /_emulator/config, applied on start
+//	EMULATOR_PERSIST        keep the rows in EMULATOR_DATA_DIR/rows.json across restarts
+//	                        (default true; false starts with empty tables every time)
 //	EMULATOR_LOG_LEVEL      debug, info (default), warn or error
 package main
 
@@ -24,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -44,6 +47,7 @@ type settings struct {
 	addr, dataDir                    string
 	tenantID, clientID, clientSecret string
 	hosts                            []string
+	persist                          bool
 	config                           []byte // EMULATOR_CONFIG's contents, nil if unset
 	configPath                       string
 	logLevel                         slog.Level
@@ -56,8 +60,16 @@ func loadSettings(getenv func(string) string) (settings, error) {
 		tenantID:     orDefault(getenv("EMULATOR_TENANT_ID"), devcreds.TenantID),
 		clientID:     orDefault(getenv("EMULATOR_CLIENT_ID"), devcreds.ClientID),
 		clientSecret: orDefault(getenv("EMULATOR_CLIENT_SECRET"), devcreds.ClientSecret),
+		persist:      true,
 	}
 	var errs []error
+	if v := getenv("EMULATOR_PERSIST"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("EMULATOR_PERSIST %q: want true or false", v))
+		}
+		st.persist = b
+	}
 	if _, port, err := net.SplitHostPort(st.addr); err != nil || port == "" {
 		errs = append(errs, fmt.Errorf("EMULATOR_ADDR %q is not host:port", st.addr))
 	}
@@ -105,6 +117,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		ClientID:     st.clientID,
 		ClientSecret: st.clientSecret,
 		Hosts:        st.hosts,
+		Persist:      st.persist,
 		Logger:       log,
 	})
 	if err != nil {
@@ -132,7 +145,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
   LEADBRIDGE_CA_FILE=%[5]s
   overview: %[1]s/
 `, srv.URL(), st.tenantID, st.clientID, st.clientSecret, caPath)
-	log.Info("started", "url", srv.URL(), "ca_file", caPath)
+	log.Info("started", "url", srv.URL(), "ca_file", caPath, "persist", st.persist)
 
 	<-ctx.Done()
 	log.Info("shutting down")

@@ -2,6 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,22 +22,31 @@ import (
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
-func TestRunServesAndStops(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.json")
-	if err := os.WriteFile(cfg, []byte(`{"latency_ms":1}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+// startRun runs the program until the test ends or stop is called, and
+// returns the URL it printed.
+func startRun(t *testing.T, environ map[string]string) (url string, out *testenv.Buffer, stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out testenv.Buffer
+	out = &testenv.Buffer{}
 	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, env(map[string]string{
-			"EMULATOR_ADDR":     "127.0.0.1:0",
-			"EMULATOR_DATA_DIR": filepath.Join(dir, "data"),
-			"EMULATOR_CONFIG":   cfg,
-		}), &out)
-	}()
+	go func() { done <- run(ctx, env(environ), out) }()
+	stopped := false
+	stop = func() error {
+		t.Helper()
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("run did not return after the context ended")
+			return nil
+		}
+	}
+	t.Cleanup(func() { stop() })
 	urlLine := regexp.MustCompile(`DATAVERSE_URL=(https://127\.0\.0\.1:\d+)`)
 	deadline := time.Now().Add(10 * time.Second)
 	for !urlLine.MatchString(out.String()) {
@@ -44,23 +60,97 @@ func TestRunServesAndStops(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	return urlLine.FindStringSubmatch(out.String())[1], out, stop
+}
+
+// createLead posts a lead to a running program as any client would, with
+// the dev credentials and the CA in dataDir, and returns its id.
+func createLead(t *testing.T, base, dataDir string) string {
+	t.Helper()
+	pem, err := os.ReadFile(filepath.Join(dataDir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer client.CloseIdleConnections()
+	form := url.Values{
+		"grant_type": {"client_credentials"}, "client_id": {devcreds.ClientID},
+		"client_secret": {devcreds.ClientSecret}, "scope": {base + "/.default"},
+	}
+	resp, err := client.PostForm(base+"/"+devcreds.TenantID+"/oauth2/v2.0/token", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if err != nil || tok.AccessToken == "" {
+		t.Fatalf("token: status %d, %v", resp.StatusCode, err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/data/v9.2/leads", strings.NewReader(`{"lastname":"Lee"}`))
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("OData-EntityId")
+	_, id, _ := strings.Cut(strings.TrimSuffix(loc, ")"), "leads(")
+	if resp.StatusCode != http.StatusNoContent || id == "" {
+		t.Fatalf("POST leads: %d, OData-EntityId %q", resp.StatusCode, loc)
+	}
+	return id
+}
+
+func TestRunServesAndStops(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfg, []byte(`{"latency_ms":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	base, out, stop := startRun(t, map[string]string{
+		"EMULATOR_ADDR":     "127.0.0.1:0",
+		"EMULATOR_DATA_DIR": data,
+		"EMULATOR_CONFIG":   cfg,
+	})
 	printed := out.String()
-	for _, want := range []string{"AZURE_CLIENT_ID=leadbridge-dev", "AZURE_CLIENT_SECRET=leadbridge-dev-secret", "AZURE_TENANT_ID=emulator-tenant", filepath.Join(dir, "data", "ca.pem")} {
+	for _, want := range []string{"AZURE_CLIENT_ID=leadbridge-dev", "AZURE_CLIENT_SECRET=leadbridge-dev-secret", "AZURE_TENANT_ID=emulator-tenant", filepath.Join(data, "ca.pem")} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("start-up output lacks %q:\n%s", want, printed)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "data", "ca.pem")); err != nil {
+	if _, err := os.Stat(filepath.Join(data, "ca.pem")); err != nil {
 		t.Errorf("ca.pem: %v", err)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run after cancel: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return after the context ended")
+	// Rows are kept across restarts unless EMULATOR_PERSIST=false.
+	id := createLead(t, base, data)
+	if err := stop(); err != nil {
+		t.Errorf("run after cancel: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(data, "rows.json")); err != nil || !strings.Contains(string(b), id) {
+		t.Errorf("rows.json after stopping: %v; want it to hold lead %s", err, id)
+	}
+}
+
+func TestRunWithoutPersist(t *testing.T) {
+	data := t.TempDir()
+	base, _, stop := startRun(t, map[string]string{
+		"EMULATOR_ADDR":     "127.0.0.1:0",
+		"EMULATOR_DATA_DIR": data,
+		"EMULATOR_PERSIST":  "false",
+	})
+	createLead(t, base, data)
+	if err := stop(); err != nil {
+		t.Errorf("run after cancel: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "rows.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("rows.json with EMULATOR_PERSIST=false: %v, want none", err)
 	}
 }
 
@@ -78,6 +168,7 @@ func TestRunRefusesBadSettings(t *testing.T) {
 		{name: "missing config file", env: map[string]string{"EMULATOR_CONFIG": filepath.Join(dir, "nope.json")}, want: "EMULATOR_CONFIG"},
 		{name: "invalid config", env: map[string]string{"EMULATOR_CONFIG": bad, "EMULATOR_ADDR": "127.0.0.1:0", "EMULATOR_DATA_DIR": dir}, want: "EMULATOR_CONFIG"},
 		{name: "log level", env: map[string]string{"EMULATOR_LOG_LEVEL": "loud"}, want: "EMULATOR_LOG_LEVEL"},
+		{name: "persist", env: map[string]string{"EMULATOR_PERSIST": "sometimes"}, want: "EMULATOR_PERSIST"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
