@@ -25,6 +25,14 @@
 // returns the current one), GET /_emulator/stats (Stats), POST
 // /_emulator/reset (Server.Reset), and a read-only HTML overview at /.
 //
+// The parts a reader looks for by name live in packages of their own, none
+// of which imports this one: emulator/odata is the query language ($filter,
+// $orderby, $select, key literals), emulator/identity the Entra ID token
+// endpoint, and emulator/devcreds the development credentials and defaults
+// that leadbridge's configuration shares. This package is the Web API:
+// routes, limits, store, schema, $batch, $expand, annotations and the
+// control surface.
+//
 // Choices where Dataverse leaves room, or where the emulator is stricter:
 //
 //   - Service protection limits are per client id and enforced exactly, with
