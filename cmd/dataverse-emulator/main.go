@@ -37,7 +37,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "dataverse-emulator:", err)
 		os.Exit(1)
 	}
@@ -104,7 +104,9 @@ func loadSettings(getenv func(string) string) (settings, error) {
 	return st, errors.Join(errs...)
 }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+// run starts the emulator and serves until ctx ends. If ready is not nil it
+// receives the emulator's URL once it serves.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer, ready chan<- string) error {
 	st, err := loadSettings(getenv)
 	if err != nil {
 		return err
@@ -146,6 +148,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
   overview: %[1]s/
 `, srv.URL(), st.tenantID, st.clientID, st.clientSecret, caPath)
 	log.Info("started", "url", srv.URL(), "ca_file", caPath, "persist", st.persist)
+	if ready != nil {
+		ready <- srv.URL()
+	}
 
 	<-ctx.Done()
 	log.Info("shutting down")

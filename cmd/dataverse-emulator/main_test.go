@@ -6,12 +6,12 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -22,45 +22,12 @@ import (
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
-// startRun runs the program until the test ends or stop is called, and
-// returns the URL it printed.
-func startRun(t *testing.T, environ map[string]string) (url string, out *testenv.Buffer, stop func() error) {
+// startRun runs the program in the test's process until it serves.
+func startRun(t *testing.T, environ map[string]string, stdout io.Writer) *testenv.Running {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	out = &testenv.Buffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, env(environ), out) }()
-	stopped := false
-	stop = func() error {
-		t.Helper()
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(10 * time.Second):
-			t.Fatal("run did not return after the context ended")
-			return nil
-		}
-	}
-	t.Cleanup(func() { stop() })
-	urlLine := regexp.MustCompile(`DATAVERSE_URL=(https://127\.0\.0\.1:\d+)`)
-	deadline := time.Now().Add(10 * time.Second)
-	for !urlLine.MatchString(out.String()) {
-		select {
-		case err := <-done:
-			t.Fatalf("run returned early: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no URL printed within 10s:\n%s", out.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return urlLine.FindStringSubmatch(out.String())[1], out, stop
+	return testenv.StartRun(t, func(ctx context.Context, ready chan<- string) error {
+		return run(ctx, env(environ), stdout, ready)
+	})
 }
 
 // createLead posts a lead to a running program as any client would, with
@@ -114,13 +81,14 @@ func TestRunServesAndStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := filepath.Join(dir, "data")
-	base, out, stop := startRun(t, map[string]string{
+	var out testenv.Buffer
+	r := startRun(t, map[string]string{
 		"EMULATOR_ADDR":     "127.0.0.1:0",
 		"EMULATOR_DATA_DIR": data,
 		"EMULATOR_CONFIG":   cfg,
-	})
+	}, &out)
 	printed := out.String()
-	for _, want := range []string{"AZURE_CLIENT_ID=leadbridge-dev", "AZURE_CLIENT_SECRET=leadbridge-dev-secret", "AZURE_TENANT_ID=emulator-tenant", filepath.Join(data, "ca.pem")} {
+	for _, want := range []string{"DATAVERSE_URL=" + r.Addr, "AZURE_CLIENT_ID=leadbridge-dev", "AZURE_CLIENT_SECRET=leadbridge-dev-secret", "AZURE_TENANT_ID=emulator-tenant", filepath.Join(data, "ca.pem")} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("start-up output lacks %q:\n%s", want, printed)
 		}
@@ -129,8 +97,8 @@ func TestRunServesAndStops(t *testing.T) {
 		t.Errorf("ca.pem: %v", err)
 	}
 	// Rows are kept across restarts unless EMULATOR_PERSIST=false.
-	id := createLead(t, base, data)
-	if err := stop(); err != nil {
+	id := createLead(t, r.Addr, data)
+	if err := r.Stop(t); err != nil {
 		t.Errorf("run after cancel: %v", err)
 	}
 	if b, err := os.ReadFile(filepath.Join(data, "rows.json")); err != nil || !strings.Contains(string(b), id) {
@@ -140,13 +108,13 @@ func TestRunServesAndStops(t *testing.T) {
 
 func TestRunWithoutPersist(t *testing.T) {
 	data := t.TempDir()
-	base, _, stop := startRun(t, map[string]string{
+	r := startRun(t, map[string]string{
 		"EMULATOR_ADDR":     "127.0.0.1:0",
 		"EMULATOR_DATA_DIR": data,
 		"EMULATOR_PERSIST":  "false",
-	})
-	createLead(t, base, data)
-	if err := stop(); err != nil {
+	}, io.Discard)
+	createLead(t, r.Addr, data)
+	if err := r.Stop(t); err != nil {
 		t.Errorf("run after cancel: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(data, "rows.json")); !errors.Is(err, fs.ErrNotExist) {
@@ -172,7 +140,7 @@ func TestRunRefusesBadSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(context.Background(), env(tt.env), &testenv.Buffer{})
+			err := run(context.Background(), env(tt.env), io.Discard, nil)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %v, want an error naming %s", err, tt.want)
 			}
