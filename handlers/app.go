@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/leadbridge/leadbridge/forms"
 	"github.com/leadbridge/leadbridge/metrics"
@@ -28,12 +27,11 @@ type App struct {
 	Validator    *forms.Validator
 	Store        *submission.Store
 	Queue        *queue.Client
-	Redis        redis.UniversalClient
 	APIToken     string
 	MaxBodyBytes int64
 	Log          *slog.Logger
 	Metrics      *metrics.Intake // nil = not counted
-	MetricsPage  http.Handler    // GET /metrics; nil = 404
+	Health       http.Handler    // GET /healthz, /readyz, /metrics (package health)
 
 	pages  map[string]*template.Template
 	hashes map[string]string

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -16,7 +17,9 @@ import (
 
 	"github.com/leadbridge/leadbridge/config"
 	"github.com/leadbridge/leadbridge/handlers"
+	"github.com/leadbridge/leadbridge/health"
 	"github.com/leadbridge/leadbridge/internal/testenv"
+	"github.com/leadbridge/leadbridge/metrics"
 	"github.com/leadbridge/leadbridge/queue"
 	"github.com/leadbridge/leadbridge/submission"
 )
@@ -50,7 +53,9 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		o.queue = rdb
 	}
 	store := submission.NewStore(rdb, time.Hour)
-	app := &handlers.App{Forms: fs, Store: store, Queue: queue.NewClient(o.queue), Redis: rdb, APIToken: token, MaxBodyBytes: 64 << 10}
+	ping := func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
+	app := &handlers.App{Forms: fs, Store: store, Queue: queue.NewClient(o.queue), APIToken: token, MaxBodyBytes: 64 << 10,
+		Health: health.New(ping, metrics.Handler(metrics.Registry()), slog.New(slog.DiscardHandler))}
 	if err := app.Init(); err != nil {
 		t.Fatal(err)
 	}

@@ -36,12 +36,11 @@ func NewServer(a *App, trusted []*net.IPNet) *echo.Echo {
 
 	limit := middleware.BodyLimit(byteSize(a.MaxBodyBytes))
 
-	// Health.
-	e.GET("/healthz", a.healthz)
-	e.GET("/readyz", a.readyz)
-	if a.MetricsPage != nil {
-		e.GET("/metrics", echo.WrapHandler(a.MetricsPage))
-	}
+	// Health and metrics: the handler both programs serve.
+	health := echo.WrapHandler(a.Health)
+	e.GET("/healthz", health)
+	e.GET("/readyz", health)
+	e.GET("/metrics", health)
 
 	// Forms: intake, hosted page, thank-you page.
 	e.GET("/f/:form", a.showForm)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/leadbridge/leadbridge/config"
 	"github.com/leadbridge/leadbridge/handlers"
+	"github.com/leadbridge/leadbridge/health"
 	"github.com/leadbridge/leadbridge/internal/logging"
 	"github.com/leadbridge/leadbridge/metrics"
 	"github.com/leadbridge/leadbridge/queue"
@@ -53,9 +54,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		Forms:        cfg.Forms,
 		Store:        store,
 		Metrics:      metrics.NewIntake(reg),
-		MetricsPage:  metrics.Handler(reg),
+		Health:       health.New(func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, metrics.Handler(reg), log),
 		Queue:        queue.NewClient(rdb),
-		Redis:        rdb,
 		APIToken:     cfg.APIToken,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Log:          log,

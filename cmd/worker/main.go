@@ -22,6 +22,7 @@ import (
 	"github.com/leadbridge/leadbridge/config"
 	"github.com/leadbridge/leadbridge/crm"
 	"github.com/leadbridge/leadbridge/delivery"
+	"github.com/leadbridge/leadbridge/health"
 	"github.com/leadbridge/leadbridge/internal/logging"
 	"github.com/leadbridge/leadbridge/lease"
 	"github.com/leadbridge/leadbridge/metrics"
@@ -116,7 +117,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		srv.Shutdown()
 		return fmt.Errorf("LEADBRIDGE_WORKER_ADDR: %w", err)
 	}
-	hs := &http.Server{Handler: healthMux(rdb.Ping, metrics.Handler(reg)), ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: health.New(func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, metrics.Handler(reg), log), ReadHeaderTimeout: 5 * time.Second}
 	go hs.Serve(ln)
 	log.Info("worker running", "health", ln.Addr().String(), "redis", cfg.Redis.Display(), "concurrency", cfg.Concurrency, "dataverse", cfg.Dataverse.URL)
 	if ready != nil {
@@ -131,27 +132,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	_ = hs.Shutdown(shut)
 	log.Info("worker stopped")
 	return nil
-}
-
-func healthMux[T interface{ Err() error }](ping func(context.Context) T, metricsPage http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"status":"ok"}`)
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		w.Header().Set("Content-Type", "application/json")
-		if err := ping(ctx).Err(); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			io.WriteString(w, `{"status":"unavailable"}`)
-			return
-		}
-		io.WriteString(w, `{"status":"ok"}`)
-	})
-	mux.Handle("GET /metrics", metricsPage)
-	return mux
 }
 
 // rootCAs is the system pool plus LEADBRIDGE_CA_FILE. For the bundled
