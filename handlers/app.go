@@ -5,9 +5,11 @@ package handlers
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 
@@ -21,45 +23,54 @@ import (
 	"github.com/leadbridge/leadbridge/web/static"
 )
 
-// App holds what the handlers need. Build it with New.
-type App struct {
-	Forms        forms.Set
-	Validator    *forms.Validator
-	Store        *submission.Store
-	Queue        *queue.Client
-	APIToken     string
-	MaxBodyBytes int64
-	Log          *slog.Logger
-	Metrics      *metrics.Intake // nil = not counted
-	Health       http.Handler    // GET /healthz, /readyz, /metrics (package health)
+// Deps is what the HTTP surface needs, as plain values built by cmd/api.
+type Deps struct {
+	Forms          forms.Set
+	Validator      *forms.Validator // nil: a new one
+	Store          *submission.Store
+	Queue          *queue.Client
+	Health         http.Handler // GET /healthz, /readyz, /metrics (package health)
+	APIToken       string       // bearer token of /v1/…; "" turns the status API off
+	MaxBodyBytes   int64        // larger submissions get 413
+	TrustedProxies []*net.IPNet // whose X-Forwarded-For is believed; none: the socket address is the client
+	Log            *slog.Logger // nil: discarded
+	Metrics        *metrics.Intake
+}
 
+// server is the handlers' shared state: the deps plus what New prepares.
+type server struct {
+	Deps
 	pages  map[string]*template.Template
 	hashes map[string]string
 }
 
-// Init parses the templates and hashes the static assets.
-func (a *App) Init() error {
+// New returns cmd/api's router, every route of routes.go on it. It parses
+// the templates and hashes the static assets first, so a broken one fails
+// the start, not a request.
+func New(d Deps) (*echo.Echo, error) {
+	if d.Store == nil || d.Queue == nil || d.Health == nil || d.Metrics == nil {
+		return nil, errors.New("handlers: Store, Queue, Health and Metrics are required")
+	}
+	s := &server{Deps: d}
 	var err error
-	if a.pages, err = templates.Parse(); err != nil {
-		return fmt.Errorf("templates: %w", err)
+	if s.pages, err = templates.Parse(); err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
 	}
-	if a.hashes, err = static.Hashes(); err != nil {
-		return fmt.Errorf("static assets: %w", err)
+	if s.hashes, err = static.Hashes(); err != nil {
+		return nil, fmt.Errorf("static assets: %w", err)
 	}
-	if a.Validator == nil {
-		a.Validator = forms.NewValidator()
+	if s.Validator == nil {
+		s.Validator = forms.NewValidator()
 	}
-	if a.Log == nil {
-		a.Log = slog.New(slog.DiscardHandler)
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
 	}
-	return nil
+	return s.routes(), nil
 }
 
 // count records what became of a submission to form.
-func (a *App) count(form, outcome string) {
-	if a.Metrics != nil {
-		a.Metrics.Submissions.WithLabelValues(form, outcome).Inc()
-	}
+func (s *server) count(form, outcome string) {
+	s.Metrics.Submissions.WithLabelValues(form, outcome).Inc()
 }
 
 // page is the data every page template gets.
@@ -72,9 +83,9 @@ func (p page) Static(name string) string { return "/static/" + name + "?v=" + p.
 
 // render executes a page template into a buffer first, so a template error
 // becomes a clean 500 instead of half a page.
-func (a *App) render(c echo.Context, status int, name string, data any) error {
+func (s *server) render(c echo.Context, status int, name string, data any) error {
 	var b bytes.Buffer
-	if err := a.pages[name].ExecuteTemplate(&b, "layout", data); err != nil {
+	if err := s.pages[name].ExecuteTemplate(&b, "layout", data); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
 	h := c.Response().Header()

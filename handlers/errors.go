@@ -45,7 +45,7 @@ type apiError struct {
 }
 
 // handleError is the one place where errors become responses.
-func (a *App) handleError(err error, c echo.Context) {
+func (s *server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
@@ -58,49 +58,49 @@ func (a *App) handleError(err error, c echo.Context) {
 	)
 	switch {
 	case errors.Is(err, submission.ErrNotFound):
-		resp = a.problem(c, http.StatusNotFound, "not_found", "No submission with that id (it may have expired after its retention period).")
+		resp = s.problem(c, http.StatusNotFound, "not_found", "No submission with that id (it may have expired after its retention period).")
 	case errors.As(err, &te):
-		resp = a.problem(c, http.StatusConflict, "conflict", upperFirst(te.Error())+".")
+		resp = s.problem(c, http.StatusConflict, "conflict", upperFirst(te.Error())+".")
 	case errors.As(err, &inv):
 		if wantsJSON(c) || inv.form == nil {
 			resp = c.JSON(http.StatusUnprocessableEntity, apiError{Error: "validation_failed", Message: "Some fields need attention.", Fields: inv.fields})
 		} else {
-			resp = a.renderForm(c, http.StatusUnprocessableEntity, inv.form, inv.values, inv.fields, inv.idem)
+			resp = s.renderForm(c, http.StatusUnprocessableEntity, inv.form, inv.values, inv.fields, inv.idem)
 		}
 	case errors.As(err, &nd):
-		a.Log.Error("submission not made durable", "err", nd.err, "request_id", requestID(c))
+		s.Log.Error("submission not made durable", "err", nd.err, "request_id", requestID(c))
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retryAfterUnavailable.Seconds())))
-		resp = a.problem(c, http.StatusServiceUnavailable, "unavailable", "We could not confirm that your submission was saved. Please send it again in a few seconds.")
+		resp = s.problem(c, http.StatusServiceUnavailable, "unavailable", "We could not confirm that your submission was saved. Please send it again in a few seconds.")
 	case errors.As(err, &he):
 		msg := fmt.Sprint(he.Message)
 		if he.Internal != nil && he.Code >= 500 {
-			a.Log.Error("request failed", "err", he.Internal, "request_id", requestID(c))
+			s.Log.Error("request failed", "err", he.Internal, "request_id", requestID(c))
 		}
 		if he.Code == http.StatusRequestEntityTooLarge {
-			msg = fmt.Sprintf("The submission is larger than the %d KB this server accepts.", a.MaxBodyBytes>>10)
+			msg = fmt.Sprintf("The submission is larger than the %d KB this server accepts.", s.MaxBodyBytes>>10)
 		}
-		resp = a.problem(c, he.Code, codeFor(he.Code), msg)
+		resp = s.problem(c, he.Code, codeFor(he.Code), msg)
 	default:
-		a.Log.Error("internal error", "err", err, "path", c.Path(), "request_id", requestID(c))
-		resp = a.problem(c, http.StatusInternalServerError, "internal", "Something went wrong on our side. Please try again.")
+		s.Log.Error("internal error", "err", err, "path", c.Path(), "request_id", requestID(c))
+		resp = s.problem(c, http.StatusInternalServerError, "internal", "Something went wrong on our side. Please try again.")
 	}
 	if resp != nil {
-		a.Log.Error("writing error response", "err", resp)
+		s.Log.Error("writing error response", "err", resp)
 	}
 }
 
 // problem answers with JSON for API clients and a page for browsers.
-func (a *App) problem(c echo.Context, status int, code, msg string) error {
+func (s *server) problem(c echo.Context, status int, code, msg string) error {
 	if c.Request().Method == http.MethodHead {
 		return c.NoContent(status)
 	}
 	if wantsJSON(c) {
 		return c.JSON(status, apiError{Error: code, Message: msg})
 	}
-	return a.render(c, status, "message.html", struct {
+	return s.render(c, status, "message.html", struct {
 		page
 		Title, Message string
-	}{page{a.hashes}, http.StatusText(status), msg})
+	}{page{s.hashes}, http.StatusText(status), msg})
 }
 
 func upperFirst(s string) string {
@@ -138,11 +138,11 @@ func codeFor(status int) string {
 
 // recoverPanics turns a panic into a logged 500: one bad request never
 // takes the intake down.
-func (a *App) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				a.Log.Error("panic", "panic", r, "path", c.Path(), "stack", string(debug.Stack()))
+				s.Log.Error("panic", "panic", r, "path", c.Path(), "stack", string(debug.Stack()))
 				err = fmt.Errorf("panic: %v", r)
 			}
 		}()
@@ -150,14 +150,14 @@ func (a *App) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func (a *App) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		err := next(c)
 		if err != nil {
 			c.Error(err)
 		}
-		a.Log.Debug("http", "method", c.Request().Method, "path", c.Path(), "status", c.Response().Status,
+		s.Log.Debug("http", "method", c.Request().Method, "path", c.Path(), "status", c.Response().Status,
 			"ms", time.Since(start).Milliseconds(), "request_id", requestID(c))
 		return nil
 	}

@@ -30,8 +30,8 @@ const (
 // maxFields bounds how many fields one submission may carry.
 const maxFields = 200
 
-func (a *App) form(c echo.Context) (*forms.Form, error) {
-	f, ok := a.Forms[c.Param("form")]
+func (s *server) form(c echo.Context) (*forms.Form, error) {
+	f, ok := s.Forms[c.Param("form")]
 	if !ok {
 		return nil, echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("There is no form called %q.", c.Param("form")))
 	}
@@ -39,8 +39,8 @@ func (a *App) form(c echo.Context) (*forms.Form, error) {
 }
 
 // submitForm is POST /f/:form.
-func (a *App) submitForm(c echo.Context) error {
-	f, err := a.form(c)
+func (s *server) submitForm(c echo.Context) error {
+	f, err := s.form(c)
 	if err != nil {
 		return err
 	}
@@ -55,9 +55,9 @@ func (a *App) submitForm(c echo.Context) error {
 	if len(idem) > 200 {
 		return echo.NewHTTPError(http.StatusBadRequest, "Idempotency-Key must be at most 200 characters.")
 	}
-	values, problems := a.Validator.Clean(f, raw)
+	values, problems := s.Validator.Clean(f, raw)
 	if problems != nil {
-		a.count(f.ID, "invalid")
+		s.count(f.ID, "invalid")
 		return &invalidInput{form: f, values: raw, fields: problems, idem: idem}
 	}
 	r := c.Request()
@@ -75,28 +75,28 @@ func (a *App) submitForm(c echo.Context) error {
 	// away, and no longer than the client would sensibly wait.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
-	existing, err := a.Store.Create(ctx, rec)
+	existing, err := s.Store.Create(ctx, rec)
 	if err != nil {
-		a.count(f.ID, "unavailable")
+		s.count(f.ID, "unavailable")
 		return &notDurable{err}
 	}
 	if existing != "" {
-		a.count(f.ID, "duplicate")
-		return a.accepted(c, f, existing)
+		s.count(f.ID, "duplicate")
+		return s.accepted(c, f, existing)
 	}
-	if err := a.Queue.Enqueue(ctx, rec.ID); err != nil {
+	if err := s.Queue.Enqueue(ctx, rec.ID); err != nil {
 		// The record is durable; only its task is missing. The worker's
 		// janitor queues records left "accepted" without a task, so this is
 		// still a 202. (Taking the record back instead would break a retry
 		// with the same Idempotency-Key that was already answered with it.)
-		a.Log.Warn("submission stored but not queued; the janitor will queue it", "id", rec.ID, "err", err)
+		s.Log.Warn("submission stored but not queued; the janitor will queue it", "id", rec.ID, "err", err)
 	}
-	a.count(f.ID, "accepted")
-	a.Log.Info("accepted", "id", rec.ID, "form", f.ID, "email", maskEmail(values["email"]), "ip", rec.ClientIP)
-	return a.accepted(c, f, rec.ID)
+	s.count(f.ID, "accepted")
+	s.Log.Info("accepted", "id", rec.ID, "form", f.ID, "email", maskEmail(values["email"]), "ip", rec.ClientIP)
+	return s.accepted(c, f, rec.ID)
 }
 
-func (a *App) accepted(c echo.Context, f *forms.Form, id string) error {
+func (s *server) accepted(c echo.Context, f *forms.Form, id string) error {
 	if wantsJSON(c) {
 		return c.JSON(http.StatusAccepted, map[string]string{"id": id, "status": submission.StatusAccepted})
 	}
@@ -211,9 +211,9 @@ func jsonProblem(err error) string {
 
 // checkOrigin refuses cross-origin posts from sites the form does not allow.
 // Browsers send Origin on cross-site posts; server-to-server clients don't.
-func (a *App) checkOrigin(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *server) checkOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		f, err := a.form(c)
+		f, err := s.form(c)
 		if err != nil {
 			return err
 		}
@@ -230,8 +230,8 @@ func (a *App) checkOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // preflight answers CORS preflights for JSON posts from allowed origins.
-func (a *App) preflight(c echo.Context) error {
-	f, err := a.form(c)
+func (s *server) preflight(c echo.Context) error {
+	f, err := s.form(c)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ type env struct {
 	store *submission.Store
 }
 
-// envOptions vary the App a test runs against.
+// envOptions vary the router a test runs against.
 type envOptions struct {
 	configFile string        // LEADBRIDGE_CONFIG; "" = the built-in demo form
 	queue      *redis.Client // where tasks are enqueued; nil = the env's own Redis
@@ -53,13 +53,20 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		o.queue = rdb
 	}
 	store := submission.NewStore(rdb, time.Hour)
-	ping := func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
-	app := &handlers.App{Forms: fs, Store: store, Queue: queue.NewClient(o.queue), APIToken: token, MaxBodyBytes: 64 << 10,
-		Health: health.New(ping, metrics.Handler(metrics.Registry()), slog.New(slog.DiscardHandler))}
-	if err := app.Init(); err != nil {
+	reg := metrics.Registry()
+	e, err := handlers.New(handlers.Deps{
+		Forms:        fs,
+		Store:        store,
+		Queue:        queue.NewClient(o.queue),
+		Health:       health.New(func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, metrics.Handler(reg), slog.New(slog.DiscardHandler)),
+		APIToken:     token,
+		MaxBodyBytes: 64 << 10,
+		Metrics:      metrics.NewIntake(reg),
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{e: handlers.NewServer(app, nil), rdb: rdb, redis: r, store: store}
+	return &env{e: e, rdb: rdb, redis: r, store: store}
 }
 
 func (v *env) post(path, contentType, body string, hdr ...string) *httptest.ResponseRecorder {
