@@ -27,6 +27,18 @@ func (e *invalidInput) Error() string {
 	return fmt.Sprintf("validation failed: %d fields", len(e.fields))
 }
 
+// sentForm wraps the error of a form submission with what was sent, so that
+// a person posting the hosted page sees it again with their answers.
+type sentForm struct {
+	form   *forms.Form
+	values map[string]string
+	idem   string
+	err    error
+}
+
+func (e *sentForm) Error() string { return e.err.Error() }
+func (e *sentForm) Unwrap() error { return e.err }
+
 // notDurable: Redis could not take the submission. The client must retry;
 // it is never told 2xx for something that is not safely stored.
 type notDurable struct{ err error }
@@ -54,18 +66,30 @@ func (s *server) handleError(err error, c echo.Context) {
 		nd   *notDurable
 		he   *echo.HTTPError
 		te   *submission.TransitionError
+		sent *sentForm
 		resp error
 	)
+	html := errors.As(err, &sent) && !wantsJSON(c) // show the hosted form again
 	switch {
 	case errors.Is(err, submission.ErrNotFound):
 		resp = s.problem(c, http.StatusNotFound, "not_found", "No submission with that id (it may have expired after its retention period).")
 	case errors.As(err, &te):
 		resp = s.problem(c, http.StatusConflict, "conflict", upperFirst(te.Error())+".")
+	case errors.Is(err, submission.ErrKeyReused):
+		if html {
+			// Someone went Back and changed a form they had sent: show their
+			// answers again under a fresh key, so that Send sends them.
+			resp = s.renderForm(c, http.StatusUnprocessableEntity, sent.form, sent.values, nil, "",
+				"This form was already sent with different answers. Check these and press Send to send them as well.")
+		} else {
+			resp = c.JSON(http.StatusUnprocessableEntity, apiError{Error: "idempotency_key_reused",
+				Message: "This Idempotency-Key was already used for a submission with different content. Send new content with a new key."})
+		}
 	case errors.As(err, &inv):
 		if wantsJSON(c) || inv.form == nil {
 			resp = c.JSON(http.StatusUnprocessableEntity, apiError{Error: "validation_failed", Message: "Some fields need attention.", Fields: inv.fields})
 		} else {
-			resp = s.renderForm(c, http.StatusUnprocessableEntity, inv.form, inv.values, inv.fields, inv.idem)
+			resp = s.renderForm(c, http.StatusUnprocessableEntity, inv.form, inv.values, inv.fields, inv.idem, "")
 		}
 	case errors.As(err, &nd):
 		s.Log.Error("submission not made durable", "err", nd.err, "request_id", requestID(c))

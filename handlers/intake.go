@@ -76,6 +76,10 @@ func (s *server) submitForm(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
 	existing, err := s.Store.Create(ctx, rec)
+	if errors.Is(err, submission.ErrKeyReused) {
+		s.count(f.ID, "key_reused")
+		return &sentForm{form: f, values: raw, idem: idem, err: err}
+	}
 	if err != nil {
 		s.count(f.ID, "unavailable")
 		return &notDurable{err}

@@ -217,6 +217,46 @@ func TestIdempotencyKeyReturnsTheFirstSubmission(t *testing.T) {
 	}
 }
 
+// TestIdempotencyKeyReusedForOtherContentIsRefused: a key names one
+// submission's content. The same content sent again (fields in another
+// order, other spacing, other case where that does not matter) is a repeat;
+// other content under the same key is refused, not silently dropped.
+func TestIdempotencyKeyReusedForOtherContentIsRefused(t *testing.T) {
+	v := newEnv(t)
+	first := v.post("/f/demo", "application/json", `{"last_name":"Lee","email":"ann@example.com"}`, "Idempotency-Key", "k-9")
+	same := v.post("/f/demo", "application/json", `{ "email" : " Ann@Example.com ", "last_name": "Lee ", "unknown": 1 }`, "Idempotency-Key", "k-9")
+	other := v.post("/f/demo", "application/json", `{"last_name":"Ng","email":"bo@example.com"}`, "Idempotency-Key", "k-9")
+	var a, b, c map[string]string
+	json.Unmarshal(first.Body.Bytes(), &a)
+	json.Unmarshal(same.Body.Bytes(), &b)
+	json.Unmarshal(other.Body.Bytes(), &c)
+	if first.Code != 202 || same.Code != 202 || a["id"] == "" || a["id"] != b["id"] {
+		t.Errorf("same content: got %d %v and %d %v, want 202 with the same id", first.Code, a, same.Code, b)
+	}
+	if other.Code != http.StatusUnprocessableEntity || c["error"] != "idempotency_key_reused" || !strings.Contains(c["message"], "different content") {
+		t.Errorf("other content, same key: got %d %v, want 422 idempotency_key_reused saying the key was used for different content", other.Code, c)
+	}
+	if n := v.records(t); n != 1 {
+		t.Errorf("records: got %d, want 1", n)
+	}
+
+	// A person who went Back and changed the form they had sent sees it
+	// again, with what they typed and a fresh key, so Send sends it.
+	page := v.post("/f/demo", "application/x-www-form-urlencoded", "last_name=Ng&email=bo%40example.com&_idempotency_key=k-9", "Accept", "text/html")
+	if page.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("HTML post, other content, same key: got %d, want 422", page.Code)
+	}
+	body := page.Body.String()
+	for _, want := range []string{`value="Ng"`, `value="bo@example.com"`, "already sent with different answers"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `name="_idempotency_key" value="k-9"`) {
+		t.Error("the page shown again keeps the used key; Send would be refused again")
+	}
+}
+
 func TestRedisDownAnswers503AndNever2xx(t *testing.T) {
 	v := newEnv(t)
 	v.rdb.Close() // the API's Redis connection is gone

@@ -28,6 +28,7 @@ type formPage struct {
 	Errors         map[string]string
 	Action         string
 	IdempotencyKey string
+	Notice         string // what went wrong with the whole submission, if anything did
 }
 
 // showForm is GET /f/:form: the hosted form, usable without JavaScript.
@@ -36,10 +37,12 @@ func (s *server) showForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.renderForm(c, http.StatusOK, f, nil, nil, "")
+	return s.renderForm(c, http.StatusOK, f, nil, nil, "", "")
 }
 
-func (s *server) renderForm(c echo.Context, status int, f *forms.Form, values, problems map[string]string, idem string) error {
+// renderForm shows the hosted form: values filled in, problems per field,
+// a notice about the whole submission, and idem as its key (a new one if "").
+func (s *server) renderForm(c echo.Context, status int, f *forms.Form, values, problems map[string]string, idem, notice string) error {
 	if idem == "" {
 		// One key per rendered page: a double click or a resubmitted page
 		// produces one lead, not two.
@@ -50,7 +53,7 @@ func (s *server) renderForm(c echo.Context, status int, f *forms.Form, values, p
 	}
 	p := formPage{
 		page: page{s.hashes}, Form: f, Values: values, Errors: problems,
-		Action: "/f/" + url.PathEscape(f.ID), IdempotencyKey: idem,
+		Action: "/f/" + url.PathEscape(f.ID), IdempotencyKey: idem, Notice: notice,
 	}
 	for _, fd := range f.Fields {
 		v := fieldView{Field: fd, InputType: "text"}

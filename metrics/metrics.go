@@ -16,7 +16,7 @@ import (
 
 // Intake counts what the API does with submissions.
 type Intake struct {
-	Submissions *prometheus.CounterVec // form, outcome: accepted | duplicate | invalid | unavailable
+	Submissions *prometheus.CounterVec // form, outcome: accepted | duplicate | key_reused | invalid | unavailable
 }
 
 // Delivery counts what workers do with submissions.
@@ -37,7 +37,7 @@ func NewIntake(r prometheus.Registerer) *Intake {
 	m := &Intake{
 		Submissions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leadbridge_submissions_total",
-			Help: "Form submissions received, by form and outcome (accepted, duplicate, invalid, unavailable).",
+			Help: "Form submissions received, by form and outcome (accepted, duplicate, key_reused, invalid, unavailable).",
 		}, []string{"form", "outcome"}),
 	}
 	r.MustRegister(m.Submissions)

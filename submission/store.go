@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,6 +22,9 @@ var (
 	ErrNotFound = errors.New("submission: not found")
 	// ErrConflict: the record changed under us too many times in a row.
 	ErrConflict = errors.New("submission: concurrent update, try again")
+	// ErrKeyReused: Create was given an idempotency key that already names
+	// a submission of the same form with different content.
+	ErrKeyReused = errors.New("submission: idempotency key already used for different content")
 )
 
 // All keys share the {lb} hash tag so that a record and its indexes can be
@@ -27,7 +33,7 @@ const (
 	keyRecord = "{lb}:rec:"  // + id → JSON Record
 	keyIndex  = "{lb}:idx:"  // + status → zset of ids by last change (score)
 	keyFailed = "{lb}:fail:" // + form → zset of failed ids by time (score)
-	keyIdem   = "{lb}:idem:" // + form + ":" + sha256(key) → id
+	keyIdem   = "{lb}:idem:" // + form + ":" + sha256(key) → id + ":" + fingerprint(fields)
 )
 
 // score is an index score: Unix milliseconds with the sub-millisecond part
@@ -55,11 +61,12 @@ func NewStore(rdb redis.UniversalClient, retention time.Duration) *Store {
 }
 
 // createScript stores a new record and indexes it, unless the idempotency
-// key already names a submission — then it returns that one's id. One script,
-// so a crash can never leave a key without its record or the other way round.
+// key already names a submission — then it returns what the key holds: that
+// one's id and content fingerprint. One script, so a crash can never leave
+// a key without its record or the other way round.
 // KEYS[3] is always a key in the {lb} slot (Redis Cluster refuses keys of
 // other slots, and "" hashes elsewhere); ARGV[5] says whether it is a real
-// idempotency key.
+// idempotency key, ARGV[6] is what to store under it.
 var createScript = redis.NewScript(`
 local keyed = ARGV[5] == '1'
 if keyed then
@@ -68,13 +75,16 @@ if keyed then
 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-if keyed then redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4]) end
+if keyed then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[4]) end
 return ''
 `)
 
 // Create makes r durable with status accepted. When r.IdempotencyKey is set
 // and a submission of the same form was already created with it, nothing is
-// written and that submission's id is returned as existing.
+// written: if that submission had the same fields, its id is returned as
+// existing; otherwise the error is ErrKeyReused (Stripe's rule: a key names
+// one request's content). Fields are compared as given, so callers pass the
+// normalized values (forms.Validator.Clean's).
 func (s *Store) Create(ctx context.Context, r *Record) (existing string, err error) {
 	now := s.now().UTC()
 	if r.ID == "" {
@@ -89,17 +99,36 @@ func (s *Store) Create(ctx context.Context, r *Record) (existing string, err err
 	if err != nil {
 		return "", err
 	}
+	fp := fingerprint(r.Fields)
 	idem, keyed := keyIdem+"none", "0"
 	if r.IdempotencyKey != "" {
 		idem, keyed = idemKey(r.Form, r.IdempotencyKey), "1"
 	}
 	res, err := createScript.Run(ctx, s.rdb,
 		[]string{keyRecord + r.ID, keyIndex + StatusAccepted, idem},
-		data, score(now), r.ID, int(IdempotencyTTL.Seconds()), keyed).Text()
+		data, score(now), r.ID, int(IdempotencyTTL.Seconds()), keyed, r.ID+":"+fp).Text()
 	if err != nil {
 		return "", fmt.Errorf("submission: create: %w", err)
 	}
-	return res, nil
+	if res == "" {
+		return "", nil
+	}
+	// Keys stored before fingerprints were (a plain id) count as the same.
+	id, prevFP, _ := strings.Cut(res, ":")
+	if prevFP != "" && prevFP != fp {
+		return "", ErrKeyReused
+	}
+	return id, nil
+}
+
+// fingerprint is a hash of a submission's field values, in name order, each
+// name and value length-prefixed so no two sets of fields share one.
+func fingerprint(fields map[string]string) string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(fields[k]), fields[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func idemKey(form, key string) string {

@@ -120,9 +120,9 @@ func TestCreateAndGet(t *testing.T) {
 
 func TestCreateIdempotency(t *testing.T) {
 	s, rdb, _ := newStore(t)
-	first := create(t, s, &Record{Form: "demo", IdempotencyKey: "order-42", Fields: map[string]string{"email": "a@example.com"}})
+	first := create(t, s, &Record{Form: "demo", IdempotencyKey: "order-42", Fields: map[string]string{"email": "a@example.com", "last_name": "Lee"}})
 
-	again := &Record{Form: "demo", IdempotencyKey: "order-42", Fields: map[string]string{"email": "b@example.com"}}
+	again := &Record{Form: "demo", IdempotencyKey: "order-42", Fields: map[string]string{"last_name": "Lee", "email": "a@example.com"}}
 	existing, err := s.Create(ctx(t), again)
 	if err != nil {
 		t.Fatal(err)
@@ -133,17 +133,34 @@ func TestCreateIdempotency(t *testing.T) {
 	if _, err := s.Get(ctx(t), again.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("the repeat's record %s was written (Get = %v)", again.ID, err)
 	}
-	if m := members(t, rdb, keyIndex+StatusAccepted); !reflect.DeepEqual(m, []string{first.ID}) {
-		t.Errorf("accepted index = %v, want only [%s]", m, first.ID)
-	}
-	got, _ := s.Get(ctx(t), first.ID)
-	if got.Fields["email"] != "a@example.com" {
-		t.Errorf("first record's fields = %v, want them unchanged", got.Fields)
-	}
 	if ttl := rdb.TTL(ctx(t), idemKey("demo", "order-42")).Val(); ttl <= IdempotencyTTL-time.Minute || ttl > IdempotencyTTL {
 		t.Errorf("idempotency key TTL = %s, want about %s", ttl, IdempotencyTTL)
 	}
 
+	t.Run("the same key with other content is refused", func(t *testing.T) {
+		for _, fields := range []map[string]string{
+			{"email": "b@example.com", "last_name": "Lee"},
+			{"email": "a@example.com"},
+			{"email": "a@example.com", "last_name": "Lee", "company": "Contoso"},
+			{"email": "a@example.com", "last_name": "Lee="}, // no value runs into the next name
+		} {
+			other := &Record{Form: "demo", IdempotencyKey: "order-42", Fields: fields}
+			existing, err := s.Create(ctx(t), other)
+			if !errors.Is(err, ErrKeyReused) || existing != "" {
+				t.Errorf("Create with %v: got %q, %v; want ErrKeyReused", fields, existing, err)
+			}
+			if _, err := s.Get(ctx(t), other.ID); !errors.Is(err, ErrNotFound) {
+				t.Errorf("the refused record %s was written (Get = %v)", other.ID, err)
+			}
+		}
+		if m := members(t, rdb, keyIndex+StatusAccepted); !reflect.DeepEqual(m, []string{first.ID}) {
+			t.Errorf("accepted index = %v, want only [%s]", m, first.ID)
+		}
+		got, _ := s.Get(ctx(t), first.ID)
+		if got.Fields["email"] != "a@example.com" || got.Fields["last_name"] != "Lee" {
+			t.Errorf("first record's fields = %v, want them unchanged", got.Fields)
+		}
+	})
 	t.Run("the same key on another form is another submission", func(t *testing.T) {
 		other := create(t, s, &Record{Form: "contact-us", IdempotencyKey: "order-42"})
 		if other.ID == first.ID {
