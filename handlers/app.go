@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -99,9 +101,43 @@ func wantsJSON(c echo.Context) bool {
 	if strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/metrics" {
 		return true
 	}
-	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+	if accepts(r, echo.MIMEApplicationJSON) {
 		return true
 	}
-	ct := r.Header.Get(echo.HeaderContentType)
-	return strings.HasPrefix(ct, echo.MIMEApplicationJSON) || (r.Method != http.MethodPost && !strings.Contains(r.Header.Get("Accept"), "text/html"))
+	ct, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+	return ct == echo.MIMEApplicationJSON || (r.Method != http.MethodPost && !accepts(r, echo.MIMETextHTML))
+}
+
+// accepts reports whether the Accept header asks for media type mt (which
+// is lower case): media types are case-insensitive, and q=0 means "not".
+func accepts(r *http.Request, mt string) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		t, params, err := mime.ParseMediaType(part)
+		if err != nil || t != mt {
+			continue
+		}
+		if q, err := strconv.ParseFloat(params["q"], 64); err == nil && q == 0 {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// canonicalContentType lower-cases the Content-Type's media type and
+// parameter names as a request arrives. They are case-insensitive, but
+// Echo's binder and form parser compare them as written; after this every
+// handler sees one spelling. (Parameter values, like a boundary, are kept.)
+func canonicalContentType(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header
+		if ct := h.Get(echo.HeaderContentType); ct != "" {
+			if mt, params, err := mime.ParseMediaType(ct); err == nil {
+				if canon := mime.FormatMediaType(mt, params); canon != "" {
+					h.Set(echo.HeaderContentType, canon)
+				}
+			}
+		}
+		return next(c)
+	}
 }

@@ -333,3 +333,47 @@ func TestStoredButNotQueuedIsStillAccepted(t *testing.T) {
 		t.Errorf("record: got %v, %v; want it kept as accepted for the janitor", rec, err)
 	}
 }
+
+// TestMediaTypesAreCaseInsensitive: RFC 9110 media types and parameter
+// names are case-insensitive (a boundary's value is not).
+func TestMediaTypesAreCaseInsensitive(t *testing.T) {
+	v := newEnv(t)
+	multipart := "--XyZ\r\nContent-Disposition: form-data; name=\"last_name\"\r\n\r\nLee\r\n" +
+		"--XyZ\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nann@example.com\r\n--XyZ--\r\n"
+	for _, tc := range []struct {
+		name, ctype, accept, body string
+	}{
+		{"JSON body", "APPLICATION/JSON", "", `{"last_name":"Lee","email":"ann@example.com"}`},
+		{"JSON body with parameters", "Application/Json; Charset=UTF-8", "", `{"last_name":"Lee","email":"ann@example.com"}`},
+		{"JSON asked for in Accept", "application/x-www-form-urlencoded", "Text/HTML;q=0.5, APPLICATION/JSON", "last_name=Lee&email=ann%40example.com"},
+		{"url-encoded", "APPLICATION/X-WWW-FORM-URLENCODED", "application/json", "last_name=Lee&email=ann%40example.com"},
+		{"multipart", "MULTIPART/FORM-DATA; BOUNDARY=XyZ", "application/json", multipart},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := []string{}
+			if tc.accept != "" {
+				hdr = append(hdr, "Accept", tc.accept)
+			}
+			rec := v.post("/f/demo", tc.ctype, tc.body, hdr...)
+			var got map[string]string
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); rec.Code != http.StatusAccepted || err != nil {
+				t.Fatalf("got %d %q, want 202 and JSON", rec.Code, rec.Body.String())
+			}
+			r, err := v.store.Get(context.Background(), got["id"])
+			if err != nil || r.Fields["last_name"] != "Lee" || r.Fields["email"] != "ann@example.com" {
+				t.Errorf("record: got %v, %v; want last_name Lee and the email", r, err)
+			}
+		})
+	}
+	t.Run("status API body", func(t *testing.T) {
+		id := v.failedRecord(t)
+		req := httptest.NewRequest(http.MethodPost, "/v1/submissions/"+id+"/discard", strings.NewReader(`{"reason":"duplicate of another"}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "APPLICATION/JSON")
+		rec := httptest.NewRecorder()
+		v.e.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Errorf("discard with APPLICATION/JSON: got %d %s, want 200", rec.Code, rec.Body.String())
+		}
+	})
+}
