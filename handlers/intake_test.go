@@ -139,6 +139,22 @@ func TestBadInputIsRefusedAndNothingIsStored(t *testing.T) {
 		{"unknown form", "/f/nope", "application/json", `{"last_name":"Lee","email":"a@b.co"}`, 404, "not_found", nil},
 		{"invalid UTF-8", "/f/demo", "application/x-www-form-urlencoded", "last_name=%ff%fe&email=a@b.co", 422, "validation_failed",
 			map[string]string{"last_name": "contains characters that are not valid text"}},
+		{"invalid UTF-8 in a field the form does not have", "/f/demo", "application/x-www-form-urlencoded", "last_name=Lee&email=a@b.co&_page=%ff", 422, "validation_failed",
+			map[string]string{"_page": "contains characters that are not valid text"}},
+		{"invalid UTF-8 in a JSON string", "/f/demo", "application/json", "{\"last_name\":\"L\xffe\",\"email\":\"a@b.co\"}", 422, "validation_failed",
+			map[string]string{"last_name": "contains characters that are not valid text"}},
+		{"invalid UTF-8 in a JSON list", "/f/demo", "application/json", "{\"last_name\":\"Lee\",\"email\":\"a@b.co\",\"message\":[\"ok\",\"\xc3\"]}", 422, "validation_failed",
+			map[string]string{"message": "contains characters that are not valid text"}},
+		{"invalid UTF-8 in a JSON field the form does not have", "/f/demo", "application/json", "{\"last_name\":\"Lee\",\"email\":\"a@b.co\",\"nick\":\"\xed\xa0\x80\"}", 422, "validation_failed",
+			map[string]string{"nick": "contains characters that are not valid text"}},
+		{"invalid UTF-8 in a JSON name", "/f/demo", "application/json", "{\"last_name\":\"Lee\",\"email\":\"a@b.co\",\"n\xffck\":\"x\"}", 422, "validation_failed",
+			map[string]string{"n\ufffdck": "contains characters that are not valid text"}},
+		{"half a surrogate pair escaped in JSON", "/f/demo", "application/json", `{"last_name":"L\ud800e","email":"a@b.co"}`, 422, "validation_failed",
+			map[string]string{"last_name": "contains characters that are not valid text"}},
+		{"the low half alone", "/f/demo", "application/json", `{"last_name":"Lee","email":"a@b.co","company":"\udc00"}`, 422, "validation_failed",
+			map[string]string{"company": "contains characters that are not valid text"}},
+		{"a high half before another high half", "/f/demo", "application/json", `{"last_name":"\ud83d\ud83d","email":"a@b.co"}`, 422, "validation_failed",
+			map[string]string{"last_name": "contains characters that are not valid text"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,6 +186,12 @@ func TestBadInputIsRefusedAndNothingIsStored(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Idempotency-Key not text", func(t *testing.T) {
+		rec := v.post("/f/demo", "application/json", `{"last_name":"Lee","email":"a@b.co"}`, "Idempotency-Key", "k-\xff")
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("status: got %d, want 400 (body %s)", rec.Code, rec.Body.String())
+		}
+	})
 	if n := v.queued(t); n != 0 {
 		t.Errorf("tasks queued after bad input: got %d, want 0", n)
 	}
@@ -376,4 +398,20 @@ func TestMediaTypesAreCaseInsensitive(t *testing.T) {
 			t.Errorf("discard with APPLICATION/JSON: got %d %s, want 200", rec.Code, rec.Body.String())
 		}
 	})
+}
+
+// TestEscapedTextIsKept: JSON escapes of valid text, a surrogate pair
+// among them, arrive as the characters they stand for.
+func TestEscapedTextIsKept(t *testing.T) {
+	v := newEnv(t)
+	rec := v.post("/f/demo", "application/json", `{"last_name":"Z\u00fcrich \ud83d\ude00","email":"a@b.co","company":"\\ud800 is text"}`)
+	var got map[string]string
+	json.Unmarshal(rec.Body.Bytes(), &got)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("got %d %s, want 202", rec.Code, rec.Body.String())
+	}
+	r, err := v.store.Get(context.Background(), got["id"])
+	if err != nil || r.Fields["last_name"] != "Zürich 😀" || r.Fields["company"] != `\ud800 is text` {
+		t.Errorf("record: got %v, %v; want last_name Zürich 😀 and company \\ud800 is text", r.Fields, err)
+	}
 }
