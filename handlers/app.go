@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -37,6 +38,7 @@ type Deps struct {
 	TrustedProxies []*net.IPNet // whose X-Forwarded-For is believed; none: the socket address is the client
 	Log            *slog.Logger // nil: discarded
 	Metrics        *metrics.Intake
+	StoreTimeout   time.Duration // how long intake waits for Redis to make a submission durable; 0: 5 s
 }
 
 // server is the handlers' shared state: the deps plus what New prepares.
@@ -66,6 +68,9 @@ func New(d Deps) (*echo.Echo, error) {
 	}
 	if s.Log == nil {
 		s.Log = slog.New(slog.DiscardHandler)
+	}
+	if s.StoreTimeout <= 0 {
+		s.StoreTimeout = 5 * time.Second
 	}
 	return s.routes(), nil
 }

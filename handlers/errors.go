@@ -54,6 +54,10 @@ type apiError struct {
 	Error   string            `json:"error"`
 	Message string            `json:"message,omitempty"`
 	Fields  map[string]string `json:"fields,omitempty"`
+	// A 503 of intake: the submission may have been stored after all, so
+	// send it again with this key (the client's own, or one made for it).
+	RetryWithSameKey bool   `json:"retry_with_same_idempotency_key,omitempty"`
+	IdempotencyKey   string `json:"idempotency_key,omitempty"`
 }
 
 // handleError is the one place where errors become responses.
@@ -92,9 +96,21 @@ func (s *server) handleError(err error, c echo.Context) {
 			resp = s.renderForm(c, http.StatusUnprocessableEntity, inv.form, inv.values, inv.fields, inv.idem, "")
 		}
 	case errors.As(err, &nd):
-		s.Log.Error("submission not made durable", "err", nd.err, "request_id", requestID(c))
+		s.Log.Error("redis did not confirm a write", "err", nd.err, "path", c.Path(), "request_id", requestID(c))
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retryAfterUnavailable.Seconds())))
-		resp = s.problem(c, http.StatusServiceUnavailable, "unavailable", "We could not confirm that your submission was saved. Please send it again in a few seconds.")
+		switch {
+		case sent == nil:
+			resp = s.problem(c, http.StatusServiceUnavailable, "unavailable", "The change could not be confirmed. Please try again in a few seconds.")
+		case html:
+			// The same page again, under the same key: Send cannot make two.
+			resp = s.renderForm(c, http.StatusServiceUnavailable, sent.form, sent.values, nil, sent.idem,
+				"We could not confirm that your submission was saved. Press Send again in a few seconds: it will not be sent twice.")
+		default:
+			resp = c.JSON(http.StatusServiceUnavailable, apiError{Error: "unavailable",
+				Message: "We could not confirm that your submission was saved; it may have been. Send it again in a few seconds " +
+					"with the same Idempotency-Key (idempotency_key here): it will not be stored twice.",
+				RetryWithSameKey: true, IdempotencyKey: sent.idem})
+		}
 	case errors.As(err, &he):
 		msg := fmt.Sprint(he.Message)
 		if he.Internal != nil && he.Code >= 500 {

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -56,6 +55,12 @@ func (s *server) submitForm(c echo.Context) error {
 	if len(idem) > 200 || !utf8.ValidString(idem) {
 		return echo.NewHTTPError(http.StatusBadRequest, "Idempotency-Key must be text of at most 200 characters.")
 	}
+	if idem == "" {
+		// Every submission gets a key: when Redis answers too late to tell,
+		// the 503 hands it to the client, and a resend with it cannot make
+		// a second lead.
+		idem = submission.NewID()
+	}
 	values, problems := s.Validator.Clean(f, raw)
 	for _, name := range notText {
 		if problems == nil {
@@ -80,7 +85,7 @@ func (s *server) submitForm(c echo.Context) error {
 	}
 	// The store-and-queue sequence runs to its end even if the client goes
 	// away, and no longer than the client would sensibly wait.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.StoreTimeout)
 	defer cancel()
 	existing, err := s.Store.Create(ctx, rec)
 	if errors.Is(err, submission.ErrKeyReused) {
@@ -88,8 +93,10 @@ func (s *server) submitForm(c echo.Context) error {
 		return &sentForm{form: f, values: raw, idem: idem, err: err}
 	}
 	if err != nil {
+		// Redis may have stored it and answered too late: the client is
+		// told to send it again under the same key.
 		s.count(f.ID, "unavailable")
-		return &notDurable{err}
+		return &sentForm{form: f, values: raw, idem: idem, err: &notDurable{err}}
 	}
 	if existing != "" {
 		s.count(f.ID, "duplicate")

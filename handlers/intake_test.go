@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -28,15 +29,16 @@ const token = "handler-test-token-0123"
 
 type env struct {
 	e     *echo.Echo
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	redis *testenv.Redis
 	store *submission.Store
 }
 
 // envOptions vary the router a test runs against.
 type envOptions struct {
-	configFile string        // LEADBRIDGE_CONFIG; "" = the built-in demo form
-	queue      *redis.Client // where tasks are enqueued; nil = the env's own Redis
+	configFile   string                // LEADBRIDGE_CONFIG; "" = the built-in demo form
+	queue        redis.UniversalClient // where tasks are enqueued; nil = the env's own Redis
+	storeTimeout time.Duration         // Deps.StoreTimeout
 }
 
 func newEnv(t testing.TB) *env { return newEnvWith(t, envOptions{}) }
@@ -44,7 +46,11 @@ func newEnv(t testing.TB) *env { return newEnvWith(t, envOptions{}) }
 func newEnvWith(t testing.TB, o envOptions) *env {
 	t.Helper()
 	r := testenv.StartRedis(t)
-	rdb := r.Client()
+	rdb, err := config.Redis{URL: r.URL}.Client() // as cmd/api builds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
 	fs, err := config.LoadForms(o.configFile, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +68,7 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		APIToken:     token,
 		MaxBodyBytes: 64 << 10,
 		Metrics:      metrics.NewIntake(reg),
+		StoreTimeout: o.storeTimeout,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -276,6 +283,80 @@ func TestIdempotencyKeyReusedForOtherContentIsRefused(t *testing.T) {
 	}
 	if strings.Contains(body, `name="_idempotency_key" value="k-9"`) {
 		t.Error("the page shown again keeps the used key; Send would be refused again")
+	}
+}
+
+// TestResendAfterA503ThatLandedMakesOneSubmission: Redis answers after
+// intake's deadline, so the client is told 503 although the submission was
+// stored. The 503 says to send it again with the same Idempotency-Key (and
+// gives one to a client that sent none); doing so returns the stored one.
+func TestResendAfterA503ThatLandedMakesOneSubmission(t *testing.T) {
+	v := newEnvWith(t, envOptions{storeTimeout: time.Second})
+	if rec := v.post("/f/demo", "application/json", `{"last_name":"Lee","email":"ann@example.com"}`); rec.Code != http.StatusAccepted {
+		t.Fatalf("POST before the hang: got %d, want 202", rec.Code) // the pool and script are warm now
+	}
+	for _, tc := range []struct {
+		name, key, body string
+	}{
+		{"with a key", "k-503", `{"last_name":"Ng","email":"bo@example.com"}`},
+		{"without a key", "", `{"last_name":"Wu","email":"cy@example.com"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := v.records(t)
+			hdr := []string{}
+			if tc.key != "" {
+				hdr = []string{"Idempotency-Key", tc.key}
+			}
+			v.redis.Pause()
+			rec := v.post("/f/demo", "application/json", tc.body, hdr...)
+			v.redis.Resume()
+			var got struct {
+				Error          string `json:"error"`
+				Message        string `json:"message"`
+				Retry          bool   `json:"retry_with_same_idempotency_key"`
+				IdempotencyKey string `json:"idempotency_key"`
+			}
+			json.Unmarshal(rec.Body.Bytes(), &got)
+			if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+				t.Fatalf("POST with Redis hung: got %d %s, want 503 with Retry-After", rec.Code, rec.Body.String())
+			}
+			if !got.Retry || got.IdempotencyKey == "" || (tc.key != "" && got.IdempotencyKey != tc.key) || !strings.Contains(got.Message, "same Idempotency-Key") {
+				t.Errorf("503 body: got %+v, want retry_with_same_idempotency_key, the key to send (%q) and a message saying so", got, tc.key)
+			}
+			// Redis, resumed, runs what it was sent: the submission landed.
+			testenv.Eventually(t, 10*time.Second, func() string {
+				if n := v.records(t); n != before+1 {
+					return fmt.Sprintf("records: %d, want %d", n, before+1)
+				}
+				return ""
+			})
+			again := v.post("/f/demo", "application/json", tc.body, "Idempotency-Key", got.IdempotencyKey)
+			if again.Code != http.StatusAccepted {
+				t.Fatalf("resend: got %d %s, want 202", again.Code, again.Body.String())
+			}
+			if n := v.records(t); n != before+1 {
+				t.Errorf("records after the resend: got %d, want %d (one submission)", n, before+1)
+			}
+		})
+	}
+}
+
+// TestHostedFormAfterA503KeepsItsKey: a person whose Send got a 503 sees
+// the form again with their answers and the same key, so that sending it
+// again cannot make a second lead.
+func TestHostedFormAfterA503KeepsItsKey(t *testing.T) {
+	v := newEnvWith(t, envOptions{storeTimeout: time.Second})
+	v.redis.Pause()
+	rec := v.post("/f/demo", "application/x-www-form-urlencoded", "last_name=Lee&email=ann%40example.com&_idempotency_key=page-7", "Accept", "text/html")
+	v.redis.Resume()
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status: got %d, want 503", rec.Code)
+	}
+	page := rec.Body.String()
+	for _, want := range []string{`name="_idempotency_key" value="page-7"`, `value="Lee"`, `value="ann@example.com"`, "Press Send again"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q:\n%s", want, page)
+		}
 	}
 }
 

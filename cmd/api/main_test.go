@@ -58,7 +58,7 @@ func TestRedisHangingLeavesMonitoringAnswering(t *testing.T) {
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 		if body != "" {
 			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Idempotency-Key", "hang-1")
+			req.Header.Set("Idempotency-Key", "key-of-"+body)
 		}
 		resp, err := client.Do(req)
 		if err != nil {
@@ -88,8 +88,9 @@ func TestRedisHangingLeavesMonitoringAnswering(t *testing.T) {
 	if code, body := send(http.MethodGet, "/readyz", ""); code != http.StatusServiceUnavailable || body != `{"status":"unavailable"}` {
 		t.Errorf("GET /readyz with Redis hung: got %d %s, want 503 {\"status\":\"unavailable\"} and no detail", code, body)
 	}
-	if code, body := send(http.MethodPost, "/f/demo", `{"last_name":"Ng","email":"bo@example.com"}`); code != http.StatusServiceUnavailable {
-		t.Errorf("POST with Redis hung: got %d %s, want 503", code, body)
+	code, body = send(http.MethodPost, "/f/demo", `{"last_name":"Ng","email":"bo@example.com"}`)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"retry_with_same_idempotency_key":true`) {
+		t.Errorf("POST with Redis hung: got %d %s, want 503 telling to resend with the same key", code, body)
 	}
 	r.Resume()
 	if err := a.Stop(t); err != nil {
