@@ -37,13 +37,11 @@ func (s *server) getSubmission(c echo.Context) error {
 	return c.JSON(http.StatusOK, r)
 }
 
-// listSubmissions is GET /v1/submissions?status=failed&form=…&before=…&limit=….
+// listSubmissions is GET /v1/submissions?status=…&form=…&before=…&limit=…;
+// no status lists every status.
 func (s *server) listSubmissions(c echo.Context) error {
 	status := c.QueryParam("status")
-	if status == "" {
-		status = submission.StatusFailed
-	}
-	if !submission.ValidStatus(status) {
+	if status != "" && !submission.ValidStatus(status) {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("status must be one of %s.", strings.Join(submission.Statuses, ", ")))
 	}
 	o := submission.ListOptions{Status: status, Form: c.QueryParam("form"), Limit: submission.DefaultListLimit}

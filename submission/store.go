@@ -222,58 +222,94 @@ const DefaultListLimit = 50
 
 // ListOptions selects records for List.
 type ListOptions struct {
-	Status string    // required
-	Form   string    // only with StatusFailed: that form's failed submissions
+	Status string    // "" = every status
+	Form   string    // "" = every form
 	Before time.Time // only those last changed before this (zero = now); for paging
 	Limit  int       // default 50, at most 500
 }
 
-// List returns records of one status, most recently changed first. A page
-// holds Limit records whenever that many remain, even when index entries of
-// other forms or of expired records are skipped on the way, so a short page
-// means the end. The next page is the one Before the last record's UpdatedAt.
+// List returns records, most recently changed first: of one status, or of
+// every status merged by last change. A page holds Limit records whenever
+// that many remain, even when index entries of other forms or of expired
+// records are skipped on the way, so a short page means the end. The next
+// page is the one Before the last record's UpdatedAt.
 func (s *Store) List(ctx context.Context, o ListOptions) ([]*Record, error) {
-	if !ValidStatus(o.Status) {
+	if o.Status != "" && !ValidStatus(o.Status) {
 		return nil, fmt.Errorf("submission: unknown status %q", o.Status)
 	}
 	if o.Limit <= 0 {
 		o.Limit = DefaultListLimit
 	}
 	o.Limit = min(o.Limit, 500)
-	key := keyIndex + o.Status
-	if o.Form != "" && o.Status == StatusFailed {
-		key = keyFailed + o.Form
-	}
 	max := "+inf"
 	if !o.Before.IsZero() {
 		max = "(" + strconv.FormatFloat(score(o.Before), 'f', -1, 64)
 	}
-	out := make([]*Record, 0, o.Limit)
-	for offset := int64(0); len(out) < o.Limit; {
-		batch := int64(o.Limit - len(out))
-		ids, err := s.rdb.ZRevRangeByScore(ctx, key, &redis.ZRangeBy{Max: max, Min: "-inf", Offset: offset, Count: batch}).Result()
-		if err != nil {
-			return nil, fmt.Errorf("submission: list: %w", err)
-		}
-		offset += int64(len(ids))
-		for _, id := range ids {
-			r, err := s.Get(ctx, id)
-			if errors.Is(err, ErrNotFound) {
-				continue // expired after retention; the janitor drops the index entry
-			}
-			if err != nil {
-				return nil, err
-			}
-			if o.Form != "" && r.Form != o.Form {
-				continue
-			}
-			out = append(out, r)
-		}
-		if int64(len(ids)) < batch {
-			break // the index is exhausted
+	var heads []*indexCursor
+	switch {
+	case o.Status == StatusFailed && o.Form != "":
+		heads = []*indexCursor{{key: keyFailed + o.Form}}
+	case o.Status != "":
+		heads = []*indexCursor{{key: keyIndex + o.Status}}
+	default:
+		for _, st := range Statuses {
+			heads = append(heads, &indexCursor{key: keyIndex + st})
 		}
 	}
+	out := make([]*Record, 0, o.Limit)
+	for len(out) < o.Limit {
+		// The newest entry not yet taken, across the indexes.
+		var next *indexCursor
+		for _, c := range heads {
+			if err := c.fill(ctx, s.rdb, max, int64(o.Limit-len(out))); err != nil {
+				return nil, fmt.Errorf("submission: list: %w", err)
+			}
+			if len(c.buf) > 0 && (next == nil || c.buf[0].Score > next.buf[0].Score) {
+				next = c
+			}
+		}
+		if next == nil {
+			break // every index is exhausted
+		}
+		id := next.buf[0].Member.(string)
+		next.buf = next.buf[1:]
+		r, err := s.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // expired after retention; the janitor drops the index entry
+		}
+		if err != nil {
+			return nil, err
+		}
+		if o.Form != "" && r.Form != o.Form {
+			continue
+		}
+		out = append(out, r)
+	}
 	return out, nil
+}
+
+// indexCursor reads one index zset newest first, a batch at a time.
+type indexCursor struct {
+	key    string
+	offset int64
+	buf    []redis.Z
+	done   bool
+}
+
+// fill reads the next batch of up to n entries scored at most max when
+// the buffer is empty.
+func (c *indexCursor) fill(ctx context.Context, rdb redis.UniversalClient, max string, n int64) error {
+	if len(c.buf) > 0 || c.done {
+		return nil
+	}
+	zs, err := rdb.ZRevRangeByScoreWithScores(ctx, c.key, &redis.ZRangeBy{Max: max, Min: "-inf", Offset: c.offset, Count: n}).Result()
+	if err != nil {
+		return err
+	}
+	c.offset += int64(len(zs))
+	c.buf = zs
+	c.done = int64(len(zs)) < n
+	return nil
 }
 
 // Counts returns how many records each status index holds.

@@ -437,6 +437,56 @@ func TestListFillsPages(t *testing.T) {
 	}
 }
 
+// TestListEveryStatus: with no status, List merges the status indexes by
+// last change, newest first, and pages through them like one index.
+func TestListEveryStatus(t *testing.T) {
+	for _, step := range []time.Duration{time.Second, time.Microsecond} {
+		t.Run("records "+step.String()+" apart", func(t *testing.T) {
+			s, rdb, clk := newStore(t)
+			statuses := []string{StatusAccepted, StatusFailed, StatusDelivered, StatusFailed, StatusRetrying, StatusDiscarded, StatusDelivered, StatusAccepted, StatusSpam, StatusFailed, StatusDelivering}
+			var want, mine []string
+			var expired string
+			for i, st := range statuses {
+				form := "other"
+				if i%2 == 0 {
+					form = "mine"
+				}
+				r := create(t, s, &Record{Form: form})
+				if st != StatusAccepted {
+					setStatus(t, s, r.ID, st)
+				}
+				clk.Advance(step)
+				if i == 5 {
+					expired = r.ID // its index entry stays until Trim
+					continue
+				}
+				want = append([]string{r.ID}, want...)
+				if form == "mine" {
+					mine = append([]string{r.ID}, mine...)
+				}
+			}
+			if err := rdb.Del(ctx(t), keyRecord+expired).Err(); err != nil {
+				t.Fatal(err)
+			}
+			recs, err := s.List(ctx(t), ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(recs); !reflect.DeepEqual(got, want) {
+				t.Errorf("List of every status = %v, want %v", got, want)
+			}
+			for _, limit := range []int{1, 2, 3} {
+				if got := pages(t, s, ListOptions{Limit: limit}); !reflect.DeepEqual(got, want) {
+					t.Errorf("pages of %d = %v, want every record once, newest first: %v", limit, got, want)
+				}
+			}
+			if got := pages(t, s, ListOptions{Form: "mine", Limit: 2}); !reflect.DeepEqual(got, mine) {
+				t.Errorf("form mine, pages of 2 = %v, want %v", got, mine)
+			}
+		})
+	}
+}
+
 func TestCounts(t *testing.T) {
 	s, _, _ := newStore(t)
 	for _, st := range []string{StatusAccepted, StatusAccepted, StatusDelivered, StatusFailed, StatusFailed, StatusFailed} {
