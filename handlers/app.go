@@ -75,9 +75,15 @@ func New(d Deps) (*echo.Echo, error) {
 	return s.routes(), nil
 }
 
-// count records what became of a submission to form.
-func (s *server) count(form, outcome string) {
+// outcome counts what became of a submission to form and logs it, once:
+// ids, form and outcome only — never field values (personal data) nor the
+// client's address. A submission that may not have been stored is logged
+// with its error by handleError instead.
+func (s *server) outcome(c echo.Context, form, outcome, id string) {
 	s.Metrics.Submissions.WithLabelValues(form, outcome).Inc()
+	if outcome != "unavailable" {
+		s.Log.Info("submission", "id", id, "form", form, "outcome", outcome, "request_id", requestID(c))
+	}
 }
 
 // page is the data every page template gets.

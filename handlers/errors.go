@@ -96,7 +96,11 @@ func (s *server) handleError(err error, c echo.Context) {
 			resp = s.renderForm(c, http.StatusUnprocessableEntity, inv.form, inv.values, inv.fields, inv.idem, "")
 		}
 	case errors.As(err, &nd):
-		s.Log.Error("redis did not confirm a write", "err", nd.err, "path", c.Path(), "request_id", requestID(c))
+		form := ""
+		if sent != nil {
+			form = sent.form.ID
+		}
+		s.Log.Error("redis did not confirm a write", "err", nd.err, "path", c.Path(), "form", form, "request_id", requestID(c))
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retryAfterUnavailable.Seconds())))
 		switch {
 		case sent == nil:

@@ -69,7 +69,7 @@ func (s *server) submitForm(c echo.Context) error {
 		problems[strings.ToValidUTF8(name, "\uFFFD")] = problemNotText
 	}
 	if problems != nil {
-		s.count(f.ID, "invalid")
+		s.outcome(c, f.ID, "invalid", "")
 		return &invalidInput{form: f, values: raw, fields: problems, idem: idem}
 	}
 	r := c.Request()
@@ -89,17 +89,17 @@ func (s *server) submitForm(c echo.Context) error {
 	defer cancel()
 	existing, err := s.Store.Create(ctx, rec)
 	if errors.Is(err, submission.ErrKeyReused) {
-		s.count(f.ID, "key_reused")
+		s.outcome(c, f.ID, "key_reused", "")
 		return &sentForm{form: f, values: raw, idem: idem, err: err}
 	}
 	if err != nil {
 		// Redis may have stored it and answered too late: the client is
 		// told to send it again under the same key.
-		s.count(f.ID, "unavailable")
+		s.outcome(c, f.ID, "unavailable", "")
 		return &sentForm{form: f, values: raw, idem: idem, err: &notDurable{err}}
 	}
 	if existing != "" {
-		s.count(f.ID, "duplicate")
+		s.outcome(c, f.ID, "duplicate", existing)
 		return s.accepted(c, f, existing)
 	}
 	if err := s.Queue.Enqueue(ctx, rec.ID); err != nil {
@@ -109,8 +109,7 @@ func (s *server) submitForm(c echo.Context) error {
 		// with the same Idempotency-Key that was already answered with it.)
 		s.Log.Warn("submission stored but not queued; the janitor will queue it", "id", rec.ID, "err", err)
 	}
-	s.count(f.ID, "accepted")
-	s.Log.Info("accepted", "id", rec.ID, "form", f.ID, "email", maskEmail(values["email"]), "ip", rec.ClientIP)
+	s.outcome(c, f.ID, "accepted", rec.ID)
 	return s.accepted(c, f, rec.ID)
 }
 
@@ -372,17 +371,6 @@ func setCORS(c echo.Context, origin string) {
 	h := c.Response().Header()
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Add("Vary", "Origin")
-}
-
-func maskEmail(s string) string {
-	at := strings.IndexByte(s, '@')
-	if at <= 0 {
-		if s == "" {
-			return ""
-		}
-		return "***"
-	}
-	return s[:1] + "***" + s[at:]
 }
 
 // truncate cuts s to at most n bytes without splitting a character.

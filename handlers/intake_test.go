@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -39,6 +40,7 @@ type envOptions struct {
 	configFile   string                // LEADBRIDGE_CONFIG; "" = the built-in demo form
 	queue        redis.UniversalClient // where tasks are enqueued; nil = the env's own Redis
 	storeTimeout time.Duration         // Deps.StoreTimeout
+	log          io.Writer             // where the API logs, at debug level; nil = nowhere
 }
 
 func newEnv(t testing.TB) *env { return newEnvWith(t, envOptions{}) }
@@ -60,6 +62,10 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 	}
 	store := submission.NewStore(rdb, time.Hour)
 	reg := metrics.Registry()
+	logHandler := slog.DiscardHandler
+	if o.log != nil {
+		logHandler = slog.NewJSONHandler(o.log, &slog.HandlerOptions{Level: slog.LevelDebug})
+	}
 	e, err := handlers.New(handlers.Deps{
 		Forms:        fs,
 		Store:        store,
@@ -69,6 +75,7 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		MaxBodyBytes: 64 << 10,
 		Metrics:      metrics.NewIntake(reg),
 		StoreTimeout: o.storeTimeout,
+		Log:          slog.New(logHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -494,5 +501,29 @@ func TestEscapedTextIsKept(t *testing.T) {
 	r, err := v.store.Get(context.Background(), got["id"])
 	if err != nil || r.Fields["last_name"] != "Zürich 😀" || r.Fields["company"] != `\ud800 is text` {
 		t.Errorf("record: got %v, %v; want last_name Zürich 😀 and company \\ud800 is text", r.Fields, err)
+	}
+}
+
+// TestLogsHoldNoPersonalData: what the API logs about submissions is ids,
+// forms and outcomes — no names, emails, phones or client addresses.
+func TestLogsHoldNoPersonalData(t *testing.T) {
+	var log testenv.Buffer
+	v := newEnvWith(t, envOptions{log: &log})
+	body := `{"first_name":"Annabel","last_name":"Leewood","email":"annabel@private.example","phone":"+44 20 7946 0958","message":"call me"}`
+	first := v.post("/f/demo", "application/json", body, "Idempotency-Key", "k-log")
+	v.post("/f/demo", "application/json", body, "Idempotency-Key", "k-log")
+	v.post("/f/demo", "application/x-www-form-urlencoded", "first_name=Annabel&email=annabel%40private.example", "Accept", "text/html")
+	var a map[string]string
+	json.Unmarshal(first.Body.Bytes(), &a)
+	got := log.String()
+	for _, personal := range []string{"Annabel", "Leewood", "annabel", "private.example", "7946", "call me", "192.0.2.1"} {
+		if strings.Contains(got, personal) {
+			t.Errorf("the log holds %q:\n%s", personal, got)
+		}
+	}
+	for _, want := range []string{`"id":"` + a["id"] + `"`, `"form":"demo"`, `"outcome":"accepted"`, `"outcome":"duplicate"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the log lacks %s:\n%s", want, got)
+		}
 	}
 }
