@@ -43,21 +43,20 @@ const (
 // earlier versions still sort in place.)
 func score(t time.Time) float64 { return float64(t.UnixNano()) / 1e6 }
 
-// IdempotencyTTL is how long an Idempotency-Key maps to its first submission.
-const IdempotencyTTL = 24 * time.Hour
+// idempotencyTTL is how long an Idempotency-Key maps to its first submission.
+const idempotencyTTL = 24 * time.Hour
 
 // Store keeps submission records in Redis.
 type Store struct {
-	rdb redis.UniversalClient
-	now func() time.Time
-	// Retention is how long delivered and discarded records are kept.
-	Retention time.Duration
+	rdb       redis.UniversalClient
+	now       func() time.Time
+	retention time.Duration // how long delivered and discarded records are kept
 }
 
 // NewStore returns a Store on rdb. Records of delivered and discarded
 // submissions expire after retention; others stay until handled.
 func NewStore(rdb redis.UniversalClient, retention time.Duration) *Store {
-	return &Store{rdb: rdb, now: time.Now, Retention: retention}
+	return &Store{rdb: rdb, now: time.Now, retention: retention}
 }
 
 // createScript stores a new record and indexes it, unless the idempotency
@@ -106,7 +105,7 @@ func (s *Store) Create(ctx context.Context, r *Record) (existing string, err err
 	}
 	res, err := createScript.Run(ctx, s.rdb,
 		[]string{keyRecord + r.ID, keyIndex + StatusAccepted, idem},
-		data, score(now), r.ID, int(IdempotencyTTL.Seconds()), keyed, r.ID+":"+fp).Text()
+		data, score(now), r.ID, int(idempotencyTTL.Seconds()), keyed, r.ID+":"+fp).Text()
 	if err != nil {
 		return "", fmt.Errorf("submission: create: %w", err)
 	}
@@ -184,7 +183,7 @@ func (s *Store) update(ctx context.Context, id string, fn func(*Record) error) (
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			var ttl time.Duration
 			if r.Status == StatusDelivered || r.Status == StatusDiscarded {
-				ttl = s.Retention
+				ttl = s.retention
 			}
 			p.Set(ctx, key, next, ttl)
 			if old != r.Status {
@@ -334,7 +333,7 @@ func (s *Store) Counts(ctx context.Context) (map[string]int64, error) {
 // Trim drops index entries of delivered and discarded records older than the
 // retention period (their records have expired by then).
 func (s *Store) Trim(ctx context.Context) error {
-	cut := fmt.Sprintf("(%d", s.now().Add(-s.Retention).UnixMilli())
+	cut := fmt.Sprintf("(%d", s.now().Add(-s.retention).UnixMilli())
 	for _, st := range []string{StatusDelivered, StatusDiscarded} {
 		if err := s.rdb.ZRemRangeByScore(ctx, keyIndex+st, "-inf", cut).Err(); err != nil {
 			return fmt.Errorf("submission: trim: %w", err)

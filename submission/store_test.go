@@ -133,8 +133,8 @@ func TestCreateIdempotency(t *testing.T) {
 	if _, err := s.Get(ctx(t), again.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("the repeat's record %s was written (Get = %v)", again.ID, err)
 	}
-	if ttl := rdb.TTL(ctx(t), idemKey("demo", "order-42")).Val(); ttl <= IdempotencyTTL-time.Minute || ttl > IdempotencyTTL {
-		t.Errorf("idempotency key TTL = %s, want about %s", ttl, IdempotencyTTL)
+	if ttl := rdb.TTL(ctx(t), idemKey("demo", "order-42")).Val(); ttl <= idempotencyTTL-time.Minute || ttl > idempotencyTTL {
+		t.Errorf("idempotency key TTL = %s, want about %s", ttl, idempotencyTTL)
 	}
 
 	t.Run("the same key with other content is refused", func(t *testing.T) {
@@ -275,7 +275,7 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			_, err := s.update(ctx(t), r.ID, func(r *Record) error {
-				r.AddAttempt(Attempt{At: time.Now(), Outcome: fmt.Sprintf("writer %d", i)})
+				r.addAttempt(Attempt{At: time.Now(), Outcome: fmt.Sprintf("writer %d", i)})
 				return nil
 			})
 			errs <- err
@@ -301,7 +301,7 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 func TestAddAttemptKeepsTheMostRecent(t *testing.T) {
 	var r Record
 	for i := range 35 {
-		r.AddAttempt(Attempt{Outcome: fmt.Sprint(i)})
+		r.addAttempt(Attempt{Outcome: fmt.Sprint(i)})
 	}
 	if r.AttemptCount != 35 || len(r.Attempts) != maxAttempts || r.Attempts[0].Outcome != "5" || r.Attempts[maxAttempts-1].Outcome != "34" {
 		t.Errorf("AttemptCount %d, %d kept from %s to %s; want 35, %d kept from 5 to 34",
