@@ -1,6 +1,7 @@
 // Package handlers is leadbridge's HTTP surface: form intake, hosted form
-// pages, the submission status API and health checks. Every route is listed
-// in routes.go; every error becomes a response in errors.go.
+// pages and the submission status API, with package health's checks
+// mounted. New builds it; every route is listed in routes.go; every error
+// becomes a response in errors.go.
 package handlers
 
 import (
