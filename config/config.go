@@ -42,17 +42,13 @@ type Redis struct {
 
 // API is the configuration of cmd/api.
 type API struct {
-	Redis             Redis
-	Addr              string
-	PublicURL         string
-	AdminUser         string
-	AdminPassword     string
-	AdminPasswordHash string
-	APIToken          string
-	TrustedProxies    []*net.IPNet
-	MaxBodyBytes      int64
-	Retention         time.Duration // of discarded records (set by the status API)
-	Forms             forms.Set
+	Redis          Redis
+	Addr           string
+	APIToken       string
+	TrustedProxies []*net.IPNet
+	MaxBodyBytes   int64
+	Retention      time.Duration // of discarded records (set by the status API)
+	Forms          forms.Set
 }
 
 // Dataverse is where and as whom the worker writes.
@@ -101,24 +97,15 @@ type Getenv func(string) string
 func LoadAPI(getenv Getenv) (API, error) {
 	var errs []error
 	c := API{
-		Addr:              or(getenv("LEADBRIDGE_ADDR"), ":8080"),
-		PublicURL:         strings.TrimRight(getenv("LEADBRIDGE_PUBLIC_URL"), "/"),
-		AdminUser:         getenv("LEADBRIDGE_ADMIN_USER"),
-		AdminPassword:     getenv("LEADBRIDGE_ADMIN_PASSWORD"),
-		AdminPasswordHash: getenv("LEADBRIDGE_ADMIN_PASSWORD_HASH"),
-		APIToken:          getenv("LEADBRIDGE_API_TOKEN"),
-		MaxBodyBytes:      64 << 10,
-		Retention:         30 * 24 * time.Hour,
+		Addr:         or(getenv("LEADBRIDGE_ADDR"), ":8080"),
+		APIToken:     getenv("LEADBRIDGE_API_TOKEN"),
+		MaxBodyBytes: 64 << 10,
+		Retention:    30 * 24 * time.Hour,
 	}
 	errs = append(errs, durationVar(getenv, "LEADBRIDGE_DELIVERED_RETENTION", &c.Retention, time.Minute), loadLogging(getenv))
 	r, err := loadRedis(getenv)
 	errs = append(errs, err)
 	c.Redis = r
-	if c.PublicURL != "" {
-		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("LEADBRIDGE_PUBLIC_URL: %q is not an http(s) URL", c.PublicURL))
-		}
-	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("LEADBRIDGE_ADDR: %q is not host:port (%v)", c.Addr, err))
 	}
@@ -128,12 +115,6 @@ func LoadAPI(getenv Getenv) (API, error) {
 			errs = append(errs, fmt.Errorf("LEADBRIDGE_MAX_BODY_BYTES: %q is not a number of bytes ≥ 1024", v))
 		}
 		c.MaxBodyBytes = n
-	}
-	if (c.AdminPassword != "" || c.AdminPasswordHash != "") && c.AdminUser == "" {
-		errs = append(errs, errors.New("LEADBRIDGE_ADMIN_USER: must be set when an admin password is"))
-	}
-	if c.AdminPassword != "" && c.AdminPasswordHash != "" {
-		errs = append(errs, errors.New("LEADBRIDGE_ADMIN_PASSWORD and LEADBRIDGE_ADMIN_PASSWORD_HASH: set one, not both"))
 	}
 	if c.APIToken != "" && len(c.APIToken) < 16 {
 		errs = append(errs, errors.New("LEADBRIDGE_API_TOKEN: use at least 16 characters"))

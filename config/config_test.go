@@ -54,7 +54,6 @@ func TestLoadAPIDefaults(t *testing.T) {
 func TestLoadAPISettings(t *testing.T) {
 	c, err := config.LoadAPI(env(map[string]string{
 		"LEADBRIDGE_ADDR":            "127.0.0.1:9000",
-		"LEADBRIDGE_PUBLIC_URL":      "https://leads.example.com/",
 		"LEADBRIDGE_API_TOKEN":       "0123456789abcdef",
 		"LEADBRIDGE_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.0/24",
 		"LEADBRIDGE_MAX_BODY_BYTES":  "2048",
@@ -62,8 +61,8 @@ func TestLoadAPISettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:9000" || c.PublicURL != "https://leads.example.com" || c.APIToken != "0123456789abcdef" || c.MaxBodyBytes != 2048 {
-		t.Errorf("got Addr %q PublicURL %q APIToken %q MaxBodyBytes %d", c.Addr, c.PublicURL, c.APIToken, c.MaxBodyBytes)
+	if c.Addr != "127.0.0.1:9000" || c.APIToken != "0123456789abcdef" || c.MaxBodyBytes != 2048 {
+		t.Errorf("got Addr %q APIToken %q MaxBodyBytes %d", c.Addr, c.APIToken, c.MaxBodyBytes)
 	}
 	var nets []string
 	for _, n := range c.TrustedProxies {
@@ -161,9 +160,6 @@ func TestLoadAPIRefuses(t *testing.T) {
 		{"proxy with a prefix too long", map[string]string{"LEADBRIDGE_TRUSTED_PROXIES": "10.0.0.0/33"}, []string{"LEADBRIDGE_TRUSTED_PROXIES", `"10.0.0.0/33"`}},
 		{"body limit not a number", map[string]string{"LEADBRIDGE_MAX_BODY_BYTES": "64k"}, []string{"LEADBRIDGE_MAX_BODY_BYTES"}},
 		{"body limit too small", map[string]string{"LEADBRIDGE_MAX_BODY_BYTES": "100"}, []string{"LEADBRIDGE_MAX_BODY_BYTES"}},
-		{"public URL not http", map[string]string{"LEADBRIDGE_PUBLIC_URL": "leads.example.com"}, []string{"LEADBRIDGE_PUBLIC_URL"}},
-		{"admin password without a user", map[string]string{"LEADBRIDGE_ADMIN_PASSWORD": "pw"}, []string{"LEADBRIDGE_ADMIN_USER"}},
-		{"admin password twice", map[string]string{"LEADBRIDGE_ADMIN_USER": "a", "LEADBRIDGE_ADMIN_PASSWORD": "pw", "LEADBRIDGE_ADMIN_PASSWORD_HASH": "$2a$"}, []string{"LEADBRIDGE_ADMIN_PASSWORD and LEADBRIDGE_ADMIN_PASSWORD_HASH"}},
 		{"redis URL of another scheme", map[string]string{"LEADBRIDGE_REDIS_URL": "http://127.0.0.1:6379"}, []string{"LEADBRIDGE_REDIS_URL"}},
 		{"sentinels without master", map[string]string{"LEADBRIDGE_REDIS_SENTINELS": "10.0.0.1:26379,10.0.0.2:26379"}, []string{"LEADBRIDGE_REDIS_MASTER", "LEADBRIDGE_REDIS_SENTINELS"}},
 		{"sentinel address without a port", map[string]string{"LEADBRIDGE_REDIS_SENTINELS": "10.0.0.1", "LEADBRIDGE_REDIS_MASTER": "m"}, []string{"LEADBRIDGE_REDIS_SENTINELS", `"10.0.0.1"`}},
@@ -394,33 +390,6 @@ sources:
 `)
 	if _, err := config.LoadForms(path, env(map[string]string{"HOOK_SECRET": "s", "TURNSTILE": "t"})); err != nil {
 		t.Fatalf("env: and file: secrets refused: %v", err)
-	}
-}
-
-func TestResolveSecret(t *testing.T) {
-	file := testenv.WriteFile(t, "secret", "  s3cret\n")
-	getenv := env(map[string]string{"HOOK": "from-env"})
-	tests := []struct {
-		ref, want, err string
-	}{
-		{ref: "env:HOOK", want: "from-env"},
-		{ref: "file:" + file, want: "s3cret"},
-		{ref: "env:UNSET", err: "UNSET"},
-		{ref: "file:" + filepath.Join(t.TempDir(), "none"), err: "no such file"},
-		{ref: "s3cret", err: "never written in the file"},
-		{ref: "", err: "never written in the file"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.ref, func(t *testing.T) {
-			got, err := config.ResolveSecret(tt.ref, getenv)
-			if tt.err != "" {
-				wantError(t, err, tt.err)
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Errorf("ResolveSecret(%q) = %q, %v; want %q", tt.ref, got, err, tt.want)
-			}
-		})
 	}
 }
 

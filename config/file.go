@@ -163,7 +163,7 @@ func checkSecret(v any, getenv Getenv) error {
 	case nil:
 		return nil
 	case string:
-		_, err := ResolveSecret(s, getenv)
+		_, err := resolveSecret(s, getenv)
 		return err
 	case []any:
 		for _, e := range s {
@@ -197,8 +197,8 @@ func checkSecrets(path string, m map[string]any, getenv Getenv) error {
 	return nil
 }
 
-// ResolveSecret reads a secret reference: "env:NAME" or "file:/path".
-func ResolveSecret(ref string, getenv Getenv) (string, error) {
+// resolveSecret reads a secret reference: "env:NAME" or "file:/path".
+func resolveSecret(ref string, getenv Getenv) (string, error) {
 	switch {
 	case strings.HasPrefix(ref, "env:"):
 		name := strings.TrimPrefix(ref, "env:")

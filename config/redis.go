@@ -1,7 +1,19 @@
 package config
 
 import (
+	"time"
+
 	"github.com/redis/go-redis/v9"
+)
+
+// Redis timeouts. go-redis ignores context deadlines unless told to honour
+// them, and its own defaults (5 s per read, retried) outlast every bound
+// leadbridge sets: intake's 5 s to make a submission durable, readiness's
+// 2 s, a scrape's 1 s. With ContextTimeoutEnabled a caller's deadline holds;
+// the socket timeouts bound the calls made without one (asynq's own).
+const (
+	redisDialTimeout = 2 * time.Second
+	redisIOTimeout   = 3 * time.Second
 )
 
 // options turns the Redis settings into go-redis universal options: one
@@ -17,6 +29,11 @@ func (r Redis) options() (*redis.UniversalOptions, error) {
 		Username:  o.Username,
 		Password:  o.Password,
 		TLSConfig: o.TLSConfig,
+
+		ContextTimeoutEnabled: true,
+		DialTimeout:           redisDialTimeout,
+		ReadTimeout:           redisIOTimeout,
+		WriteTimeout:          redisIOTimeout,
 	}
 	switch {
 	case len(r.Sentinels) > 0:

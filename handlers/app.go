@@ -1,18 +1,23 @@
 // Package handlers is leadbridge's HTTP surface: form intake, hosted form
-// pages, the submission status API and health checks. Every route is listed
-// in routes.go; every error becomes a response in errors.go.
+// pages and the submission status API, with package health's checks
+// mounted. New builds it; every route is listed in routes.go; every error
+// becomes a response in errors.go.
 package handlers
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
+	"mime"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/leadbridge/leadbridge/forms"
 	"github.com/leadbridge/leadbridge/metrics"
@@ -22,45 +27,63 @@ import (
 	"github.com/leadbridge/leadbridge/web/static"
 )
 
-// App holds what the handlers need. Build it with New.
-type App struct {
-	Forms        forms.Set
-	Validator    *forms.Validator
-	Store        *submission.Store
-	Queue        *queue.Client
-	Redis        redis.UniversalClient
-	APIToken     string
-	MaxBodyBytes int64
-	Log          *slog.Logger
-	Metrics      *metrics.Intake // nil = not counted
-	MetricsPage  http.Handler    // GET /metrics; nil = 404
+// Deps is what the HTTP surface needs, as plain values built by cmd/api.
+type Deps struct {
+	Forms          forms.Set
+	Validator      *forms.Validator // nil: a new one
+	Store          *submission.Store
+	Queue          *queue.Client
+	Health         http.Handler // GET /healthz, /readyz, /metrics (package health)
+	APIToken       string       // bearer token of /v1/…; "" turns the status API off
+	MaxBodyBytes   int64        // larger submissions get 413
+	TrustedProxies []*net.IPNet // whose X-Forwarded-For is believed; none: the socket address is the client
+	Log            *slog.Logger // nil: discarded
+	Metrics        *metrics.Intake
+	StoreTimeout   time.Duration // how long intake waits for Redis to make a submission durable; 0: 5 s
+}
 
+// server is the handlers' shared state: the deps plus what New prepares.
+type server struct {
+	Deps
 	pages  map[string]*template.Template
 	hashes map[string]string
 }
 
-// Init parses the templates and hashes the static assets.
-func (a *App) Init() error {
+// New returns cmd/api's router, every route of routes.go on it. It parses
+// the templates and hashes the static assets first, so a broken one fails
+// the start, not a request.
+func New(d Deps) (*echo.Echo, error) {
+	if d.Store == nil || d.Queue == nil || d.Health == nil || d.Metrics == nil {
+		return nil, errors.New("handlers: Store, Queue, Health and Metrics are required")
+	}
+	s := &server{Deps: d}
 	var err error
-	if a.pages, err = templates.Parse(); err != nil {
-		return fmt.Errorf("templates: %w", err)
+	if s.pages, err = templates.Parse(); err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
 	}
-	if a.hashes, err = static.Hashes(); err != nil {
-		return fmt.Errorf("static assets: %w", err)
+	if s.hashes, err = static.Hashes(); err != nil {
+		return nil, fmt.Errorf("static assets: %w", err)
 	}
-	if a.Validator == nil {
-		a.Validator = forms.NewValidator()
+	if s.Validator == nil {
+		s.Validator = forms.NewValidator()
 	}
-	if a.Log == nil {
-		a.Log = slog.New(slog.DiscardHandler)
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
 	}
-	return nil
+	if s.StoreTimeout <= 0 {
+		s.StoreTimeout = 5 * time.Second
+	}
+	return s.routes(), nil
 }
 
-// count records what became of a submission to form.
-func (a *App) count(form, outcome string) {
-	if a.Metrics != nil {
-		a.Metrics.Submissions.WithLabelValues(form, outcome).Inc()
+// outcome counts what became of a submission to form and logs it, once:
+// ids, form and outcome only — never field values (personal data) nor the
+// client's address. A submission that may not have been stored is logged
+// with its error by handleError instead.
+func (s *server) outcome(c echo.Context, form, outcome, id string) {
+	s.Metrics.Submissions.WithLabelValues(form, outcome).Inc()
+	if outcome != "unavailable" {
+		s.Log.Info("submission", "id", id, "form", form, "outcome", outcome, "request_id", requestID(c))
 	}
 }
 
@@ -74,9 +97,9 @@ func (p page) Static(name string) string { return "/static/" + name + "?v=" + p.
 
 // render executes a page template into a buffer first, so a template error
 // becomes a clean 500 instead of half a page.
-func (a *App) render(c echo.Context, status int, name string, data any) error {
+func (s *server) render(c echo.Context, status int, name string, data any) error {
 	var b bytes.Buffer
-	if err := a.pages[name].ExecuteTemplate(&b, "layout", data); err != nil {
+	if err := s.pages[name].ExecuteTemplate(&b, "layout", data); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
 	h := c.Response().Header()
@@ -90,9 +113,43 @@ func wantsJSON(c echo.Context) bool {
 	if strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/metrics" {
 		return true
 	}
-	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+	if accepts(r, echo.MIMEApplicationJSON) {
 		return true
 	}
-	ct := r.Header.Get(echo.HeaderContentType)
-	return strings.HasPrefix(ct, echo.MIMEApplicationJSON) || (r.Method != http.MethodPost && !strings.Contains(r.Header.Get("Accept"), "text/html"))
+	ct, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+	return ct == echo.MIMEApplicationJSON || (r.Method != http.MethodPost && !accepts(r, echo.MIMETextHTML))
+}
+
+// accepts reports whether the Accept header asks for media type mt (which
+// is lower case): media types are case-insensitive, and q=0 means "not".
+func accepts(r *http.Request, mt string) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		t, params, err := mime.ParseMediaType(part)
+		if err != nil || t != mt {
+			continue
+		}
+		if q, err := strconv.ParseFloat(params["q"], 64); err == nil && q == 0 {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// canonicalContentType lower-cases the Content-Type's media type and
+// parameter names as a request arrives. They are case-insensitive, but
+// Echo's binder and form parser compare them as written; after this every
+// handler sees one spelling. (Parameter values, like a boundary, are kept.)
+func canonicalContentType(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header
+		if ct := h.Get(echo.HeaderContentType); ct != "" {
+			if mt, params, err := mime.ParseMediaType(ct); err == nil {
+				if canon := mime.FormatMediaType(mt, params); canon != "" {
+					h.Set(echo.HeaderContentType, canon)
+				}
+			}
+		}
+		return next(c)
+	}
 }

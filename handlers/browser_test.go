@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -14,6 +15,9 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/leadbridge/leadbridge/internal/testenv"
+	"github.com/leadbridge/leadbridge/submission"
 )
 
 // browserTimeout bounds one browser test: starting Chromium, every page and
@@ -35,13 +39,15 @@ type browser struct {
 // openBrowser starts the real server and a headless Chromium with a fresh
 // profile. Chromium missing is a failure, never a skip: the hosted pages are
 // only tested here.
-func openBrowser(t *testing.T, js bool) *browser {
+func openBrowser(t *testing.T, js bool) *browser { return openBrowserWith(t, js, envOptions{}) }
+
+func openBrowserWith(t *testing.T, js bool, o envOptions) *browser {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Fatal("chromium not found: run 'make deps-test' (apt-get install chromium)")
 	}
-	v := newEnv(t)
+	v := newEnvWith(t, o)
 	srv := httptest.NewServer(v.e)
 	t.Cleanup(srv.Close)
 	profile := t.TempDir()
@@ -316,6 +322,51 @@ func TestBrowserFormWithErrors(t *testing.T) {
 	}
 	if n := b.v.queued(t); n != 1 {
 		t.Errorf("queued: got %d, want 1", n)
+	}
+}
+
+// TestBrowserSendAgainAfterA503MakesOneSubmission: Redis stores the
+// submission but answers after intake's deadline, so the person sees the
+// form again with a 503 and presses Send again: one submission, theirs.
+func TestBrowserSendAgainAfterA503MakesOneSubmission(t *testing.T) {
+	b := openBrowserWith(t, true, envOptions{storeTimeout: time.Second})
+	// Someone else's submission first: Redis then knows intake's script, so
+	// what is sent while it hangs runs when it wakes up.
+	if _, err := b.v.store.Create(context.Background(), &submission.Record{Form: "demo", Fields: map[string]string{"last_name": "Ng"}}); err != nil {
+		t.Fatal(err)
+	}
+	b.open("/f/demo")
+	key := b.idempotencyKey()
+	b.typeInto("last_name", "Lee")
+	b.typeInto("email", "ann@example.com")
+	b.v.redis.Pause()
+	st := b.send()
+	b.v.redis.Resume()
+	if st != 503 {
+		t.Fatalf("Send with Redis hung: got %d, want 503", st)
+	}
+	if got := b.idempotencyKey(); got != key {
+		t.Errorf("idempotency key after the 503: got %q, want the page's %q", got, key)
+	}
+	if got := read(b, chromedp.Text(chromedp.CSS(`[role=alert]`))); !strings.Contains(got, "Press Send again") {
+		t.Errorf("notice: got %q, want it to say to press Send again", got)
+	}
+	testenv.Eventually(t, 10*time.Second, func() string { // Redis, resumed, stores what it was sent
+		if n := b.v.records(t); n != 2 {
+			return fmt.Sprintf("records: %d, want 2", n)
+		}
+		return ""
+	})
+	if st := b.send(); st != 200 {
+		t.Fatalf("Send again: got %d, want 200", st)
+	}
+	id := b.thanksID()
+	rec, err := b.v.store.Get(context.Background(), id)
+	if err != nil || rec.IdempotencyKey != key || rec.Fields["last_name"] != "Lee" {
+		t.Errorf("record %s: got %v, %v; want the one stored under the page's key", id, rec, err)
+	}
+	if n := b.v.records(t); n != 2 {
+		t.Errorf("records: got %d, want 2 (the other person's and this one)", n)
 	}
 }
 

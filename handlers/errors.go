@@ -27,6 +27,18 @@ func (e *invalidInput) Error() string {
 	return fmt.Sprintf("validation failed: %d fields", len(e.fields))
 }
 
+// sentForm wraps the error of a form submission with what was sent, so that
+// a person posting the hosted page sees it again with their answers.
+type sentForm struct {
+	form   *forms.Form
+	values map[string]string
+	idem   string
+	err    error
+}
+
+func (e *sentForm) Error() string { return e.err.Error() }
+func (e *sentForm) Unwrap() error { return e.err }
+
 // notDurable: Redis could not take the submission. The client must retry;
 // it is never told 2xx for something that is not safely stored.
 type notDurable struct{ err error }
@@ -42,10 +54,14 @@ type apiError struct {
 	Error   string            `json:"error"`
 	Message string            `json:"message,omitempty"`
 	Fields  map[string]string `json:"fields,omitempty"`
+	// A 503 of intake: the submission may have been stored after all, so
+	// send it again with this key (the client's own, or one made for it).
+	RetryWithSameKey bool   `json:"retry_with_same_idempotency_key,omitempty"`
+	IdempotencyKey   string `json:"idempotency_key,omitempty"`
 }
 
 // handleError is the one place where errors become responses.
-func (a *App) handleError(err error, c echo.Context) {
+func (s *server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
@@ -54,53 +70,81 @@ func (a *App) handleError(err error, c echo.Context) {
 		nd   *notDurable
 		he   *echo.HTTPError
 		te   *submission.TransitionError
+		sent *sentForm
 		resp error
 	)
+	html := errors.As(err, &sent) && !wantsJSON(c) // show the hosted form again
 	switch {
 	case errors.Is(err, submission.ErrNotFound):
-		resp = a.problem(c, http.StatusNotFound, "not_found", "No submission with that id (it may have expired after its retention period).")
+		resp = s.problem(c, http.StatusNotFound, "not_found", "No submission with that id (it may have expired after its retention period).")
 	case errors.As(err, &te):
-		resp = a.problem(c, http.StatusConflict, "conflict", upperFirst(te.Error())+".")
+		resp = s.problem(c, http.StatusConflict, "conflict", upperFirst(te.Error())+".")
+	case errors.Is(err, submission.ErrKeyReused):
+		if html {
+			// Someone went Back and changed a form they had sent: show their
+			// answers again under a fresh key, so that Send sends them.
+			resp = s.renderForm(c, http.StatusUnprocessableEntity, sent.form, sent.values, nil, "",
+				"This form was already sent with different answers. Check these and press Send to send them as well.")
+		} else {
+			resp = c.JSON(http.StatusUnprocessableEntity, apiError{Error: "idempotency_key_reused",
+				Message: "This Idempotency-Key was already used for a submission with different content. Send new content with a new key."})
+		}
 	case errors.As(err, &inv):
 		if wantsJSON(c) || inv.form == nil {
 			resp = c.JSON(http.StatusUnprocessableEntity, apiError{Error: "validation_failed", Message: "Some fields need attention.", Fields: inv.fields})
 		} else {
-			resp = a.renderForm(c, http.StatusUnprocessableEntity, inv.form, inv.values, inv.fields, inv.idem)
+			resp = s.renderForm(c, http.StatusUnprocessableEntity, inv.form, inv.values, inv.fields, inv.idem, "")
 		}
 	case errors.As(err, &nd):
-		a.Log.Error("submission not made durable", "err", nd.err, "request_id", requestID(c))
+		form := ""
+		if sent != nil {
+			form = sent.form.ID
+		}
+		s.Log.Error("redis did not confirm a write", "err", nd.err, "path", c.Path(), "form", form, "request_id", requestID(c))
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retryAfterUnavailable.Seconds())))
-		resp = a.problem(c, http.StatusServiceUnavailable, "unavailable", "We could not confirm that your submission was saved. Please send it again in a few seconds.")
+		switch {
+		case sent == nil:
+			resp = s.problem(c, http.StatusServiceUnavailable, "unavailable", "The change could not be confirmed. Please try again in a few seconds.")
+		case html:
+			// The same page again, under the same key: Send cannot make two.
+			resp = s.renderForm(c, http.StatusServiceUnavailable, sent.form, sent.values, nil, sent.idem,
+				"We could not confirm that your submission was saved. Press Send again in a few seconds: it will not be sent twice.")
+		default:
+			resp = c.JSON(http.StatusServiceUnavailable, apiError{Error: "unavailable",
+				Message: "We could not confirm that your submission was saved; it may have been. Send it again in a few seconds " +
+					"with the same Idempotency-Key (idempotency_key here): it will not be stored twice.",
+				RetryWithSameKey: true, IdempotencyKey: sent.idem})
+		}
 	case errors.As(err, &he):
 		msg := fmt.Sprint(he.Message)
 		if he.Internal != nil && he.Code >= 500 {
-			a.Log.Error("request failed", "err", he.Internal, "request_id", requestID(c))
+			s.Log.Error("request failed", "err", he.Internal, "request_id", requestID(c))
 		}
 		if he.Code == http.StatusRequestEntityTooLarge {
-			msg = fmt.Sprintf("The submission is larger than the %d KB this server accepts.", a.MaxBodyBytes>>10)
+			msg = fmt.Sprintf("The submission is larger than the %d KB this server accepts.", s.MaxBodyBytes>>10)
 		}
-		resp = a.problem(c, he.Code, codeFor(he.Code), msg)
+		resp = s.problem(c, he.Code, codeFor(he.Code), msg)
 	default:
-		a.Log.Error("internal error", "err", err, "path", c.Path(), "request_id", requestID(c))
-		resp = a.problem(c, http.StatusInternalServerError, "internal", "Something went wrong on our side. Please try again.")
+		s.Log.Error("internal error", "err", err, "path", c.Path(), "request_id", requestID(c))
+		resp = s.problem(c, http.StatusInternalServerError, "internal", "Something went wrong on our side. Please try again.")
 	}
 	if resp != nil {
-		a.Log.Error("writing error response", "err", resp)
+		s.Log.Error("writing error response", "err", resp)
 	}
 }
 
 // problem answers with JSON for API clients and a page for browsers.
-func (a *App) problem(c echo.Context, status int, code, msg string) error {
+func (s *server) problem(c echo.Context, status int, code, msg string) error {
 	if c.Request().Method == http.MethodHead {
 		return c.NoContent(status)
 	}
 	if wantsJSON(c) {
 		return c.JSON(status, apiError{Error: code, Message: msg})
 	}
-	return a.render(c, status, "message.html", struct {
+	return s.render(c, status, "message.html", struct {
 		page
 		Title, Message string
-	}{page{a.hashes}, http.StatusText(status), msg})
+	}{page{s.hashes}, http.StatusText(status), msg})
 }
 
 func upperFirst(s string) string {
@@ -138,11 +182,11 @@ func codeFor(status int) string {
 
 // recoverPanics turns a panic into a logged 500: one bad request never
 // takes the intake down.
-func (a *App) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				a.Log.Error("panic", "panic", r, "path", c.Path(), "stack", string(debug.Stack()))
+				s.Log.Error("panic", "panic", r, "path", c.Path(), "stack", string(debug.Stack()))
 				err = fmt.Errorf("panic: %v", r)
 			}
 		}()
@@ -150,14 +194,14 @@ func (a *App) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func (a *App) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		err := next(c)
 		if err != nil {
 			c.Error(err)
 		}
-		a.Log.Debug("http", "method", c.Request().Method, "path", c.Path(), "status", c.Response().Status,
+		s.Log.Debug("http", "method", c.Request().Method, "path", c.Path(), "status", c.Response().Status,
 			"ms", time.Since(start).Milliseconds(), "request_id", requestID(c))
 		return nil
 	}

@@ -12,7 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -30,8 +30,8 @@ const (
 // maxFields bounds how many fields one submission may carry.
 const maxFields = 200
 
-func (a *App) form(c echo.Context) (*forms.Form, error) {
-	f, ok := a.Forms[c.Param("form")]
+func (s *server) form(c echo.Context) (*forms.Form, error) {
+	f, ok := s.Forms[c.Param("form")]
 	if !ok {
 		return nil, echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("There is no form called %q.", c.Param("form")))
 	}
@@ -39,12 +39,12 @@ func (a *App) form(c echo.Context) (*forms.Form, error) {
 }
 
 // submitForm is POST /f/:form.
-func (a *App) submitForm(c echo.Context) error {
-	f, err := a.form(c)
+func (s *server) submitForm(c echo.Context) error {
+	f, err := s.form(c)
 	if err != nil {
 		return err
 	}
-	raw, err := readValues(c)
+	raw, notText, err := readValues(c)
 	if err != nil {
 		return err
 	}
@@ -52,12 +52,24 @@ func (a *App) submitForm(c echo.Context) error {
 	if idem == "" {
 		idem = strings.TrimSpace(raw[fieldIdempotencyKey])
 	}
-	if len(idem) > 200 {
-		return echo.NewHTTPError(http.StatusBadRequest, "Idempotency-Key must be at most 200 characters.")
+	if len(idem) > 200 || !utf8.ValidString(idem) {
+		return echo.NewHTTPError(http.StatusBadRequest, "Idempotency-Key must be text of at most 200 characters.")
 	}
-	values, problems := a.Validator.Clean(f, raw)
+	if idem == "" {
+		// Every submission gets a key: when Redis answers too late to tell,
+		// the 503 hands it to the client, and a resend with it cannot make
+		// a second lead.
+		idem = submission.NewID()
+	}
+	values, problems := s.Validator.Clean(f, raw)
+	for _, name := range notText {
+		if problems == nil {
+			problems = map[string]string{}
+		}
+		problems[strings.ToValidUTF8(name, "\uFFFD")] = problemNotText
+	}
 	if problems != nil {
-		a.count(f.ID, "invalid")
+		s.outcome(c, f.ID, "invalid", "")
 		return &invalidInput{form: f, values: raw, fields: problems, idem: idem}
 	}
 	r := c.Request()
@@ -73,30 +85,35 @@ func (a *App) submitForm(c echo.Context) error {
 	}
 	// The store-and-queue sequence runs to its end even if the client goes
 	// away, and no longer than the client would sensibly wait.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.StoreTimeout)
 	defer cancel()
-	existing, err := a.Store.Create(ctx, rec)
+	existing, err := s.Store.Create(ctx, rec)
+	if errors.Is(err, submission.ErrKeyReused) {
+		s.outcome(c, f.ID, "key_reused", "")
+		return &sentForm{form: f, values: raw, idem: idem, err: err}
+	}
 	if err != nil {
-		a.count(f.ID, "unavailable")
-		return &notDurable{err}
+		// Redis may have stored it and answered too late: the client is
+		// told to send it again under the same key.
+		s.outcome(c, f.ID, "unavailable", "")
+		return &sentForm{form: f, values: raw, idem: idem, err: &notDurable{err}}
 	}
 	if existing != "" {
-		a.count(f.ID, "duplicate")
-		return a.accepted(c, f, existing)
+		s.outcome(c, f.ID, "duplicate", existing)
+		return s.accepted(c, f, existing)
 	}
-	if err := a.Queue.Enqueue(ctx, rec.ID); err != nil {
+	if err := s.Queue.Enqueue(ctx, rec.ID); err != nil {
 		// The record is durable; only its task is missing. The worker's
 		// janitor queues records left "accepted" without a task, so this is
 		// still a 202. (Taking the record back instead would break a retry
 		// with the same Idempotency-Key that was already answered with it.)
-		a.Log.Warn("submission stored but not queued; the janitor will queue it", "id", rec.ID, "err", err)
+		s.Log.Warn("submission stored but not queued; the janitor will queue it", "id", rec.ID, "err", err)
 	}
-	a.count(f.ID, "accepted")
-	a.Log.Info("accepted", "id", rec.ID, "form", f.ID, "email", maskEmail(values["email"]), "ip", rec.ClientIP)
-	return a.accepted(c, f, rec.ID)
+	s.outcome(c, f.ID, "accepted", rec.ID)
+	return s.accepted(c, f, rec.ID)
 }
 
-func (a *App) accepted(c echo.Context, f *forms.Form, id string) error {
+func (s *server) accepted(c echo.Context, f *forms.Form, id string) error {
 	if wantsJSON(c) {
 		return c.JSON(http.StatusAccepted, map[string]string{"id": id, "status": submission.StatusAccepted})
 	}
@@ -106,13 +123,19 @@ func (a *App) accepted(c echo.Context, f *forms.Form, id string) error {
 	return c.Redirect(http.StatusSeeOther, "/f/"+url.PathEscape(f.ID)+"/thanks?id="+url.QueryEscape(id))
 }
 
+// problemNotText is the field-level message for a name or value that is not
+// valid text (the words forms.Validator.Clean uses). Such input is refused
+// anywhere in a submission, never stored with U+FFFD in its place.
+const problemNotText = "contains characters that are not valid text"
+
 // readValues reads a url-encoded, multipart or JSON body into field values.
-func readValues(c echo.Context) (map[string]string, error) {
+// notText lists the names whose name or value is not valid text.
+func readValues(c echo.Context) (values map[string]string, notText []string, err error) {
 	r := c.Request()
 	ct := r.Header.Get(echo.HeaderContentType)
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil {
-		return nil, echo.NewHTTPError(http.StatusUnsupportedMediaType, "Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json.")
+		return nil, nil, echo.NewHTTPError(http.StatusUnsupportedMediaType, "Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json.")
 	}
 	switch mt {
 	case echo.MIMEApplicationJSON:
@@ -122,76 +145,159 @@ func readValues(c echo.Context) (map[string]string, error) {
 		if err != nil {
 			var he *echo.HTTPError
 			if errors.As(err, &he) {
-				return nil, err // 413 from the body limit
+				return nil, nil, err // 413 from the body limit
 			}
 			if strings.Contains(err.Error(), "too large") {
-				return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+				return nil, nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge)
 			}
-			return nil, echo.NewHTTPError(http.StatusBadRequest, "The form data could not be read.").SetInternal(err)
+			return nil, nil, echo.NewHTTPError(http.StatusBadRequest, "The form data could not be read.").SetInternal(err)
 		}
 		if len(params) > maxFields {
-			return nil, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("A submission may have at most %d fields.", maxFields))
+			return nil, nil, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("A submission may have at most %d fields.", maxFields))
 		}
 		out := make(map[string]string, len(params))
 		for k, vs := range params {
 			out[k] = strings.Join(vs, ", ")
+			if !utf8.ValidString(k) || !utf8.ValidString(out[k]) {
+				notText = append(notText, k)
+			}
 		}
-		return out, nil
+		return out, notText, nil
 	}
-	return nil, echo.NewHTTPError(http.StatusUnsupportedMediaType, fmt.Sprintf("Content type %q is not accepted: send application/x-www-form-urlencoded, multipart/form-data or application/json.", mt))
+	return nil, nil, echo.NewHTTPError(http.StatusUnsupportedMediaType, fmt.Sprintf("Content type %q is not accepted: send application/x-www-form-urlencoded, multipart/form-data or application/json.", mt))
 }
 
 // readJSON reads a flat JSON object. Numbers and booleans become their text;
-// nested objects and arrays of objects are refused.
-func readJSON(body io.Reader) (map[string]string, error) {
+// nested objects and arrays of objects are refused. encoding/json would
+// turn invalid UTF-8, and \u escapes of half a surrogate pair, into U+FFFD
+// without a word: each value's raw text is checked first, and its name
+// listed in notText instead.
+func readJSON(body io.Reader) (values map[string]string, notText []string, err error) {
 	data, err := io.ReadAll(body)
 	if err != nil {
 		var he *echo.HTTPError
 		if errors.As(err, &he) {
-			return nil, err
+			return nil, nil, err
 		}
-		return nil, echo.NewHTTPError(http.StatusBadRequest, "The request body could not be read.").SetInternal(err)
+		return nil, nil, echo.NewHTTPError(http.StatusBadRequest, "The request body could not be read.").SetInternal(err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var obj map[string]any
+	var obj map[string]json.RawMessage
 	if err := dec.Decode(&obj); err != nil {
-		return nil, echo.NewHTTPError(http.StatusBadRequest, "The body is not valid JSON: "+jsonProblem(err))
+		return nil, nil, echo.NewHTTPError(http.StatusBadRequest, "The body is not valid JSON: "+jsonProblem(err))
 	}
 	if obj == nil {
-		return nil, echo.NewHTTPError(http.StatusBadRequest, "The body must be a JSON object of field names and values.")
+		return nil, nil, echo.NewHTTPError(http.StatusBadRequest, "The body must be a JSON object of field names and values.")
 	}
 	if dec.More() {
-		return nil, echo.NewHTTPError(http.StatusBadRequest, "The body must hold exactly one JSON object.")
+		return nil, nil, echo.NewHTTPError(http.StatusBadRequest, "The body must hold exactly one JSON object.")
 	}
 	if len(obj) > maxFields {
-		return nil, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("A submission may have at most %d fields.", maxFields))
+		return nil, nil, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("A submission may have at most %d fields.", maxFields))
 	}
 	out := make(map[string]string, len(obj))
-	for k, v := range obj {
-		switch v := v.(type) {
-		case nil:
-		case string:
-			out[k] = v
-		case bool:
-			out[k] = strconv.FormatBool(v)
-		case json.Number:
-			out[k] = v.String()
-		case []any:
-			parts := make([]string, 0, len(v))
-			for _, e := range v {
-				s, ok := e.(string)
-				if !ok {
-					return nil, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Field %q must be text, a number, true/false or a list of text.", k))
-				}
-				parts = append(parts, s)
-			}
-			out[k] = strings.Join(parts, ", ")
-		default:
-			return nil, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Field %q must be text, a number, true/false or a list of text.", k))
+	for k, raw := range obj {
+		if !validJSONText(raw) {
+			notText = append(notText, k)
+			continue
+		}
+		v, ok := jsonText(raw)
+		if !ok {
+			return nil, nil, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Field %q must be text, a number, true/false or a list of text.", k))
+		}
+		if v != nil {
+			out[k] = *v
 		}
 	}
-	return out, nil
+	if len(notText) == 0 && !validJSONText(data) {
+		// Not in a value, so in a name, which decoding has already mended:
+		// the names with U+FFFD in them are the suspects.
+		for k := range obj {
+			if strings.ContainsRune(k, utf8.RuneError) {
+				notText = append(notText, k)
+			}
+		}
+	}
+	return out, notText, nil
+}
+
+// jsonText is a JSON value as field text: nil for null; false if it is an
+// object or a list holding anything but strings.
+func jsonText(raw json.RawMessage) (*string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, false
+	}
+	var s string
+	switch v := v.(type) {
+	case nil:
+		return nil, true
+	case string:
+		s = v
+	case bool:
+		s = strconv.FormatBool(v)
+	case json.Number:
+		s = v.String()
+	case []any:
+		parts := make([]string, 0, len(v))
+		for _, e := range v {
+			p, ok := e.(string)
+			if !ok {
+				return nil, false
+			}
+			parts = append(parts, p)
+		}
+		s = strings.Join(parts, ", ")
+	default:
+		return nil, false
+	}
+	return &s, true
+}
+
+// validJSONText reports whether JSON text holds only valid UTF-8 and no
+// \u escape of half a surrogate pair. (A backslash outside a string is a
+// syntax error the decoder reports, so every one seen here starts an escape.)
+func validJSONText(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character
+		if i >= len(b) || b[i] != 'u' {
+			continue
+		}
+		r, ok := hex4(b[i+1:])
+		if !ok {
+			continue // malformed: the decoder says so
+		}
+		i += 4 // on the escape's last digit
+		if !utf16.IsSurrogate(r) {
+			continue
+		}
+		// A high half must be followed at once by an escaped low half.
+		if r >= 0xDC00 || i+6 >= len(b) || b[i+1] != '\\' || b[i+2] != 'u' {
+			return false
+		}
+		if lo, ok := hex4(b[i+3:]); !ok || lo < 0xDC00 || lo > 0xDFFF {
+			return false
+		}
+		i += 6
+	}
+	return true
+}
+
+// hex4 reads the four hex digits of a \u escape.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[:4]), 16, 16)
+	return rune(n), err == nil
 }
 
 func jsonProblem(err error) string {
@@ -211,9 +317,9 @@ func jsonProblem(err error) string {
 
 // checkOrigin refuses cross-origin posts from sites the form does not allow.
 // Browsers send Origin on cross-site posts; server-to-server clients don't.
-func (a *App) checkOrigin(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *server) checkOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		f, err := a.form(c)
+		f, err := s.form(c)
 		if err != nil {
 			return err
 		}
@@ -230,8 +336,8 @@ func (a *App) checkOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // preflight answers CORS preflights for JSON posts from allowed origins.
-func (a *App) preflight(c echo.Context) error {
-	f, err := a.form(c)
+func (s *server) preflight(c echo.Context) error {
+	f, err := s.form(c)
 	if err != nil {
 		return err
 	}
@@ -265,17 +371,6 @@ func setCORS(c echo.Context, origin string) {
 	h := c.Response().Header()
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Add("Vary", "Origin")
-}
-
-func maskEmail(s string) string {
-	at := strings.IndexByte(s, '@')
-	if at <= 0 {
-		if s == "" {
-			return ""
-		}
-		return "***"
-	}
-	return s[:1] + "***" + s[at:]
 }
 
 // truncate cuts s to at most n bytes without splitting a character.

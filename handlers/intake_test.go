@@ -3,6 +3,9 @@ package handlers_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -16,7 +19,9 @@ import (
 
 	"github.com/leadbridge/leadbridge/config"
 	"github.com/leadbridge/leadbridge/handlers"
+	"github.com/leadbridge/leadbridge/health"
 	"github.com/leadbridge/leadbridge/internal/testenv"
+	"github.com/leadbridge/leadbridge/metrics"
 	"github.com/leadbridge/leadbridge/queue"
 	"github.com/leadbridge/leadbridge/submission"
 )
@@ -25,15 +30,17 @@ const token = "handler-test-token-0123"
 
 type env struct {
 	e     *echo.Echo
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	redis *testenv.Redis
 	store *submission.Store
 }
 
-// envOptions vary the App a test runs against.
+// envOptions vary the router a test runs against.
 type envOptions struct {
-	configFile string        // LEADBRIDGE_CONFIG; "" = the built-in demo form
-	queue      *redis.Client // where tasks are enqueued; nil = the env's own Redis
+	configFile   string                // LEADBRIDGE_CONFIG; "" = the built-in demo form
+	queue        redis.UniversalClient // where tasks are enqueued; nil = the env's own Redis
+	storeTimeout time.Duration         // Deps.StoreTimeout
+	log          io.Writer             // where the API logs, at debug level; nil = nowhere
 }
 
 func newEnv(t testing.TB) *env { return newEnvWith(t, envOptions{}) }
@@ -41,7 +48,11 @@ func newEnv(t testing.TB) *env { return newEnvWith(t, envOptions{}) }
 func newEnvWith(t testing.TB, o envOptions) *env {
 	t.Helper()
 	r := testenv.StartRedis(t)
-	rdb := r.Client()
+	rdb, err := config.Redis{URL: r.URL}.Client() // as cmd/api builds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
 	fs, err := config.LoadForms(o.configFile, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -50,11 +61,26 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		o.queue = rdb
 	}
 	store := submission.NewStore(rdb, time.Hour)
-	app := &handlers.App{Forms: fs, Store: store, Queue: queue.NewClient(o.queue), Redis: rdb, APIToken: token, MaxBodyBytes: 64 << 10}
-	if err := app.Init(); err != nil {
+	reg := metrics.Registry()
+	logHandler := slog.DiscardHandler
+	if o.log != nil {
+		logHandler = slog.NewJSONHandler(o.log, &slog.HandlerOptions{Level: slog.LevelDebug})
+	}
+	e, err := handlers.New(handlers.Deps{
+		Forms:        fs,
+		Store:        store,
+		Queue:        queue.NewClient(o.queue),
+		Health:       health.New(func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, metrics.Handler(reg), slog.New(slog.DiscardHandler)),
+		APIToken:     token,
+		MaxBodyBytes: 64 << 10,
+		Metrics:      metrics.NewIntake(reg),
+		StoreTimeout: o.storeTimeout,
+		Log:          slog.New(logHandler),
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{e: handlers.NewServer(app, nil), rdb: rdb, redis: r, store: store}
+	return &env{e: e, rdb: rdb, redis: r, store: store}
 }
 
 func (v *env) post(path, contentType, body string, hdr ...string) *httptest.ResponseRecorder {
@@ -127,6 +153,22 @@ func TestBadInputIsRefusedAndNothingIsStored(t *testing.T) {
 		{"unknown form", "/f/nope", "application/json", `{"last_name":"Lee","email":"a@b.co"}`, 404, "not_found", nil},
 		{"invalid UTF-8", "/f/demo", "application/x-www-form-urlencoded", "last_name=%ff%fe&email=a@b.co", 422, "validation_failed",
 			map[string]string{"last_name": "contains characters that are not valid text"}},
+		{"invalid UTF-8 in a field the form does not have", "/f/demo", "application/x-www-form-urlencoded", "last_name=Lee&email=a@b.co&_page=%ff", 422, "validation_failed",
+			map[string]string{"_page": "contains characters that are not valid text"}},
+		{"invalid UTF-8 in a JSON string", "/f/demo", "application/json", "{\"last_name\":\"L\xffe\",\"email\":\"a@b.co\"}", 422, "validation_failed",
+			map[string]string{"last_name": "contains characters that are not valid text"}},
+		{"invalid UTF-8 in a JSON list", "/f/demo", "application/json", "{\"last_name\":\"Lee\",\"email\":\"a@b.co\",\"message\":[\"ok\",\"\xc3\"]}", 422, "validation_failed",
+			map[string]string{"message": "contains characters that are not valid text"}},
+		{"invalid UTF-8 in a JSON field the form does not have", "/f/demo", "application/json", "{\"last_name\":\"Lee\",\"email\":\"a@b.co\",\"nick\":\"\xed\xa0\x80\"}", 422, "validation_failed",
+			map[string]string{"nick": "contains characters that are not valid text"}},
+		{"invalid UTF-8 in a JSON name", "/f/demo", "application/json", "{\"last_name\":\"Lee\",\"email\":\"a@b.co\",\"n\xffck\":\"x\"}", 422, "validation_failed",
+			map[string]string{"n\ufffdck": "contains characters that are not valid text"}},
+		{"half a surrogate pair escaped in JSON", "/f/demo", "application/json", `{"last_name":"L\ud800e","email":"a@b.co"}`, 422, "validation_failed",
+			map[string]string{"last_name": "contains characters that are not valid text"}},
+		{"the low half alone", "/f/demo", "application/json", `{"last_name":"Lee","email":"a@b.co","company":"\udc00"}`, 422, "validation_failed",
+			map[string]string{"company": "contains characters that are not valid text"}},
+		{"a high half before another high half", "/f/demo", "application/json", `{"last_name":"\ud83d\ud83d","email":"a@b.co"}`, 422, "validation_failed",
+			map[string]string{"last_name": "contains characters that are not valid text"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -158,6 +200,12 @@ func TestBadInputIsRefusedAndNothingIsStored(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Idempotency-Key not text", func(t *testing.T) {
+		rec := v.post("/f/demo", "application/json", `{"last_name":"Lee","email":"a@b.co"}`, "Idempotency-Key", "k-\xff")
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("status: got %d, want 400 (body %s)", rec.Code, rec.Body.String())
+		}
+	})
 	if n := v.queued(t); n != 0 {
 		t.Errorf("tasks queued after bad input: got %d, want 0", n)
 	}
@@ -202,6 +250,120 @@ func TestIdempotencyKeyReturnsTheFirstSubmission(t *testing.T) {
 	}
 	if n := v.queued(t); n != 1 {
 		t.Errorf("queued: got %d, want 1", n)
+	}
+}
+
+// TestIdempotencyKeyReusedForOtherContentIsRefused: a key names one
+// submission's content. The same content sent again (fields in another
+// order, other spacing, other case where that does not matter) is a repeat;
+// other content under the same key is refused, not silently dropped.
+func TestIdempotencyKeyReusedForOtherContentIsRefused(t *testing.T) {
+	v := newEnv(t)
+	first := v.post("/f/demo", "application/json", `{"last_name":"Lee","email":"ann@example.com"}`, "Idempotency-Key", "k-9")
+	same := v.post("/f/demo", "application/json", `{ "email" : " Ann@Example.com ", "last_name": "Lee ", "unknown": 1 }`, "Idempotency-Key", "k-9")
+	other := v.post("/f/demo", "application/json", `{"last_name":"Ng","email":"bo@example.com"}`, "Idempotency-Key", "k-9")
+	var a, b, c map[string]string
+	json.Unmarshal(first.Body.Bytes(), &a)
+	json.Unmarshal(same.Body.Bytes(), &b)
+	json.Unmarshal(other.Body.Bytes(), &c)
+	if first.Code != 202 || same.Code != 202 || a["id"] == "" || a["id"] != b["id"] {
+		t.Errorf("same content: got %d %v and %d %v, want 202 with the same id", first.Code, a, same.Code, b)
+	}
+	if other.Code != http.StatusUnprocessableEntity || c["error"] != "idempotency_key_reused" || !strings.Contains(c["message"], "different content") {
+		t.Errorf("other content, same key: got %d %v, want 422 idempotency_key_reused saying the key was used for different content", other.Code, c)
+	}
+	if n := v.records(t); n != 1 {
+		t.Errorf("records: got %d, want 1", n)
+	}
+
+	// A person who went Back and changed the form they had sent sees it
+	// again, with what they typed and a fresh key, so Send sends it.
+	page := v.post("/f/demo", "application/x-www-form-urlencoded", "last_name=Ng&email=bo%40example.com&_idempotency_key=k-9", "Accept", "text/html")
+	if page.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("HTML post, other content, same key: got %d, want 422", page.Code)
+	}
+	body := page.Body.String()
+	for _, want := range []string{`value="Ng"`, `value="bo@example.com"`, "already sent with different answers"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `name="_idempotency_key" value="k-9"`) {
+		t.Error("the page shown again keeps the used key; Send would be refused again")
+	}
+}
+
+// TestResendAfterA503ThatLandedMakesOneSubmission: Redis answers after
+// intake's deadline, so the client is told 503 although the submission was
+// stored. The 503 says to send it again with the same Idempotency-Key (and
+// gives one to a client that sent none); doing so returns the stored one.
+func TestResendAfterA503ThatLandedMakesOneSubmission(t *testing.T) {
+	v := newEnvWith(t, envOptions{storeTimeout: time.Second})
+	if rec := v.post("/f/demo", "application/json", `{"last_name":"Lee","email":"ann@example.com"}`); rec.Code != http.StatusAccepted {
+		t.Fatalf("POST before the hang: got %d, want 202", rec.Code) // the pool and script are warm now
+	}
+	for _, tc := range []struct {
+		name, key, body string
+	}{
+		{"with a key", "k-503", `{"last_name":"Ng","email":"bo@example.com"}`},
+		{"without a key", "", `{"last_name":"Wu","email":"cy@example.com"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := v.records(t)
+			hdr := []string{}
+			if tc.key != "" {
+				hdr = []string{"Idempotency-Key", tc.key}
+			}
+			v.redis.Pause()
+			rec := v.post("/f/demo", "application/json", tc.body, hdr...)
+			v.redis.Resume()
+			var got struct {
+				Error          string `json:"error"`
+				Message        string `json:"message"`
+				Retry          bool   `json:"retry_with_same_idempotency_key"`
+				IdempotencyKey string `json:"idempotency_key"`
+			}
+			json.Unmarshal(rec.Body.Bytes(), &got)
+			if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+				t.Fatalf("POST with Redis hung: got %d %s, want 503 with Retry-After", rec.Code, rec.Body.String())
+			}
+			if !got.Retry || got.IdempotencyKey == "" || (tc.key != "" && got.IdempotencyKey != tc.key) || !strings.Contains(got.Message, "same Idempotency-Key") {
+				t.Errorf("503 body: got %+v, want retry_with_same_idempotency_key, the key to send (%q) and a message saying so", got, tc.key)
+			}
+			// Redis, resumed, runs what it was sent: the submission landed.
+			testenv.Eventually(t, 10*time.Second, func() string {
+				if n := v.records(t); n != before+1 {
+					return fmt.Sprintf("records: %d, want %d", n, before+1)
+				}
+				return ""
+			})
+			again := v.post("/f/demo", "application/json", tc.body, "Idempotency-Key", got.IdempotencyKey)
+			if again.Code != http.StatusAccepted {
+				t.Fatalf("resend: got %d %s, want 202", again.Code, again.Body.String())
+			}
+			if n := v.records(t); n != before+1 {
+				t.Errorf("records after the resend: got %d, want %d (one submission)", n, before+1)
+			}
+		})
+	}
+}
+
+// TestHostedFormAfterA503KeepsItsKey: a person whose Send got a 503 sees
+// the form again with their answers and the same key, so that sending it
+// again cannot make a second lead.
+func TestHostedFormAfterA503KeepsItsKey(t *testing.T) {
+	v := newEnvWith(t, envOptions{storeTimeout: time.Second})
+	v.redis.Pause()
+	rec := v.post("/f/demo", "application/x-www-form-urlencoded", "last_name=Lee&email=ann%40example.com&_idempotency_key=page-7", "Accept", "text/html")
+	v.redis.Resume()
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status: got %d, want 503", rec.Code)
+	}
+	page := rec.Body.String()
+	for _, want := range []string{`name="_idempotency_key" value="page-7"`, `value="Lee"`, `value="ann@example.com"`, "Press Send again"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q:\n%s", want, page)
+		}
 	}
 }
 
@@ -279,5 +441,89 @@ func TestStoredButNotQueuedIsStillAccepted(t *testing.T) {
 	rec, err := store.Get(context.Background(), a["id"])
 	if err != nil || rec.Status != submission.StatusAccepted {
 		t.Errorf("record: got %v, %v; want it kept as accepted for the janitor", rec, err)
+	}
+}
+
+// TestMediaTypesAreCaseInsensitive: RFC 9110 media types and parameter
+// names are case-insensitive (a boundary's value is not).
+func TestMediaTypesAreCaseInsensitive(t *testing.T) {
+	v := newEnv(t)
+	multipart := "--XyZ\r\nContent-Disposition: form-data; name=\"last_name\"\r\n\r\nLee\r\n" +
+		"--XyZ\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nann@example.com\r\n--XyZ--\r\n"
+	for _, tc := range []struct {
+		name, ctype, accept, body string
+	}{
+		{"JSON body", "APPLICATION/JSON", "", `{"last_name":"Lee","email":"ann@example.com"}`},
+		{"JSON body with parameters", "Application/Json; Charset=UTF-8", "", `{"last_name":"Lee","email":"ann@example.com"}`},
+		{"JSON asked for in Accept", "application/x-www-form-urlencoded", "Text/HTML;q=0.5, APPLICATION/JSON", "last_name=Lee&email=ann%40example.com"},
+		{"url-encoded", "APPLICATION/X-WWW-FORM-URLENCODED", "application/json", "last_name=Lee&email=ann%40example.com"},
+		{"multipart", "MULTIPART/FORM-DATA; BOUNDARY=XyZ", "application/json", multipart},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := []string{}
+			if tc.accept != "" {
+				hdr = append(hdr, "Accept", tc.accept)
+			}
+			rec := v.post("/f/demo", tc.ctype, tc.body, hdr...)
+			var got map[string]string
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); rec.Code != http.StatusAccepted || err != nil {
+				t.Fatalf("got %d %q, want 202 and JSON", rec.Code, rec.Body.String())
+			}
+			r, err := v.store.Get(context.Background(), got["id"])
+			if err != nil || r.Fields["last_name"] != "Lee" || r.Fields["email"] != "ann@example.com" {
+				t.Errorf("record: got %v, %v; want last_name Lee and the email", r, err)
+			}
+		})
+	}
+	t.Run("status API body", func(t *testing.T) {
+		id := v.failedRecord(t)
+		req := httptest.NewRequest(http.MethodPost, "/v1/submissions/"+id+"/discard", strings.NewReader(`{"reason":"duplicate of another"}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "APPLICATION/JSON")
+		rec := httptest.NewRecorder()
+		v.e.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Errorf("discard with APPLICATION/JSON: got %d %s, want 200", rec.Code, rec.Body.String())
+		}
+	})
+}
+
+// TestEscapedTextIsKept: JSON escapes of valid text, a surrogate pair
+// among them, arrive as the characters they stand for.
+func TestEscapedTextIsKept(t *testing.T) {
+	v := newEnv(t)
+	rec := v.post("/f/demo", "application/json", `{"last_name":"Z\u00fcrich \ud83d\ude00","email":"a@b.co","company":"\\ud800 is text"}`)
+	var got map[string]string
+	json.Unmarshal(rec.Body.Bytes(), &got)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("got %d %s, want 202", rec.Code, rec.Body.String())
+	}
+	r, err := v.store.Get(context.Background(), got["id"])
+	if err != nil || r.Fields["last_name"] != "Zürich 😀" || r.Fields["company"] != `\ud800 is text` {
+		t.Errorf("record: got %v, %v; want last_name Zürich 😀 and company \\ud800 is text", r.Fields, err)
+	}
+}
+
+// TestLogsHoldNoPersonalData: what the API logs about submissions is ids,
+// forms and outcomes — no names, emails, phones or client addresses.
+func TestLogsHoldNoPersonalData(t *testing.T) {
+	var log testenv.Buffer
+	v := newEnvWith(t, envOptions{log: &log})
+	body := `{"first_name":"Annabel","last_name":"Leewood","email":"annabel@private.example","phone":"+44 20 7946 0958","message":"call me"}`
+	first := v.post("/f/demo", "application/json", body, "Idempotency-Key", "k-log")
+	v.post("/f/demo", "application/json", body, "Idempotency-Key", "k-log")
+	v.post("/f/demo", "application/x-www-form-urlencoded", "first_name=Annabel&email=annabel%40private.example", "Accept", "text/html")
+	var a map[string]string
+	json.Unmarshal(first.Body.Bytes(), &a)
+	got := log.String()
+	for _, personal := range []string{"Annabel", "Leewood", "annabel", "private.example", "7946", "call me", "192.0.2.1"} {
+		if strings.Contains(got, personal) {
+			t.Errorf("the log holds %q:\n%s", personal, got)
+		}
+	}
+	for _, want := range []string{`"id":"` + a["id"] + `"`, `"form":"demo"`, `"outcome":"accepted"`, `"outcome":"duplicate"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the log lacks %s:\n%s", want, got)
+		}
 	}
 }

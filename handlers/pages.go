@@ -28,18 +28,21 @@ type formPage struct {
 	Errors         map[string]string
 	Action         string
 	IdempotencyKey string
+	Notice         string // what went wrong with the whole submission, if anything did
 }
 
 // showForm is GET /f/:form: the hosted form, usable without JavaScript.
-func (a *App) showForm(c echo.Context) error {
-	f, err := a.form(c)
+func (s *server) showForm(c echo.Context) error {
+	f, err := s.form(c)
 	if err != nil {
 		return err
 	}
-	return a.renderForm(c, http.StatusOK, f, nil, nil, "")
+	return s.renderForm(c, http.StatusOK, f, nil, nil, "", "")
 }
 
-func (a *App) renderForm(c echo.Context, status int, f *forms.Form, values, problems map[string]string, idem string) error {
+// renderForm shows the hosted form: values filled in, problems per field,
+// a notice about the whole submission, and idem as its key (a new one if "").
+func (s *server) renderForm(c echo.Context, status int, f *forms.Form, values, problems map[string]string, idem, notice string) error {
 	if idem == "" {
 		// One key per rendered page: a double click or a resubmitted page
 		// produces one lead, not two.
@@ -49,8 +52,8 @@ func (a *App) renderForm(c echo.Context, status int, f *forms.Form, values, prob
 		values = map[string]string{}
 	}
 	p := formPage{
-		page: page{a.hashes}, Form: f, Values: values, Errors: problems,
-		Action: "/f/" + url.PathEscape(f.ID), IdempotencyKey: idem,
+		page: page{s.hashes}, Form: f, Values: values, Errors: problems,
+		Action: "/f/" + url.PathEscape(f.ID), IdempotencyKey: idem, Notice: notice,
 	}
 	for _, fd := range f.Fields {
 		v := fieldView{Field: fd, InputType: "text"}
@@ -73,12 +76,12 @@ func (a *App) renderForm(c echo.Context, status int, f *forms.Form, values, prob
 		}
 		p.Fields = append(p.Fields, v)
 	}
-	return a.render(c, status, "form.html", p)
+	return s.render(c, status, "form.html", p)
 }
 
 // thanks is the hosted thank-you page after a plain HTML post.
-func (a *App) thanks(c echo.Context) error {
-	f, err := a.form(c)
+func (s *server) thanks(c echo.Context) error {
+	f, err := s.form(c)
 	if err != nil {
 		return err
 	}
@@ -86,9 +89,9 @@ func (a *App) thanks(c echo.Context) error {
 	if len(id) > 64 {
 		id = ""
 	}
-	return a.render(c, http.StatusOK, "thanks.html", struct {
+	return s.render(c, http.StatusOK, "thanks.html", struct {
 		page
 		Form *forms.Form
 		ID   string
-	}{page{a.hashes}, f, id})
+	}{page{s.hashes}, f, id})
 }

@@ -14,13 +14,13 @@ import (
 )
 
 // requireToken guards the JSON API with the bearer LEADBRIDGE_API_TOKEN.
-func (a *App) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if a.APIToken == "" {
+		if s.APIToken == "" {
 			return echo.NewHTTPError(http.StatusUnauthorized, "The status API is off: set LEADBRIDGE_API_TOKEN.")
 		}
 		got, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.APIToken)) != 1 {
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.APIToken)) != 1 {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="leadbridge"`)
 			return echo.NewHTTPError(http.StatusUnauthorized, "A valid bearer token is required.")
 		}
@@ -29,21 +29,19 @@ func (a *App) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // getSubmission is GET /v1/submissions/:id.
-func (a *App) getSubmission(c echo.Context) error {
-	r, err := a.Store.Get(c.Request().Context(), c.Param("id"))
+func (s *server) getSubmission(c echo.Context) error {
+	r, err := s.Store.Get(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, r)
 }
 
-// listSubmissions is GET /v1/submissions?status=failed&form=…&before=…&limit=….
-func (a *App) listSubmissions(c echo.Context) error {
+// listSubmissions is GET /v1/submissions?status=…&form=…&before=…&limit=…;
+// no status lists every status.
+func (s *server) listSubmissions(c echo.Context) error {
 	status := c.QueryParam("status")
-	if status == "" {
-		status = submission.StatusFailed
-	}
-	if !submission.ValidStatus(status) {
+	if status != "" && !submission.ValidStatus(status) {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("status must be one of %s.", strings.Join(submission.Statuses, ", ")))
 	}
 	o := submission.ListOptions{Status: status, Form: c.QueryParam("form"), Limit: submission.DefaultListLimit}
@@ -61,11 +59,11 @@ func (a *App) listSubmissions(c echo.Context) error {
 		}
 		o.Before = t
 	}
-	recs, err := a.Store.List(c.Request().Context(), o)
+	recs, err := s.Store.List(c.Request().Context(), o)
 	if err != nil {
 		return err
 	}
-	counts, err := a.Store.Counts(c.Request().Context())
+	counts, err := s.Store.Counts(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -85,22 +83,22 @@ func (a *App) listSubmissions(c echo.Context) error {
 
 // retrySubmission is POST /v1/submissions/:id/retry: queue a failed (or
 // discarded) submission again under the same id.
-func (a *App) retrySubmission(c echo.Context) error {
+func (s *server) retrySubmission(c echo.Context) error {
 	ctx := c.Request().Context()
 	id := c.Param("id")
-	r, err := a.Store.Retry(ctx, id)
+	r, err := s.Store.Retry(ctx, id)
 	if err != nil {
 		return err
 	}
-	if err := a.Queue.Requeue(ctx, id); err != nil {
+	if err := s.Queue.Requeue(ctx, id); err != nil {
 		return &notDurable{err}
 	}
-	a.Log.Info("retry requested", "id", id)
+	s.Log.Info("retry requested", "id", id)
 	return c.JSON(http.StatusAccepted, r)
 }
 
 // discardSubmission is POST /v1/submissions/:id/discard with {"reason": "…"}.
-func (a *App) discardSubmission(c echo.Context) error {
+func (s *server) discardSubmission(c echo.Context) error {
 	var body struct {
 		Reason string `json:"reason" form:"reason"`
 	}
@@ -111,7 +109,7 @@ func (a *App) discardSubmission(c echo.Context) error {
 	if body.Reason == "" || len(body.Reason) > 500 {
 		return &invalidInput{fields: map[string]string{"reason": "is required (at most 500 characters)"}}
 	}
-	r, err := a.Store.Discard(c.Request().Context(), c.Param("id"), body.Reason)
+	r, err := s.Store.Discard(c.Request().Context(), c.Param("id"), body.Reason)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +86,27 @@ func TestFailedSubmissionCanBeRetriedUnderTheSameID(t *testing.T) {
 	}
 	if code, body := v.api(http.MethodGet, "/v1/submissions?status=bogus", ""); code != 400 || body["error"] != "bad_request" {
 		t.Errorf("unknown status: got %d %v, want 400 JSON", code, body)
+	}
+}
+
+// TestListWithoutStatusShowsEveryStatus: no status means every status,
+// newest first — not silently the failed ones.
+func TestListWithoutStatusShowsEveryStatus(t *testing.T) {
+	v := newEnv(t)
+	failed := v.failedRecord(t)
+	accepted := v.post("/f/demo", "application/json", `{"last_name":"Lee","email":"ann@example.com"}`)
+	var a map[string]string
+	json.Unmarshal(accepted.Body.Bytes(), &a)
+
+	code, body := v.api(http.MethodGet, "/v1/submissions", "")
+	var got []string
+	for _, r := range body["submissions"].([]any) {
+		got = append(got, r.(map[string]any)["id"].(string))
+	}
+	if want := []string{a["id"], failed}; code != 200 || !slices.Equal(got, want) {
+		t.Errorf("GET /v1/submissions: got %d %v, want 200 and %v (accepted, then the older failed one)", code, got, want)
+	}
+	if _, body := v.api(http.MethodGet, "/v1/submissions?status=failed", ""); len(body["submissions"].([]any)) != 1 {
+		t.Errorf("status=failed: got %v, want the failed one only", body["submissions"])
 	}
 }

@@ -6,6 +6,7 @@ package metrics
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,7 +16,7 @@ import (
 
 // Intake counts what the API does with submissions.
 type Intake struct {
-	Submissions *prometheus.CounterVec // form, outcome: accepted | duplicate | invalid | unavailable
+	Submissions *prometheus.CounterVec // form, outcome: accepted | duplicate | key_reused | invalid | unavailable
 }
 
 // Delivery counts what workers do with submissions.
@@ -36,7 +37,7 @@ func NewIntake(r prometheus.Registerer) *Intake {
 	m := &Intake{
 		Submissions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leadbridge_submissions_total",
-			Help: "Form submissions received, by form and outcome (accepted, duplicate, invalid, unavailable).",
+			Help: "Form submissions received, by form and outcome (accepted, duplicate, key_reused, invalid, unavailable).",
 		}, []string{"form", "outcome"}),
 	}
 	r.MustRegister(m.Submissions)
@@ -65,31 +66,73 @@ type StatusCounter interface {
 	Counts(ctx context.Context) (map[string]int64, error)
 }
 
+// statusReadTimeout bounds how long a scrape waits for the record counts.
+// A Redis that does not answer within it leaves the counts out of that
+// scrape instead of failing the whole page: /metrics always answers.
+const statusReadTimeout = time.Second
+
 // statusCollector reads the counts at scrape time, so the gauge is the
 // records' truth rather than a counter that drifts across restarts.
 type statusCollector struct {
-	src  StatusCounter
-	desc *prometheus.Desc
+	src      StatusCounter
+	desc     *prometheus.Desc
+	lastDesc *prometheus.Desc
+	lastRead atomic.Int64 // Unix nanoseconds of the last scrape that read the counts
 }
 
-// RegisterStatuses adds the leadbridge_submissions gauge, by status.
+// RegisterStatuses adds the leadbridge_submissions gauge, by status, and
+// leadbridge_submissions_last_read_timestamp_seconds: when the counts were
+// last read. A scrape that cannot read them within statusReadTimeout omits
+// leadbridge_submissions; alert on the timestamp falling behind.
 func RegisterStatuses(r prometheus.Registerer, src StatusCounter) {
-	r.MustRegister(&statusCollector{src: src, desc: prometheus.NewDesc(
-		"leadbridge_submissions", "Submission records held, by status (failed ones need a person).", []string{"status"}, nil)})
+	r.MustRegister(&statusCollector{
+		src: src,
+		desc: prometheus.NewDesc("leadbridge_submissions",
+			"Submission records held, by status (failed ones need a person). Absent from a scrape that could not read Redis in time.",
+			[]string{"status"}, nil),
+		lastDesc: prometheus.NewDesc("leadbridge_submissions_last_read_timestamp_seconds",
+			"Unix time at which leadbridge_submissions was last read from Redis by this process (0: never).", nil, nil),
+	})
 }
 
-func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.desc
+	ch <- c.lastDesc
+}
 
 func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	counts, err := c.src.Counts(ctx)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, err)
-		return
+	if counts, ok := c.read(); ok {
+		c.lastRead.Store(time.Now().UnixNano())
+		for status, n := range counts {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), status)
+		}
 	}
-	for status, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), status)
+	var last float64
+	if ns := c.lastRead.Load(); ns != 0 {
+		last = float64(ns) / 1e9
+	}
+	ch <- prometheus.MustNewConstMetric(c.lastDesc, prometheus.GaugeValue, last)
+}
+
+// read asks for the counts and waits at most statusReadTimeout, even if the
+// source does not honour its context.
+func (c *statusCollector) read() (map[string]int64, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), statusReadTimeout)
+	defer cancel()
+	type result struct {
+		counts map[string]int64
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		counts, err := c.src.Counts(ctx)
+		done <- result{counts, err}
+	}()
+	select {
+	case r := <-done:
+		return r.counts, r.err == nil
+	case <-ctx.Done():
+		return nil, false
 	}
 }
 

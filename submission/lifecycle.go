@@ -13,8 +13,7 @@ import (
 //	accepted ─► delivering ─► delivered
 //	   ▲            ├─► retrying ─► delivering …   (transient, throttled)
 //	   │            └─► failed ──► discarded        (permanent, or the horizon passed)
-//	   ├── retry ◄── failed, discarded
-//	   └── release ◄── spam
+//	   └── retry ◄── failed, discarded
 //
 // Records change only through the methods below, so that every caller —
 // the worker, the status API, the admin console — moves a submission the
@@ -47,7 +46,7 @@ func (e *TransitionError) Error() string {
 func (e *TransitionError) Is(target error) bool { return target == ErrTransition }
 
 var pastTense = map[string]string{
-	"begin": "delivered", "retry": "retried", "discard": "discarded", "release": "released",
+	"begin": "delivered", "retry": "retried", "discard": "discarded",
 	"succeed": "marked delivered", "fail": "marked failed", "retry later": "rescheduled",
 }
 
@@ -93,7 +92,7 @@ func (s *Store) Succeed(ctx context.Context, id, attempt string, started time.Ti
 		r.LeadID, r.ContactID, r.Action, r.Match = o.LeadID, o.ContactID, o.Action, o.Match
 		r.DeliveredAt = &now
 		r.LastError = nil
-		r.AddAttempt(Attempt{At: started.UTC(), Outcome: "delivered", Duration: now.Sub(started).Seconds()})
+		r.addAttempt(Attempt{At: started.UTC(), Outcome: "delivered", Duration: now.Sub(started).Seconds()})
 	})
 	return err
 }
@@ -104,7 +103,7 @@ func (s *Store) Fail(ctx context.Context, id, attempt string, started time.Time,
 	_, err := s.ownAttempt(ctx, id, attempt, "fail", func(r *Record, now time.Time) {
 		r.Status = StatusFailed
 		r.LastError = &e
-		r.AddAttempt(Attempt{At: started.UTC(), Outcome: "failed", Duration: now.Sub(started).Seconds(), Error: &e})
+		r.addAttempt(Attempt{At: started.UTC(), Outcome: "failed", Duration: now.Sub(started).Seconds(), Error: &e})
 	})
 	return err
 }
@@ -117,7 +116,7 @@ func (s *Store) RetryLater(ctx context.Context, id, attempt string, started time
 		next := next.UTC()
 		r.NextAttempt = &next
 		r.LastError = &e
-		r.AddAttempt(Attempt{At: started.UTC(), Outcome: "retrying", Duration: now.Sub(started).Seconds(), Error: &e})
+		r.addAttempt(Attempt{At: started.UTC(), Outcome: "retrying", Duration: now.Sub(started).Seconds(), Error: &e})
 	})
 	return err
 }
@@ -153,17 +152,6 @@ func (s *Store) Discard(ctx context.Context, id, reason string) (*Record, error)
 	return s.transition(ctx, id, "discard", []string{StatusFailed, StatusSpam}, func(r *Record) error {
 		r.Status = StatusDiscarded
 		r.DiscardReason = reason
-		return nil
-	})
-}
-
-// Release sends a submission that intake held as spam to delivery after
-// all. The caller queues it.
-func (s *Store) Release(ctx context.Context, id string) (*Record, error) {
-	return s.transition(ctx, id, "release", []string{StatusSpam}, func(r *Record) error {
-		now := s.now().UTC()
-		r.Status = StatusAccepted
-		r.RetriedAt = &now
 		return nil
 	})
 }

@@ -20,8 +20,6 @@ func TestTransitions(t *testing.T) {
 			map[string]string{StatusFailed: StatusAccepted, StatusDiscarded: StatusAccepted}},
 		{"discard", func(id string) (*Record, error) { return s.Discard(ctx(t), id, "test entry") },
 			map[string]string{StatusFailed: StatusDiscarded, StatusSpam: StatusDiscarded}},
-		{"release", func(id string) (*Record, error) { return s.Release(ctx(t), id) },
-			map[string]string{StatusSpam: StatusAccepted}},
 		{"begin", func(id string) (*Record, error) { return s.BeginAttempt(ctx(t), id) },
 			map[string]string{StatusAccepted: StatusDelivering, StatusRetrying: StatusDelivering, StatusDelivering: StatusDelivering}},
 	}

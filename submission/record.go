@@ -104,8 +104,8 @@ func (r *Record) HorizonStart() time.Time {
 	return r.ReceivedAt
 }
 
-// AddAttempt appends an attempt, keeping the most recent ones.
-func (r *Record) AddAttempt(a Attempt) {
+// addAttempt appends an attempt, keeping the most recent ones.
+func (r *Record) addAttempt(a Attempt) {
 	r.AttemptCount++
 	r.Attempts = append(r.Attempts, a)
 	if n := len(r.Attempts); n > maxAttempts {

@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,6 +22,9 @@ var (
 	ErrNotFound = errors.New("submission: not found")
 	// ErrConflict: the record changed under us too many times in a row.
 	ErrConflict = errors.New("submission: concurrent update, try again")
+	// ErrKeyReused: Create was given an idempotency key that already names
+	// a submission of the same form with different content.
+	ErrKeyReused = errors.New("submission: idempotency key already used for different content")
 )
 
 // All keys share the {lb} hash tag so that a record and its indexes can be
@@ -27,7 +33,7 @@ const (
 	keyRecord = "{lb}:rec:"  // + id → JSON Record
 	keyIndex  = "{lb}:idx:"  // + status → zset of ids by last change (score)
 	keyFailed = "{lb}:fail:" // + form → zset of failed ids by time (score)
-	keyIdem   = "{lb}:idem:" // + form + ":" + sha256(key) → id
+	keyIdem   = "{lb}:idem:" // + form + ":" + sha256(key) → id + ":" + fingerprint(fields)
 )
 
 // score is an index score: Unix milliseconds with the sub-millisecond part
@@ -37,29 +43,29 @@ const (
 // earlier versions still sort in place.)
 func score(t time.Time) float64 { return float64(t.UnixNano()) / 1e6 }
 
-// IdempotencyTTL is how long an Idempotency-Key maps to its first submission.
-const IdempotencyTTL = 24 * time.Hour
+// idempotencyTTL is how long an Idempotency-Key maps to its first submission.
+const idempotencyTTL = 24 * time.Hour
 
 // Store keeps submission records in Redis.
 type Store struct {
-	rdb redis.UniversalClient
-	now func() time.Time
-	// Retention is how long delivered and discarded records are kept.
-	Retention time.Duration
+	rdb       redis.UniversalClient
+	now       func() time.Time
+	retention time.Duration // how long delivered and discarded records are kept
 }
 
 // NewStore returns a Store on rdb. Records of delivered and discarded
 // submissions expire after retention; others stay until handled.
 func NewStore(rdb redis.UniversalClient, retention time.Duration) *Store {
-	return &Store{rdb: rdb, now: time.Now, Retention: retention}
+	return &Store{rdb: rdb, now: time.Now, retention: retention}
 }
 
 // createScript stores a new record and indexes it, unless the idempotency
-// key already names a submission — then it returns that one's id. One script,
-// so a crash can never leave a key without its record or the other way round.
+// key already names a submission — then it returns what the key holds: that
+// one's id and content fingerprint. One script, so a crash can never leave
+// a key without its record or the other way round.
 // KEYS[3] is always a key in the {lb} slot (Redis Cluster refuses keys of
 // other slots, and "" hashes elsewhere); ARGV[5] says whether it is a real
-// idempotency key.
+// idempotency key, ARGV[6] is what to store under it.
 var createScript = redis.NewScript(`
 local keyed = ARGV[5] == '1'
 if keyed then
@@ -68,13 +74,16 @@ if keyed then
 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-if keyed then redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4]) end
+if keyed then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[4]) end
 return ''
 `)
 
 // Create makes r durable with status accepted. When r.IdempotencyKey is set
 // and a submission of the same form was already created with it, nothing is
-// written and that submission's id is returned as existing.
+// written: if that submission had the same fields, its id is returned as
+// existing; otherwise the error is ErrKeyReused (Stripe's rule: a key names
+// one request's content). Fields are compared as given, so callers pass the
+// normalized values (forms.Validator.Clean's).
 func (s *Store) Create(ctx context.Context, r *Record) (existing string, err error) {
 	now := s.now().UTC()
 	if r.ID == "" {
@@ -89,17 +98,36 @@ func (s *Store) Create(ctx context.Context, r *Record) (existing string, err err
 	if err != nil {
 		return "", err
 	}
+	fp := fingerprint(r.Fields)
 	idem, keyed := keyIdem+"none", "0"
 	if r.IdempotencyKey != "" {
 		idem, keyed = idemKey(r.Form, r.IdempotencyKey), "1"
 	}
 	res, err := createScript.Run(ctx, s.rdb,
 		[]string{keyRecord + r.ID, keyIndex + StatusAccepted, idem},
-		data, score(now), r.ID, int(IdempotencyTTL.Seconds()), keyed).Text()
+		data, score(now), r.ID, int(idempotencyTTL.Seconds()), keyed, r.ID+":"+fp).Text()
 	if err != nil {
 		return "", fmt.Errorf("submission: create: %w", err)
 	}
-	return res, nil
+	if res == "" {
+		return "", nil
+	}
+	// Keys stored before fingerprints were (a plain id) count as the same.
+	id, prevFP, _ := strings.Cut(res, ":")
+	if prevFP != "" && prevFP != fp {
+		return "", ErrKeyReused
+	}
+	return id, nil
+}
+
+// fingerprint is a hash of a submission's field values, in name order, each
+// name and value length-prefixed so no two sets of fields share one.
+func fingerprint(fields map[string]string) string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(fields[k]), fields[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func idemKey(form, key string) string {
@@ -155,7 +183,7 @@ func (s *Store) update(ctx context.Context, id string, fn func(*Record) error) (
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			var ttl time.Duration
 			if r.Status == StatusDelivered || r.Status == StatusDiscarded {
-				ttl = s.Retention
+				ttl = s.retention
 			}
 			p.Set(ctx, key, next, ttl)
 			if old != r.Status {
@@ -193,58 +221,94 @@ const DefaultListLimit = 50
 
 // ListOptions selects records for List.
 type ListOptions struct {
-	Status string    // required
-	Form   string    // only with StatusFailed: that form's failed submissions
+	Status string    // "" = every status
+	Form   string    // "" = every form
 	Before time.Time // only those last changed before this (zero = now); for paging
 	Limit  int       // default 50, at most 500
 }
 
-// List returns records of one status, most recently changed first. A page
-// holds Limit records whenever that many remain, even when index entries of
-// other forms or of expired records are skipped on the way, so a short page
-// means the end. The next page is the one Before the last record's UpdatedAt.
+// List returns records, most recently changed first: of one status, or of
+// every status merged by last change. A page holds Limit records whenever
+// that many remain, even when index entries of other forms or of expired
+// records are skipped on the way, so a short page means the end. The next
+// page is the one Before the last record's UpdatedAt.
 func (s *Store) List(ctx context.Context, o ListOptions) ([]*Record, error) {
-	if !ValidStatus(o.Status) {
+	if o.Status != "" && !ValidStatus(o.Status) {
 		return nil, fmt.Errorf("submission: unknown status %q", o.Status)
 	}
 	if o.Limit <= 0 {
 		o.Limit = DefaultListLimit
 	}
 	o.Limit = min(o.Limit, 500)
-	key := keyIndex + o.Status
-	if o.Form != "" && o.Status == StatusFailed {
-		key = keyFailed + o.Form
-	}
 	max := "+inf"
 	if !o.Before.IsZero() {
 		max = "(" + strconv.FormatFloat(score(o.Before), 'f', -1, 64)
 	}
-	out := make([]*Record, 0, o.Limit)
-	for offset := int64(0); len(out) < o.Limit; {
-		batch := int64(o.Limit - len(out))
-		ids, err := s.rdb.ZRevRangeByScore(ctx, key, &redis.ZRangeBy{Max: max, Min: "-inf", Offset: offset, Count: batch}).Result()
-		if err != nil {
-			return nil, fmt.Errorf("submission: list: %w", err)
-		}
-		offset += int64(len(ids))
-		for _, id := range ids {
-			r, err := s.Get(ctx, id)
-			if errors.Is(err, ErrNotFound) {
-				continue // expired after retention; the janitor drops the index entry
-			}
-			if err != nil {
-				return nil, err
-			}
-			if o.Form != "" && r.Form != o.Form {
-				continue
-			}
-			out = append(out, r)
-		}
-		if int64(len(ids)) < batch {
-			break // the index is exhausted
+	var heads []*indexCursor
+	switch {
+	case o.Status == StatusFailed && o.Form != "":
+		heads = []*indexCursor{{key: keyFailed + o.Form}}
+	case o.Status != "":
+		heads = []*indexCursor{{key: keyIndex + o.Status}}
+	default:
+		for _, st := range Statuses {
+			heads = append(heads, &indexCursor{key: keyIndex + st})
 		}
 	}
+	out := make([]*Record, 0, o.Limit)
+	for len(out) < o.Limit {
+		// The newest entry not yet taken, across the indexes.
+		var next *indexCursor
+		for _, c := range heads {
+			if err := c.fill(ctx, s.rdb, max, int64(o.Limit-len(out))); err != nil {
+				return nil, fmt.Errorf("submission: list: %w", err)
+			}
+			if len(c.buf) > 0 && (next == nil || c.buf[0].Score > next.buf[0].Score) {
+				next = c
+			}
+		}
+		if next == nil {
+			break // every index is exhausted
+		}
+		id := next.buf[0].Member.(string)
+		next.buf = next.buf[1:]
+		r, err := s.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // expired after retention; the janitor drops the index entry
+		}
+		if err != nil {
+			return nil, err
+		}
+		if o.Form != "" && r.Form != o.Form {
+			continue
+		}
+		out = append(out, r)
+	}
 	return out, nil
+}
+
+// indexCursor reads one index zset newest first, a batch at a time.
+type indexCursor struct {
+	key    string
+	offset int64
+	buf    []redis.Z
+	done   bool
+}
+
+// fill reads the next batch of up to n entries scored at most max when
+// the buffer is empty.
+func (c *indexCursor) fill(ctx context.Context, rdb redis.UniversalClient, max string, n int64) error {
+	if len(c.buf) > 0 || c.done {
+		return nil
+	}
+	zs, err := rdb.ZRevRangeByScoreWithScores(ctx, c.key, &redis.ZRangeBy{Max: max, Min: "-inf", Offset: c.offset, Count: n}).Result()
+	if err != nil {
+		return err
+	}
+	c.offset += int64(len(zs))
+	c.buf = zs
+	c.done = int64(len(zs)) < n
+	return nil
 }
 
 // Counts returns how many records each status index holds.
@@ -269,7 +333,7 @@ func (s *Store) Counts(ctx context.Context) (map[string]int64, error) {
 // Trim drops index entries of delivered and discarded records older than the
 // retention period (their records have expired by then).
 func (s *Store) Trim(ctx context.Context) error {
-	cut := fmt.Sprintf("(%d", s.now().Add(-s.Retention).UnixMilli())
+	cut := fmt.Sprintf("(%d", s.now().Add(-s.retention).UnixMilli())
 	for _, st := range []string{StatusDelivered, StatusDiscarded} {
 		if err := s.rdb.ZRemRangeByScore(ctx, keyIndex+st, "-inf", cut).Err(); err != nil {
 			return fmt.Errorf("submission: trim: %w", err)

@@ -120,9 +120,9 @@ func TestCreateAndGet(t *testing.T) {
 
 func TestCreateIdempotency(t *testing.T) {
 	s, rdb, _ := newStore(t)
-	first := create(t, s, &Record{Form: "demo", IdempotencyKey: "order-42", Fields: map[string]string{"email": "a@example.com"}})
+	first := create(t, s, &Record{Form: "demo", IdempotencyKey: "order-42", Fields: map[string]string{"email": "a@example.com", "last_name": "Lee"}})
 
-	again := &Record{Form: "demo", IdempotencyKey: "order-42", Fields: map[string]string{"email": "b@example.com"}}
+	again := &Record{Form: "demo", IdempotencyKey: "order-42", Fields: map[string]string{"last_name": "Lee", "email": "a@example.com"}}
 	existing, err := s.Create(ctx(t), again)
 	if err != nil {
 		t.Fatal(err)
@@ -133,17 +133,34 @@ func TestCreateIdempotency(t *testing.T) {
 	if _, err := s.Get(ctx(t), again.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("the repeat's record %s was written (Get = %v)", again.ID, err)
 	}
-	if m := members(t, rdb, keyIndex+StatusAccepted); !reflect.DeepEqual(m, []string{first.ID}) {
-		t.Errorf("accepted index = %v, want only [%s]", m, first.ID)
-	}
-	got, _ := s.Get(ctx(t), first.ID)
-	if got.Fields["email"] != "a@example.com" {
-		t.Errorf("first record's fields = %v, want them unchanged", got.Fields)
-	}
-	if ttl := rdb.TTL(ctx(t), idemKey("demo", "order-42")).Val(); ttl <= IdempotencyTTL-time.Minute || ttl > IdempotencyTTL {
-		t.Errorf("idempotency key TTL = %s, want about %s", ttl, IdempotencyTTL)
+	if ttl := rdb.TTL(ctx(t), idemKey("demo", "order-42")).Val(); ttl <= idempotencyTTL-time.Minute || ttl > idempotencyTTL {
+		t.Errorf("idempotency key TTL = %s, want about %s", ttl, idempotencyTTL)
 	}
 
+	t.Run("the same key with other content is refused", func(t *testing.T) {
+		for _, fields := range []map[string]string{
+			{"email": "b@example.com", "last_name": "Lee"},
+			{"email": "a@example.com"},
+			{"email": "a@example.com", "last_name": "Lee", "company": "Contoso"},
+			{"email": "a@example.com", "last_name": "Lee="}, // no value runs into the next name
+		} {
+			other := &Record{Form: "demo", IdempotencyKey: "order-42", Fields: fields}
+			existing, err := s.Create(ctx(t), other)
+			if !errors.Is(err, ErrKeyReused) || existing != "" {
+				t.Errorf("Create with %v: got %q, %v; want ErrKeyReused", fields, existing, err)
+			}
+			if _, err := s.Get(ctx(t), other.ID); !errors.Is(err, ErrNotFound) {
+				t.Errorf("the refused record %s was written (Get = %v)", other.ID, err)
+			}
+		}
+		if m := members(t, rdb, keyIndex+StatusAccepted); !reflect.DeepEqual(m, []string{first.ID}) {
+			t.Errorf("accepted index = %v, want only [%s]", m, first.ID)
+		}
+		got, _ := s.Get(ctx(t), first.ID)
+		if got.Fields["email"] != "a@example.com" || got.Fields["last_name"] != "Lee" {
+			t.Errorf("first record's fields = %v, want them unchanged", got.Fields)
+		}
+	})
 	t.Run("the same key on another form is another submission", func(t *testing.T) {
 		other := create(t, s, &Record{Form: "contact-us", IdempotencyKey: "order-42"})
 		if other.ID == first.ID {
@@ -258,7 +275,7 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			_, err := s.update(ctx(t), r.ID, func(r *Record) error {
-				r.AddAttempt(Attempt{At: time.Now(), Outcome: fmt.Sprintf("writer %d", i)})
+				r.addAttempt(Attempt{At: time.Now(), Outcome: fmt.Sprintf("writer %d", i)})
 				return nil
 			})
 			errs <- err
@@ -284,7 +301,7 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 func TestAddAttemptKeepsTheMostRecent(t *testing.T) {
 	var r Record
 	for i := range 35 {
-		r.AddAttempt(Attempt{Outcome: fmt.Sprint(i)})
+		r.addAttempt(Attempt{Outcome: fmt.Sprint(i)})
 	}
 	if r.AttemptCount != 35 || len(r.Attempts) != maxAttempts || r.Attempts[0].Outcome != "5" || r.Attempts[maxAttempts-1].Outcome != "34" {
 		t.Errorf("AttemptCount %d, %d kept from %s to %s; want 35, %d kept from 5 to 34",
@@ -417,6 +434,56 @@ func TestListFillsPages(t *testing.T) {
 	}
 	if got := pages(t, s, ListOptions{Status: StatusDelivered, Form: "mine", Limit: 1}); !reflect.DeepEqual(got, want[1:]) {
 		t.Errorf("after one expired: pages of 1 = %v, want %v", got, want[1:])
+	}
+}
+
+// TestListEveryStatus: with no status, List merges the status indexes by
+// last change, newest first, and pages through them like one index.
+func TestListEveryStatus(t *testing.T) {
+	for _, step := range []time.Duration{time.Second, time.Microsecond} {
+		t.Run("records "+step.String()+" apart", func(t *testing.T) {
+			s, rdb, clk := newStore(t)
+			statuses := []string{StatusAccepted, StatusFailed, StatusDelivered, StatusFailed, StatusRetrying, StatusDiscarded, StatusDelivered, StatusAccepted, StatusSpam, StatusFailed, StatusDelivering}
+			var want, mine []string
+			var expired string
+			for i, st := range statuses {
+				form := "other"
+				if i%2 == 0 {
+					form = "mine"
+				}
+				r := create(t, s, &Record{Form: form})
+				if st != StatusAccepted {
+					setStatus(t, s, r.ID, st)
+				}
+				clk.Advance(step)
+				if i == 5 {
+					expired = r.ID // its index entry stays until Trim
+					continue
+				}
+				want = append([]string{r.ID}, want...)
+				if form == "mine" {
+					mine = append([]string{r.ID}, mine...)
+				}
+			}
+			if err := rdb.Del(ctx(t), keyRecord+expired).Err(); err != nil {
+				t.Fatal(err)
+			}
+			recs, err := s.List(ctx(t), ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(recs); !reflect.DeepEqual(got, want) {
+				t.Errorf("List of every status = %v, want %v", got, want)
+			}
+			for _, limit := range []int{1, 2, 3} {
+				if got := pages(t, s, ListOptions{Limit: limit}); !reflect.DeepEqual(got, want) {
+					t.Errorf("pages of %d = %v, want every record once, newest first: %v", limit, got, want)
+				}
+			}
+			if got := pages(t, s, ListOptions{Form: "mine", Limit: 2}); !reflect.DeepEqual(got, mine) {
+				t.Errorf("form mine, pages of 2 = %v, want %v", got, mine)
+			}
+		})
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/leadbridge/leadbridge/config"
 	"github.com/leadbridge/leadbridge/handlers"
+	"github.com/leadbridge/leadbridge/health"
 	"github.com/leadbridge/leadbridge/internal/logging"
 	"github.com/leadbridge/leadbridge/metrics"
 	"github.com/leadbridge/leadbridge/queue"
@@ -49,21 +50,20 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	store := submission.NewStore(rdb, cfg.Retention)
 	reg := metrics.Registry()
 	metrics.RegisterStatuses(reg, store)
-	app := &handlers.App{
-		Forms:        cfg.Forms,
-		Store:        store,
-		Metrics:      metrics.NewIntake(reg),
-		MetricsPage:  metrics.Handler(reg),
-		Queue:        queue.NewClient(rdb),
-		Redis:        rdb,
-		APIToken:     cfg.APIToken,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Log:          log,
-	}
-	if err := app.Init(); err != nil {
+	e, err := handlers.New(handlers.Deps{
+		Forms:          cfg.Forms,
+		Store:          store,
+		Queue:          queue.NewClient(rdb),
+		Health:         health.New(func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, metrics.Handler(reg), log),
+		APIToken:       cfg.APIToken,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		TrustedProxies: cfg.TrustedProxies,
+		Log:            log,
+		Metrics:        metrics.NewIntake(reg),
+	})
+	if err != nil {
 		return err
 	}
-	e := handlers.NewServer(app, cfg.TrustedProxies)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/leadbridge/leadbridge/internal/testenv"
 )
@@ -35,6 +36,63 @@ func TestRunServesUntilCancelled(t *testing.T) {
 		t.Fatalf("GET /readyz: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	if err := a.Stop(t); err != nil {
+		t.Errorf("run after cancel: got %v, want nil", err)
+	}
+}
+
+// TestRedisHangingLeavesMonitoringAnswering: with Redis stopped (SIGSTOP:
+// connections open, nothing answered), /metrics still serves what it can,
+// /readyz says unavailable without internal detail, and a submission gets
+// a 503 — each answered at all, within the test's own deadline.
+func TestRedisHangingLeavesMonitoringAnswering(t *testing.T) {
+	r := testenv.StartRedis(t)
+	env := map[string]string{"LEADBRIDGE_ADDR": "127.0.0.1:0", "LEADBRIDGE_REDIS_URL": r.URL}
+	a := testenv.StartRun(t, func(ctx context.Context, ready chan<- string) error {
+		return run(ctx, func(k string) string { return env[k] }, io.Discard, ready)
+	})
+	base := "http://" + a.Addr
+	client := &http.Client{Timeout: 30 * time.Second} // the test's deadline, not a bound under test
+	send := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", "key-of-"+body)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: no answer: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// One submission while Redis answers, so the pool and script are warm.
+	if code, body := send(http.MethodPost, "/f/demo", `{"last_name":"Lee","email":"ann@example.com"}`); code != http.StatusAccepted {
+		t.Fatalf("POST before the hang: got %d %s, want 202", code, body)
+	}
+
+	r.Pause()
+	defer r.Resume()
+	code, body := send(http.MethodGet, "/metrics", "")
+	if code != http.StatusOK || !strings.Contains(body, `leadbridge_submissions_total{form="demo",outcome="accepted"} 1`) {
+		t.Errorf("GET /metrics with Redis hung: got %d, want 200 with the intake counters:\n%s", code, body)
+	}
+	if !strings.Contains(body, "leadbridge_submissions_last_read_timestamp_seconds") {
+		t.Errorf("GET /metrics with Redis hung: no leadbridge_submissions_last_read_timestamp_seconds:\n%s", body)
+	}
+	if strings.Contains(body, "leadbridge_submissions{") {
+		t.Errorf("GET /metrics with Redis hung: shows record counts it could not read:\n%s", body)
+	}
+	if code, body := send(http.MethodGet, "/readyz", ""); code != http.StatusServiceUnavailable || body != `{"status":"unavailable"}` {
+		t.Errorf("GET /readyz with Redis hung: got %d %s, want 503 {\"status\":\"unavailable\"} and no detail", code, body)
+	}
+	code, body = send(http.MethodPost, "/f/demo", `{"last_name":"Ng","email":"bo@example.com"}`)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"retry_with_same_idempotency_key":true`) {
+		t.Errorf("POST with Redis hung: got %d %s, want 503 telling to resend with the same key", code, body)
+	}
+	r.Resume()
 	if err := a.Stop(t); err != nil {
 		t.Errorf("run after cancel: got %v, want nil", err)
 	}

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -18,10 +17,12 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/leadbridge/leadbridge/config"
 	"github.com/leadbridge/leadbridge/crm"
 	"github.com/leadbridge/leadbridge/delivery"
+	"github.com/leadbridge/leadbridge/health"
 	"github.com/leadbridge/leadbridge/internal/logging"
 	"github.com/leadbridge/leadbridge/lease"
 	"github.com/leadbridge/leadbridge/metrics"
@@ -53,7 +54,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 	defer rdb.Close()
 
-	roots, err := rootCAs(ctx, cfg.Dataverse)
+	roots, err := cfg.Dataverse.RootCAs(ctx)
 	if err != nil {
 		return err
 	}
@@ -104,87 +105,44 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	srv := asynq.NewServerFromRedisClient(rdb, delivery.ServerConfig(cfg.Concurrency, nil, asynqLogger{log}))
 	mux := asynq.NewServeMux()
 	mux.Handle(queue.TypeDeliver, h)
-	if err := srv.Start(mux); err != nil {
-		return fmt.Errorf("start processing: %w", err)
-	}
-	jctx, jstop := context.WithCancel(ctx)
-	defer jstop()
-	go (&delivery.Janitor{Store: store, Queue: q, Log: log}).Run(jctx, time.Minute)
-
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		srv.Shutdown()
 		return fmt.Errorf("LEADBRIDGE_WORKER_ADDR: %w", err)
 	}
-	hs := &http.Server{Handler: healthMux(rdb.Ping, metrics.Handler(reg)), ReadHeaderTimeout: 5 * time.Second}
-	go hs.Serve(ln)
+	hs := &http.Server{
+		Handler:           health.New(func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, metrics.Handler(reg), log),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	if err := srv.Start(mux); err != nil {
+		ln.Close()
+		return fmt.Errorf("start processing: %w", err)
+	}
+
+	// The janitor and the health server run until ctx ends (or one of them
+	// fails), and run returns only once both have stopped.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return (&delivery.Janitor{Store: store, Queue: q, Log: log}).Run(gctx, time.Minute) })
+	g.Go(func() error {
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("health server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("worker stopping: finishing or handing back tasks")
+		srv.Shutdown() // waits up to ShutdownTimeout, then requeues unfinished tasks
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return hs.Shutdown(shut)
+	})
 	log.Info("worker running", "health", ln.Addr().String(), "redis", cfg.Redis.Display(), "concurrency", cfg.Concurrency, "dataverse", cfg.Dataverse.URL)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
-
-	<-ctx.Done()
-	log.Info("worker stopping: finishing or handing back tasks")
-	srv.Shutdown() // waits up to ShutdownTimeout, then requeues unfinished tasks
-	shut, c2 := context.WithTimeout(context.Background(), 5*time.Second)
-	defer c2()
-	_ = hs.Shutdown(shut)
+	err = g.Wait()
 	log.Info("worker stopped")
-	return nil
-}
-
-func healthMux[T interface{ Err() error }](ping func(context.Context) T, metricsPage http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"status":"ok"}`)
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		w.Header().Set("Content-Type", "application/json")
-		if err := ping(ctx).Err(); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			io.WriteString(w, `{"status":"unavailable"}`)
-			return
-		}
-		io.WriteString(w, `{"status":"ok"}`)
-	})
-	mux.Handle("GET /metrics", metricsPage)
-	return mux
-}
-
-// rootCAs is the system pool plus LEADBRIDGE_CA_FILE. For the bundled
-// emulator the file appears when the emulator first starts, so wait a little.
-func rootCAs(ctx context.Context, d config.Dataverse) (*x509.CertPool, error) {
-	if d.CAFile == "" {
-		return nil, nil
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		pem, err := os.ReadFile(d.CAFile)
-		if err == nil {
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("LEADBRIDGE_CA_FILE: %s holds no PEM certificate", d.CAFile)
-			}
-			return pool, nil
-		}
-		if !d.Emulated || !errors.Is(err, os.ErrNotExist) || time.Now().After(deadline) {
-			if d.Emulated {
-				return nil, fmt.Errorf("the emulator's CA %s is missing: start cmd/dataverse-emulator first (make run does), or set DATAVERSE_URL: %w", d.CAFile, err)
-			}
-			return nil, fmt.Errorf("LEADBRIDGE_CA_FILE: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+	return err
 }
 
 // asynqLogger sends asynq's own log lines through slog.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/leadbridge/leadbridge/internal/testenv"
 )
@@ -42,6 +43,49 @@ func TestRunProcessesUntilCancelled(t *testing.T) {
 	if emu.Stats().TokensIssued == 0 {
 		t.Error("the worker did not check Dataverse (WhoAmI) at start")
 	}
+	if err := w.Stop(t); err != nil {
+		t.Errorf("run after cancel: got %v, want nil", err)
+	}
+}
+
+// TestRedisHangingLeavesMonitoringAnswering: with Redis stopped (SIGSTOP),
+// the worker's /metrics still serves what it can and /readyz says
+// unavailable without internal detail — each answered at all, within the
+// test's own deadline.
+func TestRedisHangingLeavesMonitoringAnswering(t *testing.T) {
+	r := testenv.StartRedis(t)
+	emu := testenv.StartEmulator(t)
+	env := emu.WorkerEnv()
+	env["LEADBRIDGE_REDIS_URL"] = r.URL
+	env["LEADBRIDGE_WORKER_ADDR"] = "127.0.0.1:0"
+	w := testenv.StartRun(t, func(ctx context.Context, ready chan<- string) error {
+		return run(ctx, func(k string) string { return env[k] }, io.Discard, ready)
+	})
+	client := &http.Client{Timeout: 30 * time.Second} // the test's deadline, not a bound under test
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := client.Get("http://" + w.Addr + path)
+		if err != nil {
+			t.Fatalf("GET %s: no answer: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	r.Pause()
+	defer r.Resume()
+	code, body := get("/metrics")
+	if code != http.StatusOK || !strings.Contains(body, "leadbridge_submissions_last_read_timestamp_seconds") {
+		t.Errorf("GET /metrics with Redis hung: got %d, want 200 with leadbridge_submissions_last_read_timestamp_seconds:\n%s", code, body)
+	}
+	if strings.Contains(body, "leadbridge_submissions{") {
+		t.Errorf("GET /metrics with Redis hung: shows record counts it could not read:\n%s", body)
+	}
+	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || body != `{"status":"unavailable"}` {
+		t.Errorf("GET /readyz with Redis hung: got %d %s, want 503 {\"status\":\"unavailable\"}", code, body)
+	}
+	r.Resume()
 	if err := w.Stop(t); err != nil {
 		t.Errorf("run after cancel: got %v, want nil", err)
 	}
