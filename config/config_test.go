@@ -304,7 +304,7 @@ func TestLoadFormsDesignExample(t *testing.T) {
 		t.Errorf("form settings = %+v", f)
 	}
 	consent, _ := f.Field("consent")
-	if want := (forms.Field{Name: "consent", Label: "Consent", Column: "donotbulkemail", Type: "bool", Invert: true}); consent != want {
+	if want := (forms.Field{Name: "consent", Label: "Consent", Column: "donotbulkemail", Type: "bool", Invert: true, Role: forms.RoleConsent}); consent != want {
 		t.Errorf("consent = %+v, want %+v", consent, want)
 	}
 	if got := f.RenderSubject(map[string]string{"company": "Contoso"}); got != "Website enquiry from Contoso" {
@@ -352,8 +352,12 @@ func TestLoadFormsRefuses(t *testing.T) {
 		{"misspelt field key", "forms:\n  f:\n    fields:\n      email: {column: emailaddress1, rule: required}", nil, []string{"forms.f.fields.email", "rule"}},
 		{"unknown rules tag", "forms:\n  f:\n    fields:\n      email: {column: emailaddress1, rules: \"required,emial\"}", nil, []string{"forms.f.fields.email.rules", "emial"}},
 		{"rules parameter not a number", "forms:\n  f:\n    fields:\n      email: {column: emailaddress1, rules: \"max=ten\"}", nil, []string{"forms.f.fields.email.rules"}},
-		{"match on a missing field", "forms:\n  f:\n    match: [phone]" + fields, nil, []string{"forms.f.match", `"phone"`}},
-		{"match email+company without company", "forms:\n  f:\n    match: [email+company]" + fields, nil, []string{"forms.f.match", `"company"`}},
+		{"match no field can serve", "forms:\n  contact-us:\n    match: [phone]" + fields, nil,
+			[]string{`forms.contact-us.match: "phone" needs a field with the phone role (a column like telephone1 or mobilephone, or role: phone)`}},
+		{"match on a field named phone that is no phone", "forms:\n  f:\n    match: [phone]" + fields + "\n      phone: {column: jobtitle}", nil, []string{"forms.f.match", "phone role"}},
+		{"match email+company without company", "forms:\n  f:\n    match: [email+company]" + fields, nil, []string{"forms.f.match", `"email+company"`, "company role"}},
+		{"unknown role", "forms:\n  f:" + fields + "\n      x: {column: new_x, role: address}", nil, []string{"forms.f.fields.x.role", `"address"`}},
+		{"consent role on text", "forms:\n  f:" + fields + "\n      x: {column: new_x, role: consent}", nil, []string{"forms.f.fields.x.role", "type: bool"}},
 		{"unknown match rule", "forms:\n  f:\n    match: [name]" + fields, nil, []string{"forms.f.match", `"name"`}},
 		{"unknown on_match", "forms:\n  f:\n    on_match: merge" + fields, nil, []string{"forms.f.on_match"}},
 		{"unknown contact", "forms:\n  f:\n    contact: always" + fields, nil, []string{"forms.f.contact"}},
@@ -445,5 +449,33 @@ func wantError(t *testing.T, err error, want ...string) {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q does not mention %q", err, w)
 		}
+	}
+}
+
+// A field's role can be given where its column does not say it.
+func TestLoadFormsRoles(t *testing.T) {
+	path := testenv.WriteFile(t, "f.yaml", `
+forms:
+  f:
+    match: [phone, email]
+    fields:
+      email:  {column: new_workemail, role: email}
+      mobile: {column: new_mobile, role: phone}
+      phone:  {column: telephone1, role: other}
+      notes:  {column: new_notes, role: message}
+`)
+	set, err := config.LoadForms(path, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, fd := range set["f"].Fields {
+		got = append(got, fd.Name+":"+string(fd.Role))
+	}
+	if want := []string{"email:email", "mobile:phone", "phone:other", "notes:message"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("roles = %v, want %v", got, want)
+	}
+	if got := set["f"].IdentityColumns(); !reflect.DeepEqual(got, []string{"new_mobile", "new_workemail"}) {
+		t.Errorf("identity columns = %v, want [new_mobile new_workemail]", got)
 	}
 }

@@ -41,6 +41,7 @@ type fieldYAML struct {
 	Rules  string `yaml:"rules"`
 	Type   string `yaml:"type"`
 	Invert bool   `yaml:"invert"`
+	Role   string `yaml:"role"`
 }
 
 // sourceYAML is a marketing-platform webhook source. Webhook intake is a
@@ -133,14 +134,14 @@ func (fy formYAML) form(id string) (*forms.Form, error) {
 			return nil, fmt.Errorf("fields.%s: %v", name, err)
 		}
 		f.Fields = append(f.Fields, forms.Field{
-			Name: name, Label: fd.Label, Column: fd.Column, Rules: fd.Rules, Type: fd.Type, Invert: fd.Invert,
+			Name: name, Label: fd.Label, Column: fd.Column, Rules: fd.Rules, Type: fd.Type, Invert: fd.Invert, Role: forms.Role(fd.Role),
 		})
 	}
 	return f, nil
 }
 
 // fieldKeys are the settings a field may have.
-var fieldKeys = map[string]bool{"label": true, "column": true, "rules": true, "type": true, "invert": true}
+var fieldKeys = map[string]bool{"label": true, "column": true, "rules": true, "type": true, "invert": true, "role": true}
 
 // decodeField decodes one field's settings. Node.Decode does not inherit the
 // file decoder's KnownFields, so unknown keys are refused here: a misspelt
@@ -149,7 +150,7 @@ func decodeField(n *yaml.Node, fd *fieldYAML) error {
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if k := n.Content[i]; !fieldKeys[k.Value] {
-				return fmt.Errorf("line %d: unknown setting %q (want label, column, rules, type or invert)", k.Line, k.Value)
+				return fmt.Errorf("line %d: unknown setting %q (want label, column, rules, type, invert or role)", k.Line, k.Value)
 			}
 		}
 	}

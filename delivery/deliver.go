@@ -170,7 +170,7 @@ func (d *Deliverer) findLeads(ctx context.Context, f *forms.Form, p *leadPlan) (
 // linkContact finds the open contact with the submission's email or creates
 // one, and returns its id.
 func (d *Deliverer) linkContact(ctx context.Context, p *leadPlan) (string, string, error) {
-	flt := crm.And(crm.Eq("emailaddress1", p.email), crm.EqInt("statecode", 0))
+	flt := crm.And(crm.Eq(p.contactCol, p.email), crm.EqInt("statecode", 0))
 	rows, err := d.CRM.FindContacts(ctx, crm.Query{Select: []string{"contactid"}, Filter: flt, OrderBy: "createdon asc", Top: 10})
 	if err != nil {
 		return "", "", err
@@ -191,20 +191,23 @@ func (d *Deliverer) linkContact(ctx context.Context, p *leadPlan) (string, strin
 type leadPlan struct {
 	lead       map[string]any
 	contact    map[string]any
-	email      string // normalized, "" if none
-	phoneCol   string // the lead column the form's "phone" field writes
+	email      string // the form's email field, lower-cased; "" if none
+	emailCol   string // the lead column it is written to
+	contactCol string // the contact column the contact is found by
+	phoneCol   string // the lead column of the form's phone field; "" if none
+	companyCol string // the lead column of the form's company field; "" if none
 	values     map[string]string
 	contactWhy string
 }
 
 // contactColumns are the lead columns that also exist on contact.
-var contactColumns = []string{"firstname", "lastname", "emailaddress1", "telephone1", "mobilephone", "jobtitle", "donotbulkemail", "donotemail", "donotphone"}
+var contactColumns = []string{
+	"firstname", "middlename", "lastname", "emailaddress1", "emailaddress2", "emailaddress3",
+	"telephone1", "telephone2", "telephone3", "mobilephone", "jobtitle", "donotbulkemail", "donotemail", "donotphone",
+}
 
 func plan(f *forms.Form, values map[string]string) *leadPlan {
-	p := &leadPlan{lead: map[string]any{}, contact: map[string]any{}, values: values, phoneCol: "telephone1"}
-	if fd, ok := f.Field("phone"); ok && fd.Column != "" {
-		p.phoneCol = fd.Column
-	}
+	p := &leadPlan{lead: map[string]any{}, contact: map[string]any{}, values: values}
 	for _, fd := range f.Fields {
 		v, ok := values[fd.Name]
 		if fd.Column == "" {
@@ -222,9 +225,16 @@ func plan(f *forms.Form, values map[string]string) *leadPlan {
 			continue
 		}
 		p.lead[fd.Column] = v
-		if fd.Column == "emailaddress1" {
-			p.email = strings.ToLower(v)
-		}
+	}
+	if fd, ok := f.IdentityField(forms.RoleEmail); ok {
+		p.emailCol = fd.Column
+		p.email = strings.ToLower(values[fd.Name])
+	}
+	if fd, ok := f.IdentityField(forms.RolePhone); ok {
+		p.phoneCol = fd.Column
+	}
+	if fd, ok := f.IdentityField(forms.RoleCompany); ok {
+		p.companyCol = fd.Column
 	}
 	p.lead["subject"] = f.RenderSubject(values)
 	if f.LeadSource != 0 {
@@ -234,6 +244,15 @@ func plan(f *forms.Form, values map[string]string) *leadPlan {
 		if v, ok := p.lead[c]; ok {
 			p.contact[c] = v
 		}
+	}
+	// The contact is found by the same email column as the lead, if contact
+	// has it; an email in a custom lead column goes to emailaddress1.
+	p.contactCol = "emailaddress1"
+	if slices.Contains(contactColumns, p.emailCol) {
+		p.contactCol = p.emailCol
+	}
+	if p.email != "" {
+		p.contact[p.contactCol] = p.email
 	}
 	if _, ok := p.contact["lastname"]; !ok && len(p.contact) > 0 {
 		// lastname is ApplicationRequired on contact; fall back to the email.
@@ -249,7 +268,7 @@ func (p *leadPlan) lockKeys(submissionID string) []string {
 	if p.email != "" {
 		keys = append(keys, "lead:email:"+p.email, "contact:email:"+p.email)
 	}
-	if ph := digits(str(p.lead[p.phoneCol])); len(ph) >= 7 {
+	if ph := digits(str(p.lead[p.phoneCol])); p.phoneCol != "" && len(ph) >= 7 {
 		keys = append(keys, "lead:phone:"+phoneKey(ph))
 	}
 	if len(keys) == 0 {
@@ -267,17 +286,17 @@ func (p *leadPlan) matchFilter(f *forms.Form, rule string) (crm.Filter, func(crm
 		if p.email == "" {
 			return "", nil
 		}
-		return crm.Eq("emailaddress1", p.email), nil
+		return crm.Eq(p.emailCol, p.email), nil
 	case forms.MatchEmailCompany:
-		company := str(p.lead["companyname"])
+		company := str(p.lead[p.companyCol])
 		if p.email == "" || company == "" {
 			return "", nil
 		}
-		return crm.And(crm.Eq("emailaddress1", p.email), crm.Eq("companyname", company)), nil
+		return crm.And(crm.Eq(p.emailCol, p.email), crm.Eq(p.companyCol, company)), nil
 	case forms.MatchPhone:
 		col := p.phoneCol
 		want := digits(str(p.lead[col]))
-		if len(want) < 7 {
+		if col == "" || len(want) < 7 {
 			return "", nil
 		}
 		// Stored numbers carry spaces, dashes and brackets. Dataverse honours

@@ -182,6 +182,26 @@ func TestMatchByEmail(t *testing.T) {
 	})
 }
 
+// What identifies a person is the field's role, not its name or column: a
+// form writing the email to emailaddress2 matches on that column, and a
+// contact is found by it too.
+func TestMatchByEmailInAnotherColumn(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, &forms.Form{ID: "f", Contact: forms.ContactLink, Fields: []forms.Field{
+		{Name: "email", Column: "emailaddress2", Rules: "required"},
+		{Name: "last_name", Column: "lastname"},
+	}})
+	first := e.deliver(t, "f", map[string]string{"email": "Ann@Example.com", "last_name": "Lee"})
+	second := e.deliver(t, "f", map[string]string{"email": "ann@example.com", "last_name": "Lee"})
+	if second.Action != "updated" || second.LeadID != first.LeadID || second.ContactID != first.ContactID {
+		t.Errorf("second delivery: %+v, want an update of %s with contact %s", second, first.LeadID, first.ContactID)
+	}
+	wantContains(t, "explanation", second.Match, "matched on email", "emailaddress2 eq 'ann@example.com'", "linked to existing contact")
+	if cs := e.emu.Rows("contacts", "$select=emailaddress2"); len(cs) != 1 || cs[0]["emailaddress2"] != "ann@example.com" {
+		t.Errorf("contacts = %v, want one with emailaddress2", cs)
+	}
+}
+
 func TestMatchByPhone(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, contactForm("f", func(f *forms.Form) { f.Match = []string{forms.MatchPhone} }))
@@ -476,6 +496,7 @@ func TestDeliverWaitsForTheLeases(t *testing.T) {
 		name, column, key string
 	}{
 		{"email", "telephone1", "lead:email:ann@example.com"},
+		{"email in emailaddress2", "telephone1", "lead:email:ann@example.com"},
 		{"contact email", "telephone1", "contact:email:ann@example.com"},
 		{"phone in telephone1", "telephone1", "lead:phone:155550100"},
 		{"phone in mobilephone", "mobilephone", "lead:phone:155550100"},
@@ -488,6 +509,9 @@ func TestDeliverWaitsForTheLeases(t *testing.T) {
 				for i := range f.Fields {
 					if f.Fields[i].Name == "phone" {
 						f.Fields[i].Column = tt.column
+					}
+					if f.Fields[i].Name == "email" && tt.name == "email in emailaddress2" {
+						f.Fields[i].Column = "emailaddress2"
 					}
 				}
 			}))

@@ -54,8 +54,8 @@ func (v *Validator) checkRules(rules string) (err error) {
 }
 
 // Clean validates raw submitted values for form f. It returns the normalized
-// values of the form's fields (trimmed; email lower-cased; bools as "true" or
-// "false") and, when anything is wrong, a message per field name.
+// values of the form's fields (trimmed; values of email fields lower-cased;
+// bools as "true" or "false") and, when anything is wrong, a message per field name.
 func (v *Validator) Clean(f *Form, raw map[string]string) (map[string]string, map[string]string) {
 	clean := make(map[string]string, len(f.Fields))
 	problems := map[string]string{}
@@ -75,14 +75,14 @@ func (v *Validator) Clean(f *Form, raw map[string]string) (map[string]string, ma
 				problems[fd.Name] = "must be yes or no"
 				continue
 			}
-			if !b && strings.Contains(","+fd.Rules+",", ",required,") {
+			if !b && fd.Required() {
 				// For a checkbox, required means ticked (e.g. consent).
 				problems[fd.Name] = "must be ticked"
 				continue
 			}
 			val = fmt.Sprint(b)
 		}
-		if looksLikeEmail(fd) {
+		if fd.Role == RoleEmail {
 			val = strings.ToLower(val)
 		}
 		if fd.Rules != "" {
@@ -91,7 +91,7 @@ func (v *Validator) Clean(f *Form, raw map[string]string) (map[string]string, ma
 				continue
 			}
 		}
-		if val != "" && strings.HasPrefix(fd.Column, "emailaddress") && !validEmail(val) {
+		if val != "" && fd.Role == RoleEmail && !validEmail(val) {
 			problems[fd.Name] = "must be a valid email address"
 			continue
 		}
@@ -107,10 +107,6 @@ func (v *Validator) Clean(f *Form, raw map[string]string) (map[string]string, ma
 		return nil, problems
 	}
 	return clean, nil
-}
-
-func looksLikeEmail(fd Field) bool {
-	return fd.Name == "email" || strings.HasPrefix(fd.Column, "emailaddress") || strings.Contains(fd.Rules, "email")
 }
 
 func parseBool(s string) (bool, bool) {
