@@ -98,11 +98,11 @@ func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Re
 		}
 	}
 
-	rule, filter, candidates, err := d.findLeads(ctx, f, p)
+	m, err := d.findLeads(ctx, f, p)
 	if err != nil {
 		return res, err
 	}
-	if len(candidates) == 0 || f.OnMatch == forms.OnMatchCreateNew {
+	if len(m.rows) == 0 || f.OnMatch == forms.OnMatchCreateNew {
 		row, err := d.CRM.CreateLead(ctx, crm.Row(p.lead))
 		if err != nil {
 			return res, err
@@ -110,18 +110,18 @@ func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Re
 		res.LeadID, _ = row["leadid"].(string)
 		res.Action = "created"
 		switch {
-		case rule == "":
-			res.Match = "no match keys had values; created a new lead"
-		case len(candidates) == 0:
-			res.Match = fmt.Sprintf("no open lead matched on %s (filter: %s); created a new lead", rule, filter)
+		case m.rule == "":
+			res.Match = fmt.Sprintf("no match key could be used (%s); created a new lead", strings.Join(m.skipped, "; "))
+		case len(m.rows) == 0:
+			res.Match = m.because(fmt.Sprintf("no open lead matched on %s (filter: %s); created a new lead", m.rule, m.filter))
 		default:
-			res.Match = fmt.Sprintf("open leads %s matched on %s (filter: %s) but on_match is create_new; created a new lead", strings.Join(ids(candidates), ", "), rule, filter)
+			res.Match = m.because(fmt.Sprintf("open leads %s matched on %s (filter: %s) but on_match is create_new; created a new lead", strings.Join(ids(m.rows), ", "), m.rule, m.filter))
 		}
 		res.Match = p.withContact(res.Match)
 		return res, nil
 	}
 
-	chosen := candidates[0]
+	chosen := m.rows[0]
 	id, _ := chosen["leadid"].(string)
 	changes := p.changes(chosen, f.OnMatch)
 	if len(changes) > 0 {
@@ -131,8 +131,8 @@ func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Re
 	}
 	res.LeadID, res.Action = id, "updated"
 	why := fmt.Sprintf("matched on %s (filter: %s); candidates %s; chose %s, the oldest open lead; %s",
-		rule, filter, strings.Join(ids(candidates), ", "), id, describeChanges(f.OnMatch, changes))
-	res.Match = p.withContact(why)
+		m.rule, m.filter, strings.Join(ids(m.rows), ", "), id, describeChanges(f.OnMatch, changes))
+	res.Match = p.withContact(m.because(why))
 	return res, nil
 }
 
@@ -143,12 +143,30 @@ func actionOf(created bool) string {
 	return "updated"
 }
 
+// leadMatch is what the form's match rules found.
+type leadMatch struct {
+	rule    string     // the rule that was used; "" if none could be
+	filter  crm.Filter // its query
+	rows    []crm.Row  // the open leads it matched, oldest first
+	skipped []string   // why earlier rules were not used, in words
+}
+
+// because puts the reasons for skipped rules before an explanation.
+func (m leadMatch) because(why string) string {
+	if len(m.skipped) == 0 {
+		return why
+	}
+	return strings.Join(m.skipped, "; ") + "; " + why
+}
+
 // findLeads tries the form's match rules in order and returns the open
-// leads of the first rule that has values, oldest first.
-func (d *Deliverer) findLeads(ctx context.Context, f *forms.Form, p *leadPlan) (rule string, filter crm.Filter, rows []crm.Row, err error) {
+// leads of the first rule that can be used, oldest first.
+func (d *Deliverer) findLeads(ctx context.Context, f *forms.Form, p *leadPlan) (leadMatch, error) {
+	var m leadMatch
 	for _, r := range f.Match {
-		flt, check := p.matchFilter(f, r)
-		if flt == "" {
+		flt, check, skip := p.matchFilter(r)
+		if skip != "" {
+			m.skipped = append(m.skipped, r+" not used: "+skip)
 			continue
 		}
 		q := crm.Query{
@@ -157,14 +175,15 @@ func (d *Deliverer) findLeads(ctx context.Context, f *forms.Form, p *leadPlan) (
 			OrderBy: "createdon asc",
 			Top:     50,
 		}
+		m.rule, m.filter = r, q.Filter
 		rows, err := d.CRM.FindLeads(ctx, q)
 		if err != nil {
-			return r, q.Filter, nil, err
+			return m, err
 		}
-		rows = slices.DeleteFunc(rows, func(row crm.Row) bool { return check != nil && !check(row) })
-		return r, q.Filter, rows, nil
+		m.rows = slices.DeleteFunc(rows, func(row crm.Row) bool { return check != nil && !check(row) })
+		return m, nil
 	}
-	return "", "", nil, nil
+	return m, nil
 }
 
 // linkContact finds the open contact with the submission's email or creates
@@ -268,7 +287,7 @@ func (p *leadPlan) lockKeys(submissionID string) []string {
 	if p.email != "" {
 		keys = append(keys, "lead:email:"+p.email, "contact:email:"+p.email)
 	}
-	if ph := digits(str(p.lead[p.phoneCol])); p.phoneCol != "" && len(ph) >= 7 {
+	if ph := digits(str(p.lead[p.phoneCol])); p.phoneCol != "" && len(ph) >= minPhoneDigits {
 		keys = append(keys, "lead:phone:"+phoneKey(ph))
 	}
 	if len(keys) == 0 {
@@ -278,37 +297,44 @@ func (p *leadPlan) lockKeys(submissionID string) []string {
 	return keys
 }
 
-// matchFilter returns the $filter for one match rule, and a check to run on
-// each returned row where Dataverse cannot compare exactly (phone digits).
-func (p *leadPlan) matchFilter(f *forms.Form, rule string) (crm.Filter, func(crm.Row) bool) {
+// matchFilter returns the $filter for one match rule and a check to run on
+// each returned row where Dataverse cannot compare exactly (phone digits) —
+// or, when the submission has no usable value for the rule, why not.
+func (p *leadPlan) matchFilter(rule string) (flt crm.Filter, check func(crm.Row) bool, skip string) {
 	switch rule {
 	case forms.MatchEmail:
 		if p.email == "" {
-			return "", nil
+			return "", nil, "no value"
 		}
-		return crm.Eq(p.emailCol, p.email), nil
+		return crm.Eq(p.emailCol, p.email), nil, ""
 	case forms.MatchEmailCompany:
 		company := str(p.lead[p.companyCol])
-		if p.email == "" || company == "" {
-			return "", nil
+		switch {
+		case p.email == "":
+			return "", nil, "no email"
+		case company == "":
+			return "", nil, "no company"
 		}
-		return crm.And(crm.Eq(p.emailCol, p.email), crm.Eq(p.companyCol, company)), nil
+		return crm.And(crm.Eq(p.emailCol, p.email), crm.Eq(p.companyCol, company)), nil, ""
 	case forms.MatchPhone:
 		col := p.phoneCol
 		want := digits(str(p.lead[col]))
-		if col == "" || len(want) < 7 {
-			return "", nil
+		switch {
+		case want == "":
+			return "", nil, "no value"
+		case len(want) < minPhoneDigits:
+			// A local number without its area code is shared by many
+			// people: matching on it merges strangers.
+			return "", nil, fmt.Sprintf("%d digits, fewer than the %d of a whole number", len(want), minPhoneDigits)
 		}
 		// Stored numbers carry spaces, dashes and brackets. Dataverse honours
-		// SQL wildcards inside contains(), so match the last ten digits (a
-		// national number; a country code on either side does not matter)
-		// with anything between them, then compare all digits here.
-		tail := want[max(0, len(want)-10):]
-		pattern := strings.Join(strings.Split(tail, ""), "%")
+		// SQL wildcards inside contains(), so find the last ten digits with
+		// anything between them, then compare the whole numbers here.
+		pattern := strings.Join(strings.Split(phoneKey(want), ""), "%")
 		check := func(row crm.Row) bool { return samePhone(digits(str(row[col])), want) }
-		return crm.Filter(fmt.Sprintf("contains(%s,%s)", col, crm.Quote(pattern))), check
+		return crm.Filter(fmt.Sprintf("contains(%s,%s)", col, crm.Quote(pattern))), check, ""
 	}
-	return "", nil
+	return "", nil, "unknown rule"
 }
 
 // selectColumns are the lead columns read back for a match: the mapped ones
@@ -384,22 +410,24 @@ var nonDigits = regexp.MustCompile(`\D`)
 
 func digits(s string) string { return nonDigits.ReplaceAllString(s, "") }
 
-// phoneKey is the identity of a phone number for locking: its last nine
-// digits, which survive a country code written or left out.
-func phoneKey(d string) string {
-	if len(d) > 9 {
-		return d[len(d)-9:]
-	}
-	return d
-}
+// minPhoneDigits is the length of a whole national number with its area
+// code in most numbering plans (NANP and much of Europe and Asia have ten).
+// Fewer digits are a local number, which many people share.
+const minPhoneDigits = 10
 
-// samePhone: equal digits, or one is the other with a country code before it.
+// phoneKey is the identity of a phone number for locking and for the query:
+// its last ten digits, the national number, which stay the same whether a
+// country code is written or left out.
+func phoneKey(d string) string { return d[len(d)-minPhoneDigits:] }
+
+// samePhone: two whole numbers with equal digits, or equal but for a
+// country code (one to three digits) written before one of them only.
 func samePhone(a, b string) bool {
-	if a == "" || b == "" {
+	if len(a) < minPhoneDigits || len(b) < minPhoneDigits {
 		return false
 	}
 	if len(a) < len(b) {
 		a, b = b, a
 	}
-	return strings.HasSuffix(a, b) && len(b) >= 7
+	return len(a)-len(b) <= 3 && strings.HasSuffix(a, b)
 }

@@ -219,6 +219,10 @@ func TestMatchByPhone(t *testing.T) {
 		{"415.555.0100", true},
 		{"415-555-0199", false},
 		{"+1 (212) 555-0100", false}, // same last seven digits, another area code
+		{"1 415 555 0100", true},     // country code without +
+		{"+44 415 555 0100", false},  // another country code
+		{"415 555 01000", false},     // one digit more, at the end
+		{"5 555 0100", false},        // the last eight digits only
 	}
 	for _, tt := range tests {
 		t.Run(tt.phone, func(t *testing.T) {
@@ -238,13 +242,47 @@ func TestMatchByPhone(t *testing.T) {
 		t.Errorf("telephone1 = %v, want the first number kept (fill_empty)", l["telephone1"])
 	}
 
+	t.Run("fewer than ten digits is no match key", func(t *testing.T) {
+		r := e.deliver(t, "f", map[string]string{"email": "b@example.com", "last_name": "Lee", "phone": "555-0100"})
+		if r.Action != "created" || r.LeadID == first.LeadID {
+			t.Errorf("delivery: %+v, want a new lead", r)
+		}
+		wantContains(t, "explanation", r.Match, "phone not used: 7 digits, fewer than the 10 of a whole number", "created a new lead")
+	})
 	t.Run("no phone, no match key", func(t *testing.T) {
 		r := e.deliver(t, "f", map[string]string{"email": "a@example.com", "last_name": "Lee"})
 		if r.Action != "created" {
 			t.Errorf("delivery: %+v, want created", r)
 		}
-		wantContains(t, "explanation", r.Match, "no match keys had values")
+		wantContains(t, "explanation", r.Match, "no match key could be used (phone not used: no value); created a new lead")
 	})
+}
+
+// A short number must not make strangers one person: with overwrite, the
+// first of them would get the poster's email and name.
+func TestPhoneMatchNeedsTheWholeNumber(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, contactForm("f", func(f *forms.Form) {
+		f.Match = []string{forms.MatchPhone, forms.MatchEmail}
+		f.OnMatch = forms.OnMatchOverwrite
+	}))
+	sf := e.existing(t, crm.Row{"lastname": "Chen", "emailaddress1": "chen@example.com", "telephone1": "+1 415 555 0123"})
+	ny := e.existing(t, crm.Row{"lastname": "Diaz", "emailaddress1": "diaz@example.com", "telephone1": "+1 212 555 0123"})
+	r := e.deliver(t, "f", map[string]string{"email": "eve@example.com", "last_name": "Eve", "phone": "555-0123"})
+	if r.LeadID == sf || r.LeadID == ny || r.Action != "created" {
+		t.Errorf("delivery: %+v, want a new lead, neither %s nor %s", r, sf, ny)
+	}
+	wantContains(t, "explanation", r.Match, "phone not used: 7 digits", "no open lead matched on email", "created a new lead")
+	for id, name := range map[string]string{sf: "Chen", ny: "Diaz"} {
+		if l := e.lead(t, id); l["lastname"] != name {
+			t.Errorf("lead %s: lastname %v, want %s", id, l["lastname"], name)
+		}
+	}
+	// The whole number finds the one it belongs to.
+	r = e.deliver(t, "f", map[string]string{"email": "chen@example.com", "last_name": "Chen", "phone": "(415) 555-0123", "job_title": "CFO"})
+	if r.LeadID != sf {
+		t.Errorf("delivery with the whole number: %+v, want an update of %s", r, sf)
+	}
 }
 
 func TestMatchByEmailAndCompany(t *testing.T) {
@@ -489,7 +527,7 @@ func TestConcurrentDeliveriesMakeOneLead(t *testing.T) {
 
 // A delivery waits for the lease of every identity it touches
 // (docs/DELIVERY.md: lead:email:<email>, contact:email:<email>,
-// lead:phone:<last 9 digits>), whatever column the form writes the phone to.
+// lead:phone:<last 10 digits>), whatever column the form writes the phone to.
 func TestDeliverWaitsForTheLeases(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -498,8 +536,8 @@ func TestDeliverWaitsForTheLeases(t *testing.T) {
 		{"email", "telephone1", "lead:email:ann@example.com"},
 		{"email in emailaddress2", "telephone1", "lead:email:ann@example.com"},
 		{"contact email", "telephone1", "contact:email:ann@example.com"},
-		{"phone in telephone1", "telephone1", "lead:phone:155550100"},
-		{"phone in mobilephone", "mobilephone", "lead:phone:155550100"},
+		{"phone in telephone1", "telephone1", "lead:phone:4155550100"},
+		{"phone in mobilephone", "mobilephone", "lead:phone:4155550100"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
