@@ -395,19 +395,20 @@ func TestUpsertLead(t *testing.T) {
 
 	emu.Configure(`{"alternate_keys":{"leads":["emailaddress1"]}}`)
 	const email = "o'brien+key@example.com"
-	id, created, err := c.UpsertLead(ctx, "emailaddress1", email, Row{"lastname": "O'Brien", "subject": "first"})
+	row, created, err := c.UpsertLead(ctx, "emailaddress1", email, Row{"lastname": "O'Brien", "subject": "first"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	id, _ := row["leadid"].(string)
 	if !created || !guidRE.MatchString(id) {
-		t.Fatalf("first UpsertLead = %q, created %v; want a new lead", id, created)
+		t.Fatalf("first UpsertLead = %v, created %v; want a new lead", row, created)
 	}
-	id2, created, err := c.UpsertLead(ctx, "emailaddress1", email, Row{"jobtitle": "CEO"})
+	row, created, err = c.UpsertLead(ctx, "emailaddress1", email, Row{"jobtitle": "CEO"}, "lastname")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if created || id2 != id {
-		t.Errorf("second UpsertLead = %q, created %v; want an update of %s", id2, created, id)
+	if created || row["leadid"] != id || row["lastname"] != "O'Brien" {
+		t.Errorf("second UpsertLead = %v, created %v; want an update of %s with its lastname", row, created, id)
 	}
 	rows := emu.Rows("leads", "$select=emailaddress1,lastname,jobtitle,subject")
 	if len(rows) != 1 {

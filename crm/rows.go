@@ -184,14 +184,14 @@ func (c *Client) UpdateLead(ctx context.Context, id string, row Row) error {
 }
 
 // UpsertLead creates or updates the lead whose alternate key column equals
-// value, reporting whether it was created.
-func (c *Client) UpsertLead(ctx context.Context, keyColumn, value string, row Row) (id string, created bool, err error) {
-	out, created, err := c.upsertByKey(ctx, "leads", keyColumn, value, row, []string{"leadid"})
+// value, and returns it (the lead as written, with leadid and the columns in
+// sel) and whether it was created.
+func (c *Client) UpsertLead(ctx context.Context, keyColumn, value string, row Row, sel ...string) (Row, bool, error) {
+	out, created, err := c.upsertByKey(ctx, "leads", keyColumn, value, row, append([]string{"leadid"}, sel...))
 	if err != nil {
-		return "", false, fmt.Errorf("crm: upsert lead: %w", err)
+		return nil, false, fmt.Errorf("crm: upsert lead: %w", err)
 	}
-	id, _ = out["leadid"].(string)
-	return id, created, nil
+	return out, created, nil
 }
 
 // FindContacts returns the contacts matching q.

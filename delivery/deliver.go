@@ -85,16 +85,7 @@ func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Re
 	if f.AlternateKey != "" {
 		val, _ := p.lead[f.AlternateKey].(string)
 		if val != "" {
-			body := crm.Row(maps.Clone(p.lead))
-			delete(body, f.AlternateKey) // key values go in the URL only
-			id, created, err := d.CRM.UpsertLead(ctx, f.AlternateKey, val, body)
-			if err != nil {
-				return res, err
-			}
-			res.LeadID, res.Action = id, actionOf(created)
-			res.Match = fmt.Sprintf("upserted by alternate key %s = %s (%s)", f.AlternateKey, crm.Quote(val), res.Action)
-			res.Match = p.withContact(res.Match)
-			return res, nil
+			return d.upsert(ctx, f, p, val, res)
 		}
 	}
 
@@ -132,7 +123,62 @@ func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Re
 	res.LeadID, res.Action = id, "updated"
 	why := fmt.Sprintf("matched on %s (filter: %s); candidates %s; chose %s, the oldest open lead; %s",
 		m.rule, m.filter, strings.Join(ids(m.rows), ", "), id, describeChanges(f.OnMatch, changes))
+	if bound := str(chosen["_parentcontactid_value"]); bound != "" && res.ContactID != "" && !strings.EqualFold(bound, res.ContactID) {
+		p.keptContact = bound
+	}
 	res.Match = p.withContact(m.because(why))
+	return res, nil
+}
+
+// upsert writes the lead with one PATCH by the form's alternate key: it
+// creates the keyed lead or overwrites it. What says who the lead is
+// besides the key (the other columns the match rules compare, the contact
+// binding) may only be filled where empty, which one upsert cannot do: they
+// are left out of it, read back from its answer, and set by a second PATCH
+// only where the lead has none.
+func (d *Deliverer) upsert(ctx context.Context, f *forms.Form, p *leadPlan, key string, res Result) (Result, error) {
+	body := crm.Row(maps.Clone(p.lead))
+	delete(body, f.AlternateKey) // key values go in the URL only
+	var guarded, sel []string
+	for c := range body {
+		switch {
+		case c == "parentcontactid@odata.bind":
+			guarded, sel = append(guarded, c), append(sel, "_parentcontactid_value")
+		case p.identity[c]:
+			guarded, sel = append(guarded, c), append(sel, c)
+		}
+	}
+	sort.Strings(guarded)
+	sort.Strings(sel)
+	for _, c := range guarded {
+		delete(body, c)
+	}
+	row, created, err := d.CRM.UpsertLead(ctx, f.AlternateKey, key, body, sel...)
+	if err != nil {
+		return res, err
+	}
+	res.LeadID, res.Action = str(row["leadid"]), actionOf(created)
+	res.Match = fmt.Sprintf("upserted by alternate key %s = %s (%s)", f.AlternateKey, crm.Quote(key), res.Action)
+	fill := crm.Row{}
+	for _, c := range guarded {
+		read := c
+		if c == "parentcontactid@odata.bind" {
+			read = "_parentcontactid_value"
+		}
+		if str(row[read]) == "" {
+			fill[c] = p.lead[c]
+		}
+	}
+	if len(fill) > 0 {
+		if err := d.CRM.UpdateLead(ctx, res.LeadID, fill); err != nil {
+			return res, err
+		}
+		res.Match += "; " + describeChanges("then where empty", fill)
+	}
+	if bound := str(row["_parentcontactid_value"]); bound != "" && res.ContactID != "" && !strings.EqualFold(bound, res.ContactID) {
+		p.keptContact = bound
+	}
+	res.Match = p.withContact(res.Match)
 	return res, nil
 }
 
@@ -196,27 +242,29 @@ func (d *Deliverer) linkContact(ctx context.Context, p *leadPlan) (string, strin
 	}
 	if len(rows) > 0 {
 		id, _ := rows[0]["contactid"].(string)
-		return id, "linked to existing contact " + id, nil
+		return id, "existing contact " + id, nil
 	}
 	row, err := d.CRM.CreateContact(ctx, crm.Row(p.contact))
 	if err != nil {
 		return "", "", err
 	}
 	id, _ := row["contactid"].(string)
-	return id, "linked to new contact " + id, nil
+	return id, "new contact " + id, nil
 }
 
 // leadPlan is a submission turned into Dataverse columns.
 type leadPlan struct {
-	lead       map[string]any
-	contact    map[string]any
-	email      string // the form's email field, lower-cased; "" if none
-	emailCol   string // the lead column it is written to
-	contactCol string // the contact column the contact is found by
-	phoneCol   string // the lead column of the form's phone field; "" if none
-	companyCol string // the lead column of the form's company field; "" if none
-	values     map[string]string
-	contactWhy string
+	lead        map[string]any
+	contact     map[string]any
+	email       string          // the form's email field, lower-cased; "" if none
+	emailCol    string          // the lead column it is written to
+	contactCol  string          // the contact column the contact is found by
+	phoneCol    string          // the lead column of the form's phone field; "" if none
+	companyCol  string          // the lead column of the form's company field; "" if none
+	identity    map[string]bool // columns that say who a lead is: never overwritten
+	values      map[string]string
+	contactWhy  string // "new contact <id>" or "existing contact <id>"
+	keptContact string // the contact a matched lead keeps instead of the submission's
 }
 
 // contactColumns are the lead columns that also exist on contact.
@@ -226,7 +274,10 @@ var contactColumns = []string{
 }
 
 func plan(f *forms.Form, values map[string]string) *leadPlan {
-	p := &leadPlan{lead: map[string]any{}, contact: map[string]any{}, values: values}
+	p := &leadPlan{lead: map[string]any{}, contact: map[string]any{}, identity: map[string]bool{}, values: values}
+	for _, c := range f.IdentityColumns() {
+		p.identity[c] = true
+	}
 	for _, fd := range f.Fields {
 		v, ok := values[fd.Name]
 		if fd.Column == "" {
@@ -353,11 +404,16 @@ func (p *leadPlan) selectColumns() []string {
 // changes returns the columns to PATCH on an existing lead. fill_empty sets
 // only columns that are empty in the CRM; overwrite sets every submitted
 // column but keeps the lead's original topic and source.
+//
+// Neither ever changes what says who the lead is — the columns the form's
+// match rules compare, and the contact it is bound to — except to fill them
+// when empty: anyone can post a form, and a stranger giving someone's phone
+// with their own email must not make that lead theirs.
 func (p *leadPlan) changes(existing crm.Row, onMatch string) crm.Row {
 	out := crm.Row{}
 	for c, v := range p.lead {
 		if c == "parentcontactid@odata.bind" {
-			if str(existing["_parentcontactid_value"]) == "" || onMatch == forms.OnMatchOverwrite {
+			if str(existing["_parentcontactid_value"]) == "" {
 				out[c] = v
 			}
 			continue
@@ -366,7 +422,7 @@ func (p *leadPlan) changes(existing crm.Row, onMatch string) crm.Row {
 			continue // a boolean is never "empty" in Dataverse: leave consent as the CRM has it
 		}
 		empty := existing[c] == nil || existing[c] == ""
-		keep := c == "subject" || c == "leadsourcecode"
+		keep := c == "subject" || c == "leadsourcecode" || p.identity[c]
 		if empty || (onMatch == forms.OnMatchOverwrite && !keep && existing[c] != v) {
 			out[c] = v
 		}
@@ -374,11 +430,16 @@ func (p *leadPlan) changes(existing crm.Row, onMatch string) crm.Row {
 	return out
 }
 
+// withContact adds what became of the contact to an explanation.
 func (p *leadPlan) withContact(s string) string {
-	if p.contactWhy == "" {
+	switch {
+	case p.contactWhy == "":
 		return s
+	case p.keptContact != "":
+		return fmt.Sprintf("%s; %s for the submission's email is not bound: the lead keeps its contact %s (a matched lead's contact is never replaced)",
+			s, p.contactWhy, p.keptContact)
 	}
-	return s + "; " + p.contactWhy
+	return s + "; linked to " + p.contactWhy
 }
 
 func describeChanges(onMatch string, changes crm.Row) string {

@@ -391,6 +391,51 @@ func TestOnMatch(t *testing.T) {
 	}
 }
 
+// An anonymous submission that matches a lead may fill or overwrite its
+// columns, but never the ones that say who the lead is — those any match
+// rule of the form compares, and the contact it is bound to — unless they
+// are empty.
+func TestMatchNeverRewritesWhoALeadIs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, contactForm("f", func(f *forms.Form) {
+		f.Match = []string{forms.MatchPhone, forms.MatchEmailCompany}
+		f.OnMatch = forms.OnMatchOverwrite
+		f.Contact = forms.ContactLink
+	}))
+	victim := e.deliver(t, "f", map[string]string{"email": "ann@example.com", "last_name": "Lee", "company": "Contoso", "phone": "+1 415 555 0100"})
+
+	// Someone else gives Ann's phone with their own email, name and company.
+	r := e.deliver(t, "f", map[string]string{"email": "eve@example.com", "last_name": "Eve", "company": "Evil Corp", "phone": "415-555-0100", "job_title": "Spy"})
+	if r.LeadID != victim.LeadID || r.Action != "updated" {
+		t.Fatalf("delivery: %+v, want an update of %s", r, victim.LeadID)
+	}
+	l := e.lead(t, victim.LeadID)
+	want := map[string]any{
+		"emailaddress1": "ann@example.com", "companyname": "Contoso", "telephone1": "+1 415 555 0100", // who the lead is
+		"_parentcontactid_value": victim.ContactID,
+		"lastname":               "Eve", "jobtitle": "Spy", // what overwrite is for
+	}
+	for col, w := range want {
+		if l[col] != w {
+			t.Errorf("%s = %v, want %v", col, l[col], w)
+		}
+	}
+	wantContains(t, "explanation", r.Match, "overwrite: set jobtitle, lastname;",
+		"for the submission's email is not bound: the lead keeps its contact "+victim.ContactID)
+
+	t.Run("empty identity columns are filled", func(t *testing.T) {
+		id := e.existing(t, crm.Row{"lastname": "Bo", "telephone1": "+1 212 555 0100"})
+		r := e.deliver(t, "f", map[string]string{"email": "bo@example.com", "last_name": "Bo", "company": "Fabrikam", "phone": "212 555 0100"})
+		if r.LeadID != id {
+			t.Fatalf("delivery: %+v, want an update of %s", r, id)
+		}
+		l := e.lead(t, id)
+		if l["emailaddress1"] != "bo@example.com" || l["companyname"] != "Fabrikam" || l["_parentcontactid_value"] != r.ContactID {
+			t.Errorf("lead = %s, want the email, company and contact filled in", testenv.Describe(l))
+		}
+	})
+}
+
 func TestFillEmptyWithNothingToChange(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, contactForm("f", nil))
@@ -492,6 +537,32 @@ func TestAlternateKeyUpsert(t *testing.T) {
 	leads := e.leads(t)
 	if len(leads) != 1 || leads[0]["emailaddress1"] != "o'brien@example.com" || leads[0]["jobtitle"] != "CTO" || leads[0]["companyname"] != "Contoso" {
 		t.Errorf("leads = %v, want one with the email, CTO and Contoso", leads)
+	}
+}
+
+// The upsert by alternate key overwrites, but not the other columns the
+// form's match rules compare nor the lead's contact: those it only fills.
+func TestAlternateKeyUpsertKeepsWhoALeadIs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, contactForm("f", func(f *forms.Form) {
+		f.AlternateKey = "emailaddress1"
+		f.Match = []string{forms.MatchEmail, forms.MatchPhone}
+		f.Contact = forms.ContactLink
+	}))
+	e.emu.Configure(`{"alternate_keys":{"leads":["emailaddress1"]}}`)
+	first := e.deliver(t, "f", map[string]string{"email": "ann@example.com", "last_name": "Lee", "phone": "+1 415 555 0100"})
+	if l := e.lead(t, first.LeadID); first.Action != "created" || l["telephone1"] != "+1 415 555 0100" || l["_parentcontactid_value"] != first.ContactID {
+		t.Fatalf("first: %+v, lead %s; want a new lead with the phone and the contact", first, testenv.Describe(l))
+	}
+	// Someone else gives Ann's email, another phone, and their name.
+	contactBefore := first.ContactID
+	r := e.deliver(t, "f", map[string]string{"email": "ann@example.com", "last_name": "Eve", "phone": "+1 212 555 0199"})
+	if r.LeadID != first.LeadID || r.Action != "updated" {
+		t.Fatalf("second: %+v, want an update of %s", r, first.LeadID)
+	}
+	l := e.lead(t, first.LeadID)
+	if l["telephone1"] != "+1 415 555 0100" || l["_parentcontactid_value"] != contactBefore || l["lastname"] != "Eve" {
+		t.Errorf("lead = %s, want the phone and contact kept and the last name overwritten", testenv.Describe(l))
 	}
 }
 
