@@ -546,3 +546,29 @@ func TestThrottledUnpacedWaitsRetryAfter(t *testing.T) {
 		t.Errorf("stats = %+v, want some 429s and no early retries", s)
 	}
 }
+
+// A failed call's error names the method and table, never the URL: its
+// query and key hold the person's email.
+func TestNetErrorLeavesTheURLOut(t *testing.T) {
+	tests := []struct {
+		path    string
+		err     error
+		want    string
+		timeout bool
+	}{
+		{"leads", &url.Error{Op: "Get", URL: "https://org/api/data/v9.2/leads?$filter=emailaddress1%20eq%20%27ann%40example.com%27", Err: errors.New("dial tcp: connection refused")},
+			"dataverse unreachable: GET leads: dial tcp: connection refused", false},
+		{"leads(emailaddress1='ann@example.com')", &url.Error{Op: "Patch", URL: "https://org/api/data/v9.2/leads(emailaddress1='ann@example.com')", Err: context.DeadlineExceeded},
+			"dataverse unreachable: GET leads: context deadline exceeded", true},
+		{"contacts", errors.New("unexpected EOF"), "dataverse unreachable: GET contacts: unexpected EOF", false},
+	}
+	for _, tt := range tests {
+		err := fmt.Errorf("crm: find: %w", netError(http.MethodGet, tt.path, tt.err))
+		if got := err.Error(); got != "crm: find: "+tt.want {
+			t.Errorf("netError(%q) = %q, want %q", tt.path, got, "crm: find: "+tt.want)
+		}
+		if IsTimeout(err) != tt.timeout {
+			t.Errorf("IsTimeout(%v) = %v, want %v", err, !tt.timeout, tt.timeout)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -49,11 +50,39 @@ func (e *APIError) Error() string {
 }
 
 // NetError is a failure to get any answer: connection refused, reset, DNS,
-// TLS, or a timeout.
-type NetError struct{ Err error }
+// TLS, or a timeout. It names the call by method and table only: its URL
+// is left out of it, because the query string of a dedupe query holds the
+// person's email or phone, and the key of an upsert their email — and this
+// text ends up in logs and on the stored submission.
+type NetError struct {
+	Method string // GET, POST, PATCH
+	Table  string // the entity set ("leads") or function ("WhoAmI") called
+	Err    error  // the cause, without the URL
+}
 
-func (e *NetError) Error() string { return "dataverse unreachable: " + e.Err.Error() }
+func (e *NetError) Error() string {
+	return "dataverse unreachable: " + e.Method + " " + e.Table + ": " + e.Err.Error()
+}
 func (e *NetError) Unwrap() error { return e.Err }
+
+// netError wraps the failure of a call to path, dropping the *url.Error
+// whose text holds the whole URL.
+func netError(method, path string, err error) *NetError {
+	var ue *url.Error
+	for errors.As(err, &ue) && ue.Err != nil {
+		err = ue.Err
+	}
+	return &NetError{Method: method, Table: table(path), Err: err}
+}
+
+// table is the entity set or function a request path addresses: the part
+// before any key, which may hold personal data ("leads(emailaddress1='…')").
+func table(path string) string {
+	if i := strings.IndexAny(path, "(/?"); i >= 0 {
+		return path[:i]
+	}
+	return path
+}
 
 // AuthError is a failure to obtain an access token. Status is the identity
 // provider's HTTP status (0 if it could not be reached).

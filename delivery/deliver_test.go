@@ -636,6 +636,9 @@ func TestDeliverWaitsForTheLeases(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("Deliver while %s is held = %v, want it to wait for the lease", tt.key, err)
 			}
+			if err != nil && (strings.Contains(err.Error(), "ann@") || strings.Contains(err.Error(), "5550100")) {
+				t.Errorf("error %q holds the person's email or phone (it is logged and stored)", err)
+			}
 			if n := len(e.leads(t)); n != 0 {
 				t.Errorf("%d leads written without the lease, want 0", n)
 			}
