@@ -728,6 +728,45 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+// Microsoft's documented examples often carry "code": "" where real orgs
+// send hex codes: with the code blank, the status and the documented
+// message decide alike.
+func TestClassifyWithoutCodes(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   int
+		code     string // the hex code a real org sends
+		msg      string
+		category string
+		retry    bool
+	}{
+		{"matched lead deleted meanwhile", 404, crm.CodeObjectDoesNotExist, "lead With Id = 7eb682f1-ca75-e511-80d4-00155d2a68d1 Does Not Exist", submission.CategoryUnavailable, true},
+		{"alternate key row gone", 404, crm.CodeKeyDoesNotExist, "A record with the specified key values does not exist in lead entity", submission.CategoryUnavailable, true},
+		{"key race lost", 412, crm.CodeDuplicateRecord, "A record with matching key values already exists.", submission.CategoryUnavailable, true},
+		{"row changed meanwhile", 412, crm.CodeVersionMismatch, "The version of the existing record doesn't match the RowVersion property provided.", submission.CategoryUnavailable, true},
+		{"duplicate detection (412)", 412, crm.CodeDuplicateDetected, "A record was not created or updated because a duplicate of the current record already exists.", submission.CategoryInvalidData, false},
+		{"duplicate detection (500, older doc)", 500, crm.CodeDuplicateDetected, "A record was not created or updated because a duplicate of the current record already exists.", submission.CategoryInvalidData, false},
+		{"unknown column in the body", 400, "0x0", "An error occurred while validating input parameters: Microsoft.OData.ODataException: Invalid property 'new_budget' was found in entity 'Microsoft.Dynamics.CRM.lead'.", submission.CategoryConfiguration, false},
+		{"unknown column, older text", 400, crm.CodeClientPayloadInvalid, "The property 'new_budget' does not exist on type 'Microsoft.Dynamics.CRM.lead'.", submission.CategoryConfiguration, false},
+		{"unknown column in $select", 400, "0x80060888", "Could not find a property named 'new_budget' on type 'Microsoft.Dynamics.CRM.lead'.", submission.CategoryConfiguration, false},
+		{"key not defined", 400, crm.CodeEntityKeyNotDefined, "The specified key attributes are not a defined key for the lead entity", submission.CategoryConfiguration, false},
+		{"wrong table", 404, "0x80060888", "Resource not found for the segment 'lead'.", submission.CategoryConfiguration, false},
+		{"too long", 400, crm.CodeMaxLength, "A validation error occurred.  The length of the 'firstname' attribute of the 'lead' entity exceeded the maximum allowed length of '50'.", submission.CategoryInvalidData, false},
+		{"throttled", 429, crm.CodeThrottleRequests, "Number of requests exceeded the limit of 6000 over time window of 300 seconds.", submission.CategoryThrottled, true},
+		{"missing privilege", 403, crm.CodePrivilegeDenied, "Principal user (Id=x) is missing prvCreateLead privilege (Id=y)", submission.CategoryPermission, false},
+	}
+	for _, tt := range tests {
+		for _, code := range []string{tt.code, ""} {
+			t.Run(fmt.Sprintf("%s, code %q", tt.name, code), func(t *testing.T) {
+				err := fmt.Errorf("crm: update lead: %w", &crm.APIError{Status: tt.status, Code: code, Message: tt.msg})
+				if v := delivery.Classify(err); v.Error.Category != tt.category || v.Retry != tt.retry {
+					t.Errorf("Classify = %s, retry %v; want %s, retry %v", v.Error.Category, v.Retry, tt.category, tt.retry)
+				}
+			})
+		}
+	}
+}
+
 func TestClassifyWaitsWhatDataverseSaid(t *testing.T) {
 	for _, tt := range []struct {
 		name       string
