@@ -17,17 +17,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leadbridge/leadbridge/emulator/devcreds"
 	"github.com/leadbridge/leadbridge/forms"
 )
 
 // Documented development defaults of the bundled Dataverse emulator. With no
-// DATAVERSE_URL set, the worker delivers to the emulator with these.
+// DATAVERSE_URL set, the worker delivers to the emulator with these. They
+// are defined in devcreds, the one place the emulator reads them too.
 const (
-	EmulatorAddr         = "127.0.0.1:8443"
-	EmulatorDataDir      = ".run/emulator"
-	EmulatorTenantID     = "emulator-tenant"
-	EmulatorClientID     = "leadbridge-dev"
-	EmulatorClientSecret = "leadbridge-dev-secret"
+	EmulatorAddr         = devcreds.Addr
+	EmulatorDataDir      = devcreds.DataDir
+	EmulatorTenantID     = devcreds.TenantID
+	EmulatorClientID     = devcreds.ClientID
+	EmulatorClientSecret = devcreds.ClientSecret
 )
 
 // Redis says how to reach Redis: a URL, or Sentinel, or Cluster.

@@ -433,7 +433,7 @@ func TestAPIErrorFromDataverse(t *testing.T) {
 	}{
 		{"column too long", Row{"lastname": "Lee", "firstname": strings.Repeat("x", 51)}, CodeMaxLength, "'firstname'"},
 		{"choice out of range", Row{"lastname": "Lee", "leadsourcecode": 99}, CodePicklistOutOfRange, "leadsourcecode"},
-		{"unknown column", Row{"lastname": "Lee", "new_nope": "x"}, "", "does not exist on type"},
+		{"unknown column", Row{"lastname": "Lee", "new_nope": "x"}, "", "Invalid property 'new_nope' was found in entity"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

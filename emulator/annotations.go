@@ -165,7 +165,6 @@ func (op *operation) annotate(out map[string]any, t *tableSchema, rec *record, c
 // date and time in the user's format. Strings, ids and big integers have
 // none. The emulator's user reads en-US and lives in UTC.
 func (op *operation) formattedValue(t *tableSchema, rec *record, col *column, v any) (string, bool) {
-	v = rowValue(v) // column defaults are Go ints
 	switch col.kind {
 	case kindChoice:
 		if f, ok := v.(float64); ok {

@@ -60,6 +60,14 @@ func (s *Server) serveBatch(ctx context.Context, req *apiRequest) (*result, int)
 		continueOnError = true
 	}
 
+	// part keeps a result for the response, blanking its error code when
+	// the configuration asks (successful parts have none).
+	part := func(contentID string, res *result) batchPart {
+		if req.cfg.BlankErrorCodes {
+			res = res.withoutCode()
+		}
+		return batchPart{contentID: contentID, res: res}
+	}
 	var parts []batchPart
 	for _, item := range items {
 		if !simulateLatency(ctx, req.cfg.LatencyMS*len(item.ops)) {
@@ -73,19 +81,20 @@ func (s *Server) serveBatch(ctx context.Context, req *apiRequest) (*result, int)
 				res = s.execute(nil, sub)
 				s.store.mu.Unlock()
 			}
-			part := batchPart{contentID: op.contentID, res: res}
+			p := part(op.contentID, res)
 			if res.failed() && !continueOnError {
-				return batchFailure(part), n
+				return batchFailure(p), n
 			}
-			parts = append(parts, part)
+			parts = append(parts, p)
 			continue
 		}
 		cs, failed := s.runChangeSet(req, item.ops)
 		if failed != nil {
+			p := part(failed.contentID, failed.res)
 			if !continueOnError {
-				return batchFailure(*failed), n
+				return batchFailure(p), n
 			}
-			parts = append(parts, *failed)
+			parts = append(parts, p)
 			continue
 		}
 		parts = append(parts, batchPart{changeSet: cs})

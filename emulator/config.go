@@ -32,6 +32,12 @@ type Config struct {
 	// (leads and contacts with the same emailaddress1). Like Dataverse, they
 	// run only for requests that send MSCRM.SuppressDuplicateDetection: false.
 	DuplicateDetection bool `json:"duplicate_detection"`
+	// BlankErrorCodes makes every Web API error envelope, $batch parts
+	// included, carry "code":"" with its usual status and message, as
+	// several of Microsoft's documented examples show them (404 on
+	// If-Match: * with no row, the 412s of conditional operations), while
+	// real orgs send hex codes: a client must work with both.
+	BlankErrorCodes bool `json:"blank_error_codes"`
 }
 
 // Limits are the three facets of Dataverse's service protection limits. A
@@ -59,6 +65,14 @@ type Faults struct {
 	ErrorStatus int `json:"error_status"`
 	// Down answers every Web API request 503 and fails token requests too.
 	Down bool `json:"down"`
+	// DropAfterWriteRate is the fraction (0 to 1) of admitted Web API
+	// requests that can write (POST, PATCH, PUT, DELETE, $batch included)
+	// whose write is applied and whose answer is then lost: the emulator
+	// closes the connection (HTTP/1.1) or resets the stream (HTTP/2)
+	// without a response, as when Dataverse commits and the network fails
+	// on the way back. The client sees a transport error, not a status;
+	// Stats.DroppedAfterWrite counts these.
+	DropAfterWriteRate float64 `json:"drop_after_write_rate"`
 }
 
 // Stats are the counters served at GET /_emulator/stats. They cover the Web
@@ -81,6 +95,10 @@ type Stats struct {
 	EarlyRetries int64 `json:"early_retries"`
 	// TokensIssued counts successful token responses.
 	TokensIssued int64 `json:"tokens_issued"`
+	// DroppedAfterWrite counts Web API requests whose write was applied and
+	// whose answer was dropped (Faults.DropAfterWriteRate). They count in
+	// RequestsTotal but, having no response, in no ResponsesByStatus entry.
+	DroppedAfterWrite int64 `json:"dropped_after_write"`
 }
 
 // The documented Dataverse defaults (reference §1) and the token lifetime
@@ -150,6 +168,9 @@ func (c Config) validate() error {
 	}
 	if c.Faults.ErrorRate < 0 || c.Faults.ErrorRate > 1 {
 		errs = append(errs, fmt.Errorf("faults.error_rate is %v, want 0 to 1", c.Faults.ErrorRate))
+	}
+	if c.Faults.DropAfterWriteRate < 0 || c.Faults.DropAfterWriteRate > 1 {
+		errs = append(errs, fmt.Errorf("faults.drop_after_write_rate is %v, want 0 to 1", c.Faults.DropAfterWriteRate))
 	}
 	if c.Faults.ErrorStatus < 500 || c.Faults.ErrorStatus > 599 {
 		errs = append(errs, fmt.Errorf("faults.error_status is %d, want a 5xx status", c.Faults.ErrorStatus))

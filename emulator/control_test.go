@@ -62,7 +62,7 @@ func TestControlSurface(t *testing.T) {
 				t.Errorf("responses_by_status[%s]: got %d, want %d", k, st.ResponsesByStatus[k], v)
 			}
 		}
-		for _, key := range []string{`"requests_total"`, `"responses_by_status"`, `"max_concurrent_seen"`, `"early_retries"`, `"tokens_issued"`} {
+		for _, key := range []string{`"requests_total"`, `"responses_by_status"`, `"max_concurrent_seen"`, `"early_retries"`, `"tokens_issued"`, `"dropped_after_write"`} {
 			if !strings.Contains(string(body), key) {
 				t.Errorf("stats JSON lacks %s: %s", key, body)
 			}
@@ -139,4 +139,76 @@ func TestCAPersistence(t *testing.T) {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	first.Client().CloseIdleConnections()
+}
+
+// TestBlankErrorCodes: with blank_error_codes every Web API error envelope,
+// batch parts included, carries "code":"" and keeps its status and message,
+// so a client can be tested against the documented examples as well as
+// against real orgs; switched off, the codes come back.
+func TestBlankErrorCodes(t *testing.T) {
+	h := start(t, nil)
+	id := h.create("leads", map[string]any{"lastname": "Lee"})
+	missing := newGUID()
+	errorsOf := func(t *testing.T) (codes []string, messages []string) {
+		t.Helper()
+		for _, c := range []struct {
+			path    string
+			headers []string
+			status  int
+		}{
+			{"leads(" + missing + ")", []string{"If-Match", "*"}, http.StatusNotFound},
+			{"leads(" + id + ")", []string{"If-None-Match", "*"}, http.StatusPreconditionFailed},
+			{"leads(" + id + ")", []string{"If-Match", `W/"1"`}, http.StatusPreconditionFailed},
+		} {
+			resp, body := h.api(http.MethodPatch, c.path, map[string]any{"subject": "x"}, c.headers...)
+			if resp.StatusCode != c.status {
+				t.Fatalf("PATCH %s %v: got %d, want %d; body %s", c.path, c.headers, resp.StatusCode, c.status, body)
+			}
+			if !strings.Contains(string(body), `"code":`) {
+				t.Errorf("PATCH %s: the envelope has no code member: %s", c.path, body)
+			}
+			var e errorBody
+			mustUnmarshal(t, body, &e)
+			codes, messages = append(codes, e.Error.Code), append(messages, e.Error.Message)
+		}
+		_, parts := h.batch((&batchBuilder{}).changeSetOf(
+			[]string{"PATCH", "leads(" + missing + ")", `{"subject":"x"}`, "If-Match", "*"},
+		).body())
+		if len(parts) != 1 || parts[0].status != http.StatusNotFound {
+			t.Fatalf("batch: got %+v, want one 404 part", parts)
+		}
+		var e errorBody
+		mustUnmarshal(t, []byte(parts[0].body), &e)
+		return append(codes, e.Error.Code), append(messages, e.Error.Message)
+	}
+
+	wantCodes := []string{codeNotFound, codeDuplicateRecord, codeVersionMismatch, codeNotFound}
+	codes, messages := errorsOf(t)
+	if strings.Join(codes, ",") != strings.Join(wantCodes, ",") {
+		t.Fatalf("codes by default: got %q, want %q", codes, wantCodes)
+	}
+	if err := h.srv.UpdateConfig([]byte(`{"blank_error_codes":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	blank, blankMessages := errorsOf(t)
+	if strings.Join(blank, ",") != ",,," {
+		t.Errorf("codes with blank_error_codes: got %q, want all empty", blank)
+	}
+	if strings.Join(blankMessages, "|") != strings.Join(messages, "|") {
+		t.Errorf("messages with blank_error_codes: got %q, want them unchanged %q", blankMessages, messages)
+	}
+	if !h.srv.config().BlankErrorCodes {
+		t.Error("GET config does not report blank_error_codes")
+	}
+	// Refusals before any operation runs are envelopes too.
+	h.srv.UpdateConfig([]byte(`{"faults":{"down":true}}`))
+	resp, body := h.api(http.MethodGet, "leads", nil)
+	h.srv.UpdateConfig([]byte(`{"faults":{"down":false}}`))
+	wantError(t, resp, body, http.StatusServiceUnavailable, "")
+	if err := h.srv.UpdateConfig([]byte(`{"blank_error_codes":false}`)); err != nil {
+		t.Fatal(err)
+	}
+	if codes, _ := errorsOf(t); strings.Join(codes, ",") != strings.Join(wantCodes, ",") {
+		t.Errorf("codes after switching back: got %q, want %q", codes, wantCodes)
+	}
 }

@@ -18,11 +18,20 @@
 //	// srv.URL() is both DATAVERSE_URL and AZURE_AUTHORITY_HOST;
 //	// srv.Client() trusts the emulator's CA.
 //
-// or run it as a program (cmd/dataverse-emulator). Besides the Dataverse and
-// Entra routes it serves an unauthenticated control surface, not counted in
-// the statistics: PUT /_emulator/config (a JSON merge patch of Config; GET
+// or run it as a program (cmd/dataverse-emulator), which keeps its rows
+// across restarts (Options.Persist). Besides the Dataverse and Entra routes
+// it serves an unauthenticated control surface, not counted in the
+// statistics: PUT /_emulator/config (a JSON merge patch of Config; GET
 // returns the current one), GET /_emulator/stats (Stats), POST
 // /_emulator/reset (Server.Reset), and a read-only HTML overview at /.
+//
+// The parts a reader looks for by name live in packages of their own, none
+// of which imports this one: emulator/odata is the query language ($filter,
+// $orderby, $select, key literals), emulator/identity the Entra ID token
+// endpoint, and emulator/devcreds the development credentials and defaults
+// that leadbridge's configuration shares. This package is the Web API:
+// routes, limits, store, schema, $batch, $expand, annotations and the
+// control surface.
 //
 // Choices where Dataverse leaves room, or where the emulator is stricter:
 //
@@ -33,9 +42,11 @@
 //     250 ms after the 429 that started it are early retries: counted in
 //     Stats.EarlyRetries and doubling the wait (up to the window). See
 //     limits.go.
-//   - Retry-After is in seconds, fractional when needed ("0.25"), rounded up
-//     to the millisecond. A concurrency refusal waits 1 s at the default
-//     300 s window and proportionally less at smaller windows.
+//   - Retry-After is whole seconds, rounded up and at least 1, as Dataverse
+//     documents it (Microsoft's retry sample parses an int), and a user's
+//     wait lasts exactly as long as the Retry-After that started it. A
+//     concurrency refusal waits 1 s at windows up to the default 300 s and
+//     proportionally longer at larger ones.
 //   - x-ms-dop-hint is the configured concurrency limit, or 52 (Dataverse's
 //     default limit) when that limit is off.
 //   - x-ms-ratelimit-burst-remaining-xrm-requests is the requests left in
@@ -46,6 +57,24 @@
 //     token_lifetime_seconds. An unknown client id gets Entra's 400
 //     unauthorized_client (AADSTS700016), a wrong secret 401 invalid_client
 //     (AADSTS7000215), an unknown tenant 400 invalid_request (AADSTS90002).
+//   - Error envelopes carry the hex codes real orgs send. Several of
+//     Microsoft's documented examples show "code":"" instead (404 on
+//     If-Match: * with no row, the 412s of conditional operations);
+//     "blank_error_codes": true in the configuration (Config.BlankErrorCodes)
+//     makes every envelope, $batch parts included, look like those, with
+//     status and message unchanged.
+//   - Faults (Config.Faults) answer 5xx instead of working (error_rate,
+//     down), or do the work and lose the answer (drop_after_write_rate):
+//     the write is committed, then the connection is closed (HTTP/1.1) or
+//     the stream reset (HTTP/2) with no response, counted in
+//     Stats.DroppedAfterWrite.
+//   - A client may choose a row's primary key: POST leads with
+//     {"leadid":"<guid>",…} creates the row under that id. A POST naming an
+//     id that exists is refused 412 0x80040237 "A record with matching key
+//     values already exists.", and nothing changes: the reference documents
+//     that answer for PATCH with If-None-Match: * on an existing row (which
+//     the emulator gives too, in $batch change sets as well), not for a
+//     POST, where third parties observe the same.
 //   - Alternate keys come from Config.AlternateKeys (one key per table, its
 //     columns); stock tables have none, as in Dataverse.
 //   - A row's default order is creation order; paging cookies carry only the
@@ -119,17 +148,22 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/leadbridge/leadbridge/emulator/devcreds"
+	"github.com/leadbridge/leadbridge/emulator/identity"
 )
 
-// The app registration the emulator accepts unless Options say otherwise.
-// They are development values, printed on start, never secrets.
+// The app registration the emulator accepts unless Options say otherwise:
+// the development values of package devcreds, printed on start, never
+// secrets.
 const (
-	DefaultTenantID     = "emulator-tenant"
-	DefaultClientID     = "leadbridge-dev"
-	DefaultClientSecret = "leadbridge-dev-secret"
+	DefaultTenantID     = devcreds.TenantID
+	DefaultClientID     = devcreds.ClientID
+	DefaultClientSecret = devcreds.ClientSecret
 )
 
 // Options configure Start.
@@ -140,6 +174,13 @@ type Options struct {
 	// ca-key.pem, so that a restarted emulator reuses the same CA and clients
 	// configured with ca.pem keep working.
 	DataDir string
+	// Persist keeps the tables across restarts in DataDir/rows.json, for
+	// `make run`: Start loads it; changes are written at most once a
+	// second, atomically (a temporary file renamed over it), and on Close;
+	// Reset empties it at once. Tokens, statistics and the control
+	// configuration (alternate keys included) are not kept. It needs
+	// DataDir; tests leave it off unless they test it.
+	Persist bool
 	// TenantID, ClientID and ClientSecret are the app registration the token
 	// endpoint accepts; "" selects the Default* constants.
 	TenantID, ClientID, ClientSecret string
@@ -160,7 +201,7 @@ type Options struct {
 
 // Server is a running emulator. Its methods are safe for concurrent use.
 type Server struct {
-	tenant, clientID, secret string
+	tenant, clientID string
 
 	url     string
 	caPEM   []byte
@@ -173,11 +214,14 @@ type Server struct {
 	cfgMu sync.RWMutex
 	cfg   Config
 
-	store   *store
-	tokens  *tokenStore
-	limiter *limiter
-	stats   *statsCounter
-	ids     identityIDs
+	store *store
+	// persister keeps the store in DataDir with Options.Persist; nil
+	// otherwise.
+	persister *persister
+	identity  *identity.Service
+	limiter   *limiter
+	stats     *statsCounter
+	ids       identityIDs
 	// user is the calling application user as a systemuser row, for
 	// lookups to it (owner, created by) to expand and format.
 	user *record
@@ -194,10 +238,8 @@ func Start(opts Options) (*Server, error) {
 	s := &Server{
 		tenant:   orDefault(opts.TenantID, DefaultTenantID),
 		clientID: orDefault(opts.ClientID, DefaultClientID),
-		secret:   orDefault(opts.ClientSecret, DefaultClientSecret),
 		log:      opts.Logger,
 		served:   make(chan struct{}),
-		tokens:   newTokenStore(),
 		stats:    newStatsCounter(),
 	}
 	if s.log == nil {
@@ -226,7 +268,19 @@ func Start(opts Options) (*Server, error) {
 		}
 		s.cfg = c
 	}
-	s.store = newStore(s.cfg.AlternateKeys)
+	if opts.Persist && opts.DataDir == "" {
+		return nil, errors.New("emulator: Options.Persist needs Options.DataDir")
+	}
+	s.store = newStore()
+	rowsPath := filepath.Join(opts.DataDir, rowsFile)
+	if opts.Persist {
+		if err := loadRows(s.store, rowsPath, s.log); err != nil {
+			return nil, fmt.Errorf("emulator: load rows: %w", err)
+		}
+	}
+	if err := s.store.setAlternateKeys(s.cfg.AlternateKeys); err != nil {
+		return nil, fmt.Errorf("emulator: Options.Config: %w", err)
+	}
 	s.limiter = newLimiter(s.stats)
 
 	ca, err := loadOrCreateCA(opts.DataDir)
@@ -246,6 +300,14 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.url = "https://" + host
 	s.caPEM = ca.certPEM
+	s.identity = identity.New(identity.Options{
+		TenantID:     s.tenant,
+		ClientID:     s.clientID,
+		ClientSecret: orDefault(opts.ClientSecret, DefaultClientSecret),
+		ResourceURL:  s.url,
+		Conditions:   s.identityConditions,
+		Issued:       s.stats.tokenIssued,
+	})
 
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.cert)
@@ -270,7 +332,10 @@ func Start(opts Options) (*Server, error) {
 			s.log.Error("emulator stopped serving", "err", err)
 		}
 	}()
-	s.log.Info("emulator listening", "url", s.url, "tenant", s.tenant, "client_id", s.clientID)
+	if opts.Persist {
+		s.persister = startPersister(s.store, rowsPath, s.log)
+	}
+	s.log.Info("emulator listening", "url", s.url, "tenant", s.tenant, "client_id", s.clientID, "persist", opts.Persist)
 	return s, nil
 }
 
@@ -328,10 +393,18 @@ func (s *Server) Reset() {
 	s.store.reset()
 	s.stats.reset()
 	s.limiter.reset()
+	if s.persister != nil {
+		// At once rather than within the second: a reset is asked for, and
+		// should hold even if the process is killed right after it.
+		if err := s.persister.save(); err != nil {
+			s.log.Error("emulator could not save its emptied rows", "err", err)
+		}
+	}
 	s.log.Info("emulator reset")
 }
 
-// Close stops the server, waiting up to five seconds for requests in flight.
+// Close stops the server, waiting up to five seconds for requests in
+// flight, then (with Options.Persist) writes the rows they changed.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		// Our own client's idle HTTP/2 connections would otherwise hold
@@ -345,6 +418,9 @@ func (s *Server) Close() error {
 			s.closeErr = s.httpSrv.Close()
 		}
 		<-s.served
+		if s.persister != nil {
+			s.closeErr = errors.Join(s.closeErr, s.persister.close())
+		}
 	})
 	return s.closeErr
 }

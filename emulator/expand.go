@@ -286,7 +286,7 @@ func (op *operation) expandInto(out map[string]any, t *tableSchema, rec *record,
 		out[e.name] = map[string]any{"@odata.id": op.req.root + e.target.set + "(" + related.id(e.target) + ")"}
 		return
 	}
-	if related == nil || e.opts.filter != nil && !e.opts.filter.match(related.cols) {
+	if related == nil || e.opts.filter != nil && !e.opts.filter.Match(related.cols) {
 		out[e.name] = nil
 		return
 	}
@@ -299,7 +299,7 @@ func (op *operation) expandMany(out map[string]any, t *tableSchema, rec *record,
 	id := rec.id(t)
 	var rows []*record
 	for _, r := range op.childrenOf(e.many)[strings.ToLower(id)] {
-		if e.opts.filter == nil || e.opts.filter.match(r.cols) {
+		if e.opts.filter == nil || e.opts.filter.Match(r.cols) {
 			rows = append(rows, r)
 		}
 	}

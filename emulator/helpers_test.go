@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leadbridge/leadbridge/emulator/odata"
 )
 
 // harness is a started emulator plus a token, for tests that speak HTTP to
@@ -31,6 +33,12 @@ func start(t *testing.T, cfg *Config) *harness {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() { srv.Close() })
+	return attach(t, srv)
+}
+
+// attach is the harness for an emulator the test started itself.
+func attach(t *testing.T, srv *Server) *harness {
+	t.Helper()
 	h := &harness{t: t, srv: srv}
 	h.token = h.fetchToken()
 	return h
@@ -134,7 +142,7 @@ func (h *harness) create(set string, row map[string]any) string {
 	loc := resp.Header.Get("OData-EntityId")
 	_, rest, _ := strings.Cut(loc, "/"+set+"(")
 	id, _, _ := strings.Cut(rest, ")")
-	if !isGUID(id) {
+	if !odata.IsGUID(id) {
 		h.t.Fatalf("POST %s: OData-EntityId %q holds no id", set, loc)
 	}
 	return id

@@ -36,7 +36,8 @@ import (
 const earlyRetryGrace = 250 * time.Millisecond
 
 // concurrencyWait is the Retry-After of a concurrency refusal at the default
-// 300 s window; it scales with window_seconds like every other wait.
+// 300 s window; it scales with window_seconds like every other wait, but
+// never below the one second Retry-After can say.
 const concurrencyWait = time.Second
 
 type limiter struct {
@@ -136,7 +137,7 @@ func (l *limiter) admit(user string, lim Limits, now time.Time) admission {
 		msg = fmt.Sprintf("Combined execution time of incoming requests exceeded limit of %s  milliseconds over time window of %d seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.", thousands(int64(lim.ExecutionMSPerWindow)), lim.WindowSeconds)
 	}
 	if code != "" {
-		wait = max(wait, time.Millisecond)
+		wait = wholeSeconds(wait)
 		u.blockedUntil, u.blockStart, u.lastWait = now.Add(wait), now, wait
 		u.blockCode, u.blockMsg = code, msg
 		return u.refusal(lim, wait, code, msg)
@@ -218,13 +219,19 @@ func (a admission) result() *result {
 	return r
 }
 
-// formatSeconds renders a wait as seconds, rounded up to the millisecond so
-// that a client sleeping exactly that long is never early: "2", "0.25".
+// wholeSeconds rounds a wait up to whole seconds, at least one: the only
+// waits Retry-After can express, so that a user's wait ends exactly when
+// the Retry-After that started it says.
+func wholeSeconds(d time.Duration) time.Duration {
+	return max(time.Second, time.Duration(math.Ceil(d.Seconds()))*time.Second)
+}
+
+// formatSeconds renders what is left of a wait as Retry-After: whole
+// seconds, rounded up so that a client sleeping exactly that long is never
+// early. Dataverse documents an integer (Microsoft's retry sample parses it
+// as one), so a fractional value would break such clients.
 func formatSeconds(d time.Duration) string {
-	ms := int64(math.Ceil(float64(d) / float64(time.Millisecond)))
-	s := strconv.FormatFloat(float64(ms)/1000, 'f', 3, 64)
-	s = strings.TrimRight(s, "0")
-	return strings.TrimSuffix(s, ".")
+	return strconv.Itoa(int(wholeSeconds(d) / time.Second))
 }
 
 // thousands formats 1200000 as "1,200,000", as the documented messages do.

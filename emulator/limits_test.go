@@ -2,8 +2,10 @@ package emulator
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -77,12 +79,40 @@ func TestLimiter(t *testing.T) {
 		}
 	})
 
-	t.Run("waits scale with the window", func(t *testing.T) {
+	t.Run("waits scale with the window, in whole seconds", func(t *testing.T) {
+		for _, tt := range []struct {
+			window int
+			want   time.Duration
+		}{
+			{window: 3000, want: 10 * concurrencyWait},
+			{window: 3, want: time.Second}, // a hundredth of a second, rounded up
+		} {
+			l := newLimiter(newStatsCounter())
+			lim := Limits{Concurrent: 1, WindowSeconds: tt.window}
+			l.admit("u", lim, t0)
+			if a := l.admit("u", lim, t0); a.retryAfter != tt.want {
+				t.Errorf("wait at a %d s window: got %v, want %v", tt.window, a.retryAfter, tt.want)
+			}
+		}
+	})
+
+	t.Run("a wait is whole seconds and lasts as long as its Retry-After", func(t *testing.T) {
 		l := newLimiter(newStatsCounter())
-		lim := Limits{Concurrent: 1, WindowSeconds: 3}
+		lim := Limits{RequestsPerWindow: 1, WindowSeconds: 10}
 		l.admit("u", lim, t0)
-		if a := l.admit("u", lim, t0); a.retryAfter != concurrencyWait/100 {
-			t.Errorf("wait at a 3 s window: got %v, want %v", a.retryAfter, concurrencyWait/100)
+		l.release("u", 0, lim, t0)
+		// The window frees at 10 s, 0.6 s from now: the wait is 1 s.
+		a := l.admit("u", lim, at(9400*time.Millisecond))
+		if a.ok || a.retryAfter != time.Second {
+			t.Fatalf("got ok=%v wait=%v, want refused for 1s", a.ok, a.retryAfter)
+		}
+		// Within the grace, so not an early retry: the wait runs to 10.4 s,
+		// past the moment the window freed.
+		if a := l.admit("u", lim, at(9600*time.Millisecond)); a.ok || a.retryAfter != 800*time.Millisecond {
+			t.Errorf("at 9.6 s: got ok=%v wait=%v, want refused for the 0.8s left", a.ok, a.retryAfter)
+		}
+		if a := l.admit("u", lim, at(10400*time.Millisecond)); !a.ok {
+			t.Errorf("once the Retry-After passed: refused (%s), want admitted", a.code)
 		}
 	})
 
@@ -143,9 +173,10 @@ func TestFormatSeconds(t *testing.T) {
 		want string
 	}{
 		{2 * time.Second, "2"},
-		{250 * time.Millisecond, "0.25"},
-		{1500*time.Millisecond + 1, "1.501"}, // rounded up: never early
-		{time.Microsecond, "0.001"},
+		{250 * time.Millisecond, "1"},
+		{1500*time.Millisecond + 1, "2"}, // rounded up: never early
+		{time.Microsecond, "1"},
+		{0, "1"},
 	} {
 		if got := formatSeconds(tt.d); got != tt.want {
 			t.Errorf("formatSeconds(%v): got %q, want %q", tt.d, got, tt.want)
@@ -171,16 +202,17 @@ func TestThrottlingOverHTTP(t *testing.T) {
 	if want := "Number of requests exceeded the limit of 2 over time window of 1 seconds."; msg != want {
 		t.Errorf("message: got %q, want %q", msg, want)
 	}
-	wait, err := strconv.ParseFloat(resp.Header.Get("Retry-After"), 64)
-	if err != nil || wait <= 0 || wait > 1 {
-		t.Fatalf("Retry-After: got %q, want seconds in (0, 1]", resp.Header.Get("Retry-After"))
+	// Whole seconds: clients such as Microsoft's retry sample parse an int.
+	wait, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || wait != 1 {
+		t.Fatalf("Retry-After: got %q, want 1 (whole seconds, rounded up)", resp.Header.Get("Retry-After"))
 	}
 	if resp.Header.Get("x-ms-dop-hint") == "" {
 		t.Error("429 without x-ms-dop-hint")
 	}
 	// The client under test here is a well-behaved one: it waits exactly
 	// what it was told, and must then be served.
-	time.Sleep(time.Duration(wait * float64(time.Second)))
+	time.Sleep(time.Duration(wait) * time.Second)
 	resp, body = h.api(http.MethodGet, "WhoAmI", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("after Retry-After: got status %d, want 200; body %s", resp.StatusCode, body)
@@ -298,7 +330,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("invalid fault config is refused", func(t *testing.T) {
 		h := h.sub(t)
-		for _, patch := range []string{`{"faults":{"error_status":404}}`, `{"faults":{"error_rate":1.5}}`, `{"limits":{"concurrent":-1}}`, `{"nope":1}`, `{"alternate_keys":{"leads":["nosuch"]}}`} {
+		for _, patch := range []string{`{"faults":{"error_status":404}}`, `{"faults":{"error_rate":1.5}}`, `{"faults":{"drop_after_write_rate":-0.1}}`, `{"limits":{"concurrent":-1}}`, `{"nope":1}`, `{"alternate_keys":{"leads":["nosuch"]}}`} {
 			if err := h.srv.UpdateConfig([]byte(patch)); err == nil {
 				t.Errorf("%s: got no error, want one", patch)
 			}
@@ -310,5 +342,83 @@ func tokenForm(h *harness) map[string][]string {
 	return map[string][]string{
 		"grant_type": {"client_credentials"}, "client_id": {DefaultClientID},
 		"client_secret": {DefaultClientSecret}, "scope": {h.srv.URL() + "/.default"},
+	}
+}
+
+// TestDropAfterWrite: at drop_after_write_rate 1 every write is applied and
+// its answer lost, on HTTP/2 (a reset stream) and HTTP/1.1 (a closed
+// connection) alike: the client gets a transport error and no status, and
+// the row is there anyway.
+func TestDropAfterWrite(t *testing.T) {
+	for _, proto := range []string{"HTTP/2.0", "HTTP/1.1"} {
+		t.Run(proto, func(t *testing.T) {
+			h := start(t, nil)
+			tr := h.srv.Client().Transport.(*http.Transport).Clone()
+			// The emulator's own client has offered h2 in its TLS config;
+			// this one offers only the protocol under test.
+			tr.TLSClientConfig = tr.TLSClientConfig.Clone()
+			tr.TLSClientConfig.NextProtos = nil
+			tr.Protocols = new(http.Protocols)
+			if proto == "HTTP/1.1" {
+				tr.Protocols.SetHTTP1(true)
+			} else {
+				tr.Protocols.SetHTTP2(true)
+			}
+			client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+			t.Cleanup(tr.CloseIdleConnections)
+			do := func(method, path, contentType, body string) (*http.Response, error) {
+				req, err := http.NewRequest(method, h.srv.URL()+apiPrefix+path, strings.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Authorization", "Bearer "+h.token)
+				req.Header.Set("Content-Type", contentType)
+				resp, err := client.Do(req)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				return resp, err
+			}
+			const jsonType = "application/json"
+			// A request before the fault, so the write below goes over a
+			// reused connection: HTTP/1.1 clients must not replay a POST.
+			if resp, err := do(http.MethodGet, "WhoAmI", jsonType, ""); err != nil || resp.Proto != proto {
+				t.Fatalf("GET WhoAmI: %v, %v; want a %s response", resp, err, proto)
+			}
+			if err := h.srv.UpdateConfig([]byte(`{"faults":{"drop_after_write_rate":1}}`)); err != nil {
+				t.Fatal(err)
+			}
+
+			id := newGUID()
+			resp, err := do(http.MethodPost, "leads", jsonType, `{"leadid":"`+id+`","lastname":"Dropped"}`)
+			if err == nil {
+				t.Fatalf("POST leads: got status %d, want a transport error and no response", resp.StatusCode)
+			}
+			t.Logf("POST leads: %v", err)
+			body := (&batchBuilder{}).changeSetOf([]string{"POST", "leads", `{"lastname":"Batched"}`}).body()
+			if resp, err := do(http.MethodPost, "$batch", `multipart/mixed; boundary="`+testBoundary+`"`, body); err == nil {
+				t.Fatalf("POST $batch: got status %d, want a transport error", resp.StatusCode)
+			}
+			// Reads are answered as usual.
+			if resp, err := do(http.MethodGet, "leads("+id+")", jsonType, ""); err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET the dropped POST's row: %v, %v; want 200 (the write was applied)", resp, err)
+			}
+			if got := h.srv.Stats().DroppedAfterWrite; got != 2 {
+				t.Errorf("dropped_after_write: got %d, want 2", got)
+			}
+
+			if err := h.srv.UpdateConfig([]byte(`{"faults":{"drop_after_write_rate":0}}`)); err != nil {
+				t.Fatal(err)
+			}
+			resp, rowsBody := h.api(http.MethodGet, "leads?$select=lastname&$orderby=lastname", nil)
+			var names []string
+			for _, r := range rows(t, rowsBody) {
+				names = append(names, r["lastname"].(string))
+			}
+			if resp.StatusCode != http.StatusOK || strings.Join(names, ",") != "Batched,Dropped" {
+				t.Errorf("leads after the fault: got %d %q, want Batched and Dropped, each once", resp.StatusCode, names)
+			}
+		})
 	}
 }

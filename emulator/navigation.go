@@ -77,7 +77,7 @@ type refersTo struct {
 	id  string
 }
 
-func (f refersTo) match(row map[string]any) bool {
+func (f refersTo) Match(row map[string]any) bool {
 	v, _ := row[f.nav.lookup].(string)
 	return strings.EqualFold(v, f.id) && pointsVia(f.t, row, f.nav)
 }
@@ -200,7 +200,7 @@ func (op *operation) disassociate(t *table, key entityKey, m *oneToMany, childKe
 	default:
 		return badRequest(codeQuery, "A DELETE of a collection-valued navigation property's $ref must name the row, with $id=<URI> or "+m.name+"(<id>)/$ref.")
 	}
-	if !(refersTo{children.schema, m.nav, parent.id(t.schema)}).match(child.cols) {
+	if !(refersTo{children.schema, m.nav, parent.id(t.schema)}).Match(child.cols) {
 		return newResult(http.StatusNoContent)
 	}
 	if _, res := op.write(children, child, map[string]any{m.nav.name + "@odata.bind": nil}, nil); res != nil {

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/leadbridge/leadbridge/emulator/odata"
 )
 
 func TestQuery(t *testing.T) {
@@ -49,7 +51,7 @@ func TestQuery(t *testing.T) {
 				if etag, _ := r["@odata.etag"].(string); !strings.HasPrefix(etag, `W/"`) {
 					t.Errorf("row without @odata.etag: %v", r)
 				}
-				if id, _ := r["leadid"].(string); !isGUID(id) {
+				if id, _ := r["leadid"].(string); !odata.IsGUID(id) {
 					t.Errorf("row without leadid: %v", r)
 				}
 			}
@@ -181,13 +183,13 @@ func TestEqualityIndexAgreesWithScan(t *testing.T) {
 	defer st.mu.Unlock()
 	tbl := st.tables["leads"]
 	for _, src := range filters {
-		f, err := parseFilter(src)
+		f, err := odata.ParseFilter(src)
 		if err != nil {
 			t.Fatalf("%s: %v", src, err)
 		}
 		var want []string
 		tbl.scan(func(r *record) bool {
-			if f.match(r.cols) {
+			if f.Match(r.cols) {
 				want = append(want, r.cols["lastname"].(string))
 			}
 			return true
@@ -205,9 +207,9 @@ func TestEqualityIndexAgreesWithScan(t *testing.T) {
 	}
 }
 
-func mustFilter(t *testing.T, src string) filterExpr {
+func mustFilter(t *testing.T, src string) *odata.Filter {
 	t.Helper()
-	f, err := parseFilter(src)
+	f, err := odata.ParseFilter(src)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,9 @@ import (
 // routes lists every route the emulator serves.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	// Entra ID.
-	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.counted(s.serveOpenIDConfiguration))
-	mux.HandleFunc("/{tenant}/oauth2/v2.0/token", s.counted(s.serveToken))
+	// Entra ID (package identity).
+	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.counted(s.identity.ServeOpenIDConfiguration))
+	mux.HandleFunc("/{tenant}/oauth2/v2.0/token", s.counted(s.identity.ServeToken))
 	// Dataverse Web API.
 	mux.HandleFunc(apiPrefix, s.counted(s.serveWebAPI))
 	// Control surface and overview, unauthenticated and not counted.
@@ -72,6 +72,13 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	defer s.stats.leave()
 	now := time.Now()
 	cfg := s.config()
+	// respond writes a response, shaped as the configuration asks.
+	respond := func(res *result) {
+		if cfg.BlankErrorCodes {
+			res = res.withoutCode()
+		}
+		writeResult(w, res)
+	}
 	h := w.Header()
 	setRaw(h, "OData-Version", "4.0")
 	setRaw(h, "x-ms-dop-hint", dopHint(cfg.Limits))
@@ -79,35 +86,38 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	setRaw(h, "x-ms-service-request-id", newGUID())
 
 	if cfg.Faults.Down {
-		writeResult(w, faultResult(http.StatusServiceUnavailable))
+		respond(faultResult(http.StatusServiceUnavailable))
 		return
 	}
 	clientID, res := s.authenticate(r, now)
 	if res != nil {
-		writeResult(w, res)
+		respond(res)
 		return
 	}
 	if cfg.Faults.ErrorRate > 0 && rand.Float64() < cfg.Faults.ErrorRate {
-		writeResult(w, faultResult(cfg.Faults.ErrorStatus))
+		respond(faultResult(cfg.Faults.ErrorStatus))
 		return
 	}
 	adm := s.limiter.admit(clientID, cfg.Limits, now)
 	adm.setHeaders(h)
 	if !adm.ok {
-		writeResult(w, adm.result())
+		respond(adm.result())
 		return
 	}
 	var execMS int64
 	defer func() { s.limiter.release(clientID, execMS, cfg.Limits, time.Now()) }()
+	// Whether this request's answer is lost once its write is applied is
+	// decided now, so that the decision does not depend on the outcome.
+	loseAnswer := cfg.Faults.DropAfterWriteRate > 0 && canWrite(r.Method) && rand.Float64() < cfg.Faults.DropAfterWriteRate
 
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeResult(w, apiError(http.StatusRequestEntityTooLarge, "", "The request body is too large."))
+			respond(apiError(http.StatusRequestEntityTooLarge, "", "The request body is too large."))
 			return
 		}
-		writeResult(w, badRequest("", "The request body could not be read."))
+		respond(badRequest("", "The request body could not be read."))
 		return
 	}
 	req := &apiRequest{
@@ -124,7 +134,10 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 		var ops int
 		res, ops = s.serveBatch(r.Context(), req)
 		execMS = int64(ops) * int64(cfg.LatencyMS)
-		writeResult(w, res)
+		if loseAnswer {
+			s.dropConnection(w, r)
+		}
+		respond(res)
 		return
 	}
 	if !simulateLatency(r.Context(), cfg.LatencyMS) {
@@ -135,7 +148,34 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	s.store.mu.Lock()
 	res = s.execute(nil, req)
 	s.store.mu.Unlock()
-	writeResult(w, res)
+	if loseAnswer {
+		s.dropConnection(w, r)
+	}
+	respond(res)
+}
+
+// canWrite reports whether a Web API method can change rows.
+func canWrite(method string) bool {
+	switch method {
+	case http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// dropConnection ends a request whose work is done without answering it:
+// on HTTP/1.1 it takes the connection over and closes it; on HTTP/2, where a
+// handler cannot, the server resets the stream. Either way the client reads
+// no status, only a transport error. It then panics with
+// http.ErrAbortHandler, net/http's own way to abort a handler (which it
+// does not log), so nothing after the call runs but deferred accounting.
+func (s *Server) dropConnection(w http.ResponseWriter, r *http.Request) {
+	s.stats.droppedAfterWrite()
+	s.log.Debug("request", "method", r.Method, "route", routeName(r.URL.Path), "dropped_after_write", true)
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		conn.Close()
+	}
+	panic(http.ErrAbortHandler)
 }
 
 // simulateLatency waits ms milliseconds, or until ctx ends (false).

@@ -43,7 +43,10 @@ type column struct {
 	choices  []int // choice columns, ascending
 	min, max int   // integers
 	readOnly bool  // set by the platform; ignored when a client sends it
-	def      any   // value on create when the client sends none
+	// def is the value on create when the client sends none, in the types
+	// a decoded request body has (float64, not int), so stored rows hold
+	// one encoding whether a value came from a client or a default.
+	def any
 	// labels are what Dataverse shows for a choice value, and yesNo for
 	// false and true: the formatted values of §4.
 	labels map[int]string
@@ -122,10 +125,18 @@ func boolean(name, no, yes string) *column {
 	return &column{name: name, kind: kindBool, def: false, yesNo: [2]string{no, yes}}
 }
 
-// choice is a choice column; its valid values are the labels' keys.
-func choice(name string, def any, labels map[int]string) *column {
-	return &column{name: name, kind: kindChoice, choices: sortedKeys(labels), def: def, labels: labels}
+// choice is a choice column; its valid values are the labels' keys, and
+// def its default value (nil for none).
+func choice(name string, def *int, labels map[int]string) *column {
+	c := &column{name: name, kind: kindChoice, choices: sortedKeys(labels), labels: labels}
+	if def != nil {
+		c.def = float64(*def)
+	}
+	return c
 }
+
+// defaultTo is a choice column's default value.
+func defaultTo(v int) *int { return &v }
 func integer(name string, lo, hi int) *column {
 	return &column{name: name, kind: kindInt, min: lo, max: hi}
 }
@@ -181,7 +192,7 @@ func newTable(logical, set, primaryName string, sm stateModel, cols []*column, n
 		switch c.name {
 		case "statecode":
 			c.choices = sortedKeys(sm.statuses)
-			c.def = 0
+			c.def = float64(0)
 			c.labels = sm.stateLabels
 		case "statuscode":
 			for _, v := range sm.statuses {
@@ -249,8 +260,8 @@ var (
 				1: "Advertisement", 2: "Employee Referral", 3: "External Referral", 4: "Partner",
 				5: "Public Relations", 6: "Seminar", 7: "Trade Show", 8: "Web", 9: "Word of Mouth", 10: "Other",
 			}),
-			choice("leadqualitycode", 2, map[int]string{1: "Hot", 2: "Warm", 3: "Cold"}),
-			choice("preferredcontactmethodcode", 1, contactMethods),
+			choice("leadqualitycode", defaultTo(2), map[int]string{1: "Hot", 2: "Warm", 3: "Cold"}),
+			choice("preferredcontactmethodcode", defaultTo(1), contactMethods),
 		)
 		cols = append(cols, doNotColumns()...)
 		cols = append(cols,
@@ -287,7 +298,7 @@ var (
 		cols = append(cols, address1()...)
 		cols = append(cols,
 			choice("leadsourcecode", nil, map[int]string{1: "Default Value"}),
-			choice("preferredcontactmethodcode", 1, contactMethods),
+			choice("preferredcontactmethodcode", defaultTo(1), contactMethods),
 		)
 		cols = append(cols, doNotColumns()...)
 		t := newTable("contact", "contacts", "fullname", activeInactive, cols,

@@ -53,6 +53,14 @@ func (c *statsCounter) earlyRetry() {
 	c.mu.Unlock()
 }
 
+// droppedAfterWrite counts a request answered with no response at all.
+func (c *statsCounter) droppedAfterWrite() {
+	c.mu.Lock()
+	c.s.RequestsTotal++
+	c.s.DroppedAfterWrite++
+	c.mu.Unlock()
+}
+
 func (c *statsCounter) tokenIssued() {
 	c.mu.Lock()
 	c.s.TokensIssued++

@@ -35,6 +35,9 @@ type table struct {
 	// eqIndex is the case-folded index of indexedColumns: column → folded
 	// value → ids.
 	eqIndex map[string]map[string]map[string]struct{}
+	// changed is called, under the store's lock, after every change of a
+	// row (undone ones included).
+	changed func()
 }
 
 type orderEntry struct {
@@ -50,22 +53,35 @@ type store struct {
 	tables  map[string]*table
 	seq     int64
 	version int64
+	// gen counts changes, so that a saver can tell whether there is
+	// anything new to write.
+	gen uint64
+	// notify, if set, is called under mu after each change; it must not
+	// block.
+	notify func()
 }
 
-func newStore(keys map[string][]string) *store {
+// newStore returns empty tables with no alternate keys.
+func newStore() *store {
 	st := &store{tables: map[string]*table{}, version: 1_000_000}
 	for set, schema := range schemaBySet {
-		st.tables[set] = &table{schema: schema, rows: map[string]*record{}, eqIndex: newEqIndex(schema)}
-	}
-	if err := st.setAlternateKeys(keys); err != nil {
-		panic(err) // empty tables cannot violate a key
+		st.tables[set] = &table{schema: schema, rows: map[string]*record{}, eqIndex: newEqIndex(schema), changed: st.changed}
 	}
 	return st
+}
+
+// changed records a change; the caller holds mu.
+func (st *store) changed() {
+	st.gen++
+	if st.notify != nil {
+		st.notify()
+	}
 }
 
 func (st *store) reset() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	defer st.changed()
 	for _, t := range st.tables {
 		t.rows = map[string]*record{}
 		t.order = nil
@@ -135,6 +151,7 @@ func (t *table) put(tx *txn, rec *record) {
 		t.order = append(t.order, orderEntry{id: id, seq: rec.seq})
 		t.compact()
 	}
+	t.changed()
 	if tx != nil {
 		tx.undo = append(tx.undo, func() {
 			t.unindex(rec)
@@ -144,6 +161,7 @@ func (t *table) put(tx *txn, rec *record) {
 				t.rows[id] = old
 				t.index(old)
 			}
+			t.changed()
 		})
 	}
 }
@@ -157,6 +175,7 @@ func (t *table) remove(tx *txn, id string) {
 	t.unindex(old)
 	delete(t.rows, id)
 	t.compact()
+	t.changed()
 	if tx != nil {
 		tx.undo = append(tx.undo, func() {
 			t.rows[id] = old
@@ -166,6 +185,7 @@ func (t *table) remove(tx *txn, id string) {
 				t.order = append(t.order, orderEntry{id: id, seq: old.seq})
 				slices.SortFunc(t.order, func(a, b orderEntry) int { return int(a.seq - b.seq) })
 			}
+			t.changed()
 		})
 	}
 }

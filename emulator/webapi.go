@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+
+	"github.com/leadbridge/leadbridge/emulator/odata"
 )
 
 // apiPrefix is where the Web API lives; the emulator serves only v9.2.
@@ -78,7 +81,9 @@ func (op *operation) run() *result {
 		return op.serviceDocument()
 	case "WhoAmI":
 		if req.method != http.MethodGet {
-			return methodNotAllowed(req.method)
+			// A function answers only GET; OData's routing finds nothing
+			// else, as "Troubleshoot Dataverse Web API client errors" shows.
+			return apiError(http.StatusNotFound, "", fmt.Sprintf("No HTTP resource was found that matches the request URI '%s'.", req.root+req.path))
 		}
 		return op.whoAmI()
 	case "$batch":
@@ -193,8 +198,8 @@ func (op *operation) find(t *table, key entityKey) (*record, *result) {
 // queryOptions are the parsed system query options of a GET.
 type queryOptions struct {
 	sel     []string // nil: all columns
-	filter  filterExpr
-	orderBy []orderTerm
+	filter  rowMatcher
+	orderBy []odata.OrderTerm
 	top     int // -1: none
 	count   bool
 	expand  []*expandItem
@@ -221,22 +226,19 @@ func parseOptions(t *tableSchema, q url.Values, allowed []string, st *expandStat
 		}
 	}
 	if v := q.Get("$select"); v != "" {
-		for _, c := range strings.Split(v, ",") {
-			c = strings.TrimSpace(c)
+		o.sel = odata.ParseSelect(v)
+		for _, c := range o.sel {
 			if t.cols[c] == nil {
 				return o, badRequest(codeQuery, msgNoProperty(t, c))
-			}
-			if !slices.Contains(o.sel, c) {
-				o.sel = append(o.sel, c)
 			}
 		}
 	}
 	if v := q.Get("$filter"); v != "" {
-		f, err := parseFilter(v)
+		f, err := odata.ParseFilter(v)
 		if err != nil {
 			return o, queryErrorResult(err)
 		}
-		for _, c := range filterColumns(f) {
+		for _, c := range f.Columns() {
 			if t.cols[c] == nil {
 				return o, badRequest(codeQuery, msgNoProperty(t, c))
 			}
@@ -244,7 +246,7 @@ func parseOptions(t *tableSchema, q url.Values, allowed []string, st *expandStat
 		o.filter = f
 	}
 	if v := q.Get("$orderby"); v != "" {
-		terms, err := parseOrderBy(v)
+		terms, err := odata.ParseOrderBy(v)
 		if err != nil {
 			return o, queryErrorResult(err)
 		}
@@ -305,7 +307,7 @@ func parseQueryString(q url.Values, raw string) error {
 }
 
 func queryErrorResult(err error) *result {
-	var qe *queryError
+	var qe *odata.Error
 	if errors.As(err, &qe) {
 		return badRequest(codeQuery, qe.Message)
 	}
@@ -318,13 +320,13 @@ func matching(t *table, o queryOptions) []*record {
 	var recs []*record
 	if cands, ok := t.candidates(o.filter); ok {
 		for _, r := range cands {
-			if o.filter.match(r.cols) {
+			if o.filter.Match(r.cols) {
 				recs = append(recs, r)
 			}
 		}
 	} else {
 		t.scan(func(r *record) bool {
-			if o.filter == nil || o.filter.match(r.cols) {
+			if o.filter == nil || o.filter.Match(r.cols) {
 				recs = append(recs, r)
 			}
 			return true
@@ -336,14 +338,14 @@ func matching(t *table, o queryOptions) []*record {
 
 // sortRecords orders rows by terms, keeping the order of rows that tie.
 // Nulls come first in ascending order, as in SQL Server.
-func sortRecords(recs []*record, terms []orderTerm) {
-	sortBy(recs, func(r *record) map[string]any { return r.cols }, terms)
+func sortRecords(recs []*record, terms []odata.OrderTerm) {
+	odata.SortBy(recs, func(r *record) map[string]any { return r.cols }, terms)
 }
 
 // list serves a collection: an entity set, or (with scope) the rows a
 // collection-valued navigation property of one row names. path is the
 // collection's path, for @odata.nextLink.
-func (op *operation) list(t *table, q url.Values, path string, scope filterExpr) *result {
+func (op *operation) list(t *table, q url.Values, path string, scope rowMatcher) *result {
 	o, res := parseQueryOptions(t.schema, q, listOptions...)
 	if res != nil {
 		return res
@@ -423,12 +425,16 @@ func (op *operation) list(t *table, q url.Values, path string, scope filterExpr)
 	return res
 }
 
-// allOf matches rows that every non-nil filter matches.
-type allOf []filterExpr
+// rowMatcher decides which rows a collection holds: a parsed $filter, the
+// rows a navigation property names (refersTo), or both (allOf).
+type rowMatcher interface{ Match(row map[string]any) bool }
 
-func (fs allOf) match(row map[string]any) bool {
+// allOf matches rows that every non-nil matcher matches.
+type allOf []rowMatcher
+
+func (fs allOf) Match(row map[string]any) bool {
 	for _, f := range fs {
-		if f != nil && !f.match(row) {
+		if f != nil && !f.Match(row) {
 			return false
 		}
 	}
@@ -554,6 +560,41 @@ func (op *operation) entityURI(t *table, id string) string {
 	return op.req.root + t.schema.set + "(" + id + ")"
 }
 
+// rowURI is the URI a write answers with in OData-EntityId: the key form,
+// leads(emailaddress1='ann@example.com'), when the request addressed the row
+// by its alternate key, as Dataverse's upsert does ("Use Upsert to Create
+// or Update a record"); the id form otherwise.
+func (op *operation) rowURI(t *table, rec *record, byAltKey bool) string {
+	if !byAltKey {
+		return op.entityURI(t, rec.id(t.schema))
+	}
+	parts := make([]string, len(t.keyCols))
+	for i, c := range t.keyCols {
+		lit := odata.FormatKeyValue(rec.cols[c])
+		if col := t.schema.cols[c]; col != nil && col.kind == kindLookup {
+			lit, _ = rec.cols[c].(string) // a GUID, unquoted
+		}
+		parts[i] = c + "=" + escapeKeyLiteral(lit)
+	}
+	return op.req.root + t.schema.set + "(" + strings.Join(parts, ",") + ")"
+}
+
+// escapeKeyLiteral percent-encodes what a URI path cannot hold as it is
+// (spaces, '%', '#', '?', '/', controls, non-ASCII) and leaves the rest,
+// quotes and '@' included, readable.
+func escapeKeyLiteral(lit string) string {
+	var b strings.Builder
+	for i := 0; i < len(lit); i++ {
+		c := lit[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("%#?/\"<>\\^`{|}", c) >= 0 {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
 func (op *operation) create(t *table, q url.Values) *result {
 	o, res := parseQueryOptions(t.schema, q, "$select", "$expand")
 	if res != nil {
@@ -567,13 +608,13 @@ func (op *operation) create(t *table, q url.Values) *result {
 	if res != nil {
 		return res
 	}
-	return op.writeResult(http.StatusNoContent, http.StatusCreated, t, rec, o)
+	return op.writeResult(http.StatusNoContent, http.StatusCreated, t, rec, o, op.rowURI(t, rec, false))
 }
 
 // writeResult is the response to a successful create or update: 204 with
-// OData-EntityId, or the row itself when return=representation is asked.
-func (op *operation) writeResult(plain, withBody int, t *table, rec *record, o queryOptions) *result {
-	uri := op.entityURI(t, rec.id(t.schema))
+// OData-EntityId (uri), or the row itself when return=representation is
+// asked.
+func (op *operation) writeResult(plain, withBody int, t *table, rec *record, o queryOptions, uri string) *result {
 	if op.preferences()["return"] == "representation" {
 		r := op.entityResult(withBody, t.schema, rec, o)
 		r.header.Add("Preference-Applied", "return=representation")
@@ -615,7 +656,7 @@ func (op *operation) upsert(t *table, key entityKey, q url.Values) *result {
 		if res != nil {
 			return res
 		}
-		return op.writeResult(http.StatusNoContent, http.StatusOK, t, rec, o)
+		return op.writeResult(http.StatusNoContent, http.StatusOK, t, rec, o, op.rowURI(t, rec, key.alt != nil))
 	}
 	if key.alt == nil {
 		body[t.schema.pk] = key.id
@@ -624,8 +665,7 @@ func (op *operation) upsert(t *table, key entityKey, q url.Values) *result {
 	if res != nil {
 		return res
 	}
-	r := op.writeResult(http.StatusNoContent, http.StatusCreated, t, rec, o)
-	return r
+	return op.writeResult(http.StatusNoContent, http.StatusCreated, t, rec, o, op.rowURI(t, rec, key.alt != nil))
 }
 
 func (op *operation) delete(t *table, key entityKey) *result {
@@ -812,7 +852,7 @@ func (op *operation) setColumn(t *table, cols map[string]any, creating bool, nam
 		if s.many[name] != nil {
 			return badRequest(codePayload, fmt.Sprintf("The emulator does not support deep insert: create the related rows on their own and bind them to this one, or POST their URIs to %s/$ref.", name))
 		}
-		return badRequest(codePayload, msgUnknownProperty(s, name))
+		return badRequest(codeInvalidProperty, msgUnknownProperty(s, name))
 	}
 	if c.kind == kindLookup {
 		return badRequest(codePayload, "CRM do not support direct update of Entity Reference properties, Use Navigation properties instead.")
@@ -823,7 +863,7 @@ func (op *operation) setColumn(t *table, cols map[string]any, creating bool, nam
 	if c.kind == kindGUID {
 		if creating {
 			id, ok := v.(string)
-			if !ok || !isGUID(id) {
+			if !ok || !odata.IsGUID(id) {
 				return badRequest(codePayload, fmt.Sprintf("Cannot convert the literal '%v' to the expected type 'Edm.Guid'.", v))
 			}
 			cols[name] = strings.ToLower(id)
@@ -852,9 +892,9 @@ func checkValue(s *tableSchema, c *column, v any) *result {
 		if !ok {
 			return wrongType
 		}
-		// Dataverse counts UTF-16 code units; for text outside the astral
-		// planes that is the number of characters.
-		if n := len([]rune(str)); n > c.maxLen {
+		// Dataverse is .NET: a length is in UTF-16 code units, so a
+		// character outside the Basic Multilingual Plane (an emoji) counts 2.
+		if utf16Len(str) > c.maxLen {
 			return badRequest(codeLength, msgTooLong(s, c))
 		}
 	case kindBool:
@@ -887,6 +927,16 @@ func checkValue(s *tableSchema, c *column, v any) *result {
 		}
 	}
 	return nil
+}
+
+// utf16Len is the length of s in UTF-16 code units. Invalid UTF-8 reads as
+// U+FFFD, one unit, as encoding/json decodes it.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
 }
 
 // applyState keeps statecode and statuscode consistent: a new state without

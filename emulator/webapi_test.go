@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/leadbridge/leadbridge/emulator/odata"
 )
 
 func TestCreate(t *testing.T) {
@@ -18,7 +20,7 @@ func TestCreate(t *testing.T) {
 		}
 		loc := resp.Header.Get("OData-EntityId")
 		prefix := h.srv.URL() + "/api/data/v9.2/leads("
-		if !strings.HasPrefix(loc, prefix) || !isGUID(strings.TrimSuffix(strings.TrimPrefix(loc, prefix), ")")) {
+		if !strings.HasPrefix(loc, prefix) || !odata.IsGUID(strings.TrimSuffix(strings.TrimPrefix(loc, prefix), ")")) {
 			t.Errorf("OData-EntityId: got %q, want %s<guid>)", loc, prefix)
 		}
 		if got := resp.Header.Get("OData-Version"); got != "4.0" {
@@ -48,7 +50,7 @@ func TestCreate(t *testing.T) {
 		if etag, _ := row["@odata.etag"].(string); !strings.HasPrefix(etag, `W/"`) {
 			t.Errorf("@odata.etag: got %v, want W/\"n\"", row["@odata.etag"])
 		}
-		if id, _ := row["leadid"].(string); !isGUID(id) {
+		if id, _ := row["leadid"].(string); !odata.IsGUID(id) {
 			t.Errorf("leadid: got %v, want a GUID (the key is always returned)", row["leadid"])
 		}
 		if row["subject"] != "Web form" || row["emailaddress1"] != "ann@example.com" {
@@ -121,7 +123,7 @@ func TestWhoAmIAndHeaders(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("got status %d; body %s", resp.StatusCode, body)
 	}
-	if got := resp.Header.Get("x-ms-service-request-id"); !isGUID(got) {
+	if got := resp.Header.Get("x-ms-service-request-id"); !odata.IsGUID(got) {
 		t.Errorf("x-ms-service-request-id: got %q, want a GUID", got)
 	}
 	if got := resp.Header.Get("x-ms-dop-hint"); got != "52" {
@@ -133,5 +135,19 @@ func TestWhoAmIAndHeaders(t *testing.T) {
 	resp, _ = h.api(http.MethodGet, "WhoAmI()", nil)
 	if got := resp.Header.Get("x-ms-dop-hint"); got != "8" {
 		t.Errorf("x-ms-dop-hint with concurrent 8: got %q, want 8", got)
+	}
+}
+
+// TestWhoAmIIsAFunction: a function answers GET only; anything else finds no
+// resource at all (404 with an empty code), as the troubleshooting page of
+// the Web API shows for POST WhoAmI.
+func TestWhoAmIIsAFunction(t *testing.T) {
+	h := start(t, nil)
+	for _, method := range []string{http.MethodPost, http.MethodPatch, http.MethodDelete} {
+		resp, body := h.api(method, "WhoAmI", "{}")
+		msg := wantError(t, resp, body, http.StatusNotFound, "")
+		if want := "No HTTP resource was found that matches the request URI '" + h.srv.URL() + apiPrefix + "WhoAmI'."; msg != want {
+			t.Errorf("%s WhoAmI: message %q, want %q", method, msg, want)
+		}
 	}
 }

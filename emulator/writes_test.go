@@ -110,12 +110,23 @@ func TestColumnValidation(t *testing.T) {
 		{name: "lead mobilephone is 20", set: "leads", body: map[string]any{"mobilephone": strings.Repeat("1", 21)}, status: 400, code: codeLength,
 			msg: "A validation error occurred.  The length of the 'mobilephone' attribute of the 'lead' entity exceeded the maximum allowed length of '20'."},
 		{name: "contact mobilephone is 50", set: "contacts", body: map[string]any{"mobilephone": strings.Repeat("1", 50)}, status: 204},
-		{name: "length counts characters", set: "leads", body: map[string]any{"firstname": strings.Repeat("é", 50)}, status: 204},
+		// Lengths are in UTF-16 code units: é is one, 😀 (outside the BMP) two.
+		{name: "BMP characters count one each", set: "leads", body: map[string]any{"description": strings.Repeat("é", 2000)}, status: 204},
+		{name: "one BMP character over", set: "leads", body: map[string]any{"description": strings.Repeat("é", 2001)}, status: 400, code: codeLength},
+		{name: "emoji count two each: exactly at the limit", set: "leads", body: map[string]any{"description": strings.Repeat("😀", 1000)}, status: 204},
+		{name: "emoji count two each: one unit over", set: "leads", body: map[string]any{"description": strings.Repeat("😀", 1000) + "a"}, status: 400, code: codeLength,
+			msg: "A validation error occurred.  The length of the 'description' attribute of the 'lead' entity exceeded the maximum allowed length of '2000'."},
+		{name: "emoji and BMP mixed at the limit", set: "leads", body: map[string]any{"firstname": strings.Repeat("😀", 24) + "éa"}, status: 204},
+		{name: "emoji and BMP mixed over", set: "leads", body: map[string]any{"firstname": strings.Repeat("😀", 25) + "é"}, status: 400, code: codeLength},
 		{name: "bad leadsourcecode", set: "leads", body: map[string]any{"leadsourcecode": 11}, status: 400, code: codePicklist,
 			msg: "A validation error occurred. The value 11 of 'leadsourcecode' on record of type 'lead' is outside the valid range. Accepted Values: 1,2,3,4,5,6,7,8,9,10"},
 		{name: "contact leadsourcecode has only 1", set: "contacts", body: map[string]any{"leadsourcecode": 8}, status: 400, code: codePicklist},
-		{name: "unknown property", set: "leads", body: map[string]any{"foo": "x"}, status: 400, code: codePayload,
-			msg: "The property 'foo' does not exist on type 'Microsoft.Dynamics.CRM.lead'. Make sure to only use property names that are defined by the type or mark the type as open type."},
+		// As the troubleshooting page shows it; $select and $filter say
+		// "Could not find a property named" instead (TestQuery).
+		{name: "unknown property", set: "leads", body: map[string]any{"foo": "x"}, status: 400, code: "0x0",
+			msg: "An error occurred while validating input parameters: Microsoft.Crm.CrmException: Invalid property 'foo' was found in entity 'Microsoft.Dynamics.CRM.lead'. ---> Microsoft.OData.ODataException: Does not support untyped value in non-open type."},
+		{name: "property names are case-sensitive", set: "leads", body: map[string]any{"LastName": "x"}, status: 400, code: "0x0",
+			msg: "An error occurred while validating input parameters: Microsoft.Crm.CrmException: Invalid property 'LastName' was found in entity 'Microsoft.Dynamics.CRM.lead'. ---> Microsoft.OData.ODataException: Does not support untyped value in non-open type."},
 		{name: "string for a choice", set: "leads", body: map[string]any{"leadsourcecode": "8"}, status: 400, code: codePayload},
 		{name: "number for a string", set: "leads", body: map[string]any{"lastname": 5}, status: 400, code: codePayload},
 		{name: "lookup value set directly", set: "leads", body: map[string]any{"_parentcontactid_value": newGUID()}, status: 400, code: codePayload},
@@ -245,6 +256,54 @@ func TestAlternateKeys(t *testing.T) {
 		}
 	})
 
+	t.Run("upsert by key answers OData-EntityId in key form", func(t *testing.T) {
+		h := h.sub(t)
+		path := "leads(emailaddress1='o''hara+1@example.com')"
+		want := h.srv.URL() + apiPrefix + path
+		for _, what := range []string{"create", "update"} {
+			resp, body := h.api(http.MethodPatch, path, map[string]any{"lastname": "O'Hara", "subject": what})
+			if resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("%s: got status %d, want 204; body %s", what, resp.StatusCode, body)
+			}
+			if got := resp.Header.Get("OData-EntityId"); got != want {
+				t.Errorf("%s: OData-EntityId %q, want %q (the key form, not the id)", what, got, want)
+			}
+		}
+		// The URI addresses the row, from the wire and as $1 in a change set.
+		req, _ := http.NewRequest(http.MethodGet, want+"?$select=subject", nil)
+		req.Header.Set("Authorization", "Bearer "+h.token)
+		if resp, body := h.send(req); resp.StatusCode != http.StatusOK || object(t, body)["subject"] != "update" {
+			t.Errorf("GET the key URI: got %d %s, want the updated row", resp.StatusCode, body)
+		}
+		_, parts := h.batch((&batchBuilder{}).changeSetOf(
+			[]string{"PATCH", path, `{"subject":"batch"}`},
+			[]string{"PATCH", "$1", `{"jobtitle":"via $1"}`},
+		).body())
+		if len(parts) != 2 || parts[0].header.Get("Location") != want || parts[1].status != http.StatusNoContent {
+			t.Fatalf("change set: got %+v, want two 204 parts, the first located at %s", parts, want)
+		}
+		resp, body := h.api(http.MethodGet, path+"?$select=subject,jobtitle", nil)
+		if row := object(t, body); resp.StatusCode != http.StatusOK || row["subject"] != "batch" || row["jobtitle"] != "via $1" {
+			t.Errorf("after the change set: got %d %v, want subject batch and jobtitle via $1", resp.StatusCode, row)
+		}
+	})
+
+	t.Run("a composite key in key form, escaped for a URI", func(t *testing.T) {
+		h := h.sub(t)
+		if err := h.srv.UpdateConfig([]byte(`{"alternate_keys":{"accounts":["accountnumber","name"]}}`)); err != nil {
+			t.Fatal(err)
+		}
+		defer h.srv.UpdateConfig([]byte(`{"alternate_keys":{"accounts":[]}}`))
+		resp, body := h.api(http.MethodPatch, "accounts(name='Contoso%20Ltd',accountnumber='A%2F7')", map[string]any{"telephone1": "1"})
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("got status %d, want 204; body %s", resp.StatusCode, body)
+		}
+		want := h.srv.URL() + apiPrefix + "accounts(accountnumber='A%2F7',name='Contoso%20Ltd')"
+		if got := resp.Header.Get("OData-EntityId"); got != want {
+			t.Errorf("OData-EntityId %q, want %q", got, want)
+		}
+	})
+
 	t.Run("GET by key", func(t *testing.T) {
 		h := h.sub(t)
 		resp, body := h.api(http.MethodGet, "leads(emailaddress1='O''BRIEN@example.com')?$select=subject", nil)
@@ -344,4 +403,112 @@ func TestSingleProperty(t *testing.T) {
 	if row["lastname"] != "Li" || row["jobtitle"] != nil || row["fullname"] != "Li" {
 		t.Errorf("got %v, want lastname Li, jobtitle null, fullname Li", row)
 	}
+}
+
+// TestClientChosenKeys is what exactly-once creates rest on: a client picks
+// the primary key, a POST with it creates once, and every later create with
+// the same key is refused without a second row, alone or in a change set.
+func TestClientChosenKeys(t *testing.T) {
+	h := start(t, nil)
+	count := func(t *testing.T, id string) int {
+		t.Helper()
+		_, body := h.api(http.MethodGet, "leads?$select=leadid&$filter=leadid%20eq%20"+id, nil)
+		return len(rows(t, body))
+	}
+	wantExists := func(t *testing.T, resp *http.Response, body []byte) {
+		t.Helper()
+		if msg := wantError(t, resp, body, http.StatusPreconditionFailed, codeDuplicateRecord); msg != msgRecordExists {
+			t.Errorf("message: got %q, want %q", msg, msgRecordExists)
+		}
+	}
+
+	t.Run("POST with a chosen id creates that row, once", func(t *testing.T) {
+		h := h.sub(t)
+		id := newGUID()
+		lead := map[string]any{"leadid": id, "lastname": "Chosen", "subject": "first"}
+		resp, body := h.api(http.MethodPost, "leads", lead)
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("first POST: got %d, want 204; body %s", resp.StatusCode, body)
+		}
+		if got, want := resp.Header.Get("OData-EntityId"), h.srv.URL()+apiPrefix+"leads("+id+")"; got != want {
+			t.Errorf("OData-EntityId: got %q, want %q", got, want)
+		}
+		lead["subject"] = "second"
+		resp, body = h.api(http.MethodPost, "leads", lead)
+		wantExists(t, resp, body)
+		// The id matches whatever its case.
+		lead["leadid"] = strings.ToUpper(id)
+		resp, body = h.api(http.MethodPost, "leads", lead, "Prefer", "return=representation")
+		wantExists(t, resp, body)
+		if n := count(t, id); n != 1 {
+			t.Fatalf("rows with the id: got %d, want 1", n)
+		}
+		_, body = h.api(http.MethodGet, "leads("+id+")?$select=subject", nil)
+		if row := object(t, body); row["subject"] != "first" {
+			t.Errorf("subject: got %v, want the first POST's (refused creates change nothing)", row["subject"])
+		}
+	})
+
+	t.Run("return=representation answers 201 with the chosen id", func(t *testing.T) {
+		h := h.sub(t)
+		id := newGUID()
+		resp, body := h.api(http.MethodPost, "leads?$select=leadid", map[string]any{"leadid": strings.ToUpper(id), "lastname": "Chosen"}, "Prefer", "return=representation")
+		if resp.StatusCode != http.StatusCreated || object(t, body)["leadid"] != id {
+			t.Errorf("got %d %s, want 201 with leadid %s", resp.StatusCode, body, id)
+		}
+	})
+
+	t.Run("PATCH with If-None-Match * creates only a missing row", func(t *testing.T) {
+		h := h.sub(t)
+		id := newGUID()
+		resp, body := h.api(http.MethodPatch, "leads("+id+")", map[string]any{"lastname": "Chosen", "subject": "first"}, "If-None-Match", "*")
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("create: got %d, want 204; body %s", resp.StatusCode, body)
+		}
+		resp, body = h.api(http.MethodPatch, "leads("+id+")", map[string]any{"subject": "second"}, "If-None-Match", "*")
+		wantExists(t, resp, body)
+		if n := count(t, id); n != 1 {
+			t.Errorf("rows with the id: got %d, want 1", n)
+		}
+	})
+
+	t.Run("in a change set, an existing key rolls back the whole set", func(t *testing.T) {
+		h := h.sub(t)
+		existing, fresh, other := newGUID(), newGUID(), newGUID()
+		h.api(http.MethodPost, "leads", map[string]any{"leadid": existing, "lastname": "Existing"})
+		for _, cs := range [][][]string{
+			{ // a create by If-None-Match * on a row that exists
+				{"POST", "leads", `{"leadid":"` + other + `","lastname":"Other"}`},
+				{"PATCH", "leads(" + existing + ")", `{"subject":"x"}`, "If-None-Match", "*"},
+			},
+			{ // a POST with an id that exists
+				{"POST", "leads", `{"leadid":"` + other + `","lastname":"Other"}`},
+				{"POST", "leads", `{"leadid":"` + existing + `","lastname":"Again"}`},
+			},
+			{ // the same id twice in one set
+				{"POST", "leads", `{"leadid":"` + other + `","lastname":"Other"}`},
+				{"POST", "leads", `{"leadid":"` + other + `","lastname":"Twice"}`},
+			},
+		} {
+			resp, parts := h.batch((&batchBuilder{}).changeSetOf(cs...).body())
+			if resp.StatusCode != http.StatusPreconditionFailed || len(parts) != 1 || parts[0].contentID != "2" || !strings.Contains(parts[0].body, codeDuplicateRecord) {
+				t.Errorf("%v: got %d %+v, want 412 %s for part 2 only", cs, resp.StatusCode, parts, codeDuplicateRecord)
+			}
+			if n := count(t, other); n != 0 {
+				t.Errorf("%v: the set's first create was kept (%d rows), want it rolled back", cs, n)
+			}
+		}
+		resp, parts := h.batch((&batchBuilder{}).changeSetOf(
+			[]string{"PATCH", "leads(" + fresh + ")", `{"lastname":"Fresh"}`, "If-None-Match", "*"},
+		).body())
+		if resp.StatusCode != http.StatusOK || len(parts) != 1 || parts[0].status != http.StatusNoContent {
+			t.Errorf("If-None-Match * on a new id in a change set: got %d %+v, want one 204 part", resp.StatusCode, parts)
+		}
+		if n := count(t, fresh); n != 1 {
+			t.Errorf("rows with the new id: got %d, want 1", n)
+		}
+		if n := count(t, existing); n != 1 {
+			t.Errorf("rows with the existing id: got %d, want 1", n)
+		}
+	})
 }

@@ -5,12 +5,14 @@
 // Environment:
 //
 //	EMULATOR_ADDR           listen address (default 127.0.0.1:8443)
-//	EMULATOR_DATA_DIR       where ca.pem and its key are kept (default ./.run/emulator)
+//	EMULATOR_DATA_DIR       where ca.pem, its key and rows.json are kept (default ./.run/emulator)
 //	EMULATOR_TENANT_ID      tenant the token endpoint serves (default emulator-tenant)
 //	EMULATOR_CLIENT_ID      client id it accepts (default leadbridge-dev)
 //	EMULATOR_CLIENT_SECRET  client secret it accepts (default leadbridge-dev-secret)
 //	EMULATOR_HOSTS          extra comma-separated names for the certificate (e.g. emulator)
 //	EMULATOR_CONFIG         JSON file shaped like PUT /_emulator/config, applied on start
+//	EMULATOR_PERSIST        keep the rows in EMULATOR_DATA_DIR/rows.json across restarts
+//	                        (default true; false starts with empty tables every time)
 //	EMULATOR_LOG_LEVEL      debug, info (default), warn or error
 package main
 
@@ -24,16 +26,18 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/leadbridge/leadbridge/emulator"
+	"github.com/leadbridge/leadbridge/emulator/devcreds"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "dataverse-emulator:", err)
 		os.Exit(1)
 	}
@@ -43,6 +47,7 @@ type settings struct {
 	addr, dataDir                    string
 	tenantID, clientID, clientSecret string
 	hosts                            []string
+	persist                          bool
 	config                           []byte // EMULATOR_CONFIG's contents, nil if unset
 	configPath                       string
 	logLevel                         slog.Level
@@ -50,13 +55,21 @@ type settings struct {
 
 func loadSettings(getenv func(string) string) (settings, error) {
 	st := settings{
-		addr:         orDefault(getenv("EMULATOR_ADDR"), "127.0.0.1:8443"),
-		dataDir:      orDefault(getenv("EMULATOR_DATA_DIR"), filepath.Join(".run", "emulator")),
-		tenantID:     orDefault(getenv("EMULATOR_TENANT_ID"), emulator.DefaultTenantID),
-		clientID:     orDefault(getenv("EMULATOR_CLIENT_ID"), emulator.DefaultClientID),
-		clientSecret: orDefault(getenv("EMULATOR_CLIENT_SECRET"), emulator.DefaultClientSecret),
+		addr:         orDefault(getenv("EMULATOR_ADDR"), devcreds.Addr),
+		dataDir:      orDefault(getenv("EMULATOR_DATA_DIR"), filepath.FromSlash(devcreds.DataDir)),
+		tenantID:     orDefault(getenv("EMULATOR_TENANT_ID"), devcreds.TenantID),
+		clientID:     orDefault(getenv("EMULATOR_CLIENT_ID"), devcreds.ClientID),
+		clientSecret: orDefault(getenv("EMULATOR_CLIENT_SECRET"), devcreds.ClientSecret),
+		persist:      true,
 	}
 	var errs []error
+	if v := getenv("EMULATOR_PERSIST"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("EMULATOR_PERSIST %q: want true or false", v))
+		}
+		st.persist = b
+	}
 	if _, port, err := net.SplitHostPort(st.addr); err != nil || port == "" {
 		errs = append(errs, fmt.Errorf("EMULATOR_ADDR %q is not host:port", st.addr))
 	}
@@ -91,7 +104,9 @@ func loadSettings(getenv func(string) string) (settings, error) {
 	return st, errors.Join(errs...)
 }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+// run starts the emulator and serves until ctx ends. If ready is not nil it
+// receives the emulator's URL once it serves.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer, ready chan<- string) error {
 	st, err := loadSettings(getenv)
 	if err != nil {
 		return err
@@ -104,6 +119,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		ClientID:     st.clientID,
 		ClientSecret: st.clientSecret,
 		Hosts:        st.hosts,
+		Persist:      st.persist,
 		Logger:       log,
 	})
 	if err != nil {
@@ -131,7 +147,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
   LEADBRIDGE_CA_FILE=%[5]s
   overview: %[1]s/
 `, srv.URL(), st.tenantID, st.clientID, st.clientSecret, caPath)
-	log.Info("started", "url", srv.URL(), "ca_file", caPath)
+	log.Info("started", "url", srv.URL(), "ca_file", caPath, "persist", st.persist)
+	if ready != nil {
+		ready <- srv.URL()
+	}
 
 	<-ctx.Done()
 	log.Info("shutting down")

@@ -1,4 +1,4 @@
-package emulator
+package odata
 
 import (
 	"encoding/json"
@@ -26,6 +26,9 @@ func filterTestRow() map[string]any {
 		"address1_line1":         "12 [Unit] 3_A",
 	}
 }
+
+// row is the identity for SortBy over plain rows.
+func row(r map[string]any) map[string]any { return r }
 
 func TestParseFilterMatches(t *testing.T) {
 	tests := []struct {
@@ -159,12 +162,12 @@ func TestParseFilterMatches(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := parseFilter(tt.filter)
+			f, err := ParseFilter(tt.filter)
 			if err != nil {
-				t.Fatalf("parseFilter(%q): %v", tt.filter, err)
+				t.Fatalf("ParseFilter(%q): %v", tt.filter, err)
 			}
-			if got := f.match(filterTestRow()); got != tt.want {
-				t.Errorf("parseFilter(%q).match(row) = %v, want %v", tt.filter, got, tt.want)
+			if got := f.Match(filterTestRow()); got != tt.want {
+				t.Errorf("ParseFilter(%q).Match(row) = %v, want %v", tt.filter, got, tt.want)
 			}
 		})
 	}
@@ -234,16 +237,16 @@ func TestParseFilterErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := parseFilter(tt.filter)
+			f, err := ParseFilter(tt.filter)
 			if err == nil {
-				t.Fatalf("parseFilter(%q) = %v, want error %q", tt.filter, f, tt.want)
+				t.Fatalf("ParseFilter(%q) = %v, want error %q", tt.filter, f, tt.want)
 			}
-			var qe *queryError
+			var qe *Error
 			if !errors.As(err, &qe) {
-				t.Fatalf("parseFilter(%q) error is %T, want *queryError", tt.filter, err)
+				t.Fatalf("ParseFilter(%q) error is %T, want *Error", tt.filter, err)
 			}
 			if got := err.Error(); got != tt.want {
-				t.Errorf("parseFilter(%q) error\n got %s\nwant %s", tt.filter, got, tt.want)
+				t.Errorf("ParseFilter(%q) error\n got %s\nwant %s", tt.filter, got, tt.want)
 			}
 		})
 	}
@@ -251,11 +254,11 @@ func TestParseFilterErrors(t *testing.T) {
 
 func TestParseFilterNestingWithinLimit(t *testing.T) {
 	src := strings.Repeat("(", 99) + "firstname eq 'ann'" + strings.Repeat(")", 99)
-	f, err := parseFilter(src)
+	f, err := ParseFilter(src)
 	if err != nil {
-		t.Fatalf("parseFilter(99 nested parentheses): %v", err)
+		t.Fatalf("ParseFilter(99 nested parentheses): %v", err)
 	}
-	if !f.match(filterTestRow()) {
+	if !f.Match(filterTestRow()) {
 		t.Errorf("99 nested parentheses: got no match, want match")
 	}
 }
@@ -268,11 +271,11 @@ func TestParseFilterLongOrChain(t *testing.T) {
 		terms[i] = "emailaddress1 eq 'nobody@example.com'"
 	}
 	terms[len(terms)-1] = "emailaddress1 eq 'O''BRIEN+test@example.com'"
-	f, err := parseFilter(strings.Join(terms, " or "))
+	f, err := ParseFilter(strings.Join(terms, " or "))
 	if err != nil {
-		t.Fatalf("parseFilter(1000-term or): %v", err)
+		t.Fatalf("ParseFilter(1000-term or): %v", err)
 	}
-	if !f.match(filterTestRow()) {
+	if !f.Match(filterTestRow()) {
 		t.Errorf("1000-term or-chain: got no match, want match on the last term")
 	}
 }
@@ -280,25 +283,25 @@ func TestParseFilterLongOrChain(t *testing.T) {
 func TestParseFilterNumbersBuiltInGo(t *testing.T) {
 	// Rows the store builds itself may hold Go integers or json.Number rather
 	// than the float64 that decoding a request produces.
-	f, err := parseFilter("statecode eq 1 and revenue gt 10 and numberofemployees lt 3")
+	f, err := ParseFilter("statecode eq 1 and revenue gt 10 and numberofemployees lt 3")
 	if err != nil {
 		t.Fatal(err)
 	}
 	row := map[string]any{"statecode": 1, "revenue": json.Number("12.5"), "numberofemployees": int64(2)}
-	if !f.match(row) {
+	if !f.Match(row) {
 		t.Errorf("row with int, json.Number and int64 values: got no match, want match")
 	}
 }
 
 func TestFilterColumns(t *testing.T) {
-	f, err := parseFilter("lastname eq firstname and (contains(emailaddress1,'x') or Microsoft.Dynamics.CRM.In(PropertyName='statecode',PropertyValues=['0'])) and lastname ne null")
+	f, err := ParseFilter("lastname eq firstname and (contains(emailaddress1,'x') or Microsoft.Dynamics.CRM.In(PropertyName='statecode',PropertyValues=['0'])) and lastname ne null")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := filterColumns(f)
+	got := f.Columns()
 	want := []string{"lastname", "firstname", "emailaddress1", "statecode"}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("filterColumns = %q, want %q", got, want)
+		t.Errorf("Columns() = %q, want %q", got, want)
 	}
 }
 
@@ -306,23 +309,23 @@ func TestParseOrderBy(t *testing.T) {
 	tests := []struct {
 		name string
 		src  string
-		want []orderTerm
+		want []OrderTerm
 	}{
 		{"empty", "", nil},
-		{"one column ascending by default", "lastname", []orderTerm{{Column: "lastname"}}},
-		{"desc", "createdon desc", []orderTerm{{Column: "createdon", Desc: true}}},
-		{"several columns", "createdon desc,lastname", []orderTerm{{Column: "createdon", Desc: true}, {Column: "lastname"}}},
-		{"explicit asc and spaces", " lastname asc , firstname desc ", []orderTerm{{Column: "lastname"}, {Column: "firstname", Desc: true}}},
-		{"lookup column", "_parentcontactid_value", []orderTerm{{Column: "_parentcontactid_value"}}},
+		{"one column ascending by default", "lastname", []OrderTerm{{Column: "lastname"}}},
+		{"desc", "createdon desc", []OrderTerm{{Column: "createdon", Desc: true}}},
+		{"several columns", "createdon desc,lastname", []OrderTerm{{Column: "createdon", Desc: true}, {Column: "lastname"}}},
+		{"explicit asc and spaces", " lastname asc , firstname desc ", []OrderTerm{{Column: "lastname"}, {Column: "firstname", Desc: true}}},
+		{"lookup column", "_parentcontactid_value", []OrderTerm{{Column: "_parentcontactid_value"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseOrderBy(tt.src)
+			got, err := ParseOrderBy(tt.src)
 			if err != nil {
-				t.Fatalf("parseOrderBy(%q): %v", tt.src, err)
+				t.Fatalf("ParseOrderBy(%q): %v", tt.src, err)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("parseOrderBy(%q) = %+v, want %+v", tt.src, got, tt.want)
+				t.Errorf("ParseOrderBy(%q) = %+v, want %+v", tt.src, got, tt.want)
 			}
 		})
 	}
@@ -343,13 +346,13 @@ func TestParseOrderByErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parseOrderBy(tt.src)
-			var qe *queryError
+			_, err := ParseOrderBy(tt.src)
+			var qe *Error
 			if !errors.As(err, &qe) {
-				t.Fatalf("parseOrderBy(%q) error = %v, want *queryError %q", tt.src, err, tt.want)
+				t.Fatalf("ParseOrderBy(%q) error = %v, want *Error %q", tt.src, err, tt.want)
 			}
 			if got := err.Error(); got != tt.want {
-				t.Errorf("parseOrderBy(%q) error\n got %s\nwant %s", tt.src, got, tt.want)
+				t.Errorf("ParseOrderBy(%q) error\n got %s\nwant %s", tt.src, got, tt.want)
 			}
 		})
 	}
@@ -410,11 +413,11 @@ func TestSortRows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			terms, err := parseOrderBy(tt.orderBy)
+			terms, err := ParseOrderBy(tt.orderBy)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sortRows(tt.rows, terms)
+			SortBy(tt.rows, row, terms)
 			var got []string
 			for _, r := range tt.rows {
 				got = append(got, r["id"].(string))
@@ -477,20 +480,20 @@ func FuzzParseFilter(f *testing.F) {
 	}
 	rows := []map[string]any{filterTestRow(), {}, {"a": 1.0, "b": "x", "c": true, "lastname": nil}}
 	f.Fuzz(func(t *testing.T, src string) {
-		expr, err := parseFilter(src)
+		expr, err := ParseFilter(src)
 		if err != nil {
-			var qe *queryError
+			var qe *Error
 			if !errors.As(err, &qe) {
-				t.Fatalf("parseFilter(%q) error is %T, want *queryError", src, err)
+				t.Fatalf("ParseFilter(%q) error is %T, want *Error", src, err)
 			}
 		} else {
 			for _, r := range rows {
-				expr.match(r)
+				expr.Match(r)
 			}
-			filterColumns(expr)
+			expr.Columns()
 		}
-		if terms, err := parseOrderBy(src); err == nil {
-			sortRows(append([]map[string]any(nil), rows...), terms)
+		if terms, err := ParseOrderBy(src); err == nil {
+			SortBy(append([]map[string]any(nil), rows...), row, terms)
 		}
 	})
 }

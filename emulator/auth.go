@@ -1,0 +1,74 @@
+package emulator
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/leadbridge/leadbridge/emulator/identity"
+)
+
+// identityIDs are the fixed ids WhoAmI reports and rows are owned by: the
+// Dataverse side of the one application user the emulator knows.
+type identityIDs struct {
+	user, businessUnit, organization string
+}
+
+// newIdentityIDs derives stable ids from the tenant, so that they survive
+// restarts without being stored.
+func newIdentityIDs(tenant string) identityIDs {
+	id := func(what string) string {
+		h := sha256.Sum256([]byte("leadbridge-emulator/" + tenant + "/" + what))
+		h[6] = h[6]&0x0f | 0x50 // a name-based (v5-style) GUID
+		h[8] = h[8]&0x3f | 0x80
+		return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+	}
+	return identityIDs{user: id("user"), businessUnit: id("businessunit"), organization: id("organization")}
+}
+
+// identityConditions is what the identity endpoints take from the live
+// configuration.
+func (s *Server) identityConditions() identity.Conditions {
+	cfg := s.config()
+	return identity.Conditions{
+		TokenLifetime: time.Duration(cfg.TokenLifetimeSeconds) * time.Second,
+		Down:          cfg.Faults.Down,
+	}
+}
+
+// baseURL is the scheme and host the client used, so that links match
+// whatever name (127.0.0.1, localhost, a service name) it reached the
+// emulator by.
+func baseURL(r *http.Request) string { return "https://" + r.Host }
+
+// authenticate checks the bearer token of a Web API request, returning the
+// caller's client id or the 401 Dataverse gives.
+func (s *Server) authenticate(r *http.Request, now time.Time) (string, *result) {
+	auth := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok {
+		tok, ok = strings.CutPrefix(auth, "bearer ")
+	}
+	var res *result
+	if ok {
+		clientID, err := s.identity.Verify(strings.TrimSpace(tok), now)
+		switch {
+		case err == nil:
+			return clientID, nil
+		case errors.Is(err, identity.ErrExpiredToken):
+			res = apiError(http.StatusUnauthorized, codeTokenExpired, msgAuthRequired)
+		}
+	}
+	if res == nil {
+		// Dataverse's body here is unconfirmed (often empty); the envelope
+		// with an empty code keeps every Web API error one shape.
+		res = apiError(http.StatusUnauthorized, "", "Bearer token is missing or not valid. "+msgAuthRequired)
+	}
+	base := baseURL(r)
+	// Unquoted, comma-separated, as Dataverse sends it (reference §9).
+	setRaw(res.header, "WWW-Authenticate", fmt.Sprintf("Bearer authorization_uri=%s/%s/oauth2/authorize, resource_id=%s/", base, s.tenant, base))
+	return "", res
+}
