@@ -3,12 +3,18 @@ package delivery_test
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/leadbridge/leadbridge/crm"
 	"github.com/leadbridge/leadbridge/delivery"
@@ -16,6 +22,7 @@ import (
 	"github.com/leadbridge/leadbridge/forms"
 	"github.com/leadbridge/leadbridge/internal/testenv"
 	"github.com/leadbridge/leadbridge/lease"
+	"github.com/leadbridge/leadbridge/queue"
 	"github.com/leadbridge/leadbridge/submission"
 )
 
@@ -27,10 +34,46 @@ type env struct {
 	d     *delivery.Deliverer
 	v     *forms.Validator
 	locks *lease.Locker
+	rdb   *redis.Client
+	steps *stepPacer
+}
+
+// stepPacer stands where the fleet-wide limiter stands, before every Web API
+// request, so that a test can act between two requests of a delivery.
+type stepPacer struct {
+	mu     sync.Mutex
+	n      int
+	before map[int]func()
+}
+
+// after runs fn just before the k-th request from now is sent.
+func (p *stepPacer) after(k int, fn func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.before[p.n+k] = fn
+}
+
+// sent is how many requests have been sent.
+func (p *stepPacer) sent() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
+}
+
+func (p *stepPacer) Acquire(ctx context.Context) (func(*http.Response), error) {
+	p.mu.Lock()
+	p.n++
+	fn := p.before[p.n]
+	p.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
+	return func(*http.Response) {}, nil
 }
 
 func newEnv(t *testing.T, fs ...*forms.Form) *env {
 	t.Helper()
+	steps := &stepPacer{before: map[int]func(){}}
 	emu := testenv.StartEmulator(t)
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(emu.CACertPEM()) {
@@ -39,6 +82,7 @@ func newEnv(t *testing.T, fs ...*forms.Form) *env {
 	c, err := crm.New(crm.Config{
 		URL: emu.URL(), TenantID: emulator.DefaultTenantID, ClientID: emulator.DefaultClientID,
 		ClientSecret: emulator.DefaultClientSecret, AuthorityHost: emu.URL(), RootCAs: pool, Timeout: 10 * time.Second,
+		Pacer: steps,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +98,7 @@ func newEnv(t *testing.T, fs ...*forms.Form) *env {
 	rdb := testenv.StartRedis(t).Client()
 	locks := lease.New(rdb, "lb:lease", 10*time.Second)
 	return &env{
-		emu: emu, crm: c, v: v, locks: locks,
+		emu: emu, crm: c, v: v, locks: locks, rdb: rdb, steps: steps,
 		d: &delivery.Deliverer{CRM: c, Forms: set, Locks: locks},
 	}
 }
@@ -668,6 +712,64 @@ func TestDeliverRefusedData(t *testing.T) {
 	if !errors.Is(err, delivery.ErrUnknownForm) {
 		t.Errorf("Deliver for an unknown form = %v, want ErrUnknownForm", err)
 	}
+}
+
+// A matched lead deleted between the query and the update is retried, not
+// failed — also when Dataverse's 404 carries no error code, as in
+// Microsoft's examples — and the retry delivers.
+func TestMatchedLeadDeletedMeanwhileIsRetried(t *testing.T) {
+	for _, blank := range []bool{false, true} {
+		t.Run(fmt.Sprintf("blank codes %v", blank), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, contactForm("f", nil))
+			e.emu.Configure(fmt.Sprintf(`{"blank_error_codes":%v}`, blank))
+			id := e.existing(t, crm.Row{"emailaddress1": "ann@example.com", "lastname": "Lee"})
+			h := e.taskHandler()
+			rec := &submission.Record{Form: "f", Fields: map[string]string{"email": "ann@example.com", "last_name": "Lee", "job_title": "CTO"}}
+			if _, err := h.Store.Create(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			// The delivery's requests: the query, then the PATCH. A CRM user
+			// deletes the lead in between.
+			e.steps.after(2, func() { e.emu.Delete("leads", id) })
+			var re *delivery.RetryError
+			if err := e.process(t, h, rec.ID); !errors.As(err, &re) {
+				t.Fatalf("first attempt: got %v, want a RetryError", err)
+			}
+			r, _ := h.Store.Get(context.Background(), rec.ID)
+			if r.Status != submission.StatusRetrying || r.LastError.Category != submission.CategoryUnavailable || r.LastError.Status != 404 {
+				t.Fatalf("after the first attempt: status %s, error %+v; want retrying, unavailable, 404", r.Status, r.LastError)
+			}
+			if blank && r.LastError.Code != "" {
+				t.Errorf("code %q, want the emulator's blank code", r.LastError.Code)
+			}
+			if err := e.process(t, h, rec.ID); err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			r, _ = h.Store.Get(context.Background(), rec.ID)
+			if r.Status != submission.StatusDelivered || r.Action != "created" || r.LeadID == id {
+				t.Errorf("after the retry: status %s action %s lead %s; want delivered, a new lead", r.Status, r.Action, r.LeadID)
+			}
+			if leads := e.leads(t); len(leads) != 1 || leads[0]["jobtitle"] != "CTO" {
+				t.Errorf("leads = %v, want the one the retry created", leads)
+			}
+		})
+	}
+}
+
+// taskHandler is the worker's handler around the env's Deliverer.
+func (e *env) taskHandler() *delivery.TaskHandler {
+	return &delivery.TaskHandler{
+		Store: submission.NewStore(e.rdb, time.Hour), Deliverer: e.d, Horizon: time.Hour,
+		Log: slog.New(slog.DiscardHandler),
+	}
+}
+
+// process runs the task of submission id, as asynq would.
+func (e *env) process(t *testing.T, h *delivery.TaskHandler, id string) error {
+	t.Helper()
+	payload, _ := json.Marshal(queue.Payload{ID: id})
+	return h.ProcessTask(testContext(t), asynq.NewTask(queue.TypeDeliver, payload))
 }
 
 func TestClassify(t *testing.T) {
