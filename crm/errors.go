@@ -94,13 +94,26 @@ type AuthError struct {
 func (e *AuthError) Error() string { return "token: " + e.Err.Error() }
 func (e *AuthError) Unwrap() error { return e.Err }
 
-// ErrNotFound is returned, wrapped in an *APIError chain check, when a row
-// addressed by id or key does not exist; test with errors.Is.
+// ErrNotFound matches (with errors.Is) the *APIError of a 404: the row
+// addressed by id or key does not exist.
 var ErrNotFound = errors.New("crm: row does not exist")
 
-// Is lets errors.Is(err, ErrNotFound) match a 404 answer.
+// ErrExists matches (with errors.Is) the *APIError of a create refused
+// because a row with that primary key exists already: 412 "A record with
+// matching key values already exists." (0x80040237, or no code, as
+// Microsoft's examples show it).
+var ErrExists = errors.New("crm: a row with that key exists")
+
+// Is lets errors.Is match ErrNotFound and ErrExists.
 func (e *APIError) Is(target error) bool {
-	return target == ErrNotFound && e.Status == http.StatusNotFound
+	switch target {
+	case ErrNotFound:
+		return e.Status == http.StatusNotFound
+	case ErrExists:
+		return e.Status == http.StatusPreconditionFailed &&
+			(e.Code == CodeDuplicateRecord || strings.Contains(e.Message, "A record with matching key values already exists"))
+	}
+	return false
 }
 
 func parseAPIError(r *response) error {

@@ -101,16 +101,29 @@ func (c *Client) list(ctx context.Context, set string, q Query) ([]Row, error) {
 	return body.Value, nil
 }
 
-// create POSTs a row and returns its representation ($select'ed columns and
-// the primary key) from the 201 answer.
-func (c *Client) create(ctx context.Context, set string, row Row, sel []string) (Row, error) {
+// create creates the row with primary key id and returns its
+// representation ($select'ed columns and the key) from the 201 answer; if a
+// row with that key exists already, the error matches ErrExists.
+//
+// The caller chooses the key so that a create can be repeated safely: when
+// Dataverse commits a create and its answer is lost, the retry sends the
+// same key and learns that the row is there instead of making a second one.
+// It is sent as PATCH set(id) with If-None-Match: *, not as a POST with the
+// key in the body, because Microsoft documents the answer of the PATCH to
+// an existing row — 412 "A record with matching key values already exists"
+// (dataverse.md §3) — and not that of such a POST. It costs one request,
+// like a POST.
+func (c *Client) create(ctx context.Context, set, id string, row Row, sel []string) (Row, error) {
+	if !guidRE.MatchString(id) {
+		return nil, fmt.Errorf("create %s: %q is not a GUID", set, id)
+	}
 	q := ""
 	if len(sel) > 0 {
 		q = "$select=" + escapeQueryValue(strings.Join(sel, ","))
 	}
 	resp, err := c.do(ctx, request{
-		method: http.MethodPost, path: set, query: q, body: row,
-		header: http.Header{"Prefer": {"return=representation"}},
+		method: http.MethodPatch, path: set + "(" + id + ")", query: q, body: row,
+		header: http.Header{"Prefer": {"return=representation"}, "If-None-Match": {"*"}},
 	})
 	if err != nil {
 		return nil, err
@@ -118,6 +131,25 @@ func (c *Client) create(ctx context.Context, set string, row Row, sel []string) 
 	var out Row
 	if err := json.Unmarshal(resp.body, &out); err != nil {
 		return nil, fmt.Errorf("decode created %s: %w", set, err)
+	}
+	return out, nil
+}
+
+// get reads the row with primary key id; a missing row's error matches
+// ErrNotFound.
+func (c *Client) get(ctx context.Context, set, id string, sel []string) (Row, error) {
+	if !guidRE.MatchString(id) {
+		return nil, fmt.Errorf("get %s: %q is not a GUID", set, id)
+	}
+	resp, err := c.do(ctx, request{
+		method: http.MethodGet, path: set + "(" + id + ")", query: "$select=" + escapeQueryValue(strings.Join(sel, ",")),
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out Row
+	if err := json.Unmarshal(resp.body, &out); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", set, err)
 	}
 	return out, nil
 }
@@ -166,11 +198,23 @@ func (c *Client) FindLeads(ctx context.Context, q Query) ([]Row, error) {
 	return rows, nil
 }
 
-// CreateLead creates a lead and returns it with the columns in sel.
-func (c *Client) CreateLead(ctx context.Context, row Row, sel ...string) (Row, error) {
-	out, err := c.create(ctx, "leads", row, append([]string{"leadid"}, sel...))
+// CreateLead creates the lead with primary key id and returns it with the
+// columns in sel. If a lead with that id exists already, the error matches
+// ErrExists.
+func (c *Client) CreateLead(ctx context.Context, id string, row Row, sel ...string) (Row, error) {
+	out, err := c.create(ctx, "leads", id, row, append([]string{"leadid"}, sel...))
 	if err != nil {
 		return nil, fmt.Errorf("crm: create lead: %w", err)
+	}
+	return out, nil
+}
+
+// GetLead returns the lead with that id, with the columns in sel. If there
+// is none, the error matches ErrNotFound.
+func (c *Client) GetLead(ctx context.Context, id string, sel ...string) (Row, error) {
+	out, err := c.get(ctx, "leads", id, append([]string{"leadid"}, sel...))
+	if err != nil {
+		return nil, fmt.Errorf("crm: get lead: %w", err)
 	}
 	return out, nil
 }
@@ -203,9 +247,11 @@ func (c *Client) FindContacts(ctx context.Context, q Query) ([]Row, error) {
 	return rows, nil
 }
 
-// CreateContact creates a contact and returns it with its id.
-func (c *Client) CreateContact(ctx context.Context, row Row) (Row, error) {
-	out, err := c.create(ctx, "contacts", row, []string{"contactid"})
+// CreateContact creates the contact with primary key id and returns it with
+// its id. If a contact with that id exists already, the error matches
+// ErrExists.
+func (c *Client) CreateContact(ctx context.Context, id string, row Row) (Row, error) {
+	out, err := c.create(ctx, "contacts", id, row, []string{"contactid"})
 	if err != nil {
 		return nil, fmt.Errorf("crm: create contact: %w", err)
 	}

@@ -49,6 +49,8 @@ func (d *Deliverer) Deliver(ctx context.Context, rec *submission.Record) (Result
 		return Result{}, fmt.Errorf("%w: %q", ErrUnknownForm, rec.Form)
 	}
 	p := plan(f, rec.Fields)
+	p.leadID, p.contactID = leadID(rec.ID), contactID(rec.ID)
+	p.retry = rec.AttemptCount > 0
 	keys := p.lockKeys(rec.ID)
 	held := make([]*lease.Lease, 0, len(keys))
 	defer func() {
@@ -76,6 +78,20 @@ func (d *Deliverer) Deliver(ctx context.Context, rec *submission.Record) (Result
 
 func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Result, error) {
 	var res Result
+	if p.retry && !p.upserts(f) {
+		// An earlier attempt may have created the lead and lost the answer.
+		// Look for it by its key first: found by a match query it would be
+		// taken for someone else's lead (and reported "updated"), and a
+		// closed one or create_new would not find it at all. First attempts
+		// skip this request; the lead is then the last write of a delivery.
+		row, err := d.CRM.GetLead(ctx, p.leadID, p.selectColumns()...)
+		switch {
+		case err == nil:
+			return d.ownLead(ctx, p, row, "found by its key on this retry")
+		case !errors.Is(err, crm.ErrNotFound):
+			return res, err
+		}
+	}
 	if f.Contact == forms.ContactLink && p.email != "" {
 		id, why, err := d.linkContact(ctx, p)
 		if err != nil {
@@ -88,23 +104,35 @@ func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Re
 		p.lead["parentcontactid@odata.bind"] = crm.ContactRef(res.ContactID)
 	}
 
-	if f.AlternateKey != "" {
-		val, _ := p.lead[f.AlternateKey].(string)
-		if val != "" {
-			return d.upsert(ctx, f, p, val, res)
-		}
+	if p.upserts(f) {
+		return d.upsert(ctx, f, p, str(p.lead[f.AlternateKey]), res)
 	}
 
 	m, err := d.findLeads(ctx, f, p)
 	if err != nil {
 		return res, err
 	}
+	for _, row := range m.rows {
+		if strings.EqualFold(str(row["leadid"]), p.leadID) {
+			// A worker died after creating it, before recording it.
+			return d.ownLead(ctx, p, row, "matched on "+m.rule)
+		}
+	}
 	if len(m.rows) == 0 || f.OnMatch == forms.OnMatchCreateNew {
-		row, err := d.CRM.CreateLead(ctx, crm.Row(p.lead))
+		_, err := d.CRM.CreateLead(ctx, p.leadID, crm.Row(p.lead))
+		if errors.Is(err, crm.ErrExists) {
+			// An earlier attempt's create landed (its answer was lost, or
+			// its worker died) and no query found it.
+			row, err := d.CRM.GetLead(ctx, p.leadID, p.selectColumns()...)
+			if err != nil {
+				return res, err
+			}
+			return d.ownLead(ctx, p, row, "its create was refused as a duplicate of its key")
+		}
 		if err != nil {
 			return res, err
 		}
-		res.LeadID, _ = row["leadid"].(string)
+		res.LeadID = p.leadID
 		res.Action = "created"
 		switch {
 		case m.rule == "":
@@ -133,6 +161,34 @@ func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Re
 		p.keptContact = bound
 	}
 	res.Match = p.withContact(m.because(why))
+	return res, nil
+}
+
+// ownLead finishes a delivery whose lead an earlier attempt created: the
+// row with this submission's own key. It is brought up to date with the
+// submission (nothing changes unless the submission was edited since) and
+// reported as created, as the lost answer would have been.
+func (d *Deliverer) ownLead(ctx context.Context, p *leadPlan, row crm.Row, how string) (Result, error) {
+	res := Result{LeadID: str(row["leadid"]), Action: "created", ContactID: str(row["_parentcontactid_value"])}
+	changes := crm.Row{}
+	for c, v := range p.lead {
+		if c == "parentcontactid@odata.bind" {
+			continue // bound when it was created; the contact is this submission's too
+		}
+		if fmt.Sprint(row[c]) != fmt.Sprint(v) {
+			changes[c] = v
+		}
+	}
+	if len(changes) > 0 {
+		if err := d.CRM.UpdateLead(ctx, res.LeadID, changes); err != nil {
+			return res, err
+		}
+	}
+	res.Match = fmt.Sprintf("lead %s was created by an earlier attempt of this submission, whose answer was lost (%s); %s",
+		res.LeadID, how, describeChanges("brought up to date", changes))
+	if res.ContactID != "" {
+		res.Match += "; linked to contact " + res.ContactID
+	}
 	return res, nil
 }
 
@@ -246,16 +302,25 @@ func (d *Deliverer) linkContact(ctx context.Context, p *leadPlan) (string, strin
 	if err != nil {
 		return "", "", err
 	}
+	for _, row := range rows {
+		if id := str(row["contactid"]); strings.EqualFold(id, p.contactID) {
+			return id, "new contact " + id + " (created by an earlier attempt)", nil
+		}
+	}
 	if len(rows) > 0 {
 		id, _ := rows[0]["contactid"].(string)
 		return id, "existing contact " + id, nil
 	}
-	row, err := d.CRM.CreateContact(ctx, crm.Row(p.contact))
-	if err != nil {
+	_, err = d.CRM.CreateContact(ctx, p.contactID, crm.Row(p.contact))
+	switch {
+	case errors.Is(err, crm.ErrExists):
+		// An earlier attempt created it; the query above did not find it
+		// (closed since, or the submission's email was edited).
+		return p.contactID, "new contact " + p.contactID + " (created by an earlier attempt)", nil
+	case err != nil:
 		return "", "", err
 	}
-	id, _ := row["contactid"].(string)
-	return id, "new contact " + id, nil
+	return p.contactID, "new contact " + p.contactID, nil
 }
 
 // leadPlan is a submission turned into Dataverse columns.
@@ -269,6 +334,9 @@ type leadPlan struct {
 	companyCol  string          // the lead column of the form's company field; "" if none
 	identity    map[string]bool // columns that say who a lead is: never overwritten
 	values      map[string]string
+	leadID      string // the keys of the lead and contact this submission creates
+	contactID   string
+	retry       bool   // an earlier attempt was recorded: it may have written
 	contactWhy  string // "new contact <id>" or "existing contact <id>"
 	keptContact string // the contact a matched lead keeps instead of the submission's
 }
@@ -335,6 +403,15 @@ func plan(f *forms.Form, values map[string]string) *leadPlan {
 		p.contact["lastname"] = p.email
 	}
 	return p
+}
+
+// upserts reports whether the lead is written by one upsert by the form's
+// alternate key: the form has one and the submission a value for it. That
+// write is idempotent by itself — a retried PATCH addresses the same key and
+// finds the row its lost twin wrote (it then reports "updated") — so it
+// needs no key of its own.
+func (p *leadPlan) upserts(f *forms.Form) bool {
+	return f.AlternateKey != "" && str(p.lead[f.AlternateKey]) != ""
 }
 
 // lockKeys are the identities this submission touches, sorted so that every

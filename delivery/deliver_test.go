@@ -155,11 +155,17 @@ func (e *env) lead(t *testing.T, id string) map[string]any {
 // existing creates a lead as if someone had entered it in the CRM.
 func (e *env) existing(t *testing.T, row crm.Row) string {
 	t.Helper()
-	out, err := e.crm.CreateLead(testContext(t), row)
+	out, err := e.crm.CreateLead(testContext(t), newGUID(), row)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out["leadid"].(string)
+}
+
+// newGUID is a random primary key, for rows the test creates as a CRM user.
+func newGUID() string {
+	b := []byte(submission.NewID())
+	return string(b[0:8]) + "-" + string(b[8:12]) + "-4" + string(b[13:16]) + "-8" + string(b[17:20]) + "-" + string(b[20:32])
 }
 
 func contactForm(id string, mutate func(*forms.Form)) *forms.Form {
@@ -754,6 +760,133 @@ func TestMatchedLeadDeletedMeanwhileIsRetried(t *testing.T) {
 				t.Errorf("leads = %v, want the one the retry created", leads)
 			}
 		})
+	}
+}
+
+// When Dataverse commits a create and its answer is lost, the retry finds
+// what the lost answer would have said: one lead, one contact, "created" —
+// in every on_match mode, and when no match rule has a value.
+func TestLostAnswerOfACreateMakesNoSecondRow(t *testing.T) {
+	tests := []struct {
+		name    string
+		onMatch string
+		contact string
+		phone   bool // the form matches on phone, which the submission lacks
+		drop    int  // which request of the first attempt loses its answer
+	}{
+		{"fill_empty, lead's answer lost", forms.OnMatchFillEmpty, forms.ContactNone, false, 2},
+		{"overwrite, lead's answer lost", forms.OnMatchOverwrite, forms.ContactNone, false, 2},
+		{"create_new, lead's answer lost", forms.OnMatchCreateNew, forms.ContactNone, false, 2},
+		{"no match key, lead's answer lost", forms.OnMatchFillEmpty, forms.ContactNone, true, 1},
+		{"with a contact, lead's answer lost", forms.OnMatchFillEmpty, forms.ContactLink, false, 4},
+		{"with a contact, contact's answer lost", forms.OnMatchCreateNew, forms.ContactLink, false, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, contactForm("f", func(f *forms.Form) {
+				f.OnMatch, f.Contact = tt.onMatch, tt.contact
+				if tt.phone {
+					f.Match = []string{forms.MatchPhone}
+				}
+			}))
+			h := e.taskHandler()
+			rec := &submission.Record{Form: "f", Fields: map[string]string{"email": "ann@example.com", "last_name": "Lee"}}
+			if _, err := h.Store.Create(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			e.steps.after(tt.drop, func() { e.emu.Configure(`{"faults":{"drop_after_write_rate":1}}`) })
+			start := e.steps.sent()
+			var re *delivery.RetryError
+			if err := e.process(t, h, rec.ID); !errors.As(err, &re) {
+				t.Fatalf("first attempt: got %v, want a RetryError", err)
+			}
+			if n := e.emu.Stats().DroppedAfterWrite; n != 1 {
+				t.Fatalf("%d answers dropped, want 1", n)
+			}
+			first := e.steps.sent() - start
+			e.emu.Configure(`{"faults":{"drop_after_write_rate":0}}`)
+			start = e.steps.sent()
+			if err := e.process(t, h, rec.ID); err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			t.Logf("Dataverse requests: first attempt %d (its last answer lost), retry %d", first, e.steps.sent()-start)
+			r, _ := h.Store.Get(context.Background(), rec.ID)
+			leads := e.leads(t)
+			if r.Status != submission.StatusDelivered || r.Action != "created" || len(leads) != 1 || leads[0]["leadid"] != r.LeadID {
+				t.Errorf("status %s action %s lead %s, leads %v; want delivered, created, the one lead", r.Status, r.Action, r.LeadID, leads)
+			}
+			if tt.contact == forms.ContactLink {
+				cs := e.emu.Rows("contacts", "$select=contactid")
+				if len(cs) != 1 || cs[0]["contactid"] != r.ContactID || leads[0]["_parentcontactid_value"] != r.ContactID {
+					t.Errorf("contacts %v, record's contact %s, lead's %v; want one contact, bound", cs, r.ContactID, leads[0]["_parentcontactid_value"])
+				}
+			}
+		})
+	}
+}
+
+// A worker killed after its create landed records no attempt: the redo is
+// a first attempt again, which sends no extra request, and still finds the
+// lead by its key — among the match query's rows, or by the refused create.
+func TestRedoAfterACrashFindsItsOwnLead(t *testing.T) {
+	tests := []struct {
+		name    string
+		onMatch string
+		phone   bool
+		want    string
+	}{
+		{"create_new: among the matched leads", forms.OnMatchCreateNew, false, "(matched on email)"},
+		{"fill_empty: among the matched leads", forms.OnMatchFillEmpty, false, "(matched on email)"},
+		{"no match key: the create is refused as a duplicate", forms.OnMatchFillEmpty, true, "(its create was refused as a duplicate of its key)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, contactForm("f", func(f *forms.Form) {
+				f.OnMatch = tt.onMatch
+				if tt.phone {
+					f.Match = []string{forms.MatchPhone}
+				}
+			}))
+			rec := &submission.Record{ID: submission.NewID(), Form: "f", Fields: map[string]string{"email": "ann@example.com", "last_name": "Lee"}}
+			first, err := e.d.Deliver(testContext(t), rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := e.steps.sent()
+			redo, err := e.d.Deliver(testContext(t), rec) // the same submission, no attempt recorded
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(e.leads(t)); redo.LeadID != first.LeadID || redo.Action != "created" || n != 1 {
+				t.Errorf("redo: %+v with %d leads; want lead %s created, alone", redo, n, first.LeadID)
+			}
+			wantContains(t, "explanation", redo.Match, "created by an earlier attempt of this submission", tt.want, "brought up to date: nothing to change")
+			t.Logf("redo sent %d requests", e.steps.sent()-start)
+		})
+	}
+}
+
+// What a delivery costs in Dataverse requests on a first attempt: leadbridge
+// sends no request to look for its own earlier writes there.
+func TestRequestsPerDelivery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, contactForm("f", nil), contactForm("c", func(f *forms.Form) { f.Contact = forms.ContactLink }))
+	for _, tt := range []struct {
+		name, form, email string
+		want              int
+	}{
+		{"new person: query, create", "f", "ann@example.com", 2},
+		{"same person: query; fill_empty has nothing to change", "f", "ann@example.com", 1},
+		{"new person with a contact: query and create each", "c", "bo@example.com", 4},
+		{"same person with a contact: two queries, nothing to change", "c", "bo@example.com", 2},
+	} {
+		start := e.steps.sent()
+		e.deliver(t, tt.form, map[string]string{"email": tt.email, "last_name": "Lee", "job_title": tt.name})
+		if got := e.steps.sent() - start; got != tt.want {
+			t.Errorf("%s: %d requests, want %d", tt.name, got, tt.want)
+		}
 	}
 }
 
