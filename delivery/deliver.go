@@ -399,8 +399,9 @@ func plan(f *forms.Form, values map[string]string) *leadPlan {
 		p.contact[p.contactCol] = p.email
 	}
 	if _, ok := p.contact["lastname"]; !ok && len(p.contact) > 0 {
-		// lastname is ApplicationRequired on contact; fall back to the email.
-		p.contact["lastname"] = p.email
+		// lastname is ApplicationRequired on contact; fall back to the email,
+		// cut to the column's 50 (an email may have 100).
+		p.contact["lastname"] = forms.CutUTF16(p.email, 50)
 	}
 	return p
 }

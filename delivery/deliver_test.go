@@ -550,6 +550,12 @@ func TestContactLink(t *testing.T) {
 		if len(cs) != 1 || cs[0]["lastname"] != "cy@example.com" {
 			t.Errorf("contact = %v, want lastname cy@example.com", cs)
 		}
+		long := strings.Repeat("x", 60) + "@example.com" // fits emailaddress1 (100), not lastname (50)
+		r = e.deliver(t, "nolast", map[string]string{"email": long})
+		cs = e.emu.Rows("contacts", "$select=lastname&$filter=contactid eq "+r.ContactID)
+		if len(cs) != 1 || cs[0]["lastname"] != long[:50] {
+			t.Errorf("contact = %v, want lastname %s", cs, long[:50])
+		}
 	})
 }
 

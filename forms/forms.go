@@ -172,8 +172,8 @@ func (f *Form) Prepare(v *Validator) error {
 
 // RenderSubject fills the form's subject template with the values, on one
 // line with single spaces (a missing value must not leave "from  Lee", nor a
-// multi-line message field break the topic), cut to the 300 characters
-// Dataverse allows for a lead's topic.
+// multi-line message field break the topic), cut to the 300 UTF-16 code
+// units Dataverse allows for a lead's topic.
 func (f *Form) RenderSubject(values map[string]string) string {
 	t := f.subject
 	if t == nil {
@@ -187,7 +187,7 @@ func (f *Form) RenderSubject(values map[string]string) string {
 	if s == "" {
 		s = f.Title
 	}
-	return truncate(s, 300)
+	return CutUTF16(s, 300)
 }
 
 // Set is the configured forms, by id.
@@ -233,12 +233,4 @@ func humanize(name string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n])
 }

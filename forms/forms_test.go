@@ -159,6 +159,45 @@ func TestCleanMessages(t *testing.T) {
 	}
 }
 
+// Dataverse counts a text column's length in UTF-16 code units: a
+// character outside the Basic Multilingual Plane, such as most emoji, is
+// two. Intake counts the same way, for column limits and for max/min/len.
+func TestLengthsCountUTF16CodeUnits(t *testing.T) {
+	emoji, e := "😀", "é" // U+1F600 is two code units; U+00E9 one
+	tests := []struct {
+		name  string
+		field forms.Field
+		value string
+		want  string
+	}{
+		{"emoji at a column's limit", forms.Field{Column: "firstname"}, strings.Repeat(emoji, 25), ""},
+		{"emoji just above a column's limit", forms.Field{Column: "firstname"}, strings.Repeat(emoji, 26), "must be at most 50 characters (an emoji counts as two)"},
+		{"odd count: one unit above", forms.Field{Column: "firstname"}, "a" + strings.Repeat(emoji, 25), "must be at most 50 characters (an emoji counts as two)"},
+		{"BMP letters at a column's limit", forms.Field{Column: "firstname"}, strings.Repeat(e, 50), ""},
+		{"BMP letters just above", forms.Field{Column: "firstname"}, strings.Repeat(e, 51), "must be at most 50 characters"},
+		{"2,000 emoji in the description", forms.Field{Column: "description"}, strings.Repeat(emoji, 2000), "must be at most 2000 characters (an emoji counts as two)"},
+		{"1,000 emoji in the description", forms.Field{Column: "description"}, strings.Repeat(emoji, 1000), ""},
+		{"max rule at its limit", forms.Field{Column: "new_x", Rules: "max=10"}, strings.Repeat(emoji, 5), ""},
+		{"max rule just above", forms.Field{Column: "new_x", Rules: "max=10"}, strings.Repeat(emoji, 5) + "a", "must be at most 10 characters (an emoji counts as two)"},
+		{"max rule with BMP letters", forms.Field{Column: "new_x", Rules: "max=10"}, strings.Repeat(e, 10), ""},
+		{"min rule met by emoji", forms.Field{Rules: "min=4"}, strings.Repeat(emoji, 2), ""},
+		{"min rule not met", forms.Field{Rules: "min=4"}, emoji + "a", "must be at least 4 characters"},
+		{"len rule", forms.Field{Rules: "len=2"}, emoji, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := forms.NewValidator()
+			fd := tt.field
+			fd.Name = "value"
+			f := prepared(t, v, &forms.Form{ID: "t", Fields: []forms.Field{{Name: "email", Column: "emailaddress1"}, fd}})
+			_, problems := v.Clean(f, map[string]string{"value": tt.value})
+			if problems["value"] != tt.want {
+				t.Errorf("problem %q, want %q", problems["value"], tt.want)
+			}
+		})
+	}
+}
+
 func TestCleanReportsEveryField(t *testing.T) {
 	v := forms.NewValidator()
 	f := prepared(t, v, forms.Demo())
@@ -189,6 +228,8 @@ func TestRenderSubject(t *testing.T) {
 		{"conditionals work", "{{if .company}}{{.company}}{{else}}{{.first_name}} {{.last_name}}{{end}}", map[string]string{"first_name": "Ann", "last_name": "Lee"}, "Ann Lee"},
 		{"cut to 300 characters", "{{.message}}", map[string]string{"message": strings.Repeat("ab", 200)}, strings.Repeat("ab", 150)},
 		{"cut counts characters, not bytes", "{{.message}}", map[string]string{"message": strings.Repeat("é", 400)}, strings.Repeat("é", 300)},
+		{"cut counts UTF-16 code units", "{{.message}}", map[string]string{"message": strings.Repeat("😀", 400)}, strings.Repeat("😀", 150)},
+		{"cut never splits an emoji", "{{.message}}", map[string]string{"message": "a" + strings.Repeat("😀", 400)}, "a" + strings.Repeat("😀", 149)},
 		{"an execution error falls back to the title", "{{index .company 99}}", map[string]string{"company": "x"}, "Contact us"},
 	}
 	for _, tt := range tests {
