@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// Filter is an OData $filter expression. Build it with Eq, And and Or so
+// Filter is an OData $filter expression. Build it with Eq, EqInt and And so
 // that literals are always quoted and escaped.
 type Filter string
 
@@ -24,12 +24,7 @@ func Eq(column, value string) Filter { return Filter(column + " eq " + Quote(val
 func EqInt(column string, n int) Filter { return Filter(column + " eq " + strconv.Itoa(n)) }
 
 // And joins filters with "and", each parenthesised.
-func And(fs ...Filter) Filter { return join(" and ", fs) }
-
-// Or joins filters with "or", each parenthesised.
-func Or(fs ...Filter) Filter { return join(" or ", fs) }
-
-func join(op string, fs []Filter) Filter {
+func And(fs ...Filter) Filter {
 	if len(fs) == 1 {
 		return fs[0]
 	}
@@ -37,7 +32,7 @@ func join(op string, fs []Filter) Filter {
 	for i, f := range fs {
 		parts[i] = "(" + string(f) + ")"
 	}
-	return Filter(strings.Join(parts, op))
+	return Filter(strings.Join(parts, " and "))
 }
 
 // escapeQueryValue percent-encodes a query option value: every byte outside
@@ -256,14 +251,6 @@ func (c *Client) CreateContact(ctx context.Context, id string, row Row) (Row, er
 		return nil, fmt.Errorf("crm: create contact: %w", err)
 	}
 	return out, nil
-}
-
-// UpdateContact updates the contact with that id.
-func (c *Client) UpdateContact(ctx context.Context, id string, row Row) error {
-	if err := c.update(ctx, "contacts", id, row); err != nil {
-		return fmt.Errorf("crm: update contact %s: %w", id, err)
-	}
-	return nil
 }
 
 // ContactRef is the value of a "<navprop>@odata.bind" pointing at a contact.

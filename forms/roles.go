@@ -107,9 +107,9 @@ func (f *Form) IdentityField(r Role) (Field, bool) {
 	return Field{}, false
 }
 
-// MatchFields returns the fields a match rule compares, in the rule's
+// matchFields returns the fields a match rule compares, in the rule's
 // order. Prepare has made sure that every rule of the form has them.
-func (f *Form) MatchFields(rule string) []Field {
+func (f *Form) matchFields(rule string) []Field {
 	var out []Field
 	for _, r := range matchRoles[rule] {
 		if fd, ok := f.IdentityField(r); ok {
@@ -127,7 +127,7 @@ func (f *Form) IdentityColumns() []string {
 	var cols []string
 	seen := map[string]bool{}
 	for _, rule := range f.Match {
-		for _, fd := range f.MatchFields(rule) {
+		for _, fd := range f.matchFields(rule) {
 			if !seen[fd.Column] {
 				seen[fd.Column] = true
 				cols = append(cols, fd.Column)

@@ -66,13 +66,13 @@ func lengthRule(ok func(n, limit int) bool) validator.Func {
 		if fl.Field().Kind() != reflect.String {
 			panic(fmt.Sprintf("%s: only text values are checked", fl.GetTag()))
 		}
-		return ok(UTF16Len(fl.Field().String()), limit)
+		return ok(utf16Len(fl.Field().String()), limit)
 	}
 }
 
-// UTF16Len is the length of s as Dataverse counts it: in UTF-16 code units,
+// utf16Len is the length of s as Dataverse counts it: in UTF-16 code units,
 // two for a character outside the Basic Multilingual Plane (most emoji).
-func UTF16Len(s string) int {
+func utf16Len(s string) int {
 	n := 0
 	for _, r := range s {
 		n += utf16.RuneLen(r)
@@ -95,7 +95,7 @@ func CutUTF16(s string, n int) string {
 
 // twoUnitsNote explains a length refusal that emoji caused.
 func twoUnitsNote(s string) string {
-	if UTF16Len(s) != utf8.RuneCountInString(s) {
+	if utf16Len(s) != utf8.RuneCountInString(s) {
 		return " (an emoji counts as two)"
 	}
 	return ""
@@ -161,7 +161,7 @@ func (v *Validator) Clean(f *Form, raw map[string]string) (map[string]string, ma
 			problems[fd.Name] = "must be a valid email address"
 			continue
 		}
-		if max, ok := leadColumnMax[fd.Column]; ok && UTF16Len(val) > max {
+		if max, ok := leadColumnMax[fd.Column]; ok && utf16Len(val) > max {
 			problems[fd.Name] = fmt.Sprintf("must be at most %d characters%s", max, twoUnitsNote(val))
 			continue
 		}
