@@ -84,10 +84,10 @@ func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Re
 		// taken for someone else's lead (and reported "updated"), and a
 		// closed one or create_new would not find it at all. First attempts
 		// skip this request; the lead is then the last write of a delivery.
-		row, err := d.CRM.GetLead(ctx, p.leadID, p.selectColumns()...)
+		row, err := d.CRM.GetLead(ctx, p.leadID, "_parentcontactid_value")
 		switch {
 		case err == nil:
-			return d.ownLead(ctx, p, row, "found by its key on this retry")
+			return ownLead(row, "found by its key on this retry"), nil
 		case !errors.Is(err, crm.ErrNotFound):
 			return res, err
 		}
@@ -115,7 +115,7 @@ func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Re
 	for _, row := range m.rows {
 		if strings.EqualFold(str(row["leadid"]), p.leadID) {
 			// A worker died after creating it, before recording it.
-			return d.ownLead(ctx, p, row, "matched on "+m.rule)
+			return ownLead(row, "matched on "+m.rule), nil
 		}
 	}
 	if len(m.rows) == 0 || f.OnMatch == forms.OnMatchCreateNew {
@@ -123,11 +123,11 @@ func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Re
 		if errors.Is(err, crm.ErrExists) {
 			// An earlier attempt's create landed (its answer was lost, or
 			// its worker died) and no query found it.
-			row, err := d.CRM.GetLead(ctx, p.leadID, p.selectColumns()...)
+			row, err := d.CRM.GetLead(ctx, p.leadID, "_parentcontactid_value")
 			if err != nil {
 				return res, err
 			}
-			return d.ownLead(ctx, p, row, "its create was refused as a duplicate of its key")
+			return ownLead(row, "its create was refused: the key exists"), nil
 		}
 		if err != nil {
 			return res, err
@@ -164,32 +164,17 @@ func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Re
 	return res, nil
 }
 
-// ownLead finishes a delivery whose lead an earlier attempt created: the
-// row with this submission's own key. It is brought up to date with the
-// submission (nothing changes unless the submission was edited since) and
-// reported as created, as the lost answer would have been.
-func (d *Deliverer) ownLead(ctx context.Context, p *leadPlan, row crm.Row, how string) (Result, error) {
+// ownLead finishes a delivery whose lead an earlier attempt created — the
+// row with this submission's own key — and reports it as created, as that
+// attempt would have. The lead is left as it is: it holds this submission
+// already, and anything else in it is a CRM user's work since.
+func ownLead(row crm.Row, how string) Result {
 	res := Result{LeadID: str(row["leadid"]), Action: "created", ContactID: str(row["_parentcontactid_value"])}
-	changes := crm.Row{}
-	for c, v := range p.lead {
-		if c == "parentcontactid@odata.bind" {
-			continue // bound when it was created; the contact is this submission's too
-		}
-		if fmt.Sprint(row[c]) != fmt.Sprint(v) {
-			changes[c] = v
-		}
-	}
-	if len(changes) > 0 {
-		if err := d.CRM.UpdateLead(ctx, res.LeadID, changes); err != nil {
-			return res, err
-		}
-	}
-	res.Match = fmt.Sprintf("lead %s was created by an earlier attempt of this submission, whose answer was lost (%s); %s",
-		res.LeadID, how, describeChanges("brought up to date", changes))
+	res.Match = fmt.Sprintf("lead %s was created by an earlier attempt of this submission that could not record it (%s)", res.LeadID, how)
 	if res.ContactID != "" {
 		res.Match += "; linked to contact " + res.ContactID
 	}
-	return res, nil
+	return res
 }
 
 // upsert writes the lead with one PATCH by the form's alternate key: it

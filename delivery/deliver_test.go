@@ -844,7 +844,7 @@ func TestRedoAfterACrashFindsItsOwnLead(t *testing.T) {
 	}{
 		{"create_new: among the matched leads", forms.OnMatchCreateNew, false, "(matched on email)"},
 		{"fill_empty: among the matched leads", forms.OnMatchFillEmpty, false, "(matched on email)"},
-		{"no match key: the create is refused as a duplicate", forms.OnMatchFillEmpty, true, "(its create was refused as a duplicate of its key)"},
+		{"no match key: the create is refused as a duplicate", forms.OnMatchFillEmpty, true, "(its create was refused: the key exists)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -868,7 +868,7 @@ func TestRedoAfterACrashFindsItsOwnLead(t *testing.T) {
 			if n := len(e.leads(t)); redo.LeadID != first.LeadID || redo.Action != "created" || n != 1 {
 				t.Errorf("redo: %+v with %d leads; want lead %s created, alone", redo, n, first.LeadID)
 			}
-			wantContains(t, "explanation", redo.Match, "created by an earlier attempt of this submission", tt.want, "brought up to date: nothing to change")
+			wantContains(t, "explanation", redo.Match, "created by an earlier attempt of this submission that could not record it", tt.want)
 			t.Logf("redo sent %d requests", e.steps.sent()-start)
 		})
 	}
