@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -15,24 +14,26 @@ import (
 
 // file is the YAML file's shape. Decoding is strict, so a misspelt key is an
 // error at start-up rather than a setting silently ignored.
+//
+// The design's spam: and sources: keys are refused until spam protection
+// and webhook intake exist: a setting that loads but does nothing would
+// look like protection.
 type file struct {
-	Forms   map[string]formYAML   `yaml:"forms"`
-	Sources map[string]sourceYAML `yaml:"sources"`
+	Forms map[string]formYAML `yaml:"forms"`
 }
 
 type formYAML struct {
-	Title          string         `yaml:"title"`
-	AllowedOrigins []string       `yaml:"allowed_origins"`
-	SuccessURL     string         `yaml:"success_url"`
-	ErrorURL       string         `yaml:"error_url"`
-	Subject        string         `yaml:"subject"`
-	LeadSource     int            `yaml:"lead_source"`
-	Match          []string       `yaml:"match"`
-	OnMatch        string         `yaml:"on_match"`
-	Contact        string         `yaml:"contact"`
-	AlternateKey   string         `yaml:"alternate_key"`
-	Spam           map[string]any `yaml:"spam"`
-	Fields         yaml.Node      `yaml:"fields"`
+	Title          string    `yaml:"title"`
+	AllowedOrigins []string  `yaml:"allowed_origins"`
+	SuccessURL     string    `yaml:"success_url"`
+	ErrorURL       string    `yaml:"error_url"`
+	Subject        string    `yaml:"subject"`
+	LeadSource     int       `yaml:"lead_source"`
+	Match          []string  `yaml:"match"`
+	OnMatch        string    `yaml:"on_match"`
+	Contact        string    `yaml:"contact"`
+	AlternateKey   string    `yaml:"alternate_key"`
+	Fields         yaml.Node `yaml:"fields"`
 }
 
 type fieldYAML struct {
@@ -41,27 +42,18 @@ type fieldYAML struct {
 	Rules  string `yaml:"rules"`
 	Type   string `yaml:"type"`
 	Invert bool   `yaml:"invert"`
-}
-
-// sourceYAML is a marketing-platform webhook source. Webhook intake is a
-// later capability; the settings are read now so a file written for it loads.
-type sourceYAML struct {
-	Kind            string            `yaml:"kind"`
-	Secret          any               `yaml:"secret"`
-	Form            string            `yaml:"form"`
-	Fields          map[string]string `yaml:"fields"`
-	Header          string            `yaml:"header"`
-	Prefix          string            `yaml:"prefix"`
-	Encoding        string            `yaml:"encoding"`
-	TimestampHeader string            `yaml:"timestamp_header"`
-	IDHeader        string            `yaml:"id_header"`
+	Role   string `yaml:"role"`
 }
 
 var formID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // LoadForms reads the forms of the YAML file at path, or returns the built-in
 // demo form when path is empty. Errors name the YAML path at fault.
-func LoadForms(path string, getenv Getenv) (forms.Set, error) {
+//
+// The environment is for secret references ("env:NAME"), which no key of
+// the file takes since spam: and sources: were dropped; the parameter stays
+// so that the callers in cmd's config and the tests need not change twice.
+func LoadForms(path string, _ Getenv) (forms.Set, error) {
 	v := forms.NewValidator()
 	if path == "" {
 		f := forms.Demo()
@@ -94,22 +86,11 @@ func LoadForms(path string, getenv Getenv) (forms.Set, error) {
 		if err == nil {
 			err = f.Prepare(v)
 		}
-		if err == nil {
-			err = checkSecrets("spam", fy.Spam, getenv)
-		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: forms.%s.%v", path, id, err))
 			continue
 		}
 		set[id] = f
-	}
-	for id, s := range fl.Sources {
-		if _, ok := fl.Forms[s.Form]; !ok && s.Form != "demo" {
-			errs = append(errs, fmt.Errorf("%s: sources.%s.form: no form %q", path, id, s.Form))
-		}
-		if err := checkSecret(s.Secret, getenv); err != nil {
-			errs = append(errs, fmt.Errorf("%s: sources.%s.secret: %v", path, id, err))
-		}
 	}
 	return set, errors.Join(errs...)
 }
@@ -133,14 +114,14 @@ func (fy formYAML) form(id string) (*forms.Form, error) {
 			return nil, fmt.Errorf("fields.%s: %v", name, err)
 		}
 		f.Fields = append(f.Fields, forms.Field{
-			Name: name, Label: fd.Label, Column: fd.Column, Rules: fd.Rules, Type: fd.Type, Invert: fd.Invert,
+			Name: name, Label: fd.Label, Column: fd.Column, Rules: fd.Rules, Type: fd.Type, Invert: fd.Invert, Role: forms.Role(fd.Role),
 		})
 	}
 	return f, nil
 }
 
 // fieldKeys are the settings a field may have.
-var fieldKeys = map[string]bool{"label": true, "column": true, "rules": true, "type": true, "invert": true}
+var fieldKeys = map[string]bool{"label": true, "column": true, "rules": true, "type": true, "invert": true, "role": true}
 
 // decodeField decodes one field's settings. Node.Decode does not inherit the
 // file decoder's KnownFields, so unknown keys are refused here: a misspelt
@@ -149,70 +130,9 @@ func decodeField(n *yaml.Node, fd *fieldYAML) error {
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if k := n.Content[i]; !fieldKeys[k.Value] {
-				return fmt.Errorf("line %d: unknown setting %q (want label, column, rules, type or invert)", k.Line, k.Value)
+				return fmt.Errorf("line %d: unknown setting %q (want label, column, rules, type, invert or role)", k.Line, k.Value)
 			}
 		}
 	}
 	return n.Decode(fd)
-}
-
-// checkSecret accepts "env:NAME", "file:/path" or a list of them; a secret
-// written in clear text in the file is refused.
-func checkSecret(v any, getenv Getenv) error {
-	switch s := v.(type) {
-	case nil:
-		return nil
-	case string:
-		_, err := resolveSecret(s, getenv)
-		return err
-	case []any:
-		for _, e := range s {
-			if err := checkSecret(e, getenv); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return errors.New(`must be "env:NAME", "file:/path" or a list of them`)
-}
-
-// checkSecrets applies checkSecret to every "secret" key in a free-form
-// settings map (the spam settings' captcha secret), so that one written in
-// clear text is refused like a source's. Errors start with the key's path.
-func checkSecrets(path string, m map[string]any, getenv Getenv) error {
-	for k, v := range m {
-		p := path + "." + k
-		if k == "secret" {
-			if err := checkSecret(v, getenv); err != nil {
-				return fmt.Errorf("%s: %v", p, err)
-			}
-			continue
-		}
-		if sub, ok := v.(map[string]any); ok {
-			if err := checkSecrets(p, sub, getenv); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// resolveSecret reads a secret reference: "env:NAME" or "file:/path".
-func resolveSecret(ref string, getenv Getenv) (string, error) {
-	switch {
-	case strings.HasPrefix(ref, "env:"):
-		name := strings.TrimPrefix(ref, "env:")
-		v := getenv(name)
-		if v == "" {
-			return "", fmt.Errorf("environment variable %s is empty", name)
-		}
-		return v, nil
-	case strings.HasPrefix(ref, "file:"):
-		b, err := os.ReadFile(strings.TrimPrefix(ref, "file:"))
-		if err != nil {
-			return "", err
-		}
-		return strings.TrimSpace(string(b)), nil
-	}
-	return "", errors.New(`secrets are never written in the file: use "env:NAME" or "file:/path"`)
 }

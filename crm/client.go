@@ -135,7 +135,8 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 		switch {
 		case resp.status == http.StatusTooManyRequests && throttled < maxThrottleRetries:
 			throttled++
-			c.log.Debug("dataverse throttled; waiting", "path", r.path, "retry_after", resp.header.Get("Retry-After"))
+			// The table only: a path can hold a key, and keys hold emails.
+			c.log.Debug("dataverse throttled; waiting", "method", r.method, "table", table(r.path), "retry_after", resp.header.Get("Retry-After"))
 			if c.pacer == nil {
 				// Nobody else holds the request back: resending before
 				// Retry-After only lengthens the wait Dataverse imposes.
@@ -204,13 +205,13 @@ func (c *Client) once(ctx context.Context, r request, payload []byte) (*response
 	hr, err := c.http.Do(req)
 	if err != nil {
 		done(nil)
-		return nil, &NetError{Err: err}
+		return nil, netError(r.method, r.path, err)
 	}
 	defer hr.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(hr.Body, 32<<20))
 	done(hr)
 	if err != nil {
-		return nil, &NetError{Err: err}
+		return nil, netError(r.method, r.path, err)
 	}
 	return &response{status: hr.StatusCode, header: hr.Header, body: data}, nil
 }

@@ -40,8 +40,7 @@ func TestFilters(t *testing.T) {
 		{"eq int is bare", EqInt("statecode", 0), "statecode eq 0"},
 		{"and of one is that filter", And(Eq("a", "1")), "a eq '1'"},
 		{"and parenthesises each", And(Eq("a", "1"), EqInt("b", 2)), "(a eq '1') and (b eq 2)"},
-		{"or parenthesises each", Or(Eq("a", "1"), Eq("a", "2"), Eq("a", "3")), "(a eq '1') or (a eq '2') or (a eq '3')"},
-		{"nesting keeps precedence", And(Or(Eq("a", "1"), Eq("b", "2")), EqInt("statecode", 0)), "((a eq '1') or (b eq '2')) and (statecode eq 0)"},
+		{"nesting keeps precedence", And(And(Eq("a", "1"), Eq("b", "2")), EqInt("statecode", 0)), "((a eq '1') and (b eq '2')) and (statecode eq 0)"},
 		{"a quote cannot close the literal", Eq("lastname", "x' or statecode eq 1 or 'y"), "lastname eq 'x'' or statecode eq 1 or ''y'"},
 	}
 	for _, tt := range tests {
@@ -181,6 +180,21 @@ func TestAPIErrorIsNotFound(t *testing.T) {
 			t.Errorf("errors.Is(%v, ErrNotFound) = %v, want %v", tt.err, got, tt.want)
 		}
 	}
+	exists := []struct {
+		err  error
+		want bool
+	}{
+		{&APIError{Status: 412, Code: CodeDuplicateRecord, Message: "A record with matching key values already exists."}, true},
+		{&APIError{Status: 412, Message: "A record with matching key values already exists."}, true},
+		{&APIError{Status: 412, Code: CodeVersionMismatch, Message: "The version of the existing record doesn't match the RowVersion property provided."}, false},
+		{&APIError{Status: 412, Code: CodeDuplicateDetected, Message: "A record was not created or updated because a duplicate of the current record already exists."}, false},
+		{&APIError{Status: 400, Code: CodeDuplicateRecord}, false},
+	}
+	for _, tt := range exists {
+		if got := errors.Is(tt.err, ErrExists); got != tt.want {
+			t.Errorf("errors.Is(%v, ErrExists) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
 	if errors.Is(&APIError{Status: 404}, errors.New("crm: row does not exist")) {
 		t.Error("a 404 matches an error that is not ErrNotFound")
 	}
@@ -266,17 +280,37 @@ func TestLeadRoundTrip(t *testing.T) {
 	c := newClient(t, emu.Server, nil)
 	ctx := testContext(t)
 
-	created, err := c.CreateLead(ctx, Row{
+	const id = "7eb682f1-ca75-e511-80d4-00155d2a68d1"
+	lead := Row{
 		"firstname": "Ann", "lastname": "O'Brien", "emailaddress1": "o'brien+test@example.com",
 		"companyname": "A & B #1 100% sure", "leadsourcecode": 8,
-	}, "emailaddress1", "companyname")
+	}
+	created, err := c.CreateLead(ctx, id, lead, "emailaddress1", "companyname")
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _ := created["leadid"].(string)
-	if !guidRE.MatchString(id) || created["emailaddress1"] != "o'brien+test@example.com" {
-		t.Fatalf("CreateLead = %v, want a leadid and the $select'ed columns", created)
+	if created["leadid"] != id || created["emailaddress1"] != "o'brien+test@example.com" {
+		t.Fatalf("CreateLead = %v, want leadid %s and the $select'ed columns", created, id)
 	}
+
+	t.Run("a second create with the key is ErrExists and changes nothing", func(t *testing.T) {
+		for _, blank := range []bool{false, true} {
+			emu.Configure(fmt.Sprintf(`{"blank_error_codes":%v}`, blank))
+			_, err := c.CreateLead(ctx, strings.ToUpper(id), Row{"lastname": "Other"})
+			if !errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) {
+				t.Errorf("blank codes %v: second CreateLead = %v, want ErrExists", blank, err)
+			}
+		}
+		emu.Configure(`{"blank_error_codes":false}`)
+		if got, err := c.GetLead(ctx, id, "lastname"); err != nil || got["lastname"] != "O'Brien" {
+			t.Errorf("GetLead = %v, %v; want the first create's lastname", got, err)
+		}
+	})
+	t.Run("get of a missing lead is ErrNotFound", func(t *testing.T) {
+		if _, err := c.GetLead(ctx, "00000000-0000-0000-0000-0000000000aa"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetLead(missing) = %v, want ErrNotFound", err)
+		}
+	})
 
 	find := func(f Filter) []string {
 		t.Helper()
@@ -301,7 +335,6 @@ func TestLeadRoundTrip(t *testing.T) {
 		{"company with &, # and %", Eq("companyname", "A & B #1 100% sure"), true},
 		{"percent is literal in eq", Eq("companyname", "A & B #1 1%"), false},
 		{"email and company", And(Eq("emailaddress1", "o'brien+test@example.com"), Eq("companyname", "A & B #1 100% sure")), true},
-		{"either of two emails", Or(Eq("emailaddress1", "x@example.com"), Eq("emailaddress1", "o'brien+test@example.com")), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -349,16 +382,16 @@ func TestContactRoundTrip(t *testing.T) {
 	emu := testenv.StartEmulator(t)
 	c := newClient(t, emu.Server, nil)
 	ctx := testContext(t)
-	row, err := c.CreateContact(ctx, Row{"lastname": "Lee", "emailaddress1": "ann@example.com"})
+	const id = "00000000-0000-0000-0000-0000000000c1"
+	row, err := c.CreateContact(ctx, id, Row{"lastname": "Lee", "firstname": "Ann", "emailaddress1": "ann@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _ := row["contactid"].(string)
-	if !guidRE.MatchString(id) {
-		t.Fatalf("CreateContact = %v, want a contactid", row)
+	if row["contactid"] != id {
+		t.Fatalf("CreateContact = %v, want contactid %s", row, id)
 	}
-	if err := c.UpdateContact(ctx, id, Row{"firstname": "Ann"}); err != nil {
-		t.Fatal(err)
+	if _, err := c.CreateContact(ctx, id, Row{"lastname": "Other"}); !errors.Is(err, ErrExists) {
+		t.Errorf("second CreateContact = %v, want ErrExists", err)
 	}
 	rows, err := c.FindContacts(ctx, Query{Select: []string{"contactid", "firstname"}, Filter: Eq("emailaddress1", "ANN@example.com")})
 	if err != nil {
@@ -367,7 +400,7 @@ func TestContactRoundTrip(t *testing.T) {
 	if len(rows) != 1 || rows[0]["contactid"] != id || rows[0]["firstname"] != "Ann" {
 		t.Errorf("FindContacts = %v, want [%s with firstname Ann]", rows, id)
 	}
-	lead, err := c.CreateLead(ctx, Row{"lastname": "Lee", "parentcontactid@odata.bind": ContactRef(id)}, "_parentcontactid_value")
+	lead, err := c.CreateLead(ctx, "00000000-0000-0000-0000-0000000000d1", Row{"lastname": "Lee", "parentcontactid@odata.bind": ContactRef(id)}, "_parentcontactid_value")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,19 +428,20 @@ func TestUpsertLead(t *testing.T) {
 
 	emu.Configure(`{"alternate_keys":{"leads":["emailaddress1"]}}`)
 	const email = "o'brien+key@example.com"
-	id, created, err := c.UpsertLead(ctx, "emailaddress1", email, Row{"lastname": "O'Brien", "subject": "first"})
+	row, created, err := c.UpsertLead(ctx, "emailaddress1", email, Row{"lastname": "O'Brien", "subject": "first"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	id, _ := row["leadid"].(string)
 	if !created || !guidRE.MatchString(id) {
-		t.Fatalf("first UpsertLead = %q, created %v; want a new lead", id, created)
+		t.Fatalf("first UpsertLead = %v, created %v; want a new lead", row, created)
 	}
-	id2, created, err := c.UpsertLead(ctx, "emailaddress1", email, Row{"jobtitle": "CEO"})
+	row, created, err = c.UpsertLead(ctx, "emailaddress1", email, Row{"jobtitle": "CEO"}, "lastname")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if created || id2 != id {
-		t.Errorf("second UpsertLead = %q, created %v; want an update of %s", id2, created, id)
+	if created || row["leadid"] != id || row["lastname"] != "O'Brien" {
+		t.Errorf("second UpsertLead = %v, created %v; want an update of %s with its lastname", row, created, id)
 	}
 	rows := emu.Rows("leads", "$select=emailaddress1,lastname,jobtitle,subject")
 	if len(rows) != 1 {
@@ -434,9 +468,9 @@ func TestAPIErrorFromDataverse(t *testing.T) {
 		{"choice out of range", Row{"lastname": "Lee", "leadsourcecode": 99}, CodePicklistOutOfRange, "leadsourcecode"},
 		{"unknown column", Row{"lastname": "Lee", "new_nope": "x"}, "", "Invalid property 'new_nope' was found in entity"},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := c.CreateLead(ctx, tt.row)
+			_, err := c.CreateLead(ctx, fmt.Sprintf("00000000-0000-0000-0000-%012d", i), tt.row)
 			var ae *APIError
 			if !errors.As(err, &ae) {
 				t.Fatalf("CreateLead = %v, want an *APIError", err)
@@ -486,7 +520,7 @@ func TestUnauthorizedRefreshesTokenOnce(t *testing.T) {
 		t.Fatalf("restarted emulator at %s, want %s", second.URL(), first.URL())
 	}
 
-	if _, err := c.CreateLead(ctx, Row{"lastname": "Lee"}); err != nil {
+	if _, err := c.CreateLead(ctx, "00000000-0000-0000-0000-0000000000e1", Row{"lastname": "Lee"}); err != nil {
 		t.Fatalf("CreateLead after the tokens were forgotten: %v", err)
 	}
 	s := second.Stats()
@@ -543,5 +577,31 @@ func TestThrottledUnpacedWaitsRetryAfter(t *testing.T) {
 	s := emu.Stats()
 	if s.ResponsesByStatus["429"] == 0 || s.EarlyRetries != 0 {
 		t.Errorf("stats = %+v, want some 429s and no early retries", s)
+	}
+}
+
+// A failed call's error names the method and table, never the URL: its
+// query and key hold the person's email.
+func TestNetErrorLeavesTheURLOut(t *testing.T) {
+	tests := []struct {
+		path    string
+		err     error
+		want    string
+		timeout bool
+	}{
+		{"leads", &url.Error{Op: "Get", URL: "https://org/api/data/v9.2/leads?$filter=emailaddress1%20eq%20%27ann%40example.com%27", Err: errors.New("dial tcp: connection refused")},
+			"dataverse unreachable: GET leads: dial tcp: connection refused", false},
+		{"leads(emailaddress1='ann@example.com')", &url.Error{Op: "Patch", URL: "https://org/api/data/v9.2/leads(emailaddress1='ann@example.com')", Err: context.DeadlineExceeded},
+			"dataverse unreachable: GET leads: context deadline exceeded", true},
+		{"contacts", errors.New("unexpected EOF"), "dataverse unreachable: GET contacts: unexpected EOF", false},
+	}
+	for _, tt := range tests {
+		err := fmt.Errorf("crm: find: %w", netError(http.MethodGet, tt.path, tt.err))
+		if got := err.Error(); got != "crm: find: "+tt.want {
+			t.Errorf("netError(%q) = %q, want %q", tt.path, got, "crm: find: "+tt.want)
+		}
+		if IsTimeout(err) != tt.timeout {
+			t.Errorf("IsTimeout(%v) = %v, want %v", err, !tt.timeout, tt.timeout)
+		}
 	}
 }

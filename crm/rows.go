@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// Filter is an OData $filter expression. Build it with Eq, And and Or so
+// Filter is an OData $filter expression. Build it with Eq, EqInt and And so
 // that literals are always quoted and escaped.
 type Filter string
 
@@ -24,12 +24,7 @@ func Eq(column, value string) Filter { return Filter(column + " eq " + Quote(val
 func EqInt(column string, n int) Filter { return Filter(column + " eq " + strconv.Itoa(n)) }
 
 // And joins filters with "and", each parenthesised.
-func And(fs ...Filter) Filter { return join(" and ", fs) }
-
-// Or joins filters with "or", each parenthesised.
-func Or(fs ...Filter) Filter { return join(" or ", fs) }
-
-func join(op string, fs []Filter) Filter {
+func And(fs ...Filter) Filter {
 	if len(fs) == 1 {
 		return fs[0]
 	}
@@ -37,7 +32,7 @@ func join(op string, fs []Filter) Filter {
 	for i, f := range fs {
 		parts[i] = "(" + string(f) + ")"
 	}
-	return Filter(strings.Join(parts, op))
+	return Filter(strings.Join(parts, " and "))
 }
 
 // escapeQueryValue percent-encodes a query option value: every byte outside
@@ -101,16 +96,29 @@ func (c *Client) list(ctx context.Context, set string, q Query) ([]Row, error) {
 	return body.Value, nil
 }
 
-// create POSTs a row and returns its representation ($select'ed columns and
-// the primary key) from the 201 answer.
-func (c *Client) create(ctx context.Context, set string, row Row, sel []string) (Row, error) {
+// create creates the row with primary key id and returns its
+// representation ($select'ed columns and the key) from the 201 answer; if a
+// row with that key exists already, the error matches ErrExists.
+//
+// The caller chooses the key so that a create can be repeated safely: when
+// Dataverse commits a create and its answer is lost, the retry sends the
+// same key and learns that the row is there instead of making a second one.
+// It is sent as PATCH set(id) with If-None-Match: *, not as a POST with the
+// key in the body, because Microsoft documents the answer of the PATCH to
+// an existing row — 412 "A record with matching key values already exists"
+// (dataverse.md §3) — and not that of such a POST. It costs one request,
+// like a POST.
+func (c *Client) create(ctx context.Context, set, id string, row Row, sel []string) (Row, error) {
+	if !guidRE.MatchString(id) {
+		return nil, fmt.Errorf("create %s: %q is not a GUID", set, id)
+	}
 	q := ""
 	if len(sel) > 0 {
 		q = "$select=" + escapeQueryValue(strings.Join(sel, ","))
 	}
 	resp, err := c.do(ctx, request{
-		method: http.MethodPost, path: set, query: q, body: row,
-		header: http.Header{"Prefer": {"return=representation"}},
+		method: http.MethodPatch, path: set + "(" + id + ")", query: q, body: row,
+		header: http.Header{"Prefer": {"return=representation"}, "If-None-Match": {"*"}},
 	})
 	if err != nil {
 		return nil, err
@@ -118,6 +126,25 @@ func (c *Client) create(ctx context.Context, set string, row Row, sel []string) 
 	var out Row
 	if err := json.Unmarshal(resp.body, &out); err != nil {
 		return nil, fmt.Errorf("decode created %s: %w", set, err)
+	}
+	return out, nil
+}
+
+// get reads the row with primary key id; a missing row's error matches
+// ErrNotFound.
+func (c *Client) get(ctx context.Context, set, id string, sel []string) (Row, error) {
+	if !guidRE.MatchString(id) {
+		return nil, fmt.Errorf("get %s: %q is not a GUID", set, id)
+	}
+	resp, err := c.do(ctx, request{
+		method: http.MethodGet, path: set + "(" + id + ")", query: "$select=" + escapeQueryValue(strings.Join(sel, ",")),
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out Row
+	if err := json.Unmarshal(resp.body, &out); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", set, err)
 	}
 	return out, nil
 }
@@ -166,11 +193,23 @@ func (c *Client) FindLeads(ctx context.Context, q Query) ([]Row, error) {
 	return rows, nil
 }
 
-// CreateLead creates a lead and returns it with the columns in sel.
-func (c *Client) CreateLead(ctx context.Context, row Row, sel ...string) (Row, error) {
-	out, err := c.create(ctx, "leads", row, append([]string{"leadid"}, sel...))
+// CreateLead creates the lead with primary key id and returns it with the
+// columns in sel. If a lead with that id exists already, the error matches
+// ErrExists.
+func (c *Client) CreateLead(ctx context.Context, id string, row Row, sel ...string) (Row, error) {
+	out, err := c.create(ctx, "leads", id, row, append([]string{"leadid"}, sel...))
 	if err != nil {
 		return nil, fmt.Errorf("crm: create lead: %w", err)
+	}
+	return out, nil
+}
+
+// GetLead returns the lead with that id, with the columns in sel. If there
+// is none, the error matches ErrNotFound.
+func (c *Client) GetLead(ctx context.Context, id string, sel ...string) (Row, error) {
+	out, err := c.get(ctx, "leads", id, append([]string{"leadid"}, sel...))
+	if err != nil {
+		return nil, fmt.Errorf("crm: get lead: %w", err)
 	}
 	return out, nil
 }
@@ -184,14 +223,14 @@ func (c *Client) UpdateLead(ctx context.Context, id string, row Row) error {
 }
 
 // UpsertLead creates or updates the lead whose alternate key column equals
-// value, reporting whether it was created.
-func (c *Client) UpsertLead(ctx context.Context, keyColumn, value string, row Row) (id string, created bool, err error) {
-	out, created, err := c.upsertByKey(ctx, "leads", keyColumn, value, row, []string{"leadid"})
+// value, and returns it (the lead as written, with leadid and the columns in
+// sel) and whether it was created.
+func (c *Client) UpsertLead(ctx context.Context, keyColumn, value string, row Row, sel ...string) (Row, bool, error) {
+	out, created, err := c.upsertByKey(ctx, "leads", keyColumn, value, row, append([]string{"leadid"}, sel...))
 	if err != nil {
-		return "", false, fmt.Errorf("crm: upsert lead: %w", err)
+		return nil, false, fmt.Errorf("crm: upsert lead: %w", err)
 	}
-	id, _ = out["leadid"].(string)
-	return id, created, nil
+	return out, created, nil
 }
 
 // FindContacts returns the contacts matching q.
@@ -203,21 +242,15 @@ func (c *Client) FindContacts(ctx context.Context, q Query) ([]Row, error) {
 	return rows, nil
 }
 
-// CreateContact creates a contact and returns it with its id.
-func (c *Client) CreateContact(ctx context.Context, row Row) (Row, error) {
-	out, err := c.create(ctx, "contacts", row, []string{"contactid"})
+// CreateContact creates the contact with primary key id and returns it with
+// its id. If a contact with that id exists already, the error matches
+// ErrExists.
+func (c *Client) CreateContact(ctx context.Context, id string, row Row) (Row, error) {
+	out, err := c.create(ctx, "contacts", id, row, []string{"contactid"})
 	if err != nil {
 		return nil, fmt.Errorf("crm: create contact: %w", err)
 	}
 	return out, nil
-}
-
-// UpdateContact updates the contact with that id.
-func (c *Client) UpdateContact(ctx context.Context, id string, row Row) error {
-	if err := c.update(ctx, "contacts", id, row); err != nil {
-		return fmt.Errorf("crm: update contact %s: %w", id, err)
-	}
-	return nil
 }
 
 // ContactRef is the value of a "<navprop>@odata.bind" pointing at a contact.

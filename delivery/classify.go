@@ -73,6 +73,9 @@ func classify(err error) (info submission.ErrorInfo, retry bool) {
 	return info, true
 }
 
+// classifyAPI decides on the status and the code, and where the code is
+// blank — as in several of Microsoft's documented examples, while real orgs
+// send hex codes — on the message Microsoft documents for that error.
 func classifyAPI(e *crm.APIError, info submission.ErrorInfo) (submission.ErrorInfo, bool) {
 	switch {
 	case e.Status == http.StatusTooManyRequests:
@@ -81,13 +84,18 @@ func classifyAPI(e *crm.APIError, info submission.ErrorInfo) (submission.ErrorIn
 	case e.Status == http.StatusUnauthorized:
 		info.Category = submission.CategoryAuth
 		return info, true
-	case e.Status >= 500 && e.Code != crm.CodeDuplicateDetected:
+	case isDuplicateDetected(e):
+		// Duplicate detection refused the row (412, or 500 on older
+		// pages): the data, not the moment, is the problem.
+		info.Category = submission.CategoryInvalidData
+		return info, false
+	case e.Status >= 500:
 		info.Category = submission.CategoryUnavailable
 		return info, true
 	case e.Status == http.StatusForbidden || e.Code == crm.CodePrivilegeDenied:
 		info.Category = submission.CategoryPermission
 		return info, false
-	case e.Status == http.StatusNotFound && (e.Code == crm.CodeObjectDoesNotExist || e.Code == crm.CodeKeyDoesNotExist):
+	case e.Status == http.StatusNotFound && isRowGone(e):
 		// The matched row was deleted between query and update: a new
 		// attempt queries again and creates instead.
 		info.Category = submission.CategoryUnavailable
@@ -95,9 +103,9 @@ func classifyAPI(e *crm.APIError, info submission.ErrorInfo) (submission.ErrorIn
 	case e.Status == http.StatusNotFound:
 		info.Category = submission.CategoryConfiguration // wrong URL or table
 		return info, false
-	case e.Status == http.StatusPreconditionFailed && e.Code != crm.CodeDuplicateDetected:
-		// A concurrent create won the race on a key: the next attempt
-		// finds that row and updates it.
+	case e.Status == http.StatusPreconditionFailed:
+		// A concurrent create won the race on a key, or the row changed
+		// under a version check: the next attempt reads it again.
 		info.Category = submission.CategoryUnavailable
 		return info, true
 	case isConfigurationMessage(e):
@@ -108,15 +116,36 @@ func classifyAPI(e *crm.APIError, info submission.ErrorInfo) (submission.ErrorIn
 	return info, false
 }
 
+// isDuplicateDetected: Dataverse's duplicate detection rules refused the
+// row (0x80040333).
+func isDuplicateDetected(e *crm.APIError) bool {
+	return e.Code == crm.CodeDuplicateDetected ||
+		strings.Contains(e.Message, "a duplicate of the current record already exists")
+}
+
+// isRowGone: a 404 for a row addressed by id ("lead With Id = … Does Not
+// Exist", 0x80040217) or by alternate key ("A record with the specified key
+// values does not exist in lead entity", 0x80048d02), as opposed to a 404
+// for a table or URL that does not exist.
+func isRowGone(e *crm.APIError) bool {
+	return e.Code == crm.CodeObjectDoesNotExist || e.Code == crm.CodeKeyDoesNotExist ||
+		strings.Contains(e.Message, "Does Not Exist") ||
+		strings.Contains(e.Message, "A record with the specified key values does not exist")
+}
+
 // isConfigurationMessage spots 400s caused by leadbridge's settings rather
 // than by the submitted values: a mapped column or key that the org lacks,
-// whether it was written ("does not exist on type") or queried with $select
-// or $filter ("Could not find a property named").
+// whether it was written ("Invalid property 'x' was found in entity", as
+// Microsoft's troubleshooting page shows it, or the older "does not exist on
+// type") or queried with $select or $filter ("Could not find a property
+// named").
 func isConfigurationMessage(e *crm.APIError) bool {
 	m := e.Message
 	return e.Code == crm.CodeEntityKeyNotDefined ||
+		(strings.Contains(m, "Invalid property '") && strings.Contains(m, "' was found in entity")) ||
 		strings.Contains(m, "does not exist on type") ||
 		strings.Contains(m, "Could not find a property named") ||
+		strings.Contains(m, "are not a defined key for the") ||
 		strings.Contains(m, "key in the request URI is not valid") ||
 		strings.Contains(m, "Resource not found for the segment")
 }

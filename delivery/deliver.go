@@ -49,6 +49,8 @@ func (d *Deliverer) Deliver(ctx context.Context, rec *submission.Record) (Result
 		return Result{}, fmt.Errorf("%w: %q", ErrUnknownForm, rec.Form)
 	}
 	p := plan(f, rec.Fields)
+	p.leadID, p.contactID = leadID(rec.ID), contactID(rec.ID)
+	p.retry = rec.AttemptCount > 0
 	keys := p.lockKeys(rec.ID)
 	held := make([]*lease.Lease, 0, len(keys))
 	defer func() {
@@ -60,7 +62,13 @@ func (d *Deliverer) Deliver(ctx context.Context, rec *submission.Record) (Result
 	for _, k := range keys {
 		l, err := d.Locks.Acquire(lctx, k)
 		if err != nil {
-			return Result{}, fmt.Errorf("delivery: lease %s: %w", k, err)
+			// The kind of key only ("lead:email"): its value is the person's
+			// email or phone, and this error is logged and stored.
+			kind, _, _ := strings.Cut(k, ":")
+			if parts := strings.SplitN(k, ":", 3); len(parts) == 3 {
+				kind = parts[0] + ":" + parts[1]
+			}
+			return Result{}, fmt.Errorf("delivery: lease on %s: %w", kind, err)
 		}
 		held = append(held, l)
 		lctx = l.Context() // lost lease → everything after it is cancelled
@@ -70,6 +78,20 @@ func (d *Deliverer) Deliver(ctx context.Context, rec *submission.Record) (Result
 
 func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Result, error) {
 	var res Result
+	if p.retry && !p.upserts(f) {
+		// An earlier attempt may have created the lead and lost the answer.
+		// Look for it by its key first: found by a match query it would be
+		// taken for someone else's lead (and reported "updated"), and a
+		// closed one or create_new would not find it at all. First attempts
+		// skip this request; the lead is then the last write of a delivery.
+		row, err := d.CRM.GetLead(ctx, p.leadID, "_parentcontactid_value")
+		switch {
+		case err == nil:
+			return ownLead(row, "found by its key on this retry"), nil
+		case !errors.Is(err, crm.ErrNotFound):
+			return res, err
+		}
+	}
 	if f.Contact == forms.ContactLink && p.email != "" {
 		id, why, err := d.linkContact(ctx, p)
 		if err != nil {
@@ -82,46 +104,49 @@ func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Re
 		p.lead["parentcontactid@odata.bind"] = crm.ContactRef(res.ContactID)
 	}
 
-	if f.AlternateKey != "" {
-		val, _ := p.lead[f.AlternateKey].(string)
-		if val != "" {
-			body := crm.Row(maps.Clone(p.lead))
-			delete(body, f.AlternateKey) // key values go in the URL only
-			id, created, err := d.CRM.UpsertLead(ctx, f.AlternateKey, val, body)
-			if err != nil {
-				return res, err
-			}
-			res.LeadID, res.Action = id, actionOf(created)
-			res.Match = fmt.Sprintf("upserted by alternate key %s = %s (%s)", f.AlternateKey, crm.Quote(val), res.Action)
-			res.Match = p.withContact(res.Match)
-			return res, nil
-		}
+	if p.upserts(f) {
+		return d.upsert(ctx, f, p, str(p.lead[f.AlternateKey]), res)
 	}
 
-	rule, filter, candidates, err := d.findLeads(ctx, f, p)
+	m, err := d.findLeads(ctx, f, p)
 	if err != nil {
 		return res, err
 	}
-	if len(candidates) == 0 || f.OnMatch == forms.OnMatchCreateNew {
-		row, err := d.CRM.CreateLead(ctx, crm.Row(p.lead))
+	for _, row := range m.rows {
+		if strings.EqualFold(str(row["leadid"]), p.leadID) {
+			// A worker died after creating it, before recording it.
+			return ownLead(row, "matched on "+m.rule), nil
+		}
+	}
+	if len(m.rows) == 0 || f.OnMatch == forms.OnMatchCreateNew {
+		_, err := d.CRM.CreateLead(ctx, p.leadID, crm.Row(p.lead))
+		if errors.Is(err, crm.ErrExists) {
+			// An earlier attempt's create landed (its answer was lost, or
+			// its worker died) and no query found it.
+			row, err := d.CRM.GetLead(ctx, p.leadID, "_parentcontactid_value")
+			if err != nil {
+				return res, err
+			}
+			return ownLead(row, "its create was refused: the key exists"), nil
+		}
 		if err != nil {
 			return res, err
 		}
-		res.LeadID, _ = row["leadid"].(string)
+		res.LeadID = p.leadID
 		res.Action = "created"
 		switch {
-		case rule == "":
-			res.Match = "no match keys had values; created a new lead"
-		case len(candidates) == 0:
-			res.Match = fmt.Sprintf("no open lead matched on %s (filter: %s); created a new lead", rule, filter)
+		case m.rule == "":
+			res.Match = fmt.Sprintf("no match key could be used (%s); created a new lead", strings.Join(m.skipped, "; "))
+		case len(m.rows) == 0:
+			res.Match = m.because(fmt.Sprintf("no open lead matched on %s (filter: %s); created a new lead", m.rule, m.filter))
 		default:
-			res.Match = fmt.Sprintf("open leads %s matched on %s (filter: %s) but on_match is create_new; created a new lead", strings.Join(ids(candidates), ", "), rule, filter)
+			res.Match = m.because(fmt.Sprintf("open leads %s matched on %s (filter: %s) but on_match is create_new; created a new lead", strings.Join(ids(m.rows), ", "), m.rule, m.filter))
 		}
 		res.Match = p.withContact(res.Match)
 		return res, nil
 	}
 
-	chosen := candidates[0]
+	chosen := m.rows[0]
 	id, _ := chosen["leadid"].(string)
 	changes := p.changes(chosen, f.OnMatch)
 	if len(changes) > 0 {
@@ -131,8 +156,76 @@ func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Re
 	}
 	res.LeadID, res.Action = id, "updated"
 	why := fmt.Sprintf("matched on %s (filter: %s); candidates %s; chose %s, the oldest open lead; %s",
-		rule, filter, strings.Join(ids(candidates), ", "), id, describeChanges(f.OnMatch, changes))
-	res.Match = p.withContact(why)
+		m.rule, m.filter, strings.Join(ids(m.rows), ", "), id, describeChanges(f.OnMatch, changes))
+	if bound := str(chosen["_parentcontactid_value"]); bound != "" && res.ContactID != "" && !strings.EqualFold(bound, res.ContactID) {
+		p.keptContact = bound
+	}
+	res.Match = p.withContact(m.because(why))
+	return res, nil
+}
+
+// ownLead finishes a delivery whose lead an earlier attempt created — the
+// row with this submission's own key — and reports it as created, as that
+// attempt would have. The lead is left as it is: it holds this submission
+// already, and anything else in it is a CRM user's work since.
+func ownLead(row crm.Row, how string) Result {
+	res := Result{LeadID: str(row["leadid"]), Action: "created", ContactID: str(row["_parentcontactid_value"])}
+	res.Match = fmt.Sprintf("lead %s was created by an earlier attempt of this submission that could not record it (%s)", res.LeadID, how)
+	if res.ContactID != "" {
+		res.Match += "; linked to contact " + res.ContactID
+	}
+	return res
+}
+
+// upsert writes the lead with one PATCH by the form's alternate key: it
+// creates the keyed lead or overwrites it. What says who the lead is
+// besides the key (the other columns the match rules compare, the contact
+// binding) may only be filled where empty, which one upsert cannot do: they
+// are left out of it, read back from its answer, and set by a second PATCH
+// only where the lead has none.
+func (d *Deliverer) upsert(ctx context.Context, f *forms.Form, p *leadPlan, key string, res Result) (Result, error) {
+	body := crm.Row(maps.Clone(p.lead))
+	delete(body, f.AlternateKey) // key values go in the URL only
+	var guarded, sel []string
+	for c := range body {
+		switch {
+		case c == "parentcontactid@odata.bind":
+			guarded, sel = append(guarded, c), append(sel, "_parentcontactid_value")
+		case p.identity[c]:
+			guarded, sel = append(guarded, c), append(sel, c)
+		}
+	}
+	sort.Strings(guarded)
+	sort.Strings(sel)
+	for _, c := range guarded {
+		delete(body, c)
+	}
+	row, created, err := d.CRM.UpsertLead(ctx, f.AlternateKey, key, body, sel...)
+	if err != nil {
+		return res, err
+	}
+	res.LeadID, res.Action = str(row["leadid"]), actionOf(created)
+	res.Match = fmt.Sprintf("upserted by alternate key %s = %s (%s)", f.AlternateKey, crm.Quote(key), res.Action)
+	fill := crm.Row{}
+	for _, c := range guarded {
+		read := c
+		if c == "parentcontactid@odata.bind" {
+			read = "_parentcontactid_value"
+		}
+		if str(row[read]) == "" {
+			fill[c] = p.lead[c]
+		}
+	}
+	if len(fill) > 0 {
+		if err := d.CRM.UpdateLead(ctx, res.LeadID, fill); err != nil {
+			return res, err
+		}
+		res.Match += "; " + describeChanges("then where empty", fill)
+	}
+	if bound := str(row["_parentcontactid_value"]); bound != "" && res.ContactID != "" && !strings.EqualFold(bound, res.ContactID) {
+		p.keptContact = bound
+	}
+	res.Match = p.withContact(res.Match)
 	return res, nil
 }
 
@@ -143,12 +236,30 @@ func actionOf(created bool) string {
 	return "updated"
 }
 
+// leadMatch is what the form's match rules found.
+type leadMatch struct {
+	rule    string     // the rule that was used; "" if none could be
+	filter  crm.Filter // its query
+	rows    []crm.Row  // the open leads it matched, oldest first
+	skipped []string   // why earlier rules were not used, in words
+}
+
+// because puts the reasons for skipped rules before an explanation.
+func (m leadMatch) because(why string) string {
+	if len(m.skipped) == 0 {
+		return why
+	}
+	return strings.Join(m.skipped, "; ") + "; " + why
+}
+
 // findLeads tries the form's match rules in order and returns the open
-// leads of the first rule that has values, oldest first.
-func (d *Deliverer) findLeads(ctx context.Context, f *forms.Form, p *leadPlan) (rule string, filter crm.Filter, rows []crm.Row, err error) {
+// leads of the first rule that can be used, oldest first.
+func (d *Deliverer) findLeads(ctx context.Context, f *forms.Form, p *leadPlan) (leadMatch, error) {
+	var m leadMatch
 	for _, r := range f.Match {
-		flt, check := p.matchFilter(f, r)
-		if flt == "" {
+		flt, check, skip := p.matchFilter(r)
+		if skip != "" {
+			m.skipped = append(m.skipped, r+" not used: "+skip)
 			continue
 		}
 		q := crm.Query{
@@ -157,53 +268,74 @@ func (d *Deliverer) findLeads(ctx context.Context, f *forms.Form, p *leadPlan) (
 			OrderBy: "createdon asc",
 			Top:     50,
 		}
+		m.rule, m.filter = r, q.Filter
 		rows, err := d.CRM.FindLeads(ctx, q)
 		if err != nil {
-			return r, q.Filter, nil, err
+			return m, err
 		}
-		rows = slices.DeleteFunc(rows, func(row crm.Row) bool { return check != nil && !check(row) })
-		return r, q.Filter, rows, nil
+		m.rows = slices.DeleteFunc(rows, func(row crm.Row) bool { return check != nil && !check(row) })
+		return m, nil
 	}
-	return "", "", nil, nil
+	return m, nil
 }
 
 // linkContact finds the open contact with the submission's email or creates
 // one, and returns its id.
 func (d *Deliverer) linkContact(ctx context.Context, p *leadPlan) (string, string, error) {
-	flt := crm.And(crm.Eq("emailaddress1", p.email), crm.EqInt("statecode", 0))
+	flt := crm.And(crm.Eq(p.contactCol, p.email), crm.EqInt("statecode", 0))
 	rows, err := d.CRM.FindContacts(ctx, crm.Query{Select: []string{"contactid"}, Filter: flt, OrderBy: "createdon asc", Top: 10})
 	if err != nil {
 		return "", "", err
 	}
+	for _, row := range rows {
+		if id := str(row["contactid"]); strings.EqualFold(id, p.contactID) {
+			return id, "new contact " + id + " (created by an earlier attempt)", nil
+		}
+	}
 	if len(rows) > 0 {
 		id, _ := rows[0]["contactid"].(string)
-		return id, "linked to existing contact " + id, nil
+		return id, "existing contact " + id, nil
 	}
-	row, err := d.CRM.CreateContact(ctx, crm.Row(p.contact))
-	if err != nil {
+	_, err = d.CRM.CreateContact(ctx, p.contactID, crm.Row(p.contact))
+	switch {
+	case errors.Is(err, crm.ErrExists):
+		// An earlier attempt created it; the query above did not find it
+		// (closed since, or the submission's email was edited).
+		return p.contactID, "new contact " + p.contactID + " (created by an earlier attempt)", nil
+	case err != nil:
 		return "", "", err
 	}
-	id, _ := row["contactid"].(string)
-	return id, "linked to new contact " + id, nil
+	return p.contactID, "new contact " + p.contactID, nil
 }
 
 // leadPlan is a submission turned into Dataverse columns.
 type leadPlan struct {
-	lead       map[string]any
-	contact    map[string]any
-	email      string // normalized, "" if none
-	phoneCol   string // the lead column the form's "phone" field writes
-	values     map[string]string
-	contactWhy string
+	lead        map[string]any
+	contact     map[string]any
+	email       string          // the form's email field, lower-cased; "" if none
+	emailCol    string          // the lead column it is written to
+	contactCol  string          // the contact column the contact is found by
+	phoneCol    string          // the lead column of the form's phone field; "" if none
+	companyCol  string          // the lead column of the form's company field; "" if none
+	identity    map[string]bool // columns that say who a lead is: never overwritten
+	values      map[string]string
+	leadID      string // the keys of the lead and contact this submission creates
+	contactID   string
+	retry       bool   // an earlier attempt was recorded: it may have written
+	contactWhy  string // "new contact <id>" or "existing contact <id>"
+	keptContact string // the contact a matched lead keeps instead of the submission's
 }
 
 // contactColumns are the lead columns that also exist on contact.
-var contactColumns = []string{"firstname", "lastname", "emailaddress1", "telephone1", "mobilephone", "jobtitle", "donotbulkemail", "donotemail", "donotphone"}
+var contactColumns = []string{
+	"firstname", "middlename", "lastname", "emailaddress1", "emailaddress2", "emailaddress3",
+	"telephone1", "telephone2", "telephone3", "mobilephone", "jobtitle", "donotbulkemail", "donotemail", "donotphone",
+}
 
 func plan(f *forms.Form, values map[string]string) *leadPlan {
-	p := &leadPlan{lead: map[string]any{}, contact: map[string]any{}, values: values, phoneCol: "telephone1"}
-	if fd, ok := f.Field("phone"); ok && fd.Column != "" {
-		p.phoneCol = fd.Column
+	p := &leadPlan{lead: map[string]any{}, contact: map[string]any{}, identity: map[string]bool{}, values: values}
+	for _, c := range f.IdentityColumns() {
+		p.identity[c] = true
 	}
 	for _, fd := range f.Fields {
 		v, ok := values[fd.Name]
@@ -222,9 +354,16 @@ func plan(f *forms.Form, values map[string]string) *leadPlan {
 			continue
 		}
 		p.lead[fd.Column] = v
-		if fd.Column == "emailaddress1" {
-			p.email = strings.ToLower(v)
-		}
+	}
+	if fd, ok := f.IdentityField(forms.RoleEmail); ok {
+		p.emailCol = fd.Column
+		p.email = strings.ToLower(values[fd.Name])
+	}
+	if fd, ok := f.IdentityField(forms.RolePhone); ok {
+		p.phoneCol = fd.Column
+	}
+	if fd, ok := f.IdentityField(forms.RoleCompany); ok {
+		p.companyCol = fd.Column
 	}
 	p.lead["subject"] = f.RenderSubject(values)
 	if f.LeadSource != 0 {
@@ -235,11 +374,30 @@ func plan(f *forms.Form, values map[string]string) *leadPlan {
 			p.contact[c] = v
 		}
 	}
+	// The contact is found by the same email column as the lead, if contact
+	// has it; an email in a custom lead column goes to emailaddress1.
+	p.contactCol = "emailaddress1"
+	if slices.Contains(contactColumns, p.emailCol) {
+		p.contactCol = p.emailCol
+	}
+	if p.email != "" {
+		p.contact[p.contactCol] = p.email
+	}
 	if _, ok := p.contact["lastname"]; !ok && len(p.contact) > 0 {
-		// lastname is ApplicationRequired on contact; fall back to the email.
-		p.contact["lastname"] = p.email
+		// lastname is ApplicationRequired on contact; fall back to the email,
+		// cut to the column's 50 (an email may have 100).
+		p.contact["lastname"] = forms.CutUTF16(p.email, 50)
 	}
 	return p
+}
+
+// upserts reports whether the lead is written by one upsert by the form's
+// alternate key: the form has one and the submission a value for it. That
+// write is idempotent by itself — a retried PATCH addresses the same key and
+// finds the row its lost twin wrote (it then reports "updated") — so it
+// needs no key of its own.
+func (p *leadPlan) upserts(f *forms.Form) bool {
+	return f.AlternateKey != "" && str(p.lead[f.AlternateKey]) != ""
 }
 
 // lockKeys are the identities this submission touches, sorted so that every
@@ -249,7 +407,7 @@ func (p *leadPlan) lockKeys(submissionID string) []string {
 	if p.email != "" {
 		keys = append(keys, "lead:email:"+p.email, "contact:email:"+p.email)
 	}
-	if ph := digits(str(p.lead[p.phoneCol])); len(ph) >= 7 {
+	if ph := digits(str(p.lead[p.phoneCol])); p.phoneCol != "" && len(ph) >= minPhoneDigits {
 		keys = append(keys, "lead:phone:"+phoneKey(ph))
 	}
 	if len(keys) == 0 {
@@ -259,37 +417,44 @@ func (p *leadPlan) lockKeys(submissionID string) []string {
 	return keys
 }
 
-// matchFilter returns the $filter for one match rule, and a check to run on
-// each returned row where Dataverse cannot compare exactly (phone digits).
-func (p *leadPlan) matchFilter(f *forms.Form, rule string) (crm.Filter, func(crm.Row) bool) {
+// matchFilter returns the $filter for one match rule and a check to run on
+// each returned row where Dataverse cannot compare exactly (phone digits) —
+// or, when the submission has no usable value for the rule, why not.
+func (p *leadPlan) matchFilter(rule string) (flt crm.Filter, check func(crm.Row) bool, skip string) {
 	switch rule {
 	case forms.MatchEmail:
 		if p.email == "" {
-			return "", nil
+			return "", nil, "no value"
 		}
-		return crm.Eq("emailaddress1", p.email), nil
+		return crm.Eq(p.emailCol, p.email), nil, ""
 	case forms.MatchEmailCompany:
-		company := str(p.lead["companyname"])
-		if p.email == "" || company == "" {
-			return "", nil
+		company := str(p.lead[p.companyCol])
+		switch {
+		case p.email == "":
+			return "", nil, "no email"
+		case company == "":
+			return "", nil, "no company"
 		}
-		return crm.And(crm.Eq("emailaddress1", p.email), crm.Eq("companyname", company)), nil
+		return crm.And(crm.Eq(p.emailCol, p.email), crm.Eq(p.companyCol, company)), nil, ""
 	case forms.MatchPhone:
 		col := p.phoneCol
 		want := digits(str(p.lead[col]))
-		if len(want) < 7 {
-			return "", nil
+		switch {
+		case want == "":
+			return "", nil, "no value"
+		case len(want) < minPhoneDigits:
+			// A local number without its area code is shared by many
+			// people: matching on it merges strangers.
+			return "", nil, fmt.Sprintf("%d digits, fewer than the %d of a whole number", len(want), minPhoneDigits)
 		}
 		// Stored numbers carry spaces, dashes and brackets. Dataverse honours
-		// SQL wildcards inside contains(), so match the last ten digits (a
-		// national number; a country code on either side does not matter)
-		// with anything between them, then compare all digits here.
-		tail := want[max(0, len(want)-10):]
-		pattern := strings.Join(strings.Split(tail, ""), "%")
+		// SQL wildcards inside contains(), so find the last ten digits with
+		// anything between them, then compare the whole numbers here.
+		pattern := strings.Join(strings.Split(phoneKey(want), ""), "%")
 		check := func(row crm.Row) bool { return samePhone(digits(str(row[col])), want) }
-		return crm.Filter(fmt.Sprintf("contains(%s,%s)", col, crm.Quote(pattern))), check
+		return crm.Filter(fmt.Sprintf("contains(%s,%s)", col, crm.Quote(pattern))), check, ""
 	}
-	return "", nil
+	return "", nil, "unknown rule"
 }
 
 // selectColumns are the lead columns read back for a match: the mapped ones
@@ -308,11 +473,16 @@ func (p *leadPlan) selectColumns() []string {
 // changes returns the columns to PATCH on an existing lead. fill_empty sets
 // only columns that are empty in the CRM; overwrite sets every submitted
 // column but keeps the lead's original topic and source.
+//
+// Neither ever changes what says who the lead is — the columns the form's
+// match rules compare, and the contact it is bound to — except to fill them
+// when empty: anyone can post a form, and a stranger giving someone's phone
+// with their own email must not make that lead theirs.
 func (p *leadPlan) changes(existing crm.Row, onMatch string) crm.Row {
 	out := crm.Row{}
 	for c, v := range p.lead {
 		if c == "parentcontactid@odata.bind" {
-			if str(existing["_parentcontactid_value"]) == "" || onMatch == forms.OnMatchOverwrite {
+			if str(existing["_parentcontactid_value"]) == "" {
 				out[c] = v
 			}
 			continue
@@ -321,7 +491,7 @@ func (p *leadPlan) changes(existing crm.Row, onMatch string) crm.Row {
 			continue // a boolean is never "empty" in Dataverse: leave consent as the CRM has it
 		}
 		empty := existing[c] == nil || existing[c] == ""
-		keep := c == "subject" || c == "leadsourcecode"
+		keep := c == "subject" || c == "leadsourcecode" || p.identity[c]
 		if empty || (onMatch == forms.OnMatchOverwrite && !keep && existing[c] != v) {
 			out[c] = v
 		}
@@ -329,11 +499,16 @@ func (p *leadPlan) changes(existing crm.Row, onMatch string) crm.Row {
 	return out
 }
 
+// withContact adds what became of the contact to an explanation.
 func (p *leadPlan) withContact(s string) string {
-	if p.contactWhy == "" {
+	switch {
+	case p.contactWhy == "":
 		return s
+	case p.keptContact != "":
+		return fmt.Sprintf("%s; %s for the submission's email is not bound: the lead keeps its contact %s (a matched lead's contact is never replaced)",
+			s, p.contactWhy, p.keptContact)
 	}
-	return s + "; " + p.contactWhy
+	return s + "; linked to " + p.contactWhy
 }
 
 func describeChanges(onMatch string, changes crm.Row) string {
@@ -365,22 +540,24 @@ var nonDigits = regexp.MustCompile(`\D`)
 
 func digits(s string) string { return nonDigits.ReplaceAllString(s, "") }
 
-// phoneKey is the identity of a phone number for locking: its last nine
-// digits, which survive a country code written or left out.
-func phoneKey(d string) string {
-	if len(d) > 9 {
-		return d[len(d)-9:]
-	}
-	return d
-}
+// minPhoneDigits is the length of a whole national number with its area
+// code in most numbering plans (NANP and much of Europe and Asia have ten).
+// Fewer digits are a local number, which many people share.
+const minPhoneDigits = 10
 
-// samePhone: equal digits, or one is the other with a country code before it.
+// phoneKey is the identity of a phone number for locking and for the query:
+// its last ten digits, the national number, which stay the same whether a
+// country code is written or left out.
+func phoneKey(d string) string { return d[len(d)-minPhoneDigits:] }
+
+// samePhone: two whole numbers with equal digits, or equal but for a
+// country code (one to three digits) written before one of them only.
 func samePhone(a, b string) bool {
-	if a == "" || b == "" {
+	if len(a) < minPhoneDigits || len(b) < minPhoneDigits {
 		return false
 	}
 	if len(a) < len(b) {
 		a, b = b, a
 	}
-	return strings.HasSuffix(a, b) && len(b) >= 7
+	return len(a)-len(b) <= 3 && strings.HasSuffix(a, b)
 }

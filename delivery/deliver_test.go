@@ -3,12 +3,18 @@ package delivery_test
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/leadbridge/leadbridge/crm"
 	"github.com/leadbridge/leadbridge/delivery"
@@ -16,6 +22,7 @@ import (
 	"github.com/leadbridge/leadbridge/forms"
 	"github.com/leadbridge/leadbridge/internal/testenv"
 	"github.com/leadbridge/leadbridge/lease"
+	"github.com/leadbridge/leadbridge/queue"
 	"github.com/leadbridge/leadbridge/submission"
 )
 
@@ -27,10 +34,46 @@ type env struct {
 	d     *delivery.Deliverer
 	v     *forms.Validator
 	locks *lease.Locker
+	rdb   *redis.Client
+	steps *stepPacer
+}
+
+// stepPacer stands where the fleet-wide limiter stands, before every Web API
+// request, so that a test can act between two requests of a delivery.
+type stepPacer struct {
+	mu     sync.Mutex
+	n      int
+	before map[int]func()
+}
+
+// after runs fn just before the k-th request from now is sent.
+func (p *stepPacer) after(k int, fn func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.before[p.n+k] = fn
+}
+
+// sent is how many requests have been sent.
+func (p *stepPacer) sent() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
+}
+
+func (p *stepPacer) Acquire(ctx context.Context) (func(*http.Response), error) {
+	p.mu.Lock()
+	p.n++
+	fn := p.before[p.n]
+	p.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
+	return func(*http.Response) {}, nil
 }
 
 func newEnv(t *testing.T, fs ...*forms.Form) *env {
 	t.Helper()
+	steps := &stepPacer{before: map[int]func(){}}
 	emu := testenv.StartEmulator(t)
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(emu.CACertPEM()) {
@@ -39,6 +82,7 @@ func newEnv(t *testing.T, fs ...*forms.Form) *env {
 	c, err := crm.New(crm.Config{
 		URL: emu.URL(), TenantID: emulator.DefaultTenantID, ClientID: emulator.DefaultClientID,
 		ClientSecret: emulator.DefaultClientSecret, AuthorityHost: emu.URL(), RootCAs: pool, Timeout: 10 * time.Second,
+		Pacer: steps,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +98,7 @@ func newEnv(t *testing.T, fs ...*forms.Form) *env {
 	rdb := testenv.StartRedis(t).Client()
 	locks := lease.New(rdb, "lb:lease", 10*time.Second)
 	return &env{
-		emu: emu, crm: c, v: v, locks: locks,
+		emu: emu, crm: c, v: v, locks: locks, rdb: rdb, steps: steps,
 		d: &delivery.Deliverer{CRM: c, Forms: set, Locks: locks},
 	}
 }
@@ -111,11 +155,17 @@ func (e *env) lead(t *testing.T, id string) map[string]any {
 // existing creates a lead as if someone had entered it in the CRM.
 func (e *env) existing(t *testing.T, row crm.Row) string {
 	t.Helper()
-	out, err := e.crm.CreateLead(testContext(t), row)
+	out, err := e.crm.CreateLead(testContext(t), newGUID(), row)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out["leadid"].(string)
+}
+
+// newGUID is a random primary key, for rows the test creates as a CRM user.
+func newGUID() string {
+	b := []byte(submission.NewID())
+	return string(b[0:8]) + "-" + string(b[8:12]) + "-4" + string(b[13:16]) + "-8" + string(b[17:20]) + "-" + string(b[20:32])
 }
 
 func contactForm(id string, mutate func(*forms.Form)) *forms.Form {
@@ -182,6 +232,26 @@ func TestMatchByEmail(t *testing.T) {
 	})
 }
 
+// What identifies a person is the field's role, not its name or column: a
+// form writing the email to emailaddress2 matches on that column, and a
+// contact is found by it too.
+func TestMatchByEmailInAnotherColumn(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, &forms.Form{ID: "f", Contact: forms.ContactLink, Fields: []forms.Field{
+		{Name: "email", Column: "emailaddress2", Rules: "required"},
+		{Name: "last_name", Column: "lastname"},
+	}})
+	first := e.deliver(t, "f", map[string]string{"email": "Ann@Example.com", "last_name": "Lee"})
+	second := e.deliver(t, "f", map[string]string{"email": "ann@example.com", "last_name": "Lee"})
+	if second.Action != "updated" || second.LeadID != first.LeadID || second.ContactID != first.ContactID {
+		t.Errorf("second delivery: %+v, want an update of %s with contact %s", second, first.LeadID, first.ContactID)
+	}
+	wantContains(t, "explanation", second.Match, "matched on email", "emailaddress2 eq 'ann@example.com'", "linked to existing contact")
+	if cs := e.emu.Rows("contacts", "$select=emailaddress2"); len(cs) != 1 || cs[0]["emailaddress2"] != "ann@example.com" {
+		t.Errorf("contacts = %v, want one with emailaddress2", cs)
+	}
+}
+
 func TestMatchByPhone(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, contactForm("f", func(f *forms.Form) { f.Match = []string{forms.MatchPhone} }))
@@ -199,6 +269,10 @@ func TestMatchByPhone(t *testing.T) {
 		{"415.555.0100", true},
 		{"415-555-0199", false},
 		{"+1 (212) 555-0100", false}, // same last seven digits, another area code
+		{"1 415 555 0100", true},     // country code without +
+		{"+44 415 555 0100", false},  // another country code
+		{"415 555 01000", false},     // one digit more, at the end
+		{"5 555 0100", false},        // the last eight digits only
 	}
 	for _, tt := range tests {
 		t.Run(tt.phone, func(t *testing.T) {
@@ -218,13 +292,47 @@ func TestMatchByPhone(t *testing.T) {
 		t.Errorf("telephone1 = %v, want the first number kept (fill_empty)", l["telephone1"])
 	}
 
+	t.Run("fewer than ten digits is no match key", func(t *testing.T) {
+		r := e.deliver(t, "f", map[string]string{"email": "b@example.com", "last_name": "Lee", "phone": "555-0100"})
+		if r.Action != "created" || r.LeadID == first.LeadID {
+			t.Errorf("delivery: %+v, want a new lead", r)
+		}
+		wantContains(t, "explanation", r.Match, "phone not used: 7 digits, fewer than the 10 of a whole number", "created a new lead")
+	})
 	t.Run("no phone, no match key", func(t *testing.T) {
 		r := e.deliver(t, "f", map[string]string{"email": "a@example.com", "last_name": "Lee"})
 		if r.Action != "created" {
 			t.Errorf("delivery: %+v, want created", r)
 		}
-		wantContains(t, "explanation", r.Match, "no match keys had values")
+		wantContains(t, "explanation", r.Match, "no match key could be used (phone not used: no value); created a new lead")
 	})
+}
+
+// A short number must not make strangers one person: with overwrite, the
+// first of them would get the poster's email and name.
+func TestPhoneMatchNeedsTheWholeNumber(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, contactForm("f", func(f *forms.Form) {
+		f.Match = []string{forms.MatchPhone, forms.MatchEmail}
+		f.OnMatch = forms.OnMatchOverwrite
+	}))
+	sf := e.existing(t, crm.Row{"lastname": "Chen", "emailaddress1": "chen@example.com", "telephone1": "+1 415 555 0123"})
+	ny := e.existing(t, crm.Row{"lastname": "Diaz", "emailaddress1": "diaz@example.com", "telephone1": "+1 212 555 0123"})
+	r := e.deliver(t, "f", map[string]string{"email": "eve@example.com", "last_name": "Eve", "phone": "555-0123"})
+	if r.LeadID == sf || r.LeadID == ny || r.Action != "created" {
+		t.Errorf("delivery: %+v, want a new lead, neither %s nor %s", r, sf, ny)
+	}
+	wantContains(t, "explanation", r.Match, "phone not used: 7 digits", "no open lead matched on email", "created a new lead")
+	for id, name := range map[string]string{sf: "Chen", ny: "Diaz"} {
+		if l := e.lead(t, id); l["lastname"] != name {
+			t.Errorf("lead %s: lastname %v, want %s", id, l["lastname"], name)
+		}
+	}
+	// The whole number finds the one it belongs to.
+	r = e.deliver(t, "f", map[string]string{"email": "chen@example.com", "last_name": "Chen", "phone": "(415) 555-0123", "job_title": "CFO"})
+	if r.LeadID != sf {
+		t.Errorf("delivery with the whole number: %+v, want an update of %s", r, sf)
+	}
 }
 
 func TestMatchByEmailAndCompany(t *testing.T) {
@@ -333,6 +441,51 @@ func TestOnMatch(t *testing.T) {
 	}
 }
 
+// An anonymous submission that matches a lead may fill or overwrite its
+// columns, but never the ones that say who the lead is — those any match
+// rule of the form compares, and the contact it is bound to — unless they
+// are empty.
+func TestMatchNeverRewritesWhoALeadIs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, contactForm("f", func(f *forms.Form) {
+		f.Match = []string{forms.MatchPhone, forms.MatchEmailCompany}
+		f.OnMatch = forms.OnMatchOverwrite
+		f.Contact = forms.ContactLink
+	}))
+	victim := e.deliver(t, "f", map[string]string{"email": "ann@example.com", "last_name": "Lee", "company": "Contoso", "phone": "+1 415 555 0100"})
+
+	// Someone else gives Ann's phone with their own email, name and company.
+	r := e.deliver(t, "f", map[string]string{"email": "eve@example.com", "last_name": "Eve", "company": "Evil Corp", "phone": "415-555-0100", "job_title": "Spy"})
+	if r.LeadID != victim.LeadID || r.Action != "updated" {
+		t.Fatalf("delivery: %+v, want an update of %s", r, victim.LeadID)
+	}
+	l := e.lead(t, victim.LeadID)
+	want := map[string]any{
+		"emailaddress1": "ann@example.com", "companyname": "Contoso", "telephone1": "+1 415 555 0100", // who the lead is
+		"_parentcontactid_value": victim.ContactID,
+		"lastname":               "Eve", "jobtitle": "Spy", // what overwrite is for
+	}
+	for col, w := range want {
+		if l[col] != w {
+			t.Errorf("%s = %v, want %v", col, l[col], w)
+		}
+	}
+	wantContains(t, "explanation", r.Match, "overwrite: set jobtitle, lastname;",
+		"for the submission's email is not bound: the lead keeps its contact "+victim.ContactID)
+
+	t.Run("empty identity columns are filled", func(t *testing.T) {
+		id := e.existing(t, crm.Row{"lastname": "Bo", "telephone1": "+1 212 555 0100"})
+		r := e.deliver(t, "f", map[string]string{"email": "bo@example.com", "last_name": "Bo", "company": "Fabrikam", "phone": "212 555 0100"})
+		if r.LeadID != id {
+			t.Fatalf("delivery: %+v, want an update of %s", r, id)
+		}
+		l := e.lead(t, id)
+		if l["emailaddress1"] != "bo@example.com" || l["companyname"] != "Fabrikam" || l["_parentcontactid_value"] != r.ContactID {
+			t.Errorf("lead = %s, want the email, company and contact filled in", testenv.Describe(l))
+		}
+	})
+}
+
 func TestFillEmptyWithNothingToChange(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, contactForm("f", nil))
@@ -397,6 +550,12 @@ func TestContactLink(t *testing.T) {
 		if len(cs) != 1 || cs[0]["lastname"] != "cy@example.com" {
 			t.Errorf("contact = %v, want lastname cy@example.com", cs)
 		}
+		long := strings.Repeat("x", 60) + "@example.com" // fits emailaddress1 (100), not lastname (50)
+		r = e.deliver(t, "nolast", map[string]string{"email": long})
+		cs = e.emu.Rows("contacts", "$select=lastname&$filter=contactid eq "+r.ContactID)
+		if len(cs) != 1 || cs[0]["lastname"] != long[:50] {
+			t.Errorf("contact = %v, want lastname %s", cs, long[:50])
+		}
 	})
 }
 
@@ -437,6 +596,32 @@ func TestAlternateKeyUpsert(t *testing.T) {
 	}
 }
 
+// The upsert by alternate key overwrites, but not the other columns the
+// form's match rules compare nor the lead's contact: those it only fills.
+func TestAlternateKeyUpsertKeepsWhoALeadIs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, contactForm("f", func(f *forms.Form) {
+		f.AlternateKey = "emailaddress1"
+		f.Match = []string{forms.MatchEmail, forms.MatchPhone}
+		f.Contact = forms.ContactLink
+	}))
+	e.emu.Configure(`{"alternate_keys":{"leads":["emailaddress1"]}}`)
+	first := e.deliver(t, "f", map[string]string{"email": "ann@example.com", "last_name": "Lee", "phone": "+1 415 555 0100"})
+	if l := e.lead(t, first.LeadID); first.Action != "created" || l["telephone1"] != "+1 415 555 0100" || l["_parentcontactid_value"] != first.ContactID {
+		t.Fatalf("first: %+v, lead %s; want a new lead with the phone and the contact", first, testenv.Describe(l))
+	}
+	// Someone else gives Ann's email, another phone, and their name.
+	contactBefore := first.ContactID
+	r := e.deliver(t, "f", map[string]string{"email": "ann@example.com", "last_name": "Eve", "phone": "+1 212 555 0199"})
+	if r.LeadID != first.LeadID || r.Action != "updated" {
+		t.Fatalf("second: %+v, want an update of %s", r, first.LeadID)
+	}
+	l := e.lead(t, first.LeadID)
+	if l["telephone1"] != "+1 415 555 0100" || l["_parentcontactid_value"] != contactBefore || l["lastname"] != "Eve" {
+		t.Errorf("lead = %s, want the phone and contact kept and the last name overwritten", testenv.Describe(l))
+	}
+}
+
 func TestConcurrentDeliveriesMakeOneLead(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, contactForm("f", func(f *forms.Form) { f.Contact = forms.ContactLink }))
@@ -469,16 +654,17 @@ func TestConcurrentDeliveriesMakeOneLead(t *testing.T) {
 
 // A delivery waits for the lease of every identity it touches
 // (docs/DELIVERY.md: lead:email:<email>, contact:email:<email>,
-// lead:phone:<last 9 digits>), whatever column the form writes the phone to.
+// lead:phone:<last 10 digits>), whatever column the form writes the phone to.
 func TestDeliverWaitsForTheLeases(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, column, key string
 	}{
 		{"email", "telephone1", "lead:email:ann@example.com"},
+		{"email in emailaddress2", "telephone1", "lead:email:ann@example.com"},
 		{"contact email", "telephone1", "contact:email:ann@example.com"},
-		{"phone in telephone1", "telephone1", "lead:phone:155550100"},
-		{"phone in mobilephone", "mobilephone", "lead:phone:155550100"},
+		{"phone in telephone1", "telephone1", "lead:phone:4155550100"},
+		{"phone in mobilephone", "mobilephone", "lead:phone:4155550100"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -488,6 +674,9 @@ func TestDeliverWaitsForTheLeases(t *testing.T) {
 				for i := range f.Fields {
 					if f.Fields[i].Name == "phone" {
 						f.Fields[i].Column = tt.column
+					}
+					if f.Fields[i].Name == "email" && tt.name == "email in emailaddress2" {
+						f.Fields[i].Column = "emailaddress2"
 					}
 				}
 			}))
@@ -502,6 +691,9 @@ func TestDeliverWaitsForTheLeases(t *testing.T) {
 			_, err = e.d.Deliver(ctx, &submission.Record{ID: submission.NewID(), Form: "f", Fields: values})
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("Deliver while %s is held = %v, want it to wait for the lease", tt.key, err)
+			}
+			if err != nil && (strings.Contains(err.Error(), "ann@") || strings.Contains(err.Error(), "5550100")) {
+				t.Errorf("error %q holds the person's email or phone (it is logged and stored)", err)
 			}
 			if n := len(e.leads(t)); n != 0 {
 				t.Errorf("%d leads written without the lease, want 0", n)
@@ -532,6 +724,191 @@ func TestDeliverRefusedData(t *testing.T) {
 	if !errors.Is(err, delivery.ErrUnknownForm) {
 		t.Errorf("Deliver for an unknown form = %v, want ErrUnknownForm", err)
 	}
+}
+
+// A matched lead deleted between the query and the update is retried, not
+// failed — also when Dataverse's 404 carries no error code, as in
+// Microsoft's examples — and the retry delivers.
+func TestMatchedLeadDeletedMeanwhileIsRetried(t *testing.T) {
+	for _, blank := range []bool{false, true} {
+		t.Run(fmt.Sprintf("blank codes %v", blank), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, contactForm("f", nil))
+			e.emu.Configure(fmt.Sprintf(`{"blank_error_codes":%v}`, blank))
+			id := e.existing(t, crm.Row{"emailaddress1": "ann@example.com", "lastname": "Lee"})
+			h := e.taskHandler()
+			rec := &submission.Record{Form: "f", Fields: map[string]string{"email": "ann@example.com", "last_name": "Lee", "job_title": "CTO"}}
+			if _, err := h.Store.Create(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			// The delivery's requests: the query, then the PATCH. A CRM user
+			// deletes the lead in between.
+			e.steps.after(2, func() { e.emu.Delete("leads", id) })
+			var re *delivery.RetryError
+			if err := e.process(t, h, rec.ID); !errors.As(err, &re) {
+				t.Fatalf("first attempt: got %v, want a RetryError", err)
+			}
+			r, _ := h.Store.Get(context.Background(), rec.ID)
+			if r.Status != submission.StatusRetrying || r.LastError.Category != submission.CategoryUnavailable || r.LastError.Status != 404 {
+				t.Fatalf("after the first attempt: status %s, error %+v; want retrying, unavailable, 404", r.Status, r.LastError)
+			}
+			if blank && r.LastError.Code != "" {
+				t.Errorf("code %q, want the emulator's blank code", r.LastError.Code)
+			}
+			if err := e.process(t, h, rec.ID); err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			r, _ = h.Store.Get(context.Background(), rec.ID)
+			if r.Status != submission.StatusDelivered || r.Action != "created" || r.LeadID == id {
+				t.Errorf("after the retry: status %s action %s lead %s; want delivered, a new lead", r.Status, r.Action, r.LeadID)
+			}
+			if leads := e.leads(t); len(leads) != 1 || leads[0]["jobtitle"] != "CTO" {
+				t.Errorf("leads = %v, want the one the retry created", leads)
+			}
+		})
+	}
+}
+
+// When Dataverse commits a create and its answer is lost, the retry finds
+// what the lost answer would have said: one lead, one contact, "created" —
+// in every on_match mode, and when no match rule has a value.
+func TestLostAnswerOfACreateMakesNoSecondRow(t *testing.T) {
+	tests := []struct {
+		name    string
+		onMatch string
+		contact string
+		phone   bool // the form matches on phone, which the submission lacks
+		drop    int  // which request of the first attempt loses its answer
+	}{
+		{"fill_empty, lead's answer lost", forms.OnMatchFillEmpty, forms.ContactNone, false, 2},
+		{"overwrite, lead's answer lost", forms.OnMatchOverwrite, forms.ContactNone, false, 2},
+		{"create_new, lead's answer lost", forms.OnMatchCreateNew, forms.ContactNone, false, 2},
+		{"no match key, lead's answer lost", forms.OnMatchFillEmpty, forms.ContactNone, true, 1},
+		{"with a contact, lead's answer lost", forms.OnMatchFillEmpty, forms.ContactLink, false, 4},
+		{"with a contact, contact's answer lost", forms.OnMatchCreateNew, forms.ContactLink, false, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, contactForm("f", func(f *forms.Form) {
+				f.OnMatch, f.Contact = tt.onMatch, tt.contact
+				if tt.phone {
+					f.Match = []string{forms.MatchPhone}
+				}
+			}))
+			h := e.taskHandler()
+			rec := &submission.Record{Form: "f", Fields: map[string]string{"email": "ann@example.com", "last_name": "Lee"}}
+			if _, err := h.Store.Create(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			e.steps.after(tt.drop, func() { e.emu.Configure(`{"faults":{"drop_after_write_rate":1}}`) })
+			start := e.steps.sent()
+			var re *delivery.RetryError
+			if err := e.process(t, h, rec.ID); !errors.As(err, &re) {
+				t.Fatalf("first attempt: got %v, want a RetryError", err)
+			}
+			if n := e.emu.Stats().DroppedAfterWrite; n != 1 {
+				t.Fatalf("%d answers dropped, want 1", n)
+			}
+			first := e.steps.sent() - start
+			e.emu.Configure(`{"faults":{"drop_after_write_rate":0}}`)
+			start = e.steps.sent()
+			if err := e.process(t, h, rec.ID); err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			t.Logf("Dataverse requests: first attempt %d (its last answer lost), retry %d", first, e.steps.sent()-start)
+			r, _ := h.Store.Get(context.Background(), rec.ID)
+			leads := e.leads(t)
+			if r.Status != submission.StatusDelivered || r.Action != "created" || len(leads) != 1 || leads[0]["leadid"] != r.LeadID {
+				t.Errorf("status %s action %s lead %s, leads %v; want delivered, created, the one lead", r.Status, r.Action, r.LeadID, leads)
+			}
+			if tt.contact == forms.ContactLink {
+				cs := e.emu.Rows("contacts", "$select=contactid")
+				if len(cs) != 1 || cs[0]["contactid"] != r.ContactID || leads[0]["_parentcontactid_value"] != r.ContactID {
+					t.Errorf("contacts %v, record's contact %s, lead's %v; want one contact, bound", cs, r.ContactID, leads[0]["_parentcontactid_value"])
+				}
+			}
+		})
+	}
+}
+
+// A worker killed after its create landed records no attempt: the redo is
+// a first attempt again, which sends no extra request, and still finds the
+// lead by its key — among the match query's rows, or by the refused create.
+func TestRedoAfterACrashFindsItsOwnLead(t *testing.T) {
+	tests := []struct {
+		name    string
+		onMatch string
+		phone   bool
+		want    string
+	}{
+		{"create_new: among the matched leads", forms.OnMatchCreateNew, false, "(matched on email)"},
+		{"fill_empty: among the matched leads", forms.OnMatchFillEmpty, false, "(matched on email)"},
+		{"no match key: the create is refused as a duplicate", forms.OnMatchFillEmpty, true, "(its create was refused: the key exists)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, contactForm("f", func(f *forms.Form) {
+				f.OnMatch = tt.onMatch
+				if tt.phone {
+					f.Match = []string{forms.MatchPhone}
+				}
+			}))
+			rec := &submission.Record{ID: submission.NewID(), Form: "f", Fields: map[string]string{"email": "ann@example.com", "last_name": "Lee"}}
+			first, err := e.d.Deliver(testContext(t), rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := e.steps.sent()
+			redo, err := e.d.Deliver(testContext(t), rec) // the same submission, no attempt recorded
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(e.leads(t)); redo.LeadID != first.LeadID || redo.Action != "created" || n != 1 {
+				t.Errorf("redo: %+v with %d leads; want lead %s created, alone", redo, n, first.LeadID)
+			}
+			wantContains(t, "explanation", redo.Match, "created by an earlier attempt of this submission that could not record it", tt.want)
+			t.Logf("redo sent %d requests", e.steps.sent()-start)
+		})
+	}
+}
+
+// What a delivery costs in Dataverse requests on a first attempt: leadbridge
+// sends no request to look for its own earlier writes there.
+func TestRequestsPerDelivery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, contactForm("f", nil), contactForm("c", func(f *forms.Form) { f.Contact = forms.ContactLink }))
+	for _, tt := range []struct {
+		name, form, email string
+		want              int
+	}{
+		{"new person: query, create", "f", "ann@example.com", 2},
+		{"same person: query; fill_empty has nothing to change", "f", "ann@example.com", 1},
+		{"new person with a contact: query and create each", "c", "bo@example.com", 4},
+		{"same person with a contact: two queries, nothing to change", "c", "bo@example.com", 2},
+	} {
+		start := e.steps.sent()
+		e.deliver(t, tt.form, map[string]string{"email": tt.email, "last_name": "Lee", "job_title": tt.name})
+		if got := e.steps.sent() - start; got != tt.want {
+			t.Errorf("%s: %d requests, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+// taskHandler is the worker's handler around the env's Deliverer.
+func (e *env) taskHandler() *delivery.TaskHandler {
+	return &delivery.TaskHandler{
+		Store: submission.NewStore(e.rdb, time.Hour), Deliverer: e.d, Horizon: time.Hour,
+		Log: slog.New(slog.DiscardHandler),
+	}
+}
+
+// process runs the task of submission id, as asynq would.
+func (e *env) process(t *testing.T, h *delivery.TaskHandler, id string) error {
+	t.Helper()
+	payload, _ := json.Marshal(queue.Payload{ID: id})
+	return h.ProcessTask(testContext(t), asynq.NewTask(queue.TypeDeliver, payload))
 }
 
 func TestClassify(t *testing.T) {
@@ -589,6 +966,45 @@ func TestClassify(t *testing.T) {
 				t.Error("no message")
 			}
 		})
+	}
+}
+
+// Microsoft's documented examples often carry "code": "" where real orgs
+// send hex codes: with the code blank, the status and the documented
+// message decide alike.
+func TestClassifyWithoutCodes(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   int
+		code     string // the hex code a real org sends
+		msg      string
+		category string
+		retry    bool
+	}{
+		{"matched lead deleted meanwhile", 404, crm.CodeObjectDoesNotExist, "lead With Id = 7eb682f1-ca75-e511-80d4-00155d2a68d1 Does Not Exist", submission.CategoryUnavailable, true},
+		{"alternate key row gone", 404, crm.CodeKeyDoesNotExist, "A record with the specified key values does not exist in lead entity", submission.CategoryUnavailable, true},
+		{"key race lost", 412, crm.CodeDuplicateRecord, "A record with matching key values already exists.", submission.CategoryUnavailable, true},
+		{"row changed meanwhile", 412, crm.CodeVersionMismatch, "The version of the existing record doesn't match the RowVersion property provided.", submission.CategoryUnavailable, true},
+		{"duplicate detection (412)", 412, crm.CodeDuplicateDetected, "A record was not created or updated because a duplicate of the current record already exists.", submission.CategoryInvalidData, false},
+		{"duplicate detection (500, older doc)", 500, crm.CodeDuplicateDetected, "A record was not created or updated because a duplicate of the current record already exists.", submission.CategoryInvalidData, false},
+		{"unknown column in the body", 400, "0x0", "An error occurred while validating input parameters: Microsoft.OData.ODataException: Invalid property 'new_budget' was found in entity 'Microsoft.Dynamics.CRM.lead'.", submission.CategoryConfiguration, false},
+		{"unknown column, older text", 400, crm.CodeClientPayloadInvalid, "The property 'new_budget' does not exist on type 'Microsoft.Dynamics.CRM.lead'.", submission.CategoryConfiguration, false},
+		{"unknown column in $select", 400, "0x80060888", "Could not find a property named 'new_budget' on type 'Microsoft.Dynamics.CRM.lead'.", submission.CategoryConfiguration, false},
+		{"key not defined", 400, crm.CodeEntityKeyNotDefined, "The specified key attributes are not a defined key for the lead entity", submission.CategoryConfiguration, false},
+		{"wrong table", 404, "0x80060888", "Resource not found for the segment 'lead'.", submission.CategoryConfiguration, false},
+		{"too long", 400, crm.CodeMaxLength, "A validation error occurred.  The length of the 'firstname' attribute of the 'lead' entity exceeded the maximum allowed length of '50'.", submission.CategoryInvalidData, false},
+		{"throttled", 429, crm.CodeThrottleRequests, "Number of requests exceeded the limit of 6000 over time window of 300 seconds.", submission.CategoryThrottled, true},
+		{"missing privilege", 403, crm.CodePrivilegeDenied, "Principal user (Id=x) is missing prvCreateLead privilege (Id=y)", submission.CategoryPermission, false},
+	}
+	for _, tt := range tests {
+		for _, code := range []string{tt.code, ""} {
+			t.Run(fmt.Sprintf("%s, code %q", tt.name, code), func(t *testing.T) {
+				err := fmt.Errorf("crm: update lead: %w", &crm.APIError{Status: tt.status, Code: code, Message: tt.msg})
+				if v := delivery.Classify(err); v.Error.Category != tt.category || v.Retry != tt.retry {
+					t.Errorf("Classify = %s, retry %v; want %s, retry %v", v.Error.Category, v.Retry, tt.category, tt.retry)
+				}
+			})
+		}
 	}
 }
 

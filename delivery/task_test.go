@@ -25,6 +25,7 @@ type fixture struct {
 	h     *delivery.TaskHandler
 	store *submission.Store
 	emu   *testenv.Emulator
+	logs  *testenv.Buffer // everything the handler and its CRM client logged, debug included
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -32,10 +33,12 @@ func newFixture(t *testing.T) *fixture {
 	r := testenv.StartRedis(t)
 	emu := testenv.StartEmulator(t)
 	rdb := r.Client()
+	logs := &testenv.Buffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	client, err := crm.New(crm.Config{
 		URL: emu.URL(), AuthorityHost: emu.URL(), TenantID: emulator.DefaultTenantID,
 		ClientID: emulator.DefaultClientID, ClientSecret: emulator.DefaultClientSecret,
-		RootCAs: emu.CertPool(), Timeout: 5 * time.Second,
+		RootCAs: emu.CertPool(), Timeout: 5 * time.Second, Logger: log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -45,12 +48,11 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	store := submission.NewStore(rdb, time.Hour)
-	log := slog.New(slog.DiscardHandler)
 	h := &delivery.TaskHandler{
 		Store: store, Horizon: time.Hour, Log: log,
 		Deliverer: &delivery.Deliverer{CRM: client, Forms: fs, Locks: lease.New(rdb, "lb:lease", 10*time.Second)},
 	}
-	return &fixture{h: h, store: store, emu: emu}
+	return &fixture{h: h, store: store, emu: emu, logs: logs}
 }
 
 func (f *fixture) submit(t *testing.T, email string) string {
@@ -121,6 +123,43 @@ func TestOutageIsRetriedUntilTheHorizonThenFailed(t *testing.T) {
 	}
 	if r := f.record(t, id); r.Status != submission.StatusDelivered || r.LeadID == "" {
 		t.Errorf("once up: status %s lead %q, want delivered", r.Status, r.LeadID)
+	}
+}
+
+// When Dataverse cannot be reached, the worker's log and the stored error
+// say which call failed — method, table — but never the query, whose
+// $filter holds the person's email.
+func TestUnreachableDataverseKeepsPersonalDataOutOfLogs(t *testing.T) {
+	f := newFixture(t)
+	warm := f.submit(t, "warm@example.com") // a token in MSAL's cache, as a running worker has
+	if err := f.process(t, warm); err != nil {
+		t.Fatal(err)
+	}
+	f.emu.Close() // connections now fail: refused
+	const email = "o'brien+private@example.com"
+	id := f.submit(t, email)
+	var re *delivery.RetryError
+	if err := f.process(t, id); !errors.As(err, &re) {
+		t.Fatalf("got %v, want a RetryError", err)
+	}
+	r := f.record(t, id)
+	if r.Status != submission.StatusRetrying || r.LastError == nil || r.LastError.Category != submission.CategoryUnavailable {
+		t.Fatalf("record: status %s error %+v, want retrying, unavailable", r.Status, r.LastError)
+	}
+	if !strings.HasPrefix(r.LastError.Message, "crm: find contacts: dataverse unreachable: GET contacts: ") {
+		t.Errorf("stored error %q, want it to say which call failed", r.LastError.Message)
+	}
+	logs := f.logs.String()
+	if !strings.Contains(logs, "dataverse unreachable: GET contacts") {
+		t.Errorf("log lacks the failure:\n%s", logs)
+	}
+	for _, secret := range []string{"o'brien", "o%27brien", "o%27%27brien", "private", "$filter", "%24filter"} {
+		if strings.Contains(r.LastError.Message, secret) || strings.Contains(re.Error(), secret) {
+			t.Errorf("stored error %q holds %q", r.LastError.Message, secret)
+		}
+		if strings.Contains(logs, secret) {
+			t.Errorf("log holds %q:\n%s", secret, logs)
+		}
 	}
 }
 

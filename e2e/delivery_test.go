@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -270,4 +271,129 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	s.Workers[0].Kill()
 	s.waitAllDelivered(ids, 4*time.Minute)
 	s.checkOneLeadPerPerson(60, true)
+}
+
+// TestLostAnswersMakeNoDuplicates: Dataverse commits every write, but the
+// answer to a fifth of them never arrives. 200 submissions of 50 people —
+// half of them through a form that links contacts — still make exactly one
+// lead per person and one contact per person who asked for one, and none
+// is failed; so do 40 sign-ups through a create_new form, which no match
+// query protects.
+func TestLostAnswersMakeNoDuplicates(t *testing.T) {
+	t.Parallel()
+	config := "forms:" + leadForm("linked", "link") + leadForm("quick", "none") + leadForm("signup", "none") + "    on_match: create_new\n"
+	s := startStack(t, options{config: config, workers: 2, env: map[string]string{"LEADBRIDGE_WORKER_CONCURRENCY": "10", "LEADBRIDGE_LOG_LEVEL": "warn"}})
+	s.Emu.Configure(`{"faults":{"drop_after_write_rate":0.2}}`)
+	const n, people = 200, 50
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 20)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			p := i % people
+			form := "quick"
+			if p < people/2 {
+				form = "linked"
+			}
+			code, body := s.postJSON(form, map[string]any{
+				"last_name": fmt.Sprintf("Person %d", p), "email": fmt.Sprintf("person%d@example.com", p),
+				"company": fmt.Sprintf("Company %d", i),
+			})
+			if code != http.StatusAccepted {
+				t.Errorf("post %d: %d %v", i, code, body)
+				return
+			}
+			ids[i] = body["id"].(string)
+		}()
+	}
+	var signups []string
+	for i := range 40 {
+		code, body := s.postJSON("signup", map[string]any{"last_name": "Signup", "email": fmt.Sprintf("signup%d@example.com", i)})
+		if code != http.StatusAccepted {
+			t.Fatalf("signup %d: %d %v", i, code, body)
+		}
+		signups = append(signups, body["id"].(string))
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	s.waitAllDelivered(append(ids, signups...), 4*time.Minute)
+	st := s.Emu.Stats()
+	t.Logf("emulator stats: %+v", st)
+	if st.DroppedAfterWrite == 0 {
+		t.Fatal("no answer was dropped: this test proves nothing")
+	}
+	s.Emu.Configure(`{"faults":{"drop_after_write_rate":0}}`)
+
+	leads := s.Emu.Rows("leads", "$select=leadid,emailaddress1,_parentcontactid_value")
+	contacts := s.Emu.Rows("contacts", "$select=contactid,emailaddress1")
+	contactOf := map[string][]string{}
+	for _, c := range contacts {
+		e := c["emailaddress1"].(string)
+		contactOf[e] = append(contactOf[e], c["contactid"].(string))
+	}
+	leadsOf := map[string]int{}
+	for _, l := range leads {
+		e := l["emailaddress1"].(string)
+		leadsOf[e]++
+		if strings.HasPrefix(e, "signup") {
+			continue
+		}
+		if cs := contactOf[e]; len(cs) == 1 && l["_parentcontactid_value"] != cs[0] {
+			t.Errorf("lead of %s bound to %v, want its contact %s", e, l["_parentcontactid_value"], cs[0])
+		}
+	}
+	for p := range people {
+		e := fmt.Sprintf("person%d@example.com", p)
+		wantContacts := 0
+		if p < people/2 {
+			wantContacts = 1
+		}
+		if leadsOf[e] != 1 || len(contactOf[e]) != wantContacts {
+			t.Errorf("%s: %d leads and %d contacts, want 1 and %d", e, leadsOf[e], len(contactOf[e]), wantContacts)
+		}
+	}
+	for i := range 40 {
+		if e := fmt.Sprintf("signup%d@example.com", i); leadsOf[e] != 1 {
+			t.Errorf("%s: %d leads, want 1", e, leadsOf[e])
+		}
+	}
+	if len(leads) != people+40 {
+		t.Errorf("%d leads, want %d", len(leads), people+40)
+	}
+
+	// The records tell the same story: per person, one submission created
+	// the lead (a lost answer is not reported "updated"), and every
+	// submission names that lead.
+	leadOf := map[string]string{}
+	for _, l := range leads {
+		leadOf[l["emailaddress1"].(string)] = l["leadid"].(string)
+	}
+	person := map[string]int{}
+	for i, id := range ids {
+		person[id] = i % people
+	}
+	created := map[int]int{}
+	for _, r := range s.list("delivered") {
+		p, ok := person[r["id"].(string)]
+		if !ok {
+			continue
+		}
+		if r["action"] == "created" {
+			created[p]++
+		}
+		if want := leadOf[fmt.Sprintf("person%d@example.com", p)]; r["lead_id"] != want {
+			t.Errorf("submission %v of person %d: lead %v, want %s", r["id"], p, r["lead_id"], want)
+		}
+	}
+	for p := range people {
+		if created[p] != 1 {
+			t.Errorf("person %d: %d submissions recorded as created, want 1", p, created[p])
+		}
+	}
 }

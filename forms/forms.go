@@ -57,6 +57,7 @@ type Field struct {
 	Rules  string // validator v10 tags
 	Type   string // "string" (default) or "bool"
 	Invert bool   // for bool fields: write the negation (consent → donotbulkemail)
+	Role   Role   // what the field means; "" = decided by Prepare from the column
 }
 
 // Field returns the field with that name.
@@ -138,16 +139,24 @@ func (f *Form) Prepare(v *Validator) error {
 		if fd.Label == "" {
 			fd.Label = humanize(fd.Name)
 		}
+		if fd.Role == "" {
+			fd.Role = columnRole(fd.Column, fd.Type)
+		} else if err := checkRole(fd); err != nil {
+			return fmt.Errorf("fields.%s.role: %v", fd.Name, err)
+		}
 		if err := v.checkRules(fd.Rules); err != nil {
 			return fmt.Errorf("fields.%s.rules: %v", fd.Name, err)
 		}
 	}
 	for _, m := range f.Match {
-		for _, need := range strings.Split(m, "+") {
-			if _, ok := f.Field(need); !ok {
-				return fmt.Errorf("match: %q needs a field named %q", m, need)
+		for _, r := range matchRoles[m] {
+			if _, ok := f.IdentityField(r); !ok {
+				return fmt.Errorf("match: %q needs a field with the %s role (%s)", m, r, roleHint[r])
 			}
 		}
+	}
+	if _, ok := f.IdentityField(RoleEmail); f.Contact == ContactLink && !ok {
+		return fmt.Errorf("contact: link finds the contact by email and needs a field with the email role (%s)", roleHint[RoleEmail])
 	}
 	if f.AlternateKey != "" {
 		found := false
@@ -163,8 +172,8 @@ func (f *Form) Prepare(v *Validator) error {
 
 // RenderSubject fills the form's subject template with the values, on one
 // line with single spaces (a missing value must not leave "from  Lee", nor a
-// multi-line message field break the topic), cut to the 300 characters
-// Dataverse allows for a lead's topic.
+// multi-line message field break the topic), cut to the 300 UTF-16 code
+// units Dataverse allows for a lead's topic.
 func (f *Form) RenderSubject(values map[string]string) string {
 	t := f.subject
 	if t == nil {
@@ -178,7 +187,7 @@ func (f *Form) RenderSubject(values map[string]string) string {
 	if s == "" {
 		s = f.Title
 	}
-	return truncate(s, 300)
+	return CutUTF16(s, 300)
 }
 
 // Set is the configured forms, by id.
@@ -224,12 +233,4 @@ func humanize(name string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n])
 }

@@ -74,7 +74,7 @@ func TestCleanNormalizes(t *testing.T) {
 
 func TestCleanBools(t *testing.T) {
 	v := forms.NewValidator()
-	f := prepared(t, v, &forms.Form{ID: "t", Fields: []forms.Field{{Name: "email"}, {Name: "consent", Column: "donotbulkemail", Type: "bool"}}})
+	f := prepared(t, v, &forms.Form{ID: "t", Fields: []forms.Field{{Name: "email", Column: "emailaddress1"}, {Name: "consent", Column: "donotbulkemail", Type: "bool"}}})
 	tests := []struct {
 		in, want string // want "" means refused
 	}{
@@ -141,7 +141,7 @@ func TestCleanMessages(t *testing.T) {
 			v := forms.NewValidator()
 			fd := tt.field
 			fd.Name = "value"
-			f := prepared(t, v, &forms.Form{ID: "t", Fields: []forms.Field{{Name: "email"}, fd}})
+			f := prepared(t, v, &forms.Form{ID: "t", Fields: []forms.Field{{Name: "email", Column: "emailaddress1"}, fd}})
 			got, problems := v.Clean(f, map[string]string{"value": tt.value})
 			if tt.want == "" {
 				if problems != nil {
@@ -154,6 +154,45 @@ func TestCleanMessages(t *testing.T) {
 			}
 			if problems["value"] != tt.want {
 				t.Errorf("message = %q, want %q", problems["value"], tt.want)
+			}
+		})
+	}
+}
+
+// Dataverse counts a text column's length in UTF-16 code units: a
+// character outside the Basic Multilingual Plane, such as most emoji, is
+// two. Intake counts the same way, for column limits and for max/min/len.
+func TestLengthsCountUTF16CodeUnits(t *testing.T) {
+	emoji, e := "😀", "é" // U+1F600 is two code units; U+00E9 one
+	tests := []struct {
+		name  string
+		field forms.Field
+		value string
+		want  string
+	}{
+		{"emoji at a column's limit", forms.Field{Column: "firstname"}, strings.Repeat(emoji, 25), ""},
+		{"emoji just above a column's limit", forms.Field{Column: "firstname"}, strings.Repeat(emoji, 26), "must be at most 50 characters (an emoji counts as two)"},
+		{"odd count: one unit above", forms.Field{Column: "firstname"}, "a" + strings.Repeat(emoji, 25), "must be at most 50 characters (an emoji counts as two)"},
+		{"BMP letters at a column's limit", forms.Field{Column: "firstname"}, strings.Repeat(e, 50), ""},
+		{"BMP letters just above", forms.Field{Column: "firstname"}, strings.Repeat(e, 51), "must be at most 50 characters"},
+		{"2,000 emoji in the description", forms.Field{Column: "description"}, strings.Repeat(emoji, 2000), "must be at most 2000 characters (an emoji counts as two)"},
+		{"1,000 emoji in the description", forms.Field{Column: "description"}, strings.Repeat(emoji, 1000), ""},
+		{"max rule at its limit", forms.Field{Column: "new_x", Rules: "max=10"}, strings.Repeat(emoji, 5), ""},
+		{"max rule just above", forms.Field{Column: "new_x", Rules: "max=10"}, strings.Repeat(emoji, 5) + "a", "must be at most 10 characters (an emoji counts as two)"},
+		{"max rule with BMP letters", forms.Field{Column: "new_x", Rules: "max=10"}, strings.Repeat(e, 10), ""},
+		{"min rule met by emoji", forms.Field{Rules: "min=4"}, strings.Repeat(emoji, 2), ""},
+		{"min rule not met", forms.Field{Rules: "min=4"}, emoji + "a", "must be at least 4 characters"},
+		{"len rule", forms.Field{Rules: "len=2"}, emoji, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := forms.NewValidator()
+			fd := tt.field
+			fd.Name = "value"
+			f := prepared(t, v, &forms.Form{ID: "t", Fields: []forms.Field{{Name: "email", Column: "emailaddress1"}, fd}})
+			_, problems := v.Clean(f, map[string]string{"value": tt.value})
+			if problems["value"] != tt.want {
+				t.Errorf("problem %q, want %q", problems["value"], tt.want)
 			}
 		})
 	}
@@ -189,6 +228,8 @@ func TestRenderSubject(t *testing.T) {
 		{"conditionals work", "{{if .company}}{{.company}}{{else}}{{.first_name}} {{.last_name}}{{end}}", map[string]string{"first_name": "Ann", "last_name": "Lee"}, "Ann Lee"},
 		{"cut to 300 characters", "{{.message}}", map[string]string{"message": strings.Repeat("ab", 200)}, strings.Repeat("ab", 150)},
 		{"cut counts characters, not bytes", "{{.message}}", map[string]string{"message": strings.Repeat("é", 400)}, strings.Repeat("é", 300)},
+		{"cut counts UTF-16 code units", "{{.message}}", map[string]string{"message": strings.Repeat("😀", 400)}, strings.Repeat("😀", 150)},
+		{"cut never splits an emoji", "{{.message}}", map[string]string{"message": "a" + strings.Repeat("😀", 400)}, "a" + strings.Repeat("😀", 149)},
 		{"an execution error falls back to the title", "{{index .company 99}}", map[string]string{"company": "x"}, "Contact us"},
 	}
 	for _, tt := range tests {
@@ -233,9 +274,19 @@ func TestPrepareRefuses(t *testing.T) {
 		want string
 	}{
 		{"unknown match rule", forms.Form{Match: []string{"name"}, Fields: []forms.Field{email}}, `match: "name" is not one of email, phone, email+company`},
-		{"match on a field the form lacks", forms.Form{Match: []string{"phone"}, Fields: []forms.Field{email}}, `match: "phone" needs a field named "phone"`},
-		{"email+company without company", forms.Form{Match: []string{"email+company"}, Fields: []forms.Field{email}}, `match: "email+company" needs a field named "company"`},
-		{"default email match without an email field", forms.Form{Fields: []forms.Field{{Name: "name"}}}, `match: "email" needs a field named "email"`},
+		{"phone match without a phone field", forms.Form{Match: []string{"phone"}, Fields: []forms.Field{email}},
+			`match: "phone" needs a field with the phone role (a column like telephone1 or mobilephone, or role: phone)`},
+		{"phone match on a field named phone that is not a phone", forms.Form{Match: []string{"phone"}, Fields: []forms.Field{email, {Name: "phone", Column: "jobtitle"}}},
+			`match: "phone" needs a field with the phone role`},
+		{"email+company without company", forms.Form{Match: []string{"email+company"}, Fields: []forms.Field{email}},
+			`match: "email+company" needs a field with the company role (the column companyname, or role: company)`},
+		{"default email match without an email field", forms.Form{Fields: []forms.Field{{Name: "name"}}}, `match: "email" needs a field with the email role`},
+		{"email match on a field named email that writes no column", forms.Form{Fields: []forms.Field{{Name: "email", Role: forms.RoleEmail}}}, `match: "email" needs a field with the email role`},
+		{"contact link without an email field", forms.Form{Match: []string{"phone"}, Contact: "link", Fields: []forms.Field{{Name: "phone", Column: "telephone1"}}},
+			"contact: link finds the contact by email and needs a field with the email role"},
+		{"unknown role", forms.Form{Fields: []forms.Field{email, {Name: "x", Column: "new_x", Role: "address"}}}, `fields.x.role: "address" is not one of email, phone, company, name, message, consent, other`},
+		{"consent role on text", forms.Form{Fields: []forms.Field{email, {Name: "x", Column: "new_x", Role: forms.RoleConsent}}}, "fields.x.role: consent needs type: bool"},
+		{"email role on a bool", forms.Form{Fields: []forms.Field{email, {Name: "x", Column: "new_x", Type: "bool", Role: forms.RoleEmail}}}, "fields.x.role: email is text"},
 		{"unknown on_match", forms.Form{OnMatch: "merge", Fields: []forms.Field{email}}, `on_match: "merge" is not one of fill_empty, overwrite, create_new`},
 		{"unknown contact", forms.Form{Contact: "always", Fields: []forms.Field{email}}, `contact: "always" is not one of none, link`},
 		{"no fields", forms.Form{}, "fields: a form needs at least one field"},
@@ -305,5 +356,112 @@ func TestRulesThatPanicOnTextAreRefusedAtStart(t *testing.T) {
 		if err := f.Prepare(forms.NewValidator()); err == nil || !strings.Contains(err.Error(), "fields.x.rules") {
 			t.Errorf("rules %q: Prepare = %v, want an error naming fields.x.rules", rules, err)
 		}
+	}
+}
+
+func TestRoles(t *testing.T) {
+	f := prepared(t, forms.NewValidator(), &forms.Form{ID: "roles", Fields: []forms.Field{
+		{Name: "email", Column: "emailaddress1"},
+		{Name: "work", Column: "emailaddress2"},
+		{Name: "other_mail", Column: "emailaddress3"},
+		{Name: "phone", Column: "telephone1"},
+		{Name: "home", Column: "telephone2"},
+		{Name: "other_phone", Column: "telephone3"},
+		{Name: "mobile", Column: "mobilephone"},
+		{Name: "company", Column: "companyname"},
+		{Name: "first", Column: "firstname"},
+		{Name: "middle", Column: "middlename"},
+		{Name: "last", Column: "lastname"},
+		{Name: "message", Column: "description"},
+		{Name: "consent", Column: "donotbulkemail", Type: "bool", Invert: true},
+		{Name: "no_email", Column: "donotemail", Type: "bool"},
+		{Name: "gdpr", Column: "msdyn_gdproptout", Type: "bool"},
+		{Name: "job", Column: "jobtitle"},
+		{Name: "note"},
+		{Name: "custom_email", Column: "new_email", Role: forms.RoleEmail},
+		{Name: "story", Column: "new_story", Role: forms.RoleMessage},
+		{Name: "not_an_email", Column: "emailaddress2", Role: forms.RoleOther},
+	}})
+	want := map[string]forms.Role{
+		"email": "email", "work": "email", "other_mail": "email",
+		"phone": "phone", "home": "phone", "other_phone": "phone", "mobile": "phone",
+		"company": "company", "first": "name", "middle": "name", "last": "name", "message": "message",
+		"consent": "consent", "no_email": "consent", "gdpr": "consent",
+		"job": "other", "note": "other", "custom_email": "email", "story": "message", "not_an_email": "other",
+	}
+	for _, fd := range f.Fields {
+		if fd.Role != want[fd.Name] {
+			t.Errorf("%s (column %q): role %q, want %q", fd.Name, fd.Column, fd.Role, want[fd.Name])
+		}
+	}
+}
+
+func TestFieldsAskedByThePage(t *testing.T) {
+	tests := []struct {
+		field                   forms.Field
+		inputType, autocomplete string
+		multiline, required     bool
+	}{
+		{forms.Field{Column: "emailaddress2", Rules: "required,max=100"}, "email", "email", false, true},
+		{forms.Field{Column: "new_email", Role: forms.RoleEmail}, "email", "email", false, false},
+		{forms.Field{Column: "mobilephone"}, "tel", "tel", false, false},
+		{forms.Field{Column: "telephone3", Rules: "omitempty,required_with=x"}, "tel", "tel", false, false},
+		{forms.Field{Column: "firstname"}, "text", "given-name", false, false},
+		{forms.Field{Column: "lastname", Rules: "required"}, "text", "family-name", false, true},
+		{forms.Field{Column: "new_fullname", Role: forms.RoleName}, "text", "name", false, false},
+		{forms.Field{Column: "companyname"}, "text", "organization", false, false},
+		{forms.Field{Column: "jobtitle"}, "text", "organization-title", false, false},
+		{forms.Field{Column: "address1_postalcode"}, "text", "postal-code", false, false},
+		{forms.Field{Column: "description"}, "text", "", true, false},
+		{forms.Field{Column: "new_notes", Role: forms.RoleMessage}, "text", "", true, false},
+		{forms.Field{Column: "donotbulkemail", Type: "bool", Rules: "required"}, "checkbox", "", false, true},
+		{forms.Field{}, "text", "", false, false},
+	}
+	for _, tt := range tests {
+		fd := tt.field
+		fd.Name = "x"
+		f := prepared(t, forms.NewValidator(), &forms.Form{ID: "t", Fields: []forms.Field{{Name: "email", Column: "emailaddress1"}, fd}})
+		got, _ := f.Field("x")
+		if got.InputType() != tt.inputType || got.Autocomplete() != tt.autocomplete || got.Multiline() != tt.multiline || got.Required() != tt.required {
+			t.Errorf("%+v: input %q autocomplete %q multiline %v required %v; want %q %q %v %v", got,
+				got.InputType(), got.Autocomplete(), got.Multiline(), got.Required(), tt.inputType, tt.autocomplete, tt.multiline, tt.required)
+		}
+	}
+}
+
+// The first field with a role identifies the person; the others are data.
+func TestIdentityFieldIsTheFirst(t *testing.T) {
+	f := prepared(t, forms.NewValidator(), &forms.Form{ID: "t", Match: []string{forms.MatchEmailCompany, forms.MatchPhone}, Fields: []forms.Field{
+		{Name: "note_email", Role: forms.RoleEmail}, // no column: cannot be matched on
+		{Name: "work", Column: "emailaddress2"},
+		{Name: "email", Column: "emailaddress1"},
+		{Name: "company", Column: "companyname"},
+		{Name: "mobile", Column: "mobilephone"},
+		{Name: "phone", Column: "telephone1"},
+	}})
+	if fd, _ := f.IdentityField(forms.RoleEmail); fd.Name != "work" {
+		t.Errorf("email identity = %q, want work (the first email field that writes a column)", fd.Name)
+	}
+	if got, want := f.IdentityColumns(), []string{"emailaddress2", "companyname", "mobilephone"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("IdentityColumns = %v, want %v", got, want)
+	}
+}
+
+// Values of email fields are lower-cased and checked whatever the field is
+// called; other fields are left as typed whatever they are called.
+func TestCleanAsksTheRole(t *testing.T) {
+	v := forms.NewValidator()
+	f := prepared(t, v, &forms.Form{ID: "t", Fields: []forms.Field{
+		{Name: "work_email", Column: "emailaddress2"},
+		{Name: "email", Column: "companyname"},
+		{Name: "private", Column: "new_private", Role: forms.RoleEmail},
+	}})
+	got, problems := v.Clean(f, map[string]string{"work_email": "Ann@Contoso.COM", "email": "ACME Inc", "private": "ANN@HOME.ORG"})
+	if want := map[string]string{"work_email": "ann@contoso.com", "email": "ACME Inc", "private": "ann@home.org"}; problems != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("Clean = %v (problems %v), want %v", got, problems, want)
+	}
+	_, problems = v.Clean(f, map[string]string{"work_email": "ann@contoso.com", "private": "not an address"})
+	if problems["private"] != "must be a valid email address" {
+		t.Errorf("problems = %v, want private to be refused as an email address", problems)
 	}
 }

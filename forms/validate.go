@@ -4,15 +4,19 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"reflect"
+	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
 )
 
 // leadColumnMax is the maximum length Dataverse allows for the lead's text
-// columns (shared/reference/dataverse.md §8). A value longer than its column
-// is refused at intake, so nothing that Dataverse would reject is queued.
+// columns (shared/reference/dataverse.md §8), in UTF-16 code units as
+// Dataverse counts them. A value longer than its column is refused at
+// intake, so nothing that Dataverse would reject is queued.
 var leadColumnMax = map[string]int{
 	"subject": 300, "firstname": 50, "lastname": 50, "middlename": 50,
 	"emailaddress1": 100, "emailaddress2": 100, "emailaddress3": 100,
@@ -31,8 +35,70 @@ type Validator struct {
 }
 
 // NewValidator returns a Validator.
+//
+// Its max, min and len rules count a text's length as Dataverse and HTML's
+// maxlength do, in UTF-16 code units (validator's own count runes): a rule
+// written to match a column's limit then refuses what that column would,
+// emoji included.
 func NewValidator() *Validator {
-	return &Validator{v: validator.New(validator.WithRequiredStructEnabled())}
+	v := validator.New(validator.WithRequiredStructEnabled())
+	for tag, ok := range map[string]func(n, limit int) bool{
+		"max": func(n, limit int) bool { return n <= limit },
+		"min": func(n, limit int) bool { return n >= limit },
+		"len": func(n, limit int) bool { return n == limit },
+	} {
+		if err := v.RegisterValidation(tag, lengthRule(ok)); err != nil {
+			panic(err) // only for a tag validator reserves; these are not
+		}
+	}
+	return &Validator{v: v}
+}
+
+// lengthRule is a max, min or len rule on a text's UTF-16 length. A
+// parameter that is not a number panics, as validator's own rules do, so
+// that checkRules refuses it at start-up.
+func lengthRule(ok func(n, limit int) bool) validator.Func {
+	return func(fl validator.FieldLevel) bool {
+		limit, err := strconv.Atoi(fl.Param())
+		if err != nil {
+			panic(fmt.Sprintf("%s=%s: the parameter must be a whole number", fl.GetTag(), fl.Param()))
+		}
+		if fl.Field().Kind() != reflect.String {
+			panic(fmt.Sprintf("%s: only text values are checked", fl.GetTag()))
+		}
+		return ok(utf16Len(fl.Field().String()), limit)
+	}
+}
+
+// utf16Len is the length of s as Dataverse counts it: in UTF-16 code units,
+// two for a character outside the Basic Multilingual Plane (most emoji).
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
+}
+
+// CutUTF16 returns s cut to at most n UTF-16 code units, never inside a
+// character.
+func CutUTF16(s string, n int) string {
+	used := 0
+	for i, r := range s {
+		used += utf16.RuneLen(r)
+		if used > n {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// twoUnitsNote explains a length refusal that emoji caused.
+func twoUnitsNote(s string) string {
+	if utf16Len(s) != utf8.RuneCountInString(s) {
+		return " (an emoji counts as two)"
+	}
+	return ""
 }
 
 // checkRules reports whether a rules string is usable; validator panics on an
@@ -54,8 +120,8 @@ func (v *Validator) checkRules(rules string) (err error) {
 }
 
 // Clean validates raw submitted values for form f. It returns the normalized
-// values of the form's fields (trimmed; email lower-cased; bools as "true" or
-// "false") and, when anything is wrong, a message per field name.
+// values of the form's fields (trimmed; values of email fields lower-cased;
+// bools as "true" or "false") and, when anything is wrong, a message per field name.
 func (v *Validator) Clean(f *Form, raw map[string]string) (map[string]string, map[string]string) {
 	clean := make(map[string]string, len(f.Fields))
 	problems := map[string]string{}
@@ -75,14 +141,14 @@ func (v *Validator) Clean(f *Form, raw map[string]string) (map[string]string, ma
 				problems[fd.Name] = "must be yes or no"
 				continue
 			}
-			if !b && strings.Contains(","+fd.Rules+",", ",required,") {
+			if !b && fd.Required() {
 				// For a checkbox, required means ticked (e.g. consent).
 				problems[fd.Name] = "must be ticked"
 				continue
 			}
 			val = fmt.Sprint(b)
 		}
-		if looksLikeEmail(fd) {
+		if fd.Role == RoleEmail {
 			val = strings.ToLower(val)
 		}
 		if fd.Rules != "" {
@@ -91,12 +157,12 @@ func (v *Validator) Clean(f *Form, raw map[string]string) (map[string]string, ma
 				continue
 			}
 		}
-		if val != "" && strings.HasPrefix(fd.Column, "emailaddress") && !validEmail(val) {
+		if val != "" && fd.Role == RoleEmail && !validEmail(val) {
 			problems[fd.Name] = "must be a valid email address"
 			continue
 		}
-		if max, ok := leadColumnMax[fd.Column]; ok && utf8.RuneCountInString(val) > max {
-			problems[fd.Name] = fmt.Sprintf("must be at most %d characters", max)
+		if max, ok := leadColumnMax[fd.Column]; ok && utf16Len(val) > max {
+			problems[fd.Name] = fmt.Sprintf("must be at most %d characters%s", max, twoUnitsNote(val))
 			continue
 		}
 		if val != "" {
@@ -107,10 +173,6 @@ func (v *Validator) Clean(f *Form, raw map[string]string) (map[string]string, ma
 		return nil, problems
 	}
 	return clean, nil
-}
-
-func looksLikeEmail(fd Field) bool {
-	return fd.Name == "email" || strings.HasPrefix(fd.Column, "emailaddress") || strings.Contains(fd.Rules, "email")
 }
 
 func parseBool(s string) (bool, bool) {
@@ -137,7 +199,8 @@ func message(err error) string {
 	case "email":
 		return "must be a valid email address"
 	case "max":
-		return fmt.Sprintf("must be at most %s characters", p)
+		v, _ := fe.Value().(string)
+		return fmt.Sprintf("must be at most %s characters%s", p, twoUnitsNote(v))
 	case "min":
 		return fmt.Sprintf("must be at least %s characters", p)
 	case "len":

@@ -3,7 +3,6 @@ package handlers
 import (
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -11,19 +10,10 @@ import (
 	"github.com/leadbridge/leadbridge/submission"
 )
 
-// fieldView is a form field as the hosted page shows it.
-type fieldView struct {
-	forms.Field
-	Required     bool
-	Multiline    bool
-	InputType    string
-	Autocomplete string
-}
-
 type formPage struct {
 	page
 	Form           *forms.Form
-	Fields         []fieldView
+	Fields         []forms.Field // the template asks each for InputType, Autocomplete, Multiline, Required
 	Values         map[string]string
 	Errors         map[string]string
 	Action         string
@@ -52,29 +42,8 @@ func (s *server) renderForm(c echo.Context, status int, f *forms.Form, values, p
 		values = map[string]string{}
 	}
 	p := formPage{
-		page: page{s.hashes}, Form: f, Values: values, Errors: problems,
+		page: page{s.hashes}, Form: f, Fields: f.Fields, Values: values, Errors: problems,
 		Action: "/f/" + url.PathEscape(f.ID), IdempotencyKey: idem, Notice: notice,
-	}
-	for _, fd := range f.Fields {
-		v := fieldView{Field: fd, InputType: "text"}
-		v.Required = strings.Contains(","+fd.Rules+",", ",required,")
-		switch {
-		case fd.Column == "description" || fd.Name == "message":
-			v.Multiline = true
-		case fd.Column == "emailaddress1" || strings.Contains(fd.Rules, "email"):
-			v.InputType, v.Autocomplete = "email", "email"
-		case strings.HasPrefix(fd.Column, "telephone") || fd.Column == "mobilephone":
-			v.InputType, v.Autocomplete = "tel", "tel"
-		case fd.Column == "firstname":
-			v.Autocomplete = "given-name"
-		case fd.Column == "lastname":
-			v.Autocomplete = "family-name"
-		case fd.Column == "companyname":
-			v.Autocomplete = "organization"
-		case fd.Column == "jobtitle":
-			v.Autocomplete = "organization-title"
-		}
-		p.Fields = append(p.Fields, v)
 	}
 	return s.render(c, status, "form.html", p)
 }

@@ -6,10 +6,11 @@
 // A lease expires by itself after its ttl unless its holder keeps renewing it,
 // so a worker killed with SIGKILL blocks its key for at most ttl. Because a
 // holder can also lose its lease while still running (a stall longer than the
-// ttl, a partition from Redis), every lease carries a fencing token and a
-// context that is cancelled when the lease is lost: callers stop their
-// in-flight writes on that context, and a store that remembers the highest
-// token it has seen can refuse writes from a holder that has been overtaken.
+// ttl, a partition from Redis), every lease carries a context that is
+// cancelled when the lease is lost: callers stop their in-flight writes on
+// it. Each holder is told apart by a token that strictly increases from
+// holder to holder (a fencing token), so that a late renewal or release
+// never touches its successor's lease.
 //
 // Redis keys, for a Locker with prefix P and a key K:
 //
@@ -35,7 +36,7 @@ import (
 
 // ErrLost means the lease is no longer held by the caller: it expired, was
 // taken over by another holder, or was already released. It is returned by
-// Check and Release, and is the context.Cause of Lease.Context after a loss.
+// Release, and is the context.Cause of Lease.Context after a loss.
 var ErrLost = errors.New("lease: lost")
 
 // errReleased is the cause of a Lease's context after a normal Release, so
@@ -107,12 +108,6 @@ return {1, token}
 var renewScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-`)
-
-// checkScript reports whether the caller still holds the lease.
-var checkScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return 1
 `)
 
@@ -323,28 +318,10 @@ func (le *Lease) renew(rctx context.Context, lastSent time.Time) {
 
 func (le *Lease) tokenString() string { return strconv.FormatInt(le.token, 10) }
 
-// Token returns the lease's fencing token. Tokens of one key strictly
-// increase from holder to holder, so a store that records the highest token
-// it has accepted can refuse a write from a holder that lost its lease.
-func (le *Lease) Token() int64 { return le.token }
-
 // Context returns a context derived from the one given to Acquire that is
 // cancelled when the lease is lost (its context.Cause is then ErrLost) or
 // released. Run the work the lease protects under it.
 func (le *Lease) Context() context.Context { return le.ctx }
-
-// Check returns nil if the lease is still held, ErrLost if not, or a Redis
-// error (wrapped).
-func (le *Lease) Check(ctx context.Context) error {
-	held, err := checkScript.Run(ctx, le.rdb, []string{le.holder}, le.tokenString()).Int()
-	if err != nil {
-		return fmt.Errorf("lease: check: %w", err)
-	}
-	if held != 1 {
-		return ErrLost
-	}
-	return nil
-}
 
 // Release gives the lease up, waking the next waiter, and cancels Context.
 // It returns ErrLost if the lease was no longer held — it never deletes

@@ -50,7 +50,7 @@ func TestThrottledCallsWaitRetryAfter(t *testing.T) {
 	errs := make(chan error, calls)
 	for i := range calls {
 		go func() {
-			_, err := c.CreateLead(ctx, crm.Row{"lastname": fmt.Sprintf("Lee %d", i)})
+			_, err := c.CreateLead(ctx, fmt.Sprintf("00000000-0000-0000-0000-%012d", i), crm.Row{"lastname": fmt.Sprintf("Lee %d", i)})
 			errs <- err
 		}()
 	}

@@ -35,7 +35,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
@@ -388,32 +387,4 @@ func parseCount(h string) (int64, bool) {
 		return 0, false
 	}
 	return n, true
-}
-
-// Throttled reports how long the fleet must still wait before sending (0 if
-// it may send now), for logs and metrics. It returns a Redis error (wrapped)
-// if the shared state cannot be read.
-func (l *Limiter) Throttled(ctx context.Context) (time.Duration, error) {
-	ms, err := l.rdb.HGet(ctx, l.keys[1], "until").Int64()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return 0, fmt.Errorf("throttle: read state: %w", err)
-	}
-	until := time.UnixMilli(ms)
-	if local := l.localUntil(); local.After(until) {
-		until = local
-	}
-	return max(until.Sub(l.now()), 0), nil
-}
-
-// Cap reports how many requests the fleet may have in flight now. It returns
-// a Redis error (wrapped) if the shared state cannot be read.
-func (l *Limiter) Cap(ctx context.Context) (int, error) {
-	c, err := l.rdb.HGet(ctx, l.keys[1], "cap").Int()
-	switch {
-	case errors.Is(err, redis.Nil):
-		c = 1
-	case err != nil:
-		return 0, fmt.Errorf("throttle: read state: %w", err)
-	}
-	return min(c, l.max), nil
 }

@@ -104,6 +104,26 @@ func (e *Emulator) Rows(table, query string) []map[string]any {
 	return all
 }
 
+// Delete deletes one row over the Web API, as a CRM user would, with no
+// leadbridge code in the way.
+func (e *Emulator) Delete(table, id string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	u := e.URL() + "/api/data/v9.2/" + table + "(" + id + ")"
+	req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)
+	req.Header.Set("Authorization", "Bearer "+e.token(ctx))
+	resp, err := e.Client().Do(req)
+	if err != nil {
+		e.t.Fatalf("DELETE %s: %v", u, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		e.t.Fatalf("DELETE %s: %d %s", u, resp.StatusCode, body)
+	}
+}
+
 func (e *Emulator) token(ctx context.Context) string {
 	e.t.Helper()
 	form := url.Values{
