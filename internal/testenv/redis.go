@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -105,6 +106,32 @@ func (r *Redis) Restart() {
 	r.stop()
 	if err := r.start(); err != nil {
 		r.t.Fatal(err)
+	}
+}
+
+// Pause stops the server with SIGSTOP: it keeps its port and connections
+// but answers nothing, as a Redis stuck on a slow disk or a frozen VM does.
+// Resume undoes it. (A server still paused when the test ends is killed
+// like any other.)
+func (r *Redis) Pause() {
+	r.t.Helper()
+	r.signal(syscall.SIGSTOP)
+}
+
+// Resume continues a paused server with SIGCONT; what clients sent while it
+// was paused is processed then.
+func (r *Redis) Resume() {
+	r.t.Helper()
+	r.signal(syscall.SIGCONT)
+}
+
+func (r *Redis) signal(sig syscall.Signal) {
+	r.t.Helper()
+	if r.cmd == nil || r.cmd.Process == nil {
+		r.t.Fatalf("redis-server on %s is not running", r.Addr)
+	}
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		r.t.Fatalf("signal redis-server: %v", err)
 	}
 }
 
