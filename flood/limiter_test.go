@@ -3,6 +3,7 @@ package flood_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -197,17 +198,27 @@ func TestSecretIsRequired(t *testing.T) {
 
 // A hung Redis (paused with SIGSTOP: connections open, nothing answered) must
 // not hang intake: the check is allowed unchecked within the limiter's
-// timeout, although this client would wait five minutes on its own.
+// timeout, although these clients would wait five minutes on their own,
+// whether or not they bound their reads by the context's deadline.
 func TestRedisPausedFailsOpen(t *testing.T) {
+	for _, deadlines := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", deadlines), func(t *testing.T) {
+			testRedisPaused(t, deadlines)
+		})
+	}
+}
+
+func testRedisPaused(t *testing.T, deadlines bool) {
 	r := testenv.StartRedis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ReadTimeout: 5 * time.Minute, WriteTimeout: 5 * time.Minute})
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ReadTimeout: 5 * time.Minute, WriteTimeout: 5 * time.Minute,
+		ContextTimeoutEnabled: deadlines})
 	t.Cleanup(func() { rdb.Close() })
 	clock := testenv.NewClock(time.Now())
 	l, err := flood.NewLimiter(rdb, flood.Options{Secret: secret, Timeout: 100 * time.Millisecond, Backoff: time.Second, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	lim := flood.Limits{IPForm: flood.Rate{N: 1, Per: time.Hour}}
+	lim := flood.Limits{IPForm: flood.Rate{N: 1, Per: time.Hour}, Form: flood.Rate{N: 100, Per: time.Hour}}
 	req := flood.Request{IP: ip1, Form: "f"}
 	allow(t, l, req, lim) // the one request the rate allows; Redis is fine
 
@@ -242,7 +253,7 @@ func TestRedisPausedFailsOpen(t *testing.T) {
 	clock.Advance(time.Second)
 	// The count survived: the client is over its rate, and is told so again.
 	d, err = l.Allow(context.Background(), req, lim)
-	if err != nil || d.Allowed || d.Unchecked {
+	if err != nil || d.Allowed || d.Unchecked || d.Limit != flood.LimitIPForm {
 		t.Fatalf("after Redis resumed: got %+v, %v; want denied by %s, checked", d, err, flood.LimitIPForm)
 	}
 }
