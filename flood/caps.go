@@ -2,6 +2,7 @@ package flood
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -77,7 +78,7 @@ func (w WaitingCap) Check(ctx context.Context, form string, max int64) (Decision
 	if max <= 0 {
 		return allowed, nil
 	}
-	n, err := within(ctx, cmpOr(w.Timeout, 250*time.Millisecond), func(ctx context.Context) (int64, error) {
+	n, err := within(ctx, cmp.Or(w.Timeout, 250*time.Millisecond), func(ctx context.Context) (int64, error) {
 		return w.Counter.Waiting(ctx, form)
 	})
 	if err != nil {
@@ -92,7 +93,7 @@ func CheckWaiting(waiting, max int64, retryAfter time.Duration) Decision {
 	if max <= 0 || waiting < max {
 		return allowed
 	}
-	return Decision{Limit: LimitWaiting, RetryAfter: cmpOr(retryAfter, time.Minute)}
+	return Decision{Limit: LimitWaiting, RetryAfter: cmp.Or(retryAfter, time.Minute)}
 }
 
 // Memory is a reading of Redis's memory.
@@ -221,13 +222,13 @@ func NewMemoryGuard(read MemoryReader, o MemoryOptions) (*MemoryGuard, error) {
 	if o.Limit < 0 {
 		return nil, fmt.Errorf("flood: memory limit %d: must not be negative", o.Limit)
 	}
-	o.Fraction = cmpOr(o.Fraction, 0.9)
+	o.Fraction = cmp.Or(o.Fraction, 0.9)
 	if o.Fraction <= 0 || o.Fraction > 1 {
 		return nil, fmt.Errorf("flood: memory fraction %g: must be in (0, 1]", o.Fraction)
 	}
-	o.Every = cmpOr(o.Every, time.Second)
-	o.Timeout = cmpOr(o.Timeout, 250*time.Millisecond)
-	o.RetryAfter = cmpOr(o.RetryAfter, 30*time.Second)
+	o.Every = cmp.Or(o.Every, time.Second)
+	o.Timeout = cmp.Or(o.Timeout, 250*time.Millisecond)
+	o.RetryAfter = cmp.Or(o.RetryAfter, 30*time.Second)
 	if o.Now == nil {
 		o.Now = time.Now
 	}

@@ -60,6 +60,7 @@
 package flood
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -189,11 +190,14 @@ func NewLimiter(rdb redis.UniversalClient, o Options) (*Limiter, error) {
 	l := &Limiter{
 		rl:         redis_rate.NewLimiter(rdb),
 		secret:     o.Secret,
-		timeout:    cmpOr(o.Timeout, 250*time.Millisecond),
-		backoff:    cmpOr(o.Backoff, time.Second),
-		ipv6Prefix: cmpOr(o.IPv6Prefix, 64),
+		timeout:    cmp.Or(o.Timeout, 250*time.Millisecond),
+		backoff:    cmp.Or(o.Backoff, time.Second),
+		ipv6Prefix: cmp.Or(o.IPv6Prefix, 64),
 		now:        o.Now,
 		direct:     honoursDeadlines(rdb),
+	}
+	if o.Timeout < 0 || o.Backoff < 0 {
+		return nil, errors.New("flood: the limiter's Timeout and Backoff must not be negative")
 	}
 	if l.ipv6Prefix < 1 || l.ipv6Prefix > 128 {
 		return nil, fmt.Errorf("flood: IPv6Prefix %d: must be from 1 to 128", o.IPv6Prefix)
@@ -202,14 +206,6 @@ func NewLimiter(rdb redis.UniversalClient, o Options) (*Limiter, error) {
 		l.now = time.Now
 	}
 	return l, nil
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Allow checks req against every non-zero limit in lim and counts it. The
