@@ -82,25 +82,44 @@ func (s *server) submitForm(c echo.Context) error {
 		Page:           truncate(firstNonEmpty(raw[fieldPage], r.Header.Get("Origin")), 2000),
 		Referrer:       truncate(r.Referer(), 2000),
 		IdempotencyKey: idem,
+		RequestID:      requestID(c),
 	}
-	// The store-and-queue sequence runs to its end even if the client goes
-	// away, and no longer than the client would sensibly wait.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.StoreTimeout)
-	defer cancel()
-	existing, err := s.Store.Create(ctx, rec)
-	if errors.Is(err, submission.ErrKeyReused) {
+	id, duplicate, err := s.keep(r.Context(), rec)
+	switch {
+	case errors.Is(err, submission.ErrKeyReused):
 		s.outcome(c, f.ID, "key_reused", "")
 		return &sentForm{form: f, values: raw, idem: idem, err: err}
-	}
-	if err != nil {
+	case err != nil:
 		// Redis may have stored it and answered too late: the client is
 		// told to send it again under the same key.
 		s.outcome(c, f.ID, "unavailable", "")
-		return &sentForm{form: f, values: raw, idem: idem, err: &notDurable{err}}
+		return &sentForm{form: f, values: raw, idem: idem, err: err}
+	case duplicate:
+		s.outcome(c, f.ID, "duplicate", id)
+	default:
+		s.outcome(c, f.ID, "accepted", id)
 	}
-	if existing != "" {
-		s.outcome(c, f.ID, "duplicate", existing)
-		return s.accepted(c, f, existing)
+	return s.accepted(c, f, id)
+}
+
+// keep makes rec durable and queues its delivery: the one path every intake
+// (forms and webhooks) takes to the worker. It returns the submission's id,
+// an earlier submission's when rec's idempotency key was used before
+// (duplicate). Errors: submission.ErrKeyReused, or a *notDurable when Redis
+// did not confirm the write in time.
+func (s *server) keep(ctx context.Context, rec *submission.Record) (id string, duplicate bool, err error) {
+	// The store-and-queue sequence runs to its end even if the client goes
+	// away, and no longer than the client would sensibly wait.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.StoreTimeout)
+	defer cancel()
+	existing, err := s.Store.Create(ctx, rec)
+	switch {
+	case errors.Is(err, submission.ErrKeyReused):
+		return "", false, err
+	case err != nil:
+		return "", false, &notDurable{err}
+	case existing != "":
+		return existing, true, nil
 	}
 	if err := s.Queue.Enqueue(ctx, rec.ID); err != nil {
 		// The record is durable; only its task is missing. The worker's
@@ -109,8 +128,7 @@ func (s *server) submitForm(c echo.Context) error {
 		// with the same Idempotency-Key that was already answered with it.)
 		s.Log.Warn("submission stored but not queued; the janitor will queue it", "id", rec.ID, "err", err)
 	}
-	s.outcome(c, f.ID, "accepted", rec.ID)
-	return s.accepted(c, f, rec.ID)
+	return rec.ID, false, nil
 }
 
 func (s *server) accepted(c echo.Context, f *forms.Form, id string) error {

@@ -58,6 +58,19 @@ type Record struct {
 	Page           string            `json:"page,omitempty"`
 	Referrer       string            `json:"referrer,omitempty"`
 	IdempotencyKey string            `json:"idempotency_key,omitempty"`
+	RequestID      string            `json:"request_id,omitempty"` // the intake request's id, carried into delivery logs
+
+	// Attribution is where the visitor came from: utm_source, utm_medium,
+	// utm_campaign, utm_term, utm_content, gclid, fbclid, msclkid.
+	Attribution map[string]string `json:"attribution,omitempty"`
+	// Consent is what the person agreed to, as shown to them.
+	Consent *Consent `json:"consent,omitempty"`
+	// Payload is a webhook's body as received, for the admin console.
+	Payload *Payload `json:"payload,omitempty"`
+	// Spam says why intake held the submission back from delivery.
+	Spam *SpamInfo `json:"spam,omitempty"`
+	// Edits are the changes people made to the fields before a retry.
+	Edits []Edit `json:"edits,omitempty"`
 
 	AttemptID    string     `json:"attempt_id,omitempty"` // the attempt in progress; an older one's result is dropped
 	RetriedAt    *time.Time `json:"retried_at,omitempty"` // a person asked for a retry; the retry horizon restarts here
@@ -70,9 +83,47 @@ type Record struct {
 	ContactID   string     `json:"contact_id,omitempty"`
 	Action      string     `json:"action,omitempty"` // created | updated
 	Match       string     `json:"match,omitempty"`  // why this lead was chosen
+	Changes     []Change   `json:"changes,omitempty"` // what an update changed on the lead
 	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
 
 	DiscardReason string `json:"discard_reason,omitempty"`
+}
+
+// Consent is a person's consent as given on a form.
+type Consent struct {
+	Given   bool      `json:"given"`
+	Text    string    `json:"text,omitempty"`    // the words shown next to the checkbox
+	Version string    `json:"version,omitempty"` // the form's consent version
+	Policy  string    `json:"policy,omitempty"`  // the privacy policy linked
+	At      time.Time `json:"at"`
+	IP      string    `json:"ip,omitempty"`
+}
+
+// Payload is a raw request body kept as received (webhooks).
+type Payload struct {
+	ContentType string `json:"content_type"`
+	Body        string `json:"body"`
+}
+
+// SpamInfo is intake's spam verdict: a short reason code and words for an admin.
+type SpamInfo struct {
+	Reason string `json:"reason"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Edit is one change a person made to a submission's fields.
+type Edit struct {
+	By     string            `json:"by"`
+	At     time.Time         `json:"at"`
+	Before map[string]string `json:"before"`
+	After  map[string]string `json:"after"`
+}
+
+// Change is one lead column an update set: its value before and after.
+type Change struct {
+	Column string `json:"column"`
+	Before any    `json:"before"`
+	After  any    `json:"after"`
 }
 
 // Attempt is one delivery attempt.
