@@ -81,8 +81,8 @@ type Record struct {
 
 	LeadID      string     `json:"lead_id,omitempty"`
 	ContactID   string     `json:"contact_id,omitempty"`
-	Action      string     `json:"action,omitempty"` // created | updated
-	Match       string     `json:"match,omitempty"`  // why this lead was chosen
+	Action      string     `json:"action,omitempty"`  // created | updated
+	Match       string     `json:"match,omitempty"`   // why this lead was chosen
 	Changes     []Change   `json:"changes,omitempty"` // what an update changed on the lead
 	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
 
