@@ -155,3 +155,14 @@ func (s *Store) Discard(ctx context.Context, id, reason string) (*Record, error)
 		return nil
 	})
 }
+
+// Release sends a submission that intake held as spam to delivery after
+// all. The caller queues it.
+func (s *Store) Release(ctx context.Context, id string) (*Record, error) {
+	return s.transition(ctx, id, "release", []string{StatusSpam}, func(r *Record) error {
+		now := s.now().UTC()
+		r.Status = StatusAccepted
+		r.RetriedAt = &now
+		return nil
+	})
+}

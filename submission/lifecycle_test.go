@@ -20,6 +20,8 @@ func TestTransitions(t *testing.T) {
 			map[string]string{StatusFailed: StatusAccepted, StatusDiscarded: StatusAccepted}},
 		{"discard", func(id string) (*Record, error) { return s.Discard(ctx(t), id, "test entry") },
 			map[string]string{StatusFailed: StatusDiscarded, StatusSpam: StatusDiscarded}},
+		{"release", func(id string) (*Record, error) { return s.Release(ctx(t), id) },
+			map[string]string{StatusSpam: StatusAccepted}},
 		{"begin", func(id string) (*Record, error) { return s.BeginAttempt(ctx(t), id) },
 			map[string]string{StatusAccepted: StatusDelivering, StatusRetrying: StatusDelivering, StatusDelivering: StatusDelivering}},
 	}
@@ -138,4 +140,37 @@ func TestAttemptOutcomes(t *testing.T) {
 			t.Errorf("after retry: horizon start %v (%v), want %v", got.HorizonStart(), err, clk.Now())
 		}
 	})
+}
+
+// TestCreateHeldOrRefused: intake may keep a submission it will not deliver
+// now — held as spam, or refused with the reason — under its own status and
+// in the failed list a person looks at, never in between.
+func TestCreateHeldOrRefused(t *testing.T) {
+	t.Parallel()
+	s, rdb, _ := newStore(t)
+	spam := create(t, s, &Record{Form: "demo", Spam: &SpamInfo{Reason: "honeypot"}})
+	refused := create(t, s, &Record{Form: "demo", LastError: &ErrorInfo{Category: CategoryInvalidData, Message: "email: must be a valid email address"}})
+	for _, tc := range []struct {
+		id, status string
+	}{{spam.ID, StatusSpam}, {refused.ID, StatusFailed}} {
+		if got, _ := s.Get(ctx(t), tc.id); got.Status != tc.status {
+			t.Errorf("stored status %s, want %s", got.Status, tc.status)
+		}
+		if ids := members(t, rdb, keyIndex+tc.status); len(ids) != 1 || ids[0] != tc.id {
+			t.Errorf("%s index: %v, want [%s]", tc.status, ids, tc.id)
+		}
+	}
+	if ids := members(t, rdb, keyFailed+"demo"); len(ids) != 1 || ids[0] != refused.ID {
+		t.Errorf("failed list of the form: %v, want [%s]", ids, refused.ID)
+	}
+	if ids := members(t, rdb, keyIndex+StatusAccepted); len(ids) != 0 {
+		t.Errorf("accepted index: %v, want empty", ids)
+	}
+
+	// A webhook's delivery id is remembered for its platform's retry horizon.
+	create(t, s, &Record{Form: "demo", IdempotencyKey: "hook:meta:123", KeyTTL: 36 * time.Hour})
+	ttl, err := rdb.TTL(ctx(t), idemKey("demo", "hook:meta:123")).Result()
+	if err != nil || ttl <= 35*time.Hour || ttl > 36*time.Hour {
+		t.Errorf("key TTL %s (%v), want 36 h", ttl, err)
+	}
 }

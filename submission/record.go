@@ -59,6 +59,9 @@ type Record struct {
 	Referrer       string            `json:"referrer,omitempty"`
 	IdempotencyKey string            `json:"idempotency_key,omitempty"`
 	RequestID      string            `json:"request_id,omitempty"` // the intake request's id, carried into delivery logs
+	// KeyTTL is how long IdempotencyKey names this submission (a webhook
+	// platform's retry horizon); 0 means a day. Not stored on the record.
+	KeyTTL time.Duration `json:"-"`
 
 	// Attribution is where the visitor came from: utm_source, utm_medium,
 	// utm_campaign, utm_term, utm_content, gclid, fbclid, msclkid.

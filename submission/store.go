@@ -65,7 +65,8 @@ func NewStore(rdb redis.UniversalClient, retention time.Duration) *Store {
 // a key without its record or the other way round.
 // KEYS[3] is always a key in the {lb} slot (Redis Cluster refuses keys of
 // other slots, and "" hashes elsewhere); ARGV[5] says whether it is a real
-// idempotency key, ARGV[6] is what to store under it.
+// idempotency key, ARGV[6] is what to store under it. KEYS[4] is the form's
+// failed index, written when ARGV[7] is '1' (a submission refused at intake).
 var createScript = redis.NewScript(`
 local keyed = ARGV[5] == '1'
 if keyed then
@@ -74,11 +75,15 @@ if keyed then
 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+if ARGV[7] == '1' then redis.call('ZADD', KEYS[4], ARGV[2], ARGV[3]) end
 if keyed then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[4]) end
 return ''
 `)
 
-// Create makes r durable with status accepted. When r.IdempotencyKey is set
+// Create makes r durable: accepted, for delivery; spam when intake held it
+// back (r.Spam is set; it is never queued); or failed when intake refused
+// its content but keeps it for a person to fix (r.LastError is set, e.g. a
+// webhook whose mapped fields are invalid). When r.IdempotencyKey is set
 // and a submission of the same form was already created with it, nothing is
 // written: if that submission had the same fields, its id is returned as
 // existing; otherwise the error is ErrKeyReused (Stripe's rule: a key names
@@ -93,6 +98,12 @@ func (s *Store) Create(ctx context.Context, r *Record) (existing string, err err
 		r.ReceivedAt = now
 	}
 	r.Status = StatusAccepted
+	switch {
+	case r.Spam != nil:
+		r.Status = StatusSpam
+	case r.LastError != nil:
+		r.Status = StatusFailed
+	}
 	r.UpdatedAt = now
 	data, err := json.Marshal(r)
 	if err != nil {
@@ -103,9 +114,17 @@ func (s *Store) Create(ctx context.Context, r *Record) (existing string, err err
 	if r.IdempotencyKey != "" {
 		idem, keyed = idemKey(r.Form, r.IdempotencyKey), "1"
 	}
+	ttl := idempotencyTTL
+	if r.KeyTTL > 0 {
+		ttl = r.KeyTTL
+	}
+	failed := "0"
+	if r.Status == StatusFailed {
+		failed = "1"
+	}
 	res, err := createScript.Run(ctx, s.rdb,
-		[]string{keyRecord + r.ID, keyIndex + StatusAccepted, idem},
-		data, score(now), r.ID, int(idempotencyTTL.Seconds()), keyed, r.ID+":"+fp).Text()
+		[]string{keyRecord + r.ID, keyIndex + r.Status, idem, keyFailed + r.Form},
+		data, score(now), r.ID, int(ttl.Seconds()), keyed, r.ID+":"+fp, failed).Text()
 	if err != nil {
 		return "", fmt.Errorf("submission: create: %w", err)
 	}
