@@ -527,3 +527,18 @@ func TestLogsHoldNoPersonalData(t *testing.T) {
 		}
 	}
 }
+
+// TestHomeGoesToAConfiguredForm: the bare address leads to a form the API
+// serves, not to /f/demo when the file has none.
+func TestHomeGoesToAConfiguredForm(t *testing.T) {
+	t.Parallel()
+	path := testenv.WriteFile(t, "f.yaml", "forms:\n  contact-us:\n    fields:\n      email: {column: emailaddress1}\n")
+	for _, tc := range []struct{ config, want string }{{"", "/f/demo"}, {path, "/f/contact-us"}} {
+		v := newEnvWith(t, envOptions{configFile: tc.config})
+		rec := httptest.NewRecorder()
+		v.e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		if rec.Code != http.StatusFound || rec.Header().Get("Location") != tc.want {
+			t.Errorf("GET / with config %q: %d to %q, want 302 to %s", tc.config, rec.Code, rec.Header().Get("Location"), tc.want)
+		}
+	}
+}

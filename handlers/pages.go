@@ -64,3 +64,13 @@ func (s *server) thanks(c echo.Context) error {
 		ID   string
 	}{page{s.hashes}, f, id})
 }
+
+// home sends a visitor of the bare address to the first form (the demo form
+// when no file is configured); with no form at all there is nothing to show.
+func (s *server) home(c echo.Context) error {
+	ids := s.Forms.IDs()
+	if len(ids) == 0 {
+		return echo.NewHTTPError(http.StatusNotFound, "No forms are configured.")
+	}
+	return c.Redirect(http.StatusFound, "/f/"+url.PathEscape(ids[0]))
+}

@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"net/http"
-
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -64,6 +62,6 @@ func (s *server) routes() *echo.Echo {
 	})
 	assets.StaticFS("/", static.FS)
 
-	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/f/demo") })
+	e.GET("/", s.home)
 	return e
 }
