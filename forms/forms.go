@@ -9,6 +9,10 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+
+	"golang.org/x/text/language"
+
+	"github.com/leadbridge/leadbridge/spam"
 )
 
 // Match keys a form can dedupe on.
@@ -34,7 +38,8 @@ const (
 // Form is one lead-capture form: what it accepts and how it lands in the CRM.
 type Form struct {
 	ID             string
-	Title          string
+	Title          string // in the form's language; Prepare sets it from Titles
+	Titles         Text   // the title in every language given
 	AllowedOrigins []string
 	SuccessURL     string
 	ErrorURL       string
@@ -46,18 +51,64 @@ type Form struct {
 	AlternateKey   string // lead column with an alternate key in the org; "" = query then write
 	Fields         []Field
 
-	subject *template.Template
+	// Language is the form's own language: what its plain texts are
+	// written in, and what a visitor who asks for none of its languages
+	// sees. "en" when not set.
+	Language    string
+	Intro       Text            // words above the fields
+	SubmitLabel Text            // the button; the built-in "Send" when empty
+	ThankYou    Text            // after a submission; the built-in thanks when empty
+	Messages    map[string]Text // the form's wording of built-in messages (MessageKeys)
+	Consent     *Consent        // the consent checkbox's text, policy and version; nil = none
+	// FrameAncestors are the origins that may show the hosted page in a
+	// frame (CSP frame-ancestors); none: no one may.
+	FrameAncestors []string
+	// Spam is the form's spam and flood settings (its spam: key).
+	Spam spam.Config
+
+	subject   *template.Template
+	languages []string
+	matcher   language.Matcher
+}
+
+// Consent is what a form's consent checkbox says and records: the words a
+// person agrees to, the privacy policy linked next to them, and the
+// version of that wording, all kept with each submission.
+type Consent struct {
+	Field     string // the consent field; "" = the first field with the consent role
+	Text      Text
+	PolicyURL string
+	Version   string
+	// Columns are the lead columns the checkbox writes, replacing the
+	// field's own: a tick writes false into the do-not and opt-out columns
+	// (donotbulkemail, msdyn_gdproptout, …) and true into any other.
+	Columns []string
 }
 
 // Field is one input of a form.
 type Field struct {
-	Name   string // the name the form posts
-	Label  string
-	Column string // lead column it is written to; "" = kept on the record only
-	Rules  string // validator v10 tags
-	Type   string // "string" (default) or "bool"
-	Invert bool   // for bool fields: write the negation (consent → donotbulkemail)
-	Role   Role   // what the field means; "" = decided by Prepare from the column
+	Name        string // the name the form posts
+	Label       string // in the form's language; Prepare sets it from Labels (or the name)
+	Labels      Text   // the label in every language given
+	Help        Text   // a hint under the label
+	Placeholder Text
+	Column      string   // lead column it is written to; "" = kept on the record only
+	Also        []string // more columns a checkbox writes (see LeadValues)
+	Rules       string   // validator v10 tags
+	// Type is the value's kind, "string" or "bool", after Prepare. In a
+	// form being prepared it may also name a control (select, hidden, …),
+	// as the YAML's type: key does; Prepare moves that to Control.
+	Type    string
+	Control string // how it is asked: one of Controls; "" = decided by Prepare from Type and role
+	Invert  bool   // for bool fields: write the negation (consent → donotbulkemail)
+	Role    Role   // what the field means; "" = decided by Prepare from the column
+	// AutocompleteToken overrides the autocomplete token the role gives.
+	AutocompleteToken string
+	Options           []Option // a select's or radio group's choices
+	Value             string   // a hidden field's fixed value
+	Param             string   // the page URL parameter a hidden field's value comes from
+
+	choice bool // every option's value is a whole number
 }
 
 // Field returns the field with that name.
@@ -73,8 +124,14 @@ func (f *Form) Field(name string) (Field, bool) {
 // Prepare checks the form's settings and compiles its subject template. It is
 // called once at start-up; errors name the setting at fault.
 func (f *Form) Prepare(v *Validator) error {
-	if f.Title == "" {
-		f.Title = f.ID
+	if f.Language == "" {
+		f.Language = "en"
+	}
+	if !ValidLanguage(f.Language) {
+		return fmt.Errorf("language: %q is not a language tag like en, de or pt-BR", f.Language)
+	}
+	if err := f.prepareTexts(); err != nil {
+		return err
 	}
 	if f.Subject == "" {
 		f.Subject = "Web form: " + f.Title
@@ -129,25 +186,32 @@ func (f *Form) Prepare(v *Validator) error {
 			return fmt.Errorf("fields.%s: defined twice", fd.Name)
 		}
 		seen[fd.Name] = true
-		switch fd.Type {
-		case "":
-			fd.Type = "string"
-		case "string", "bool":
-		default:
-			return fmt.Errorf("fields.%s.type: %q is not one of string, bool", fd.Name, fd.Type)
-		}
-		if fd.Label == "" {
-			fd.Label = humanize(fd.Name)
+		if err := fd.prepareControl(); err != nil {
+			return fmt.Errorf("fields.%s.%v", fd.Name, err)
 		}
 		if fd.Role == "" {
 			fd.Role = columnRole(fd.Column, fd.Type)
+			if fd.Control == ControlHidden && isAttribution(fd.Param) {
+				fd.Role = RoleAttribution
+			}
 		} else if err := checkRole(fd); err != nil {
 			return fmt.Errorf("fields.%s.role: %v", fd.Name, err)
+		}
+		fd.defaultControl()
+		if err := fd.prepareFieldTexts(f.Language); err != nil {
+			return fmt.Errorf("fields.%s.%v", fd.Name, err)
+		}
+		if err := fd.prepareOptions(f.Language); err != nil {
+			return fmt.Errorf("fields.%s.%v", fd.Name, err)
 		}
 		if err := v.checkRules(fd.Rules); err != nil {
 			return fmt.Errorf("fields.%s.rules: %v", fd.Name, err)
 		}
 	}
+	if err := f.prepareConsent(); err != nil {
+		return err
+	}
+	f.collectLanguages()
 	for _, m := range f.Match {
 		for _, r := range matchRoles[m] {
 			if _, ok := f.IdentityField(r); !ok {
@@ -205,7 +269,7 @@ func (s Set) IDs() []string {
 
 // Demo is the built-in form served when no configuration file is given.
 func Demo() *Form {
-	return &Form{
+	f := &Form{
 		ID:             "demo",
 		Title:          "Demo form",
 		AllowedOrigins: []string{"*"},
@@ -225,6 +289,25 @@ func Demo() *Form {
 			{Name: "consent", Label: "I agree to receive marketing email", Column: "donotbulkemail", Type: "bool", Invert: true},
 		},
 	}
+	for i, l := range demoLabels {
+		f.Fields[i].Labels = l
+	}
+	f.Titles = Text{"en": "Demo form", "de": "Demo-Formular", "fr": "Formulaire de démonstration", "es": "Formulario de demostración"}
+	f.Consent = &Consent{Version: "demo-1", Text: f.Fields[len(f.Fields)-1].Labels}
+	return f
+}
+
+// demoLabels are the demo form's labels in the languages of the built-in
+// messages, so that it shows them all.
+var demoLabels = []Text{
+	{"en": "First name", "de": "Vorname", "fr": "Prénom", "es": "Nombre"},
+	{"en": "Last name", "de": "Nachname", "fr": "Nom", "es": "Apellidos"},
+	{"en": "Email", "de": "E-Mail", "fr": "E-mail", "es": "Correo electrónico"},
+	{"en": "Company", "de": "Firma", "fr": "Entreprise", "es": "Empresa"},
+	{"en": "Phone", "de": "Telefon", "fr": "Téléphone", "es": "Teléfono"},
+	{"en": "Job title", "de": "Position", "fr": "Fonction", "es": "Cargo"},
+	{"en": "Message", "de": "Nachricht", "fr": "Message", "es": "Mensaje"},
+	{"en": "I agree to receive marketing email", "de": "Ich möchte Marketing-E-Mails erhalten", "fr": "J’accepte de recevoir des e-mails marketing", "es": "Acepto recibir correos electrónicos de marketing"},
 }
 
 func humanize(name string) string {

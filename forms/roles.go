@@ -21,10 +21,13 @@ const (
 	RoleMessage Role = "message" // free text: a multi-line box on the page
 	RoleConsent Role = "consent" // a yes/no permission such as donotbulkemail
 	RoleOther   Role = "other"   // anything else
+	// RoleAttribution is where the visitor came from: a hidden field whose
+	// value is one of the page URL's AttributionKeys (utm_source, gclid, …).
+	RoleAttribution Role = "attribution"
 )
 
 // roles lists every role, in the order error messages name them.
-var roles = []Role{RoleEmail, RolePhone, RoleCompany, RoleName, RoleMessage, RoleConsent, RoleOther}
+var roles = []Role{RoleEmail, RolePhone, RoleCompany, RoleName, RoleMessage, RoleConsent, RoleOther, RoleAttribution}
 
 // columnRoles are the roles of the lead columns that have one; every other
 // column is RoleOther unless the form says otherwise.
@@ -145,17 +148,14 @@ func (fd Field) Required() bool {
 
 // Multiline reports whether the hosted page asks for the field in a text box
 // of several lines.
-func (fd Field) Multiline() bool { return fd.Role == RoleMessage }
+func (fd Field) Multiline() bool { return fd.Control == ControlTextarea }
 
-// InputType is the type of the hosted page's <input> for the field.
+// InputType is the type of the hosted page's <input> for the field (a
+// textarea or select is asked for in its own element; "text" for those).
 func (fd Field) InputType() string {
-	switch {
-	case fd.Type == "bool":
-		return "checkbox"
-	case fd.Role == RoleEmail:
-		return "email"
-	case fd.Role == RolePhone:
-		return "tel"
+	switch fd.Control {
+	case ControlEmail, ControlTel, ControlCheckbox, ControlRadio, ControlHidden:
+		return fd.Control
 	}
 	return "text"
 }
@@ -173,6 +173,12 @@ var columnAutocomplete = map[string]string{
 // Autocomplete is the HTML autocomplete token for the field, so that
 // browsers fill in what they know; "" when none fits.
 func (fd Field) Autocomplete() string {
+	if fd.AutocompleteToken != "" {
+		return fd.AutocompleteToken
+	}
+	if fd.Control == ControlHidden || fd.Control == ControlCheckbox {
+		return ""
+	}
 	switch fd.Role {
 	case RoleEmail:
 		return "email"

@@ -94,9 +94,9 @@ func CutUTF16(s string, n int) string {
 }
 
 // twoUnitsNote explains a length refusal that emoji caused.
-func twoUnitsNote(s string) string {
+func twoUnitsNote(f *Form, lang, s string) string {
 	if utf16Len(s) != utf8.RuneCountInString(s) {
-		return " (an emoji counts as two)"
+		return f.Message(lang, MsgEmojiNote)
 	}
 	return ""
 }
@@ -119,31 +119,43 @@ func (v *Validator) checkRules(rules string) (err error) {
 	return nil
 }
 
-// Clean validates raw submitted values for form f. It returns the normalized
-// values of the form's fields (trimmed; values of email fields lower-cased;
-// bools as "true" or "false") and, when anything is wrong, a message per field name.
+// Clean validates raw submitted values for form f, with messages in the
+// form's own language; see CleanIn.
 func (v *Validator) Clean(f *Form, raw map[string]string) (map[string]string, map[string]string) {
+	return v.CleanIn(f, raw, f.Language)
+}
+
+// CleanIn validates raw submitted values for form f. It returns the
+// normalized values of the form's fields (trimmed; values of email fields
+// lower-cased; bools as "true" or "false"; a select's or radio's option
+// value, also when the option's label was sent) and, when anything is
+// wrong, a message per field name, in lang (see Form.Message). A hidden
+// field with a fixed value always has that value, whatever raw says.
+func (v *Validator) CleanIn(f *Form, raw map[string]string, lang string) (map[string]string, map[string]string) {
 	clean := make(map[string]string, len(f.Fields))
 	problems := map[string]string{}
 	for _, fd := range f.Fields {
 		val := strings.TrimSpace(raw[fd.Name])
+		if fd.Control == ControlHidden && fd.Value != "" {
+			val = fd.Value
+		}
 		if !utf8.ValidString(val) {
-			problems[fd.Name] = "contains characters that are not valid text"
+			problems[fd.Name] = f.Message(lang, MsgNotText)
 			continue
 		}
 		if strings.ContainsRune(val, 0) {
-			problems[fd.Name] = "contains a null character"
+			problems[fd.Name] = f.Message(lang, MsgNullChar)
 			continue
 		}
 		if fd.Type == "bool" {
 			b, ok := parseBool(val)
 			if !ok {
-				problems[fd.Name] = "must be yes or no"
+				problems[fd.Name] = f.Message(lang, MsgYesNo)
 				continue
 			}
 			if !b && fd.Required() {
 				// For a checkbox, required means ticked (e.g. consent).
-				problems[fd.Name] = "must be ticked"
+				problems[fd.Name] = f.Message(lang, MsgTicked)
 				continue
 			}
 			val = fmt.Sprint(b)
@@ -151,18 +163,26 @@ func (v *Validator) Clean(f *Form, raw map[string]string) (map[string]string, ma
 		if fd.Role == RoleEmail {
 			val = strings.ToLower(val)
 		}
+		if len(fd.Options) > 0 && val != "" {
+			o, ok := fd.option(val)
+			if !ok {
+				problems[fd.Name] = f.Message(lang, MsgOption)
+				continue
+			}
+			val = o
+		}
 		if fd.Rules != "" {
 			if err := v.v.Var(val, fd.Rules); err != nil {
-				problems[fd.Name] = message(err)
+				problems[fd.Name] = message(f, lang, err)
 				continue
 			}
 		}
-		if val != "" && fd.Role == RoleEmail && !validEmail(val) {
-			problems[fd.Name] = "must be a valid email address"
+		if val != "" && (fd.Role == RoleEmail || fd.Control == ControlEmail) && !validEmail(val) {
+			problems[fd.Name] = f.Message(lang, MsgEmail)
 			continue
 		}
 		if max, ok := leadColumnMax[fd.Column]; ok && utf16Len(val) > max {
-			problems[fd.Name] = fmt.Sprintf("must be at most %d characters%s", max, twoUnitsNote(val))
+			problems[fd.Name] = f.Message(lang, MsgMax, strconv.Itoa(max)) + twoUnitsNote(f, lang, val)
 			continue
 		}
 		if val != "" {
@@ -185,44 +205,45 @@ func parseBool(s string) (bool, bool) {
 	return false, false
 }
 
-// message turns a validator error into words for the person filling the form.
-func message(err error) string {
+// message turns a validator error into words for the person filling the
+// form, in lang.
+func message(f *Form, lang string, err error) string {
 	var ves validator.ValidationErrors
 	if !errors.As(err, &ves) || len(ves) == 0 {
-		return "is not valid"
+		return f.Message(lang, MsgInvalid, "?")
 	}
 	fe := ves[0]
 	p := fe.Param()
 	switch fe.Tag() {
 	case "required":
-		return "is required"
+		return f.Message(lang, MsgRequired)
 	case "email":
-		return "must be a valid email address"
+		return f.Message(lang, MsgEmail)
 	case "max":
 		v, _ := fe.Value().(string)
-		return fmt.Sprintf("must be at most %s characters%s", p, twoUnitsNote(v))
+		return f.Message(lang, MsgMax, p) + twoUnitsNote(f, lang, v)
 	case "min":
-		return fmt.Sprintf("must be at least %s characters", p)
+		return f.Message(lang, MsgMin, p)
 	case "len":
-		return fmt.Sprintf("must be exactly %s characters", p)
+		return f.Message(lang, MsgLen, p)
 	case "oneof":
-		return "must be one of: " + strings.Join(strings.Fields(p), ", ")
+		return f.Message(lang, MsgOneOf, strings.Join(strings.Fields(p), ", "))
 	case "url", "http_url", "https_url", "uri":
-		return "must be a web address starting with http:// or https://"
+		return f.Message(lang, MsgURL)
 	case "e164":
-		return "must be a phone number in international format, like +14155550123"
+		return f.Message(lang, MsgE164)
 	case "numeric", "number":
-		return "must be a number"
+		return f.Message(lang, MsgNumeric)
 	case "alpha":
-		return "must contain letters only"
+		return f.Message(lang, MsgAlpha)
 	case "alphanum":
-		return "must contain letters and digits only"
+		return f.Message(lang, MsgAlphanum)
 	case "boolean":
-		return "must be yes or no"
+		return f.Message(lang, MsgYesNo)
 	case "eq":
-		return "must be " + p
+		return f.Message(lang, MsgEq, p)
 	}
-	return fmt.Sprintf("is not valid (%s)", fe.Tag())
+	return f.Message(lang, MsgInvalid, fe.Tag())
 }
 
 // validEmail guards email columns even when a form's rules forget "email":

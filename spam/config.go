@@ -31,6 +31,10 @@ type Config struct {
 	// RateLimits are the form's rate limits; IP (every form together) is a
 	// server-wide setting, not a form's, and is left zero here.
 	RateLimits flood.Limits
+	// RateLimitOff: the form says rate_limit: off — no per-address or
+	// per-form limit, not even the server's defaults (the per-token limit
+	// of min_seconds stays: it is part of the spam check).
+	RateLimitOff bool
 	// WaitingCap is how many of the form's submissions may wait for
 	// delivery before intake answers 503; 0 leaves it to the server-wide
 	// default.
@@ -63,7 +67,7 @@ var fieldName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,63}$`)
 //
 //	honeypot:    field name that must stay empty
 //	min_seconds: least seconds between serving the form and receiving it (0–3600, decimals allowed)
-//	rate_limit:  N/second|minute|hour|day per client address on this form, or a mapping of
+//	rate_limit:  off, or N/second|minute|hour|day per client address on this form, or a mapping of
 //	             per_ip (the same), per_form (everyone together) and per_token (uses of one
 //	             form token; 10/hour by default when min_seconds is set)
 //	waiting_cap: submissions waiting for delivery beyond which intake answers 503
@@ -95,6 +99,7 @@ func DecodeConfig(n *yaml.Node, path string, resolve func(ref string) (string, e
 type decoder struct {
 	resolve func(string) (string, error)
 	errs    []error
+	off     bool // rate_limit: off
 }
 
 func (d *decoder) fail(key, format string, args ...any) {
@@ -154,6 +159,7 @@ func (d *decoder) config(n *yaml.Node) Config {
 	}
 	if r := v["rate_limit"]; r != nil {
 		cfg.RateLimits = d.rateLimits(r)
+		cfg.RateLimitOff = d.off
 	}
 	if cfg.MinFill > 0 && cfg.RateLimits.Token.IsZero() {
 		cfg.RateLimits.Token = DefaultTokenRate
@@ -175,6 +181,10 @@ func (d *decoder) config(n *yaml.Node) Config {
 func (d *decoder) rateLimits(n *yaml.Node) flood.Limits {
 	var l flood.Limits
 	if s, ok := scalar(n); ok {
+		if s == "off" {
+			d.off = true
+			return l
+		}
 		l.IPForm = d.rate("rate_limit", s)
 		return l
 	}

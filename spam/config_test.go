@@ -111,8 +111,12 @@ func TestDecodeDefaults(t *testing.T) {
 		t.Errorf("v3 without threshold: %+v, %v; want %v", cfg.Captcha, err, spam.DefaultThreshold)
 	}
 	cfg, err = decode(t, "{rate_limit: 10/minute}")
-	if err != nil || !cfg.RateLimits.Token.IsZero() {
+	if err != nil || !cfg.RateLimits.Token.IsZero() || cfg.RateLimitOff {
 		t.Errorf("no min_seconds: per-token limit %v, %v; want none (no token is checked)", cfg.RateLimits.Token, err)
+	}
+	cfg, err = decode(t, "{rate_limit: off, min_seconds: 1}")
+	if err != nil || !cfg.RateLimitOff || cfg.RateLimits.IPForm != (flood.Rate{}) || cfg.RateLimits.Token != spam.DefaultTokenRate {
+		t.Errorf("rate_limit: off: %+v, %v; want off, with the per-token limit of min_seconds kept", cfg, err)
 	}
 }
 
