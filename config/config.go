@@ -49,6 +49,7 @@ type API struct {
 	MaxBodyBytes   int64
 	Retention      time.Duration // of discarded records (set by the status API)
 	Forms          forms.Set
+	Web            Web
 }
 
 // Dataverse is where and as whom the worker writes.
@@ -130,6 +131,9 @@ func LoadAPI(getenv Getenv) (API, error) {
 	fs, err := LoadForms(getenv("LEADBRIDGE_CONFIG"), getenv)
 	errs = append(errs, err)
 	c.Forms = fs
+	w, err := loadWeb(getenv, fs)
+	errs = append(errs, err)
+	c.Web = w
 	return c, errors.Join(errs...)
 }
 
@@ -159,7 +163,9 @@ func LoadWorker(getenv Getenv) (Worker, error) {
 	dv, err := loadDataverse(getenv)
 	errs = append(errs, err)
 	c.Dataverse = dv
-	fs, err := LoadForms(getenv("LEADBRIDGE_CONFIG"), getenv)
+	// The worker verifies no captcha: it checks the secrets' references
+	// but needs none of their values in its environment.
+	fs, err := loadForms(getenv("LEADBRIDGE_CONFIG"), checkReference)
 	errs = append(errs, err)
 	c.Forms = fs
 	return c, errors.Join(errs...)

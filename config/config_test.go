@@ -280,19 +280,19 @@ func TestLoadFormsDesignExample(t *testing.T) {
 		t.Errorf("form settings = %+v", f)
 	}
 	consent, _ := f.Field("consent")
-	if want := (forms.Field{Name: "consent", Label: "Consent", Column: "donotbulkemail", Type: "bool", Invert: true, Role: forms.RoleConsent}); consent != want {
-		t.Errorf("consent = %+v, want %+v", consent, want)
+	if consent.Label != "Consent" || consent.Column != "donotbulkemail" || consent.Type != "bool" || consent.Control != forms.ControlCheckbox ||
+		!consent.Invert || consent.Role != forms.RoleConsent {
+		t.Errorf("consent = %+v, want a checkbox labelled Consent writing donotbulkemail inverted", consent)
 	}
 	if got := f.RenderSubject(map[string]string{"company": "Contoso"}); got != "Website enquiry from Contoso" {
 		t.Errorf("subject = %q, want %q", got, "Website enquiry from Contoso")
 	}
 }
 
-// Spam protection and webhook intake are not built: their keys are refused
-// rather than loaded and ignored, which would look like protection.
+// Webhook intake is not built: its key is refused rather than loaded and
+// ignored, which would look like working.
 func TestLoadFormsRefusesKeysNotBuiltYet(t *testing.T) {
 	for _, tt := range []struct{ name, yaml, key string }{
-		{"spam", "forms:\n  f:\n    spam: {honeypot: website_url}\n    fields:\n      email: {column: emailaddress1}\n", "spam"},
 		{"sources", "forms:\n  f:\n    fields:\n      email: {column: emailaddress1}\nsources:\n  s: {kind: token, form: f, secret: env:A}\n", "sources"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,24 +6,26 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/leadbridge/leadbridge/flood"
 	"github.com/leadbridge/leadbridge/forms"
+	"github.com/leadbridge/leadbridge/spam"
 )
 
 // file is the YAML file's shape. Decoding is strict, so a misspelt key is an
 // error at start-up rather than a setting silently ignored.
 //
-// The design's spam: and sources: keys are refused until spam protection
-// and webhook intake exist: a setting that loads but does nothing would
-// look like protection.
+// The design's sources: key is refused until webhook intake exists: a
+// setting that loads but does nothing would look like working.
 type file struct {
 	Forms map[string]formYAML `yaml:"forms"`
 }
 
 type formYAML struct {
-	Title          string    `yaml:"title"`
+	Title          textYAML  `yaml:"title"`
 	AllowedOrigins []string  `yaml:"allowed_origins"`
 	SuccessURL     string    `yaml:"success_url"`
 	ErrorURL       string    `yaml:"error_url"`
@@ -34,26 +36,63 @@ type formYAML struct {
 	Contact        string    `yaml:"contact"`
 	AlternateKey   string    `yaml:"alternate_key"`
 	Fields         yaml.Node `yaml:"fields"`
+
+	// What the website forms show and defend with.
+	Language       string              `yaml:"language"`
+	Intro          textYAML            `yaml:"intro"`
+	SubmitLabel    textYAML            `yaml:"submit_label"`
+	ThankYou       textYAML            `yaml:"thank_you"`
+	Messages       map[string]textYAML `yaml:"messages"`
+	Consent        *consentYAML        `yaml:"consent"`
+	FrameAncestors []string            `yaml:"frame_ancestors"`
+	Spam           yaml.Node           `yaml:"spam"`
+}
+
+type consentYAML struct {
+	Field     string   `yaml:"field"`
+	Text      textYAML `yaml:"text"`
+	PolicyURL string   `yaml:"policy_url"`
+	Version   string   `yaml:"version"`
+	Columns   []string `yaml:"columns"`
 }
 
 type fieldYAML struct {
-	Label  string `yaml:"label"`
-	Column string `yaml:"column"`
-	Rules  string `yaml:"rules"`
-	Type   string `yaml:"type"`
-	Invert bool   `yaml:"invert"`
-	Role   string `yaml:"role"`
+	Label        textYAML    `yaml:"label"`
+	Help         textYAML    `yaml:"help"`
+	Placeholder  textYAML    `yaml:"placeholder"`
+	Column       string      `yaml:"column"`
+	Rules        string      `yaml:"rules"`
+	Type         string      `yaml:"type"`
+	Invert       bool        `yaml:"invert"`
+	Role         string      `yaml:"role"`
+	Autocomplete string      `yaml:"autocomplete"`
+	Options      optionsYAML `yaml:"options"`
+	Value        string      `yaml:"value"`
+	Param        string      `yaml:"param"`
 }
+
+// Rate limits of a configured form that says nothing about them: a person
+// sends a form a few times at most; a form's whole audience, rarely more
+// than a few a second. The built-in demo form has none (spam: rate_limit:
+// off does the same for a configured form).
+var (
+	DefaultRateIPForm = flood.Rate{N: 10, Per: time.Minute}
+	DefaultRateForm   = flood.Rate{N: 300, Per: time.Minute}
+)
 
 var formID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // LoadForms reads the forms of the YAML file at path, or returns the built-in
-// demo form when path is empty. Errors name the YAML path at fault.
-//
-// The environment is for secret references ("env:NAME"), which no key of
-// the file takes since spam: and sources: were dropped; the parameter stays
-// so that the callers in cmd's config and the tests need not change twice.
-func LoadForms(path string, _ Getenv) (forms.Set, error) {
+// demo form when path is empty. Errors name the YAML path at fault. Secret
+// references (a captcha's secret: env:NAME or file:/path) are resolved with
+// getenv and the file system.
+func LoadForms(path string, getenv Getenv) (forms.Set, error) {
+	return loadForms(path, func(ref string) (string, error) { return ResolveSecret(ref, getenv) })
+}
+
+// loadForms is LoadForms with the secret resolver given: the worker, which
+// verifies no captcha, checks references without reading them.
+func loadForms(path string, resolve func(string) (string, error)) (forms.Set, error) {
 	v := forms.NewValidator()
 	if path == "" {
 		f := forms.Demo()
@@ -90,6 +129,23 @@ func LoadForms(path string, _ Getenv) (forms.Set, error) {
 			errs = append(errs, fmt.Errorf("%s: forms.%s.%v", path, id, err))
 			continue
 		}
+		var spamNode *yaml.Node
+		if fy.Spam.Kind != 0 {
+			spamNode = &fy.Spam
+		}
+		if f.Spam, err = spam.DecodeConfig(spamNode, "forms."+id+".spam", resolve); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+			continue
+		}
+		if l := &f.Spam.RateLimits; !f.Spam.RateLimitOff && l.IPForm.IsZero() && l.Form.IsZero() {
+			l.IPForm, l.Form = DefaultRateIPForm, DefaultRateForm
+		}
+		if h := f.Spam.Honeypot; h != "" {
+			if _, clash := f.Field(h); clash {
+				errs = append(errs, fmt.Errorf("%s: forms.%s.spam.honeypot: %q is a field of the form; the honeypot needs a name of its own", path, id, h))
+				continue
+			}
+		}
 		set[id] = f
 	}
 	return set, errors.Join(errs...)
@@ -97,10 +153,21 @@ func LoadForms(path string, _ Getenv) (forms.Set, error) {
 
 func (fy formYAML) form(id string) (*forms.Form, error) {
 	f := &forms.Form{
-		ID: id, Title: fy.Title, AllowedOrigins: fy.AllowedOrigins,
+		ID: id, Titles: forms.Text(fy.Title), AllowedOrigins: fy.AllowedOrigins,
 		SuccessURL: fy.SuccessURL, ErrorURL: fy.ErrorURL, Subject: fy.Subject,
 		LeadSource: fy.LeadSource, Match: fy.Match, OnMatch: fy.OnMatch,
 		Contact: fy.Contact, AlternateKey: fy.AlternateKey,
+		Language: fy.Language, Intro: forms.Text(fy.Intro), SubmitLabel: forms.Text(fy.SubmitLabel),
+		ThankYou: forms.Text(fy.ThankYou), FrameAncestors: fy.FrameAncestors,
+	}
+	for k, m := range fy.Messages {
+		if f.Messages == nil {
+			f.Messages = map[string]forms.Text{}
+		}
+		f.Messages[k] = forms.Text(m)
+	}
+	if c := fy.Consent; c != nil {
+		f.Consent = &forms.Consent{Field: c.Field, Text: forms.Text(c.Text), PolicyURL: c.PolicyURL, Version: c.Version, Columns: c.Columns}
 	}
 	// Fields are a mapping whose order is the order shown on the hosted page,
 	// so walk the YAML node rather than decoding into a Go map.
@@ -114,14 +181,17 @@ func (fy formYAML) form(id string) (*forms.Form, error) {
 			return nil, fmt.Errorf("fields.%s: %v", name, err)
 		}
 		f.Fields = append(f.Fields, forms.Field{
-			Name: name, Label: fd.Label, Column: fd.Column, Rules: fd.Rules, Type: fd.Type, Invert: fd.Invert, Role: forms.Role(fd.Role),
+			Name: name, Labels: forms.Text(fd.Label), Column: fd.Column, Rules: fd.Rules, Type: fd.Type, Invert: fd.Invert, Role: forms.Role(fd.Role),
+			Help: forms.Text(fd.Help), Placeholder: forms.Text(fd.Placeholder), AutocompleteToken: fd.Autocomplete,
+			Options: []forms.Option(fd.Options), Value: fd.Value, Param: fd.Param,
 		})
 	}
 	return f, nil
 }
 
 // fieldKeys are the settings a field may have.
-var fieldKeys = map[string]bool{"label": true, "column": true, "rules": true, "type": true, "invert": true, "role": true}
+var fieldKeys = map[string]bool{"label": true, "column": true, "rules": true, "type": true, "invert": true, "role": true,
+	"help": true, "placeholder": true, "autocomplete": true, "options": true, "value": true, "param": true}
 
 // decodeField decodes one field's settings. Node.Decode does not inherit the
 // file decoder's KnownFields, so unknown keys are refused here: a misspelt
@@ -130,9 +200,80 @@ func decodeField(n *yaml.Node, fd *fieldYAML) error {
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if k := n.Content[i]; !fieldKeys[k.Value] {
-				return fmt.Errorf("line %d: unknown setting %q (want label, column, rules, type, invert or role)", k.Line, k.Value)
+				return fmt.Errorf("line %d: unknown setting %q (want label, column, rules, type, invert, role, help, placeholder, autocomplete, options, value or param)", k.Line, k.Value)
 			}
 		}
 	}
 	return n.Decode(fd)
+}
+
+// textYAML is words in one language (a plain string: the form's language)
+// or several (a mapping of language tag to text: {en: Email, de: E-Mail}).
+type textYAML forms.Text
+
+// UnmarshalYAML reads a string or a mapping of strings.
+func (t *textYAML) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*t = textYAML{"": n.Value}
+		return nil
+	case yaml.MappingNode:
+		out := textYAML{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if v.Kind != yaml.ScalarNode {
+				return fmt.Errorf("line %d: the text in %s must be a string", v.Line, k.Value)
+			}
+			if _, dup := out[k.Value]; dup {
+				return fmt.Errorf("line %d: language %s given twice", k.Line, k.Value)
+			}
+			out[k.Value] = v.Value
+		}
+		*t = out
+		return nil
+	}
+	return fmt.Errorf("line %d: must be text, or a mapping of language to text like {en: Email, de: E-Mail}", n.Line)
+}
+
+// optionsYAML is a select's or radio's options: a mapping of label to
+// value ({Consulting: 7, Retail: 25}, in the file's order), or a list of
+// {label, value} for labels in several languages.
+type optionsYAML []forms.Option
+
+// UnmarshalYAML reads either shape.
+func (o *optionsYAML) UnmarshalYAML(n *yaml.Node) error {
+	var out optionsYAML
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if v.Kind != yaml.ScalarNode {
+				return fmt.Errorf("line %d: the value of option %q must be a number or text", v.Line, k.Value)
+			}
+			out = append(out, forms.Option{Label: forms.Text{"": k.Value}, Value: v.Value})
+		}
+	case yaml.SequenceNode:
+		for i, e := range n.Content {
+			if e.Kind != yaml.MappingNode {
+				return fmt.Errorf("line %d: options[%d] must be {label: …, value: …}", e.Line, i)
+			}
+			var opt struct {
+				Label textYAML `yaml:"label"`
+				Value string   `yaml:"value"`
+			}
+			for j := 0; j+1 < len(e.Content); j += 2 {
+				if k := e.Content[j].Value; k != "label" && k != "value" {
+					return fmt.Errorf("line %d: options[%d]: unknown setting %q (want label and value)", e.Content[j].Line, i, k)
+				}
+			}
+			if err := e.Decode(&opt); err != nil {
+				return fmt.Errorf("options[%d]: %v", i, err)
+			}
+			out = append(out, forms.Option{Label: forms.Text(opt.Label), Value: opt.Value})
+		}
+	default:
+		return fmt.Errorf("line %d: options must be a mapping of label to value, or a list of {label, value}", n.Line)
+	}
+	*o = out
+	return nil
 }
