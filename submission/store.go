@@ -34,6 +34,9 @@ const (
 	keyIndex  = "{lb}:idx:"  // + status → zset of ids by last change (score)
 	keyFailed = "{lb}:fail:" // + form → zset of failed ids by time (score)
 	keyIdem   = "{lb}:idem:" // + form + ":" + sha256(key) → id + ":" + fingerprint(fields)
+	// keyWaiting is a hash: origin (Record.Origin) → how many of its
+	// submissions wait for delivery, changed with every status change.
+	keyWaiting = "{lb}:waiting"
 )
 
 // score is an index score: Unix milliseconds with the sub-millisecond part
@@ -77,6 +80,7 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 if ARGV[7] == '1' then redis.call('ZADD', KEYS[4], ARGV[2], ARGV[3]) end
 if keyed then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[4]) end
+if ARGV[8] ~= '' then redis.call('HINCRBY', KEYS[5], ARGV[8], 1) end
 return ''
 `)
 
@@ -122,9 +126,13 @@ func (s *Store) Create(ctx context.Context, r *Record) (existing string, err err
 	if r.Status == StatusFailed {
 		failed = "1"
 	}
+	waiting := ""
+	if IsWaiting(r.Status) {
+		waiting = r.Origin()
+	}
 	res, err := createScript.Run(ctx, s.rdb,
-		[]string{keyRecord + r.ID, keyIndex + r.Status, idem, keyFailed + r.Form},
-		data, score(now), r.ID, int(ttl.Seconds()), keyed, r.ID+":"+fp, failed).Text()
+		[]string{keyRecord + r.ID, keyIndex + r.Status, idem, keyFailed + r.Form, keyWaiting},
+		data, score(now), r.ID, int(ttl.Seconds()), keyed, r.ID+":"+fp, failed, waiting).Text()
 	if err != nil {
 		return "", fmt.Errorf("submission: create: %w", err)
 	}
@@ -213,6 +221,12 @@ func (s *Store) update(ctx context.Context, id string, fn func(*Record) error) (
 				p.ZAdd(ctx, keyFailed+r.Form, redis.Z{Score: score(now), Member: id})
 			} else if old == StatusFailed {
 				p.ZRem(ctx, keyFailed+r.Form, id)
+			}
+			switch was, is := IsWaiting(old), IsWaiting(r.Status); {
+			case is && !was:
+				p.HIncrBy(ctx, keyWaiting, r.Origin(), 1)
+			case was && !is:
+				p.HIncrBy(ctx, keyWaiting, r.Origin(), -1)
 			}
 			return nil
 		})
