@@ -268,6 +268,7 @@ var (
 			boolean("msdyn_gdproptout", "No", "Yes"),
 			integer("numberofemployees", 0, 1_000_000_000),
 		)
+		cols = append(cols, marketingColumns()...)
 		t := newTable("lead", "leads", "fullname",
 			stateModel{
 				statuses:    map[int][]int{0: {1, 2}, 1: {3}, 2: {4, 5, 6, 7}},
