@@ -338,22 +338,9 @@ func plan(f *forms.Form, values map[string]string) *leadPlan {
 		p.identity[c] = true
 	}
 	for _, fd := range f.Fields {
-		v, ok := values[fd.Name]
-		if fd.Column == "" {
-			continue
+		for c, v := range fd.LeadValues(values[fd.Name]) {
+			p.lead[c] = v
 		}
-		if fd.Type == "bool" {
-			b := v == "true"
-			if fd.Invert {
-				b = !b
-			}
-			p.lead[fd.Column] = b
-			continue
-		}
-		if !ok || v == "" {
-			continue
-		}
-		p.lead[fd.Column] = v
 	}
 	if fd, ok := f.IdentityField(forms.RoleEmail); ok {
 		p.emailCol = fd.Column
@@ -366,8 +353,8 @@ func plan(f *forms.Form, values map[string]string) *leadPlan {
 		p.companyCol = fd.Column
 	}
 	p.lead["subject"] = f.RenderSubject(values)
-	if f.LeadSource != 0 {
-		p.lead["leadsourcecode"] = f.LeadSource
+	if _, chosen := p.lead["leadsourcecode"]; f.LeadSource != 0 && !chosen {
+		p.lead["leadsourcecode"] = f.LeadSource // a field the person chose it with wins
 	}
 	for _, c := range contactColumns {
 		if v, ok := p.lead[c]; ok {
