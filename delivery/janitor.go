@@ -17,6 +17,10 @@ type Janitor struct {
 	Queue      *queue.Client
 	Log        *slog.Logger
 	StaleAfter map[string]time.Duration // nil = StaleAfter()
+	// Served are the queues this worker serves; a delivery queue with
+	// waiting tasks that is not among them is logged (restart the workers
+	// with the API's configuration). nil: not checked.
+	Served []string
 }
 
 // Run sweeps every interval until ctx ends.
@@ -58,18 +62,31 @@ func (j *Janitor) Sweep(ctx context.Context) {
 			continue
 		}
 		for _, id := range ids {
-			queued, err := j.Queue.Queued(id)
+			rec, err := j.Store.Get(ctx, id)
+			if err != nil {
+				continue // expired, or Redis trouble: the next sweep sees
+			}
+			queued, err := j.Queue.Queued(rec)
 			if err != nil || queued {
 				continue
 			}
-			if err := j.Queue.Enqueue(ctx, id); err != nil {
+			if err := j.Queue.Enqueue(ctx, rec); err != nil {
 				j.Log.Warn("janitor: enqueue", "id", id, "err", err)
 				continue
 			}
-			j.Log.Warn("janitor: queued a submission that had no task", "id", id, "status", status)
+			j.Log.Warn("janitor: queued a submission that had no task", "id", id, "status", status, "queue", queue.QueueOf(rec))
 		}
 	}
 	if err := j.Store.Trim(ctx); err != nil {
 		j.Log.Warn("janitor: trim", "err", err)
+	}
+	if j.Served != nil {
+		un, err := j.Queue.Unserved(j.Served)
+		if err != nil {
+			j.Log.Warn("janitor: list queues", "err", err)
+		}
+		for _, q := range un {
+			j.Log.Warn("janitor: a delivery queue holds tasks no worker of this configuration serves; restart the workers with the API's forms", "queue", q)
+		}
 	}
 }

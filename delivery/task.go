@@ -143,11 +143,18 @@ func Backoff(n int) time.Duration {
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
-// ServerConfig is the asynq configuration for leadbridge workers.
-func ServerConfig(concurrency int, errorHandler asynq.ErrorHandler, logger asynq.Logger) asynq.Config {
+// ServerConfig is the asynq configuration for leadbridge workers serving
+// queues (queue.Client.Queues), all with the same weight: asynq then picks
+// the queue of each next task at random among those holding work, so every
+// origin gets its share of the workers whatever the others' backlogs.
+func ServerConfig(concurrency int, queues []string, errorHandler asynq.ErrorHandler, logger asynq.Logger) asynq.Config {
+	weights := map[string]int{queue.Legacy: 1}
+	for _, q := range queues {
+		weights[q] = 1
+	}
 	return asynq.Config{
 		Concurrency: concurrency,
-		Queues:      map[string]int{queue.Name: 1},
+		Queues:      weights,
 		RetryDelayFunc: func(n int, err error, t *asynq.Task) time.Duration {
 			var re *RetryError
 			if errors.As(err, &re) {

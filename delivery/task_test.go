@@ -191,7 +191,10 @@ func TestAnOlderAttemptDoesNotOverwriteANewerOne(t *testing.T) {
 }
 
 func TestThrottledRetryIsNotAFailure(t *testing.T) {
-	cfg := delivery.ServerConfig(1, nil, nil)
+	cfg := delivery.ServerConfig(1, []string{queue.FormQueue("a")}, nil, nil)
+	if len(cfg.Queues) != 2 || cfg.Queues[queue.Legacy] != 1 || cfg.Queues["deliver:form:a"] != 1 || cfg.StrictPriority {
+		t.Errorf("queues %v (strict %v), want deliver and deliver:form:a with weight 1 each", cfg.Queues, cfg.StrictPriority)
+	}
 	if cfg.IsFailure(&delivery.RetryError{Throttled: true}) {
 		t.Error("a throttled retry counted as a failure")
 	}
@@ -228,14 +231,14 @@ func TestJanitorQueuesRecordsThatHaveNoTask(t *testing.T) {
 	store := submission.NewStore(rdb, time.Hour)
 	q := queue.NewClient(rdb)
 	ctx := context.Background()
-	rec := &submission.Record{Form: "demo", Fields: map[string]string{"email": "a@b.co"}}
+	rec := &submission.Record{Form: "demo", Source: "form", Fields: map[string]string{"email": "a@b.co"}}
 	if _, err := store.Create(ctx, rec); err != nil { // durable, but the API died before enqueueing
 		t.Fatal(err)
 	}
 	j := &delivery.Janitor{Store: store, Queue: q, Log: slog.New(slog.DiscardHandler),
 		StaleAfter: map[string]time.Duration{submission.StatusAccepted: -time.Second}}
 	j.Sweep(ctx)
-	if ok, err := q.Queued(rec.ID); !ok || err != nil {
+	if ok, err := q.Queued(rec); !ok || err != nil {
 		t.Errorf("after a sweep, queued = %v (%v), want true", ok, err)
 	}
 }

@@ -121,7 +121,7 @@ func (s *server) keep(ctx context.Context, rec *submission.Record) (id string, d
 	case existing != "":
 		return existing, true, nil
 	}
-	if err := s.Queue.Enqueue(ctx, rec.ID); err != nil {
+	if err := s.Queue.Enqueue(ctx, rec); err != nil {
 		// The record is durable; only its task is missing. The worker's
 		// janitor queues records left "accepted" without a task, so this is
 		// still a 202. (Taking the record back instead would break a retry

@@ -90,7 +90,7 @@ func (s *server) retrySubmission(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Queue.Requeue(ctx, id); err != nil {
+	if err := s.Queue.Requeue(ctx, r); err != nil {
 		return &notDurable{err}
 	}
 	s.Log.Info("retry requested", "id", id)

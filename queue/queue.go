@@ -9,18 +9,39 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/leadbridge/leadbridge/submission"
 )
 
 // TypeDeliver is the task that delivers one submission into Dataverse.
 const TypeDeliver = "submission:deliver"
 
-// Name is the queue leadbridge's tasks live in; a dedicated queue, so that
-// pausing it for a CRM outage stops nothing else.
-const Name = "deliver"
+// Legacy is the one queue every delivery went to before there was a queue
+// per origin. Workers still serve it, so that tasks queued by an older
+// version are delivered.
+const Legacy = "deliver"
+
+// QueueOf is the queue of a submission's deliveries: one per origin,
+// "deliver:form:<form id>" or "deliver:hook:<source id>" (Record.Origin),
+// so that asynq shares the workers between origins and a flood on one
+// waits behind nobody else's leads (docs/FLOOD.md). It is the one place the
+// name is made: the API's enqueue, a person's retry or release, and the
+// janitor all ask it, and a record's name never changes (asynq's task ids
+// are unique per queue, so a record under two names would be delivered
+// twice).
+func QueueOf(r *submission.Record) string { return Legacy + ":" + r.Origin() }
+
+// FormQueue is the queue of a website form's submissions.
+func FormQueue(form string) string { return QueueOf(&submission.Record{Form: form, Source: "form"}) }
+
+// HookQueue is the queue of a webhook source's submissions.
+func HookQueue(source string) string { return QueueOf(&submission.Record{Source: source}) }
 
 // TaskTimeout bounds one delivery attempt, throttle waits included.
 const TaskTimeout = 5 * time.Minute
@@ -46,38 +67,97 @@ func NewClient(rdb redis.UniversalClient) *Client {
 	return &Client{c: asynq.NewClientFromRedisClient(rdb), i: asynq.NewInspectorFromRedisClient(rdb)}
 }
 
-// Enqueue queues the delivery of submission id. The task id is the
-// submission id, so enqueueing twice is harmless: the second is a no-op.
-func (q *Client) Enqueue(ctx context.Context, id string) error {
-	data, _ := json.Marshal(Payload{ID: id})
+// Enqueue queues the delivery of submission r in its queue (QueueOf). The
+// task id is the submission id, so enqueueing twice is harmless: the
+// second is a no-op.
+func (q *Client) Enqueue(ctx context.Context, r *submission.Record) error {
+	data, _ := json.Marshal(Payload{ID: r.ID})
 	_, err := q.c.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, data),
-		asynq.TaskID(id), asynq.Queue(Name), asynq.MaxRetry(maxRetry), asynq.Timeout(TaskTimeout))
+		asynq.TaskID(r.ID), asynq.Queue(QueueOf(r)), asynq.MaxRetry(maxRetry), asynq.Timeout(TaskTimeout))
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("queue: enqueue %s: %w", id, err)
+		return fmt.Errorf("queue: enqueue %s: %w", r.ID, err)
 	}
 	return nil
 }
 
-// Requeue queues submission id again now, replacing any task asynq still
-// keeps for it (retrying, archived, scheduled). Used to retry a failed
-// submission by hand.
-func (q *Client) Requeue(ctx context.Context, id string) error {
-	err := q.i.DeleteTask(Name, id)
-	if err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
-		// An active task cannot be deleted: it is being delivered already.
-		return fmt.Errorf("queue: requeue %s: %w", id, err)
+// Requeue queues submission r again now, replacing any task asynq still
+// keeps for it (retrying, archived, scheduled; in its queue, or in Legacy).
+// Used to retry a failed submission or release a held one by hand.
+func (q *Client) Requeue(ctx context.Context, r *submission.Record) error {
+	for _, name := range []string{QueueOf(r), Legacy} {
+		err := q.i.DeleteTask(name, r.ID)
+		if err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+			// An active task cannot be deleted: it is being delivered already.
+			return fmt.Errorf("queue: requeue %s: %w", r.ID, err)
+		}
 	}
-	return q.Enqueue(ctx, id)
+	return q.Enqueue(ctx, r)
 }
 
-// Queued reports whether asynq holds a task for submission id in any state.
-func (q *Client) Queued(id string) (bool, error) {
-	_, err := q.i.GetTaskInfo(Name, id)
-	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
-		return false, nil
+// Queued reports whether asynq holds a task for submission r in any state,
+// in its queue or in Legacy.
+func (q *Client) Queued(r *submission.Record) (bool, error) {
+	for _, name := range []string{QueueOf(r), Legacy} {
+		_, err := q.i.GetTaskInfo(name, r.ID)
+		switch {
+		case err == nil:
+			return true, nil
+		case !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound):
+			return false, err
+		}
 	}
-	return err == nil, err
+	return false, nil
+}
+
+// Queues are the queues a worker serves: those of the given forms and
+// webhook sources, Legacy, and every other delivery queue asynq knows of
+// (a form removed or renamed since its tasks were queued: they drain).
+// Sorted, each once.
+func (q *Client) Queues(forms, sources []string) ([]string, error) {
+	out := []string{Legacy}
+	for _, f := range forms {
+		out = append(out, FormQueue(f))
+	}
+	for _, s := range sources {
+		out = append(out, HookQueue(s))
+	}
+	known, err := q.i.Queues()
+	if err != nil {
+		return nil, fmt.Errorf("queue: list queues: %w", err)
+	}
+	for _, k := range known {
+		if strings.HasPrefix(k, Legacy+":") {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// Unserved lists the delivery queues asynq knows of that are not in served
+// and hold tasks that wait (pending, scheduled or retrying): a form added
+// to the API's configuration after the workers started, whose submissions
+// wait until the workers restart with it.
+func (q *Client) Unserved(served []string) ([]string, error) {
+	known, err := q.i.Queues()
+	if err != nil {
+		return nil, fmt.Errorf("queue: list queues: %w", err)
+	}
+	var out []string
+	for _, k := range known {
+		if (k != Legacy && !strings.HasPrefix(k, Legacy+":")) || slices.Contains(served, k) {
+			continue
+		}
+		info, err := q.i.GetQueueInfo(k)
+		if err != nil {
+			return nil, fmt.Errorf("queue: %s: %w", k, err)
+		}
+		if info.Pending+info.Scheduled+info.Retry > 0 {
+			out = append(out, k)
+		}
+	}
+	return out, nil
 }

@@ -102,7 +102,17 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 			Locks: lease.New(rdb, "lb:lease", 30*time.Second),
 		},
 	}
-	srv := asynq.NewServerFromRedisClient(rdb, delivery.ServerConfig(cfg.Concurrency, nil, asynqLogger{log}))
+	// A queue per form (and webhook source): the configured ones, and any
+	// others Redis holds, so that removed or renamed forms' tasks drain.
+	queues, err := q.Queues(cfg.Forms.IDs(), nil)
+	if err != nil {
+		queues = []string{queue.Legacy}
+		for _, id := range cfg.Forms.IDs() {
+			queues = append(queues, queue.FormQueue(id))
+		}
+		log.Warn("could not list the queues in Redis; serving the configured forms' only", "err", err)
+	}
+	srv := asynq.NewServerFromRedisClient(rdb, delivery.ServerConfig(cfg.Concurrency, queues, nil, asynqLogger{log}))
 	mux := asynq.NewServeMux()
 	mux.Handle(queue.TypeDeliver, h)
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -121,7 +131,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	// The janitor and the health server run until ctx ends (or one of them
 	// fails), and run returns only once both have stopped.
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return (&delivery.Janitor{Store: store, Queue: q, Log: log}).Run(gctx, time.Minute) })
+	g.Go(func() error {
+		return (&delivery.Janitor{Store: store, Queue: q, Log: log, Served: queues}).Run(gctx, time.Minute)
+	})
 	g.Go(func() error {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("health server: %w", err)
@@ -136,7 +148,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		defer cancel()
 		return hs.Shutdown(shut)
 	})
-	log.Info("worker running", "health", ln.Addr().String(), "redis", cfg.Redis.Display(), "concurrency", cfg.Concurrency, "dataverse", cfg.Dataverse.URL)
+	log.Info("worker running", "queues", queues, "health", ln.Addr().String(), "redis", cfg.Redis.Display(), "concurrency", cfg.Concurrency, "dataverse", cfg.Dataverse.URL)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
