@@ -19,9 +19,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/leadbridge/leadbridge/flood"
 	"github.com/leadbridge/leadbridge/forms"
 	"github.com/leadbridge/leadbridge/metrics"
 	"github.com/leadbridge/leadbridge/queue"
+	"github.com/leadbridge/leadbridge/spam"
 	"github.com/leadbridge/leadbridge/submission"
 	"github.com/leadbridge/leadbridge/templates"
 	"github.com/leadbridge/leadbridge/web/static"
@@ -40,13 +42,25 @@ type Deps struct {
 	Log            *slog.Logger // nil: discarded
 	Metrics        *metrics.Intake
 	StoreTimeout   time.Duration // how long intake waits for Redis to make a submission durable; 0: 5 s
+
+	// Website forms (docs/FLOOD.md, README "Website forms").
+	PublicURL   string         // LEADBRIDGE_PUBLIC_URL: the base embed.js posts to; "": where embed.js was loaded from
+	Tokens      *spam.Tokens   // signs and verifies form tokens; nil: a key of this process (tests)
+	Limiter     *flood.Limiter // rate limits shared by every replica; nil: none
+	RateLimitIP flood.Rate     // every form together from one address, for forms that have rate limits
+	WaitingCap  int64          // a form's waiting submissions beyond which intake answers 503, unless the form sets one; 0: none
+	Memory      *flood.MemoryGuard
+	CaptchaHTTP *http.Client     // the captcha verifications' client; nil: one with a 30 s backstop
+	Now         func() time.Time // nil: time.Now (form tokens' clock)
 }
 
 // server is the handlers' shared state: the deps plus what New prepares.
 type server struct {
 	Deps
-	pages  map[string]*template.Template
-	hashes map[string]string
+	pages    map[string]*template.Template
+	hashes   map[string]string
+	checkers map[string]*spam.Checker // by form id
+	embed    embedScript
 }
 
 // New returns cmd/api's router, every route of routes.go on it. It parses
@@ -73,6 +87,9 @@ func New(d Deps) (*echo.Echo, error) {
 	if s.StoreTimeout <= 0 {
 		s.StoreTimeout = 5 * time.Second
 	}
+	if err := s.prepareWebForms(); err != nil {
+		return nil, err
+	}
 	return s.routes(), nil
 }
 
@@ -80,30 +97,34 @@ func New(d Deps) (*echo.Echo, error) {
 // ids, form and outcome only — never field values (personal data) nor the
 // client's address. A submission that may not have been stored is logged
 // with its error by handleError instead.
-func (s *server) outcome(c echo.Context, form, outcome, id string) {
+func (s *server) outcome(c echo.Context, form, outcome, id string, attrs ...any) {
 	s.Metrics.Submissions.WithLabelValues(form, outcome).Inc()
 	if outcome != "unavailable" {
-		s.Log.Info("submission", "id", id, "form", form, "outcome", outcome, "request_id", requestID(c))
+		s.Log.Info("submission", append([]any{"id", id, "form", form, "outcome", outcome, "request_id", requestID(c)}, attrs...)...)
 	}
 }
 
 // page is the data every page template gets.
 type page struct {
 	hashes map[string]string
+	Lang   string // the page's language; "" = en
 }
 
 // Static is the URL of an embedded asset, with its content hash.
 func (p page) Static(name string) string { return "/static/" + name + "?v=" + p.hashes[name] }
 
 // render executes a page template into a buffer first, so a template error
-// becomes a clean 500 instead of half a page.
+// becomes a clean 500 instead of half a page. A page that set its own
+// Content-Security-Policy (a form's) keeps it; others get the strictest.
 func (s *server) render(c echo.Context, status int, name string, data any) error {
 	var b bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&b, "layout", data); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
 	h := c.Response().Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	if h.Get("Content-Security-Policy") == "" {
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	}
 	return c.HTMLBlob(status, b.Bytes())
 }
 

@@ -220,8 +220,10 @@ func TestBrowserPersonSendsTheForm(t *testing.T) {
 	}
 }
 
+// TestBrowserFormWithErrors is the page a person without JavaScript gets
+// back (with JavaScript, embed.js shows the errors in place: e2e tests it).
 func TestBrowserFormWithErrors(t *testing.T) {
-	b := openBrowser(t, true)
+	b := openBrowser(t, false)
 	b.open("/f/demo")
 	key := b.idempotencyKey()
 	if key == "" {
@@ -326,10 +328,11 @@ func TestBrowserFormWithErrors(t *testing.T) {
 }
 
 // TestBrowserSendAgainAfterA503MakesOneSubmission: Redis stores the
-// submission but answers after intake's deadline, so the person sees the
-// form again with a 503 and presses Send again: one submission, theirs.
+// submission but answers after intake's deadline, so the person (without
+// JavaScript, which would send again by itself) sees the form again with a
+// 503 and presses Send again: one submission, theirs.
 func TestBrowserSendAgainAfterA503MakesOneSubmission(t *testing.T) {
-	b := openBrowserWith(t, true, envOptions{storeTimeout: time.Second})
+	b := openBrowserWith(t, false, envOptions{storeTimeout: time.Second})
 	// Someone else's submission first: Redis then knows intake's script, so
 	// what is sent while it hangs runs when it wakes up.
 	if _, err := b.v.store.Create(context.Background(), &submission.Record{Form: "demo", Fields: map[string]string{"last_name": "Ng"}}); err != nil {

@@ -21,6 +21,7 @@ type invalidInput struct {
 	values map[string]string
 	fields map[string]string
 	idem   string
+	lang   string // the language the form is shown in
 }
 
 func (e *invalidInput) Error() string {
@@ -33,6 +34,7 @@ type sentForm struct {
 	form   *forms.Form
 	values map[string]string
 	idem   string
+	lang   string // the language the form is shown in
 	err    error
 }
 
@@ -58,6 +60,8 @@ type apiError struct {
 	// send it again with this key (the client's own, or one made for it).
 	RetryWithSameKey bool   `json:"retry_with_same_idempotency_key,omitempty"`
 	IdempotencyKey   string `json:"idempotency_key,omitempty"`
+	// A 429 or 503 of a flood limit: the seconds Retry-After says.
+	RetryAfter int `json:"retry_after,omitempty"`
 }
 
 // handleError is the one place where errors become responses.
@@ -71,6 +75,7 @@ func (s *server) handleError(err error, c echo.Context) {
 		he   *echo.HTTPError
 		te   *submission.TransitionError
 		sent *sentForm
+		rf   *refused
 		resp error
 	)
 	html := errors.As(err, &sent) && !wantsJSON(c) // show the hosted form again
@@ -83,8 +88,8 @@ func (s *server) handleError(err error, c echo.Context) {
 		if html {
 			// Someone went Back and changed a form they had sent: show their
 			// answers again under a fresh key, so that Send sends them.
-			resp = s.renderForm(c, http.StatusUnprocessableEntity, sent.form, sent.values, nil, "",
-				"This form was already sent with different answers. Check these and press Send to send them as well.")
+			resp = s.renderForm(c, http.StatusUnprocessableEntity, sent.form, sent.lang, sent.values, nil, "",
+				sent.form.Message(sent.lang, forms.MsgKeyReused))
 		} else {
 			resp = c.JSON(http.StatusUnprocessableEntity, apiError{Error: "idempotency_key_reused",
 				Message: "This Idempotency-Key was already used for a submission with different content. Send new content with a new key."})
@@ -93,7 +98,7 @@ func (s *server) handleError(err error, c echo.Context) {
 		if wantsJSON(c) || inv.form == nil {
 			resp = c.JSON(http.StatusUnprocessableEntity, apiError{Error: "validation_failed", Message: "Some fields need attention.", Fields: inv.fields})
 		} else {
-			resp = s.renderForm(c, http.StatusUnprocessableEntity, inv.form, inv.values, inv.fields, inv.idem, "")
+			resp = s.renderForm(c, http.StatusUnprocessableEntity, inv.form, inv.lang, inv.values, inv.fields, inv.idem, "")
 		}
 	case errors.As(err, &nd):
 		form := ""
@@ -107,13 +112,29 @@ func (s *server) handleError(err error, c echo.Context) {
 			resp = s.problem(c, http.StatusServiceUnavailable, "unavailable", "The change could not be confirmed. Please try again in a few seconds.")
 		case html:
 			// The same page again, under the same key: Send cannot make two.
-			resp = s.renderForm(c, http.StatusServiceUnavailable, sent.form, sent.values, nil, sent.idem,
-				"We could not confirm that your submission was saved. Press Send again in a few seconds: it will not be sent twice.")
+			resp = s.renderForm(c, http.StatusServiceUnavailable, sent.form, sent.lang, sent.values, nil, sent.idem,
+				sent.form.Message(sent.lang, forms.MsgNotSaved))
 		default:
 			resp = c.JSON(http.StatusServiceUnavailable, apiError{Error: "unavailable",
 				Message: "We could not confirm that your submission was saved; it may have been. Send it again in a few seconds " +
 					"with the same Idempotency-Key (idempotency_key here): it will not be stored twice.",
 				RetryWithSameKey: true, IdempotencyKey: sent.idem})
+		}
+	case errors.As(err, &rf):
+		// A flood limit: 429 (this client, too fast) or 503 (leadbridge
+		// full), both with Retry-After; nothing was stored.
+		n := retryAfter(c, rf.d)
+		status, code, key := http.StatusTooManyRequests, "rate_limited", forms.MsgRateLimited
+		if rf.d.Overloaded() {
+			status, code, key = http.StatusServiceUnavailable, "unavailable", forms.MsgBusy
+		}
+		switch {
+		case sent == nil:
+			resp = s.problem(c, status, code, http.StatusText(status))
+		case html:
+			resp = s.renderForm(c, status, sent.form, sent.lang, sent.values, nil, sent.idem, sent.form.Message(sent.lang, key, n))
+		default:
+			resp = c.JSON(status, apiError{Error: code, Message: sent.form.Message(sent.lang, key, n), RetryAfter: n})
 		}
 	case errors.As(err, &he):
 		msg := fmt.Sprint(he.Message)
@@ -144,7 +165,7 @@ func (s *server) problem(c echo.Context, status int, code, msg string) error {
 	return s.render(c, status, "message.html", struct {
 		page
 		Title, Message string
-	}{page{s.hashes}, http.StatusText(status), msg})
+	}{page{hashes: s.hashes}, http.StatusText(status), msg})
 }
 
 func upperFirst(s string) string {

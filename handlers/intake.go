@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -48,7 +48,9 @@ func (s *server) submitForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	idem := strings.TrimSpace(c.Request().Header.Get("Idempotency-Key"))
+	r := c.Request()
+	lang := f.PickLanguage(firstNonEmpty(raw[fieldLang], c.QueryParam("lang")), r.Header.Get("Accept-Language"))
+	idem := strings.TrimSpace(r.Header.Get("Idempotency-Key"))
 	if idem == "" {
 		idem = strings.TrimSpace(raw[fieldIdempotencyKey])
 	}
@@ -61,52 +63,80 @@ func (s *server) submitForm(c echo.Context) error {
 		// a second lead.
 		idem = submission.NewID()
 	}
-	values, problems := s.Validator.Clean(f, raw)
+	if err := s.floodCheck(r.Context(), c, f); err != nil {
+		return &sentForm{form: f, values: raw, idem: idem, lang: lang, err: err}
+	}
+	page := truncate(firstNonEmpty(raw[fieldPage], r.Header.Get("Origin")), 2000)
+	params := forms.PageParams(page)
+	shown := maps.Clone(raw) // what the person sent, to show again
+	f.FillHidden(raw, params)
+	values, problems := s.Validator.CleanIn(f, raw, lang)
 	for _, name := range notText {
 		if problems == nil {
 			problems = map[string]string{}
 		}
-		problems[strings.ToValidUTF8(name, "\uFFFD")] = problemNotText
+		problems[strings.ToValidUTF8(name, "\uFFFD")] = f.Message(lang, forms.MsgNotText)
 	}
 	if problems != nil {
 		s.outcome(c, f.ID, "invalid", "")
-		return &invalidInput{form: f, values: raw, fields: problems, idem: idem}
+		return &invalidInput{form: f, values: shown, fields: problems, idem: idem, lang: lang}
 	}
-	r := c.Request()
+	verdict := s.spamCheck(r.Context(), c, f, raw)
+	if err := s.tokenCheck(r.Context(), c, f, verdict.ReplayKey); err != nil {
+		return &sentForm{form: f, values: shown, idem: idem, lang: lang, err: err}
+	}
+	referrer, sent := raw[fieldReferrer]
+	if !sent {
+		referrer = r.Referer()
+	}
 	rec := &submission.Record{
 		Form:           f.ID,
 		Source:         "form",
 		Fields:         values,
 		ClientIP:       c.RealIP(),
 		UserAgent:      truncate(r.UserAgent(), 500),
-		Page:           truncate(firstNonEmpty(raw[fieldPage], r.Header.Get("Origin")), 2000),
-		Referrer:       truncate(r.Referer(), 2000),
+		Page:           page,
+		Referrer:       truncate(referrer, 2000),
+		Attribution:    forms.Attribution(params),
 		IdempotencyKey: idem,
 		RequestID:      requestID(c),
+	}
+	if has, given := f.ConsentGiven(values); has {
+		rec.Consent = &submission.Consent{Given: given, Text: f.Consent.Text.In(lang, f.Language), Version: f.Consent.Version,
+			Policy: f.Consent.PolicyURL, At: s.Now().UTC(), IP: c.RealIP()}
+	}
+	if verdict.Spam {
+		rec.Spam = &submission.SpamInfo{Reason: verdict.Reason, Detail: verdict.Detail}
 	}
 	id, duplicate, err := s.keep(r.Context(), rec)
 	switch {
 	case errors.Is(err, submission.ErrKeyReused):
 		s.outcome(c, f.ID, "key_reused", "")
-		return &sentForm{form: f, values: raw, idem: idem, err: err}
+		return &sentForm{form: f, values: shown, idem: idem, lang: lang, err: err}
 	case err != nil:
 		// Redis may have stored it and answered too late: the client is
 		// told to send it again under the same key.
 		s.outcome(c, f.ID, "unavailable", "")
-		return &sentForm{form: f, values: raw, idem: idem, err: err}
+		return &sentForm{form: f, values: shown, idem: idem, lang: lang, err: err}
 	case duplicate:
 		s.outcome(c, f.ID, "duplicate", id)
+	case verdict.Spam:
+		// Answered exactly as an accepted one: a bot learns nothing.
+		s.outcome(c, f.ID, "spam", id, "reason", verdict.Reason)
+	case verdict.Reason != "":
+		s.outcome(c, f.ID, "accepted", id, "note", verdict.Reason) // captcha_unverified
 	default:
 		s.outcome(c, f.ID, "accepted", id)
 	}
-	return s.accepted(c, f, id)
+	return s.accepted(c, f, lang, id, referrer)
 }
 
 // keep makes rec durable and queues its delivery: the one path every intake
 // (forms and webhooks) takes to the worker. It returns the submission's id,
 // an earlier submission's when rec's idempotency key was used before
-// (duplicate). Errors: submission.ErrKeyReused, or a *notDurable when Redis
-// did not confirm the write in time.
+// (duplicate). A submission held as spam (rec.Spam) or refused (rec.LastError)
+// is stored and not queued. Errors: submission.ErrKeyReused, or a
+// *notDurable when Redis did not confirm the write in time.
 func (s *server) keep(ctx context.Context, rec *submission.Record) (id string, duplicate bool, err error) {
 	// The store-and-queue sequence runs to its end even if the client goes
 	// away, and no longer than the client would sensibly wait.
@@ -120,6 +150,8 @@ func (s *server) keep(ctx context.Context, rec *submission.Record) (id string, d
 		return "", false, &notDurable{err}
 	case existing != "":
 		return existing, true, nil
+	case rec.Status != submission.StatusAccepted:
+		return rec.ID, false, nil
 	}
 	if err := s.Queue.Enqueue(ctx, rec); err != nil {
 		// The record is durable; only its task is missing. The worker's
@@ -131,20 +163,18 @@ func (s *server) keep(ctx context.Context, rec *submission.Record) (id string, d
 	return rec.ID, false, nil
 }
 
-func (s *server) accepted(c echo.Context, f *forms.Form, id string) error {
+// accepted answers a submission that is safely stored: JSON clients get
+// its id; browsers go to the form's success_url, or to the thank-you page
+// with a way back to page.
+func (s *server) accepted(c echo.Context, f *forms.Form, lang, id, page string) error {
 	if wantsJSON(c) {
 		return c.JSON(http.StatusAccepted, map[string]string{"id": id, "status": submission.StatusAccepted})
 	}
 	if f.SuccessURL != "" {
 		return c.Redirect(http.StatusSeeOther, f.SuccessURL)
 	}
-	return c.Redirect(http.StatusSeeOther, "/f/"+url.PathEscape(f.ID)+"/thanks?id="+url.QueryEscape(id))
+	return c.Redirect(http.StatusSeeOther, thanksURL(f, lang, id, page))
 }
-
-// problemNotText is the field-level message for a name or value that is not
-// valid text (the words forms.Validator.Clean uses). Such input is refused
-// anywhere in a submission, never stored with U+FFFD in its place.
-const problemNotText = "contains characters that are not valid text"
 
 // readValues reads a url-encoded, multipart or JSON body into field values.
 // notText lists the names whose name or value is not valid text.
@@ -345,7 +375,7 @@ func (s *server) checkOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 		if origin == "" {
 			return next(c)
 		}
-		if !originAllowed(f, origin) && !sameOrigin(c, origin) {
+		if !s.originAllowed(c, f, origin) {
 			return echo.NewHTTPError(http.StatusForbidden, fmt.Sprintf("This form does not accept submissions from %s.", origin))
 		}
 		setCORS(c, origin)
@@ -360,7 +390,7 @@ func (s *server) preflight(c echo.Context) error {
 		return err
 	}
 	origin := c.Request().Header.Get("Origin")
-	if origin == "" || !originAllowed(f, origin) {
+	if origin == "" || !s.originAllowed(c, f, origin) {
 		return echo.NewHTTPError(http.StatusForbidden, "Origin not allowed for this form.")
 	}
 	setCORS(c, origin)
@@ -369,20 +399,6 @@ func (s *server) preflight(c echo.Context) error {
 	h.Set("Access-Control-Allow-Headers", "Content-Type, Accept, Idempotency-Key")
 	h.Set("Access-Control-Max-Age", "600")
 	return c.NoContent(http.StatusNoContent)
-}
-
-func originAllowed(f *forms.Form, origin string) bool {
-	for _, o := range f.AllowedOrigins {
-		if o == "*" || strings.EqualFold(strings.TrimRight(o, "/"), origin) {
-			return true
-		}
-	}
-	return false
-}
-
-func sameOrigin(c echo.Context, origin string) bool {
-	u, err := url.Parse(origin)
-	return err == nil && strings.EqualFold(u.Host, c.Request().Host)
 }
 
 func setCORS(c echo.Context, origin string) {

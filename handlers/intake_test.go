@@ -40,6 +40,8 @@ type envOptions struct {
 	queue        redis.UniversalClient // where tasks are enqueued; nil = the env's own Redis
 	storeTimeout time.Duration         // Deps.StoreTimeout
 	log          io.Writer             // where the API logs, at debug level; nil = nowhere
+	env          map[string]string     // the environment the forms' secrets are read from
+	deps         func(*handlers.Deps, redis.UniversalClient)
 }
 
 func newEnv(t testing.TB) *env { return newEnvWith(t, envOptions{}) }
@@ -52,7 +54,7 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rdb.Close() })
-	fs, err := config.LoadForms(o.configFile, func(string) string { return "" })
+	fs, err := config.LoadForms(o.configFile, func(k string) string { return o.env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 	if o.log != nil {
 		logHandler = slog.NewJSONHandler(o.log, &slog.HandlerOptions{Level: slog.LevelDebug})
 	}
-	e, err := handlers.New(handlers.Deps{
+	d := handlers.Deps{
 		Forms:        fs,
 		Store:        store,
 		Queue:        queue.NewClient(o.queue),
@@ -75,7 +77,11 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		Metrics:      metrics.NewIntake(reg),
 		StoreTimeout: o.storeTimeout,
 		Log:          slog.New(logHandler),
-	})
+	}
+	if o.deps != nil {
+		o.deps(&d, rdb)
+	}
+	e, err := handlers.New(d)
 	if err != nil {
 		t.Fatal(err)
 	}

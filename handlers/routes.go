@@ -40,11 +40,14 @@ func (s *server) routes() *echo.Echo {
 	e.GET("/readyz", health)
 	e.GET("/metrics", health)
 
-	// Forms: intake, hosted page, thank-you page.
+	// Forms: intake, hosted page, thank-you page, and what embed.js renders
+	// a form from (origins checked as for posts; embed.js itself is public).
 	e.GET("/f/:form", s.showForm)
 	e.POST("/f/:form", s.submitForm, limit, s.checkOrigin)
 	e.OPTIONS("/f/:form", s.preflight)
 	e.GET("/f/:form/thanks", s.thanks)
+	e.GET("/f/:form/definition", s.formDefinition)
+	e.GET("/embed.js", s.embedJS)
 
 	// Status API (bearer LEADBRIDGE_API_TOKEN).
 	v1 := e.Group("/v1", s.requireToken)
@@ -52,6 +55,7 @@ func (s *server) routes() *echo.Echo {
 	v1.GET("/submissions/:id", s.getSubmission)
 	v1.POST("/submissions/:id/retry", s.retrySubmission, limit)
 	v1.POST("/submissions/:id/discard", s.discardSubmission, limit)
+	v1.POST("/submissions/:id/release", s.releaseSubmission, limit)
 
 	// Assets, cached for good: their URLs carry a content hash.
 	assets := e.Group("/static", func(next echo.HandlerFunc) echo.HandlerFunc {

@@ -97,6 +97,23 @@ func (s *server) retrySubmission(c echo.Context) error {
 	return c.JSON(http.StatusAccepted, r)
 }
 
+// releaseSubmission is POST /v1/submissions/:id/release: a submission intake
+// held as spam goes to delivery after all, under the same id (409 if it is
+// not held). Its spam verdict stays on the record, for the record.
+func (s *server) releaseSubmission(c echo.Context) error {
+	ctx := c.Request().Context()
+	id := c.Param("id")
+	r, err := s.Store.Release(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.Queue.Requeue(ctx, r); err != nil {
+		return &notDurable{err}
+	}
+	s.Log.Info("release requested", "id", id, "form", r.Form)
+	return c.JSON(http.StatusAccepted, r)
+}
+
 // discardSubmission is POST /v1/submissions/:id/discard with {"reason": "…"}.
 func (s *server) discardSubmission(c echo.Context) error {
 	var body struct {

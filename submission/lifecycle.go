@@ -47,7 +47,7 @@ func (e *TransitionError) Is(target error) bool { return target == ErrTransition
 
 var pastTense = map[string]string{
 	"begin": "delivered", "retry": "retried", "discard": "discarded",
-	"succeed": "marked delivered", "fail": "marked failed", "retry later": "rescheduled",
+	"succeed": "marked delivered", "fail": "marked failed", "retry later": "rescheduled", "release": "released",
 }
 
 // transition applies change to the record if its status is one of from.

@@ -16,11 +16,13 @@ import (
 	"time"
 
 	"github.com/leadbridge/leadbridge/config"
+	"github.com/leadbridge/leadbridge/flood"
 	"github.com/leadbridge/leadbridge/handlers"
 	"github.com/leadbridge/leadbridge/health"
 	"github.com/leadbridge/leadbridge/internal/logging"
 	"github.com/leadbridge/leadbridge/metrics"
 	"github.com/leadbridge/leadbridge/queue"
+	"github.com/leadbridge/leadbridge/spam"
 	"github.com/leadbridge/leadbridge/submission"
 )
 
@@ -50,6 +52,22 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	store := submission.NewStore(rdb, cfg.Retention)
 	reg := metrics.Registry()
 	metrics.RegisterStatuses(reg, store)
+	if cfg.Web.GeneratedKeys {
+		log.Warn("LEADBRIDGE_FORM_TOKEN_KEYS is not set: form tokens and rate-limit counts use a key made for this process only; " +
+			"with more than one API replica, or to keep open pages' tokens valid across a restart, set it (the same on every replica)")
+	}
+	tokens, err := spam.NewTokens(cfg.Web.FormTokenKeys, 0)
+	if err != nil {
+		return fmt.Errorf("LEADBRIDGE_FORM_TOKEN_KEYS: %w", err)
+	}
+	limiter, err := flood.NewLimiter(rdb, flood.Options{Secret: cfg.Web.LimiterSecret})
+	if err != nil {
+		return err
+	}
+	memory, err := flood.NewMemoryGuard(flood.RedisMemory(rdb), flood.MemoryOptions{Limit: cfg.Web.RedisMemoryLimit})
+	if err != nil {
+		return fmt.Errorf("LEADBRIDGE_REDIS_MEMORY_LIMIT: %w", err)
+	}
 	e, err := handlers.New(handlers.Deps{
 		Forms:          cfg.Forms,
 		Store:          store,
@@ -60,6 +78,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		TrustedProxies: cfg.TrustedProxies,
 		Log:            log,
 		Metrics:        metrics.NewIntake(reg),
+		PublicURL:      cfg.Web.PublicURL,
+		Tokens:         tokens,
+		Limiter:        limiter,
+		RateLimitIP:    cfg.Web.RateLimitIP,
+		WaitingCap:     cfg.Web.WaitingCap,
+		Memory:         memory,
 	})
 	if err != nil {
 		return err
@@ -78,7 +102,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		MaxHeaderBytes:    64 << 10,
 	}
 	log.Info("api listening", "addr", ln.Addr().String(), "redis", cfg.Redis.Display(), "forms", cfg.Forms.IDs(),
-		"status_api", cfg.APIToken != "")
+		"status_api", cfg.APIToken != "", "public_url", cfg.Web.PublicURL, "rate_limit_ip", cfg.Web.RateLimitIP.String(),
+		"waiting_cap", cfg.Web.WaitingCap, "redis_memory_limit", cfg.Web.RedisMemoryLimit)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

@@ -9,11 +9,14 @@ import (
 	"io/fs"
 )
 
-//go:embed *.css
+//go:embed *.css *.js
 var files embed.FS
 
 // FS is the embedded assets.
 var FS fs.FS = files
+
+// File returns an asset's content.
+func File(name string) ([]byte, error) { return fs.ReadFile(files, name) }
 
 // Hashes maps each asset's name to a short hash of its content, for URLs
 // such as /static/form.css?v=1a2b3c4d.
