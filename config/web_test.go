@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,56 +12,23 @@ import (
 	"github.com/leadbridge/leadbridge/internal/testenv"
 )
 
-// websiteExample is the README's "Website forms" example.
-const websiteExample = `
-forms:
-  contact-us:
-    title: {en: Contact us, de: Kontakt}
-    language: en
-    intro: {en: Tell us about your project., de: Erzählen Sie uns von Ihrem Projekt.}
-    submit_label: {en: Send, de: Absenden}
-    thank_you: {en: Thanks! We will call you back within a day., de: Danke! Wir rufen Sie innerhalb eines Tages zurück.}
-    allowed_origins: [https://www.example.com]
-    frame_ancestors: [https://www.example.com]
-    lead_source: 8
-    spam:
-      honeypot: website_url
-      min_seconds: 2
-      rate_limit: {per_ip: 5/minute, per_form: 600/hour}
-      waiting_cap: 5000
-      captcha: {provider: turnstile, site_key: 0x4AAAAAAAB, secret: env:TURNSTILE_SECRET}
-    consent:
-      text: {en: Send me product news by email., de: Schicken Sie mir Produktneuigkeiten per E-Mail.}
-      policy_url: https://www.example.com/privacy
-      version: "2026-03"
-      columns: [donotbulkemail, msdyn_gdproptout]
-    fields:
-      email:
-        label: {en: Work email, de: Geschäftliche E-Mail}
-        column: emailaddress1
-        rules: required,email
-        placeholder: name@company.com
-      last_name: {label: {en: Last name, de: Nachname}, column: lastname, rules: required}
-      phone: {type: tel, column: telephone1, help: {en: We only call about your enquiry., de: Wir rufen nur wegen Ihrer Anfrage an.}}
-      industry:
-        type: select
-        column: industrycode
-        rules: required
-        label: {en: Industry, de: Branche}
-        options:
-          - {label: {en: Consulting, de: Beratung}, value: 7}
-          - {label: {en: Retail, de: Einzelhandel}, value: 25}
-      budget:
-        type: radio
-        column: new_budget
-        options: {"Under 10k": small, "10k or more": large}
-      message: {type: textarea, column: description, rules: max=2000}
-      campaign: {type: hidden, column: new_campaign, value: spring-2026}
-      utm_source: {type: hidden, column: new_utmsource, param: utm_source}
-`
+// websiteExample is the README's complete form, as a user would copy it.
+func websiteExample(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "A complete form:\n\n```yaml\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no complete form example after \"A complete form:\"")
+	}
+	return example
+}
 
 func TestLoadFormsWebsiteExample(t *testing.T) {
-	path := testenv.WriteFile(t, "leadbridge.yaml", websiteExample)
+	path := testenv.WriteFile(t, "leadbridge.yaml", websiteExample(t))
 	set, err := config.LoadForms(path, env(map[string]string{"TURNSTILE_SECRET": "s3cret"}))
 	if err != nil {
 		t.Fatalf("the README example does not load: %v", err)
