@@ -552,6 +552,13 @@ func TestRedisHungOrKilledDuringIntake(t *testing.T) {
 	if n, err := w.store.Waiting(context.Background(), "form:plain"); n != 2 || err != nil {
 		t.Errorf("waiting count: %d, %v; want 2 (record and count written together)", n, err)
 	}
+	w.redis.Kill()
+	for _, form := range []string{"plain", "limited"} { // without and with rate limits
+		rec := w.post("/f/"+form, "application/json", `{"email":"dead@b.co"}`)
+		if rec.Code != 503 || rec.Header().Get("Retry-After") == "" {
+			t.Errorf("Redis killed, form %s: %d %s, want 503 with Retry-After", form, rec.Code, rec.Body.String())
+		}
+	}
 }
 
 func TestFormPageSecurityHeaders(t *testing.T) {

@@ -109,6 +109,9 @@ func (r *Redis) Restart() {
 	}
 }
 
+// Kill stops the server abruptly, as a crash would, and leaves it down.
+func (r *Redis) Kill() { r.stop() }
+
 // Pause stops the server with SIGSTOP: it keeps its port and connections
 // but answers nothing, as a Redis stuck on a slow disk or a frozen VM does.
 // Resume undoes it. (A server still paused when the test ends is killed
