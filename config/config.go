@@ -19,6 +19,7 @@ import (
 
 	"github.com/leadbridge/leadbridge/emulator/devcreds"
 	"github.com/leadbridge/leadbridge/forms"
+	"github.com/leadbridge/leadbridge/webhook"
 )
 
 // Documented development defaults of the bundled Dataverse emulator. With no
@@ -49,6 +50,7 @@ type API struct {
 	MaxBodyBytes   int64
 	Retention      time.Duration // of discarded records (set by the status API)
 	Forms          forms.Set
+	Sources        map[string]*webhook.Source // webhook sources, by id (POST /hooks/{id})
 }
 
 // Dataverse is where and as whom the worker writes.
@@ -72,6 +74,7 @@ type Worker struct {
 	RetryHorizon       time.Duration
 	DeliveredRetention time.Duration
 	Forms              forms.Set
+	Sources            map[string]*webhook.Source // for reading thin webhook leads (Meta, HubSpot) before delivery
 }
 
 // loadLogging checks the logging variables every program reads.
@@ -130,6 +133,10 @@ func LoadAPI(getenv Getenv) (API, error) {
 	fs, err := LoadForms(getenv("LEADBRIDGE_CONFIG"), getenv)
 	errs = append(errs, err)
 	c.Forms = fs
+	if err == nil {
+		c.Sources, err = LoadSources(getenv("LEADBRIDGE_CONFIG"), getenv, fs)
+		errs = append(errs, err)
+	}
 	return c, errors.Join(errs...)
 }
 
@@ -162,6 +169,10 @@ func LoadWorker(getenv Getenv) (Worker, error) {
 	fs, err := LoadForms(getenv("LEADBRIDGE_CONFIG"), getenv)
 	errs = append(errs, err)
 	c.Forms = fs
+	if err == nil {
+		c.Sources, err = LoadSources(getenv("LEADBRIDGE_CONFIG"), getenv, fs)
+		errs = append(errs, err)
+	}
 	return c, errors.Join(errs...)
 }
 

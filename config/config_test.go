@@ -288,12 +288,11 @@ func TestLoadFormsDesignExample(t *testing.T) {
 	}
 }
 
-// Spam protection and webhook intake are not built: their keys are refused
-// rather than loaded and ignored, which would look like protection.
+// Spam protection is not built: its key is refused rather than loaded and
+// ignored, which would look like protection.
 func TestLoadFormsRefusesKeysNotBuiltYet(t *testing.T) {
 	for _, tt := range []struct{ name, yaml, key string }{
 		{"spam", "forms:\n  f:\n    spam: {honeypot: website_url}\n    fields:\n      email: {column: emailaddress1}\n", "spam"},
-		{"sources", "forms:\n  f:\n    fields:\n      email: {column: emailaddress1}\nsources:\n  s: {kind: token, form: f, secret: env:A}\n", "sources"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := config.LoadForms(testenv.WriteFile(t, "f.yaml", tt.yaml), env(map[string]string{"A": "a"}))

@@ -15,11 +15,12 @@ import (
 // file is the YAML file's shape. Decoding is strict, so a misspelt key is an
 // error at start-up rather than a setting silently ignored.
 //
-// The design's spam: and sources: keys are refused until spam protection
-// and webhook intake exist: a setting that loads but does nothing would
-// look like protection.
+// The design's spam: key is refused until spam protection exists: a
+// setting that loads but does nothing would look like protection. The
+// sources: key is read by LoadSources (sources.go).
 type file struct {
-	Forms map[string]formYAML `yaml:"forms"`
+	Forms   map[string]formYAML `yaml:"forms"`
+	Sources yaml.Node           `yaml:"sources"`
 }
 
 type formYAML struct {
@@ -51,8 +52,9 @@ var formID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 // demo form when path is empty. Errors name the YAML path at fault.
 //
 // The environment is for secret references ("env:NAME"), which no key of
-// the file takes since spam: and sources: were dropped; the parameter stays
-// so that the callers in cmd's config and the tests need not change twice.
+// the forms takes since spam: was dropped (the sources' secrets are
+// LoadSources'); the parameter stays so that the callers in cmd's config
+// and the tests need not change twice.
 func LoadForms(path string, _ Getenv) (forms.Set, error) {
 	v := forms.NewValidator()
 	if path == "" {
