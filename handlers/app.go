@@ -1,6 +1,6 @@
-// Package handlers is leadbridge's HTTP surface: form intake, hosted form
-// pages and the submission status API, with package health's checks
-// mounted. New builds it; every route is listed in routes.go; every error
+// Package handlers is leadbridge's HTTP surface: form intake, webhook
+// intake, hosted form pages and the submission status API, with package
+// health's checks mounted. New builds it; every route is listed in routes.go; every error
 // becomes a response in errors.go.
 package handlers
 
@@ -25,6 +25,7 @@ import (
 	"github.com/leadbridge/leadbridge/submission"
 	"github.com/leadbridge/leadbridge/templates"
 	"github.com/leadbridge/leadbridge/web/static"
+	"github.com/leadbridge/leadbridge/webhook"
 )
 
 // Deps is what the HTTP surface needs, as plain values built by cmd/api.
@@ -40,6 +41,8 @@ type Deps struct {
 	Log            *slog.Logger // nil: discarded
 	Metrics        *metrics.Intake
 	StoreTimeout   time.Duration // how long intake waits for Redis to make a submission durable; 0: 5 s
+	Sources        map[string]*webhook.Source // webhook sources, by id: POST and GET /hooks/{id}
+	Now            func() time.Time           // the clock of signature timestamps; nil: time.Now
 }
 
 // server is the handlers' shared state: the deps plus what New prepares.
@@ -72,6 +75,9 @@ func New(d Deps) (*echo.Echo, error) {
 	}
 	if s.StoreTimeout <= 0 {
 		s.StoreTimeout = 5 * time.Second
+	}
+	if s.Now == nil {
+		s.Now = time.Now
 	}
 	return s.routes(), nil
 }
@@ -110,7 +116,7 @@ func (s *server) render(c echo.Context, status int, name string, data any) error
 // wantsJSON: JSON clients get JSON answers, browsers posting HTML forms get pages.
 func wantsJSON(c echo.Context) bool {
 	r := c.Request()
-	if strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/metrics" {
+	if strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/hooks/") || r.URL.Path == "/metrics" {
 		return true
 	}
 	if accepts(r, echo.MIMEApplicationJSON) {

@@ -55,6 +55,10 @@ func (s *server) submitForm(c echo.Context) error {
 	if len(idem) > 200 || !utf8.ValidString(idem) {
 		return echo.NewHTTPError(http.StatusBadRequest, "Idempotency-Key must be text of at most 200 characters.")
 	}
+	if strings.HasPrefix(idem, hookKeyPrefix) {
+		// Webhook deliveries' keys: a post must not take one first.
+		return echo.NewHTTPError(http.StatusBadRequest, "Idempotency-Key must not start with "+hookKeyPrefix+" (reserved for webhook deliveries).")
+	}
 	if idem == "" {
 		// Every submission gets a key: when Redis answers too late to tell,
 		// the 503 hands it to the client, and a resend with it cannot make
@@ -105,7 +109,8 @@ func (s *server) submitForm(c echo.Context) error {
 // keep makes rec durable and queues its delivery: the one path every intake
 // (forms and webhooks) takes to the worker. It returns the submission's id,
 // an earlier submission's when rec's idempotency key was used before
-// (duplicate). Errors: submission.ErrKeyReused, or a *notDurable when Redis
+// (duplicate). A record Create keeps for a person (failed, spam) is stored
+// and not queued. Errors: submission.ErrKeyReused, or a *notDurable when Redis
 // did not confirm the write in time.
 func (s *server) keep(ctx context.Context, rec *submission.Record) (id string, duplicate bool, err error) {
 	// The store-and-queue sequence runs to its end even if the client goes
@@ -120,6 +125,8 @@ func (s *server) keep(ctx context.Context, rec *submission.Record) (id string, d
 		return "", false, &notDurable{err}
 	case existing != "":
 		return existing, true, nil
+	case rec.Status != submission.StatusAccepted:
+		return rec.ID, false, nil // kept for a person (failed, spam): never queued
 	}
 	if err := s.Queue.Enqueue(ctx, rec.ID); err != nil {
 		// The record is durable; only its task is missing. The worker's

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -60,6 +61,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		TrustedProxies: cfg.TrustedProxies,
 		Log:            log,
 		Metrics:        metrics.NewIntake(reg),
+		Sources:        cfg.Sources,
 	})
 	if err != nil {
 		return err
@@ -77,8 +79,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
+	sources := make([]string, 0, len(cfg.Sources))
+	for id := range cfg.Sources {
+		sources = append(sources, id)
+	}
+	slices.Sort(sources)
 	log.Info("api listening", "addr", ln.Addr().String(), "redis", cfg.Redis.Display(), "forms", cfg.Forms.IDs(),
-		"status_api", cfg.APIToken != "")
+		"webhook_sources", sources, "status_api", cfg.APIToken != "")
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
