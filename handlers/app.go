@@ -41,8 +41,10 @@ type Deps struct {
 	Log            *slog.Logger // nil: discarded
 	Metrics        *metrics.Intake
 	StoreTimeout   time.Duration // how long intake waits for Redis to make a submission durable; 0: 5 s
-	Sources        map[string]*webhook.Source // webhook sources, by id: POST and GET /hooks/{id}
-	Now            func() time.Time           // the clock of signature timestamps; nil: time.Now
+
+	// Webhook intake.
+	Sources map[string]*webhook.Source // webhook sources, by id: POST and GET /hooks/{id}
+	Now     func() time.Time           // the clock of signature timestamps; nil: time.Now
 }
 
 // server is the handlers' shared state: the deps plus what New prepares.
