@@ -101,6 +101,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 			Forms: cfg.Forms,
 			Locks: lease.New(rdb, "lb:lease", 30*time.Second),
 		},
+		Fetcher: &delivery.Fetcher{Sources: cfg.Sources, Forms: cfg.Forms, Timeout: cfg.RequestTimeout},
 	}
 	srv := asynq.NewServerFromRedisClient(rdb, delivery.ServerConfig(cfg.Concurrency, nil, asynqLogger{log}))
 	mux := asynq.NewServeMux()
