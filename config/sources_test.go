@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"encoding/base64"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -123,5 +125,37 @@ func TestResolveSecret(t *testing.T) {
 				t.Errorf("ResolveSecret(%q) = %q, %v; want %q", tt.ref, got, err, tt.want)
 			}
 		})
+	}
+}
+
+// Every source the README's Webhooks section gives to copy loads with the
+// README's contact-us form, so the page a user copies from cannot drift
+// from what the programs accept.
+func TestReadmeWebhookExamplesLoad(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	_, section, _ := strings.Cut(readme, "\n## Webhooks\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	blocks := strings.Split(section, "```yaml\n")[1:]
+	if len(blocks) < 10 {
+		t.Fatalf("found %d YAML examples in the README's Webhooks section, want one per platform", len(blocks))
+	}
+	// Any variable holds a whsec_ secret, which is long enough for the
+	// kinds that take a token too.
+	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("a key of twenty-four byte"))
+	getenv := func(string) string { return secret }
+	for _, blk := range blocks {
+		doc, _, _ := strings.Cut(blk, "```")
+		path := testenv.WriteFile(t, "leadbridge.yaml", designExample+doc)
+		fs, err := config.LoadForms(path, getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if all, err := config.LoadSources(path, getenv, fs); err != nil || len(all) != 1 {
+			t.Errorf("README example does not load: %v\n%s", err, doc)
+		}
 	}
 }
