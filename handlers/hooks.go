@@ -179,6 +179,8 @@ func (s *server) keepLead(c echo.Context, src *webhook.Source, f *forms.Form, l 
 	case errors.Is(err, submission.ErrKeyReused):
 		// The platform sent this delivery id before with other content (a
 		// retry after the lead changed upstream): the first one stands.
+		s.Log.Warn("webhook delivery id seen before with other content; the first delivery stands",
+			"source", src.ID, "request_id", requestID(c))
 		s.hookOutcome(c, src, "duplicate", "")
 		return hookLead{Status: "duplicate"}, nil, nil
 	case err != nil:

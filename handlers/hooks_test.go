@@ -480,3 +480,27 @@ func TestHookPublicURLBehindAProxy(t *testing.T) {
 		t.Errorf("X-Forwarded-* from an untrusted peer: got %d, want 401 (the headers are ignored)", code)
 	}
 }
+
+// A platform that sends a delivery id again with other content (the lead
+// changed upstream between retries) gets a 200, and the first delivery
+// stands: one submission, with the first content.
+func TestHookSameIDOtherContentKeepsTheFirst(t *testing.T) {
+	v := newHookEnv(t)
+	k := hooktest.KindOf("typeform")
+	first := v.oneLead(t, v.deliver(t, k.New(base, ada("31"), k.Secrets[0], v.clock.Now())), submission.StatusAccepted)
+	changed := ada("31")
+	changed.Company = "Acme Holdings"
+	rec := v.deliver(t, k.New(base, changed, k.Secrets[0], v.clock.Now()))
+	if a := answerOf(t, rec); rec.Code != http.StatusOK || len(a.Leads) != 1 || a.Leads[0].Status != "duplicate" {
+		t.Fatalf("same id, other content: got %d %s, want 200 duplicate", rec.Code, rec.Body.String())
+	}
+	if n := v.records(t); n != 1 {
+		t.Errorf("records = %d, want 1", n)
+	}
+	if r, _ := v.store.Get(context.Background(), first.ID); r.Fields["company"] != "Acme" {
+		t.Errorf("company = %q, want the first delivery's", r.Fields["company"])
+	}
+	if !strings.Contains(v.logs.String(), "seen before with other content") {
+		t.Error("the log does not say the id came again with other content")
+	}
+}
