@@ -48,7 +48,6 @@ func (d *Delivery) Request() *http.Request {
 		panic(err)
 	}
 	r.Header = d.Header.Clone()
-	r.RequestURI = "" // a client request; httptest callers set it
 	return r
 }
 
