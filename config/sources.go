@@ -42,6 +42,10 @@ func ResolveSecret(ref string, getenv Getenv) (string, error) {
 	return "", errors.New(`secrets are never written in the file: use "env:NAME" or "file:/path"`)
 }
 
+// formSource is submission.Record.Source for a web form's submissions; no
+// webhook source may have it as its id.
+const formSource = "form"
+
 // LoadSources reads the webhook sources of the YAML file at path (none when
 // path is empty: the built-in demo form has no sources). fs are the forms
 // loaded from the same file; a source names one of them. Secrets are
@@ -72,6 +76,9 @@ func LoadSources(path string, getenv Getenv, fs forms.Set) (map[string]*webhook.
 	sources, err := webhook.LoadSources(node, resolve, fs.IDs())
 	if err == nil {
 		err = checkMappedFields(&fl.Sources, sources, fs)
+	}
+	if _, taken := sources[formSource]; taken {
+		err = errors.Join(err, fmt.Errorf("sources.%s: the id %q is reserved: a web form's submissions carry it as their source", formSource, formSource))
 	}
 	if err != nil {
 		var lines []string

@@ -83,12 +83,13 @@ func TestLoadSourcesRefuses(t *testing.T) {
 		{"mapped field not on the form", "  s: {kind: token, form: f, secret: env:A, fields: {email: email, fist_name: first}}",
 			[]string{`sources.s.fields.fist_name: form "f" has no field "fist_name" (it has email, last_name)`}},
 		{"unknown key", "  s: {kind: token, form: f, secret: env:A, secrte: env:A}", []string{"sources.s.secrte: line"}},
+		{"the reserved id form", "  form: {kind: token, form: f, secret: env:A}", []string{`sources.form: the id "form" is reserved`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := testenv.WriteFile(t, "f.yaml", form+"sources:\n"+tt.sources+"\n")
 			_, err := config.LoadAPI(env(map[string]string{"LEADBRIDGE_CONFIG": path, "A": vars["A"]}))
-			wantError(t, err, append(tt.want, path+": sources.s.")...)
+			wantError(t, err, append(tt.want, path+": sources.")...)
 			if err != nil && strings.Contains(err.Error(), vars["A"]) {
 				t.Errorf("error %q holds a secret", err)
 			}
