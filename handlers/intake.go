@@ -119,16 +119,29 @@ func (s *server) keep(ctx context.Context, rec *submission.Record) (id string, d
 	case err != nil:
 		return "", false, &notDurable{err}
 	case existing != "":
-		return existing, true, nil
+		id, duplicate = existing, true
+		// A resend: the first try may have stored the record and then lost
+		// Redis before its task was queued (a failover, a restart).
+		if r, err := s.Store.Get(ctx, id); err == nil && r.Status == submission.StatusAccepted {
+			s.enqueue(ctx, id)
+		}
+	default:
+		id = rec.ID
+		s.enqueue(ctx, id)
 	}
-	if err := s.Queue.Enqueue(ctx, rec.ID); err != nil {
-		// The record is durable; only its task is missing. The worker's
-		// janitor queues records left "accepted" without a task, so this is
-		// still a 202. (Taking the record back instead would break a retry
-		// with the same Idempotency-Key that was already answered with it.)
-		s.Log.Warn("submission stored but not queued; the janitor will queue it", "id", rec.ID, "err", err)
+	return id, duplicate, nil
+}
+
+// enqueue queues the delivery of stored submission id. If that fails, the
+// record is durable all the same and only its task is missing: the worker's
+// janitor queues records left "accepted" without a task, and a resend
+// queues it at once, so this is still a 202. (Taking the record back
+// instead would break a retry with the same Idempotency-Key that was
+// already answered with it.)
+func (s *server) enqueue(ctx context.Context, id string) {
+	if err := s.Queue.Enqueue(ctx, id); err != nil {
+		s.Log.Warn("submission stored but not queued; the janitor will queue it", "id", id, "err", err)
 	}
-	return rec.ID, false, nil
 }
 
 func (s *server) accepted(c echo.Context, f *forms.Form, id string) error {
