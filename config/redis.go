@@ -18,6 +18,16 @@ const (
 
 // options turns the Redis settings into go-redis universal options: one
 // address for a URL, a master name with Sentinel addresses, or cluster seeds.
+//
+// Every command goes to a primary: RouteByLatency, RouteRandomly and
+// ReplicaOnly stay off, so that Sentinel gives a plain failover client
+// (not the cluster-style one that reads from replicas) and Cluster reads
+// from the slot's primary (ReadOnly off). leadbridge reads what it has just
+// written — a record, a lease, a task — and a replica may not have it yet.
+// The failover client asks the sentinels for the primary on every new
+// connection and drops the connections to a demoted one when they announce
+// a switch (+switch-master); a connection that still meets a READONLY
+// error is closed and the command retried, so writes follow the primary.
 func (r Redis) options() (*redis.UniversalOptions, error) {
 	o, err := redis.ParseURL(r.URL)
 	if err != nil {
