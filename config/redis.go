@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -15,6 +17,33 @@ const (
 	redisDialTimeout = 2 * time.Second
 	redisIOTimeout   = 3 * time.Second
 )
+
+// Bounds of LEADBRIDGE_REDIS_WAIT_TIMEOUT. The longest keeps a WAIT within
+// the socket read timeout and leaves intake's 5 s to make a submission
+// durable room for the writes before it.
+const (
+	defaultWaitTimeout = time.Second
+	minWaitTimeout     = 10 * time.Millisecond
+	maxWaitTimeout     = 2 * time.Second
+)
+
+// loadRedisWait reads LEADBRIDGE_REDIS_WAIT_REPLICAS and _TIMEOUT into r.
+func loadRedisWait(getenv Getenv, r *Redis) error {
+	r.WaitTimeout = defaultWaitTimeout
+	errs := []error{
+		intVar(getenv, "LEADBRIDGE_REDIS_WAIT_REPLICAS", &r.WaitReplicas, 0, 16),
+		durationVar(getenv, "LEADBRIDGE_REDIS_WAIT_TIMEOUT", &r.WaitTimeout, minWaitTimeout),
+	}
+	if v := getenv("LEADBRIDGE_REDIS_WAIT_TIMEOUT"); v != "" {
+		if r.WaitTimeout > maxWaitTimeout {
+			errs = append(errs, fmt.Errorf("LEADBRIDGE_REDIS_WAIT_TIMEOUT: %q is longer than %s", v, maxWaitTimeout))
+		}
+		if r.WaitReplicas == 0 {
+			errs = append(errs, errors.New("LEADBRIDGE_REDIS_WAIT_TIMEOUT: has no effect without LEADBRIDGE_REDIS_WAIT_REPLICAS"))
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // options turns the Redis settings into go-redis universal options: one
 // address for a URL, a master name with Sentinel addresses, or cluster seeds.

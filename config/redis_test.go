@@ -15,6 +15,45 @@ import (
 	"github.com/leadbridge/leadbridge/internal/testenv"
 )
 
+func TestRedisWait(t *testing.T) {
+	c, err := config.LoadAPI(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Redis.WaitReplicas != 0 || c.Redis.WaitTimeout != time.Second {
+		t.Errorf("defaults: WaitReplicas %d, WaitTimeout %s; want 0 (off), 1s", c.Redis.WaitReplicas, c.Redis.WaitTimeout)
+	}
+	c, err = config.LoadAPI(env(map[string]string{"LEADBRIDGE_REDIS_WAIT_REPLICAS": "1", "LEADBRIDGE_REDIS_WAIT_TIMEOUT": "250ms"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Redis.WaitReplicas != 1 || c.Redis.WaitTimeout != 250*time.Millisecond {
+		t.Errorf("WaitReplicas %d, WaitTimeout %s; want 1, 250ms", c.Redis.WaitReplicas, c.Redis.WaitTimeout)
+	}
+	w, err := config.LoadWorker(env(map[string]string{"LEADBRIDGE_REDIS_WAIT_REPLICAS": "1"}))
+	if err != nil || w.Redis.WaitReplicas != 1 {
+		t.Errorf("worker with the API's Redis settings: %v, WaitReplicas %d", err, w.Redis.WaitReplicas)
+	}
+
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"replicas not a number", map[string]string{"LEADBRIDGE_REDIS_WAIT_REPLICAS": "one"}, []string{"LEADBRIDGE_REDIS_WAIT_REPLICAS", `"one"`}},
+		{"negative replicas", map[string]string{"LEADBRIDGE_REDIS_WAIT_REPLICAS": "-1"}, []string{"LEADBRIDGE_REDIS_WAIT_REPLICAS"}},
+		{"timeout without a unit", map[string]string{"LEADBRIDGE_REDIS_WAIT_REPLICAS": "1", "LEADBRIDGE_REDIS_WAIT_TIMEOUT": "500"}, []string{"LEADBRIDGE_REDIS_WAIT_TIMEOUT", `"500"`}},
+		{"timeout too short", map[string]string{"LEADBRIDGE_REDIS_WAIT_REPLICAS": "1", "LEADBRIDGE_REDIS_WAIT_TIMEOUT": "1ms"}, []string{"LEADBRIDGE_REDIS_WAIT_TIMEOUT"}},
+		{"timeout too long", map[string]string{"LEADBRIDGE_REDIS_WAIT_REPLICAS": "1", "LEADBRIDGE_REDIS_WAIT_TIMEOUT": "5s"}, []string{"LEADBRIDGE_REDIS_WAIT_TIMEOUT", "2s"}},
+		{"timeout without replicas", map[string]string{"LEADBRIDGE_REDIS_WAIT_TIMEOUT": "1s"}, []string{"LEADBRIDGE_REDIS_WAIT_TIMEOUT", "LEADBRIDGE_REDIS_WAIT_REPLICAS"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.LoadAPI(env(tt.env))
+			wantError(t, err, tt.want...)
+		})
+	}
+}
+
 // TestRedisClientFollowsSentinelFailover: the client built from
 // LEADBRIDGE_REDIS_SENTINELS/_MASTER writes to the primary, and after a
 // failover to the new one only — also once the old primary is back as a

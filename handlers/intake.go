@@ -106,7 +106,9 @@ func (s *server) submitForm(c echo.Context) error {
 // (forms and webhooks) takes to the worker. It returns the submission's id,
 // an earlier submission's when rec's idempotency key was used before
 // (duplicate). Errors: submission.ErrKeyReused, or a *notDurable when Redis
-// did not confirm the write in time.
+// did not confirm the write in time — or, with WaitReplicas, when its
+// replicas did not: a primary that fails over loses what it acknowledged
+// but had not passed on, and no submission may be answered 2xx and lost.
 func (s *server) keep(ctx context.Context, rec *submission.Record) (id string, duplicate bool, err error) {
 	// The store-and-queue sequence runs to its end even if the client goes
 	// away, and no longer than the client would sensibly wait.
@@ -128,6 +130,14 @@ func (s *server) keep(ctx context.Context, rec *submission.Record) (id string, d
 	default:
 		id = rec.ID
 		s.enqueue(ctx, id)
+	}
+	if s.WaitReplicas > 0 {
+		// After the task, so that on one primary (Sentinel) the WAIT covers
+		// it too. A key that outlived its record (retention) is no failover.
+		err := s.Store.Replicated(ctx, id, s.WaitReplicas, s.WaitTimeout)
+		if err != nil && !(duplicate && errors.Is(err, submission.ErrNotFound)) {
+			return "", false, &notDurable{err}
+		}
 	}
 	return id, duplicate, nil
 }

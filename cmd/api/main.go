@@ -60,6 +60,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		TrustedProxies: cfg.TrustedProxies,
 		Log:            log,
 		Metrics:        metrics.NewIntake(reg),
+		WaitReplicas:   cfg.Redis.WaitReplicas,
+		WaitTimeout:    cfg.Redis.WaitTimeout,
 	})
 	if err != nil {
 		return err
@@ -77,7 +79,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
-	log.Info("api listening", "addr", ln.Addr().String(), "redis", cfg.Redis.Display(), "forms", cfg.Forms.IDs(),
+	log.Info("api listening", "addr", ln.Addr().String(), "redis", cfg.Redis.Display(), "redis_wait_replicas", cfg.Redis.WaitReplicas, "forms", cfg.Forms.IDs(),
 		"status_api", cfg.APIToken != "")
 	if ready != nil {
 		ready <- ln.Addr().String()
