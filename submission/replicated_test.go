@@ -2,6 +2,8 @@ package submission
 
 import (
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +92,68 @@ func TestStoreOnCluster(t *testing.T) {
 	}
 	if err := s.Replicated(ctx(t), "no-such-id", 1, 50*time.Millisecond); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Replicated of an unknown record: got %v, want ErrNotFound", err)
+	}
+}
+
+// TestFailoverLosesWhatNoReplicaConfirmed is why Replicated exists: a
+// record the primary acknowledged while its replica lagged is gone after
+// the sentinels promote that replica, and Replicated had said so in time;
+// a record it confirmed survives.
+func TestFailoverLosesWhatNoReplicaConfirmed(t *testing.T) {
+	t.Parallel()
+	sen := testenv.StartSentinel(t)
+	s := NewStore(sen.Client(), retention)
+	kept := create(t, s, &Record{Form: "demo", Fields: map[string]string{"email": "kept@example.com"}})
+	if err := s.Replicated(ctx(t), kept.ID, 1, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	// A replica that lags: stopped, behind a replication link full of
+	// other writes, so that what comes next waits in the primary's own
+	// output buffer (not in the kernel's socket buffers, which a stopped
+	// process still receives into).
+	replica := sen.Nodes[1]
+	replica.Pause()
+	primary := sen.Nodes[0].Client()
+	junk := strings.Repeat("x", 1<<20)
+	testenv.Eventually(t, 30*time.Second, func() string {
+		if err := primary.Set(ctx(t), "junk:"+NewID(), junk, 0).Err(); err != nil {
+			return err.Error()
+		}
+		list, err := primary.ClientList(ctx(t)).Result()
+		if err != nil {
+			return err.Error()
+		}
+		for _, line := range strings.Split(list, "\n") {
+			if !strings.Contains(line, " flags=S ") {
+				continue
+			}
+			for _, f := range strings.Fields(line) {
+				if v, ok := strings.CutPrefix(f, "omem="); ok {
+					if n, _ := strconv.Atoi(v); n >= 4<<20 {
+						return ""
+					}
+				}
+			}
+		}
+		return "replication link not full yet"
+	})
+	lost := create(t, s, &Record{Form: "demo", Fields: map[string]string{"email": "lost@example.com"}})
+	err := s.Replicated(ctx(t), lost.ID, 1, 100*time.Millisecond)
+	old := sen.KillPrimary()
+	replica.Resume()
+	if !errors.Is(err, ErrNotReplicated) {
+		t.Fatalf("Replicated with the replica stopped: got %v, want ErrNotReplicated", err)
+	}
+	sen.WaitFailover(old)
+
+	testenv.Eventually(t, 30*time.Second, func() string {
+		if _, err := s.Get(ctx(t), kept.ID); err != nil {
+			return "confirmed record after the failover: " + err.Error()
+		}
+		return ""
+	})
+	if _, err := s.Get(ctx(t), lost.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unconfirmed record after the failover: got %v, want ErrNotFound (lost with the old primary)", err)
 	}
 }
