@@ -53,7 +53,7 @@ func StartSentinel(t testing.TB) *Sentinel {
 	needRedisServer(t)
 	s := &Sentinel{t: t}
 	t.Cleanup(s.stop)
-	primary := startRedis(t, freePort)
+	primary := startRedis(t, freePort, noSyncDelay...)
 	s.Nodes = []*Redis{primary, StartReplica(t, primary)}
 	for i := 0; i < 3; i++ {
 		s.startSentinel(primary.port)
@@ -74,6 +74,11 @@ func StartSentinel(t testing.TB) *Sentinel {
 	return s
 }
 
+// noSyncDelay makes a primary start a replica's full synchronisation at
+// once instead of waiting 5 s for more replicas to join it; a replica gets
+// it too, for when it is promoted.
+var noSyncDelay = []string{"--repl-diskless-sync-delay", "0"}
+
 // StartReplica starts a redis-server replicating primary (with an AOF like
 // StartRedis's) and returns once it is in sync.
 func StartReplica(t testing.TB, primary *Redis) *Redis {
@@ -83,7 +88,7 @@ func StartReplica(t testing.TB, primary *Redis) *Redis {
 	if err := primary.Client().ConfigSet(context.Background(), "repl-diskless-sync-delay", "0").Err(); err != nil {
 		t.Fatalf("configure the primary for a replica: %v", err)
 	}
-	r := startRedis(t, freePort, "--replicaof", "127.0.0.1", strconv.Itoa(primary.port))
+	r := startRedis(t, freePort, append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(primary.port)}, noSyncDelay...)...)
 	Eventually(t, 30*time.Second, func() string {
 		info, err := r.info("replication")
 		if err != nil {
@@ -226,6 +231,27 @@ func (s *Sentinel) WaitFailover(old *Redis) *Redis {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Rejoin starts a killed data node again as a replica of the current
+// primary — as a crashed primary's machine restarts it, having asked the
+// sentinels where the primary is now — and waits until it is in sync.
+func (s *Sentinel) Rejoin(node *Redis) {
+	s.t.Helper()
+	primary := s.Primary()
+	node.args = append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(primary.port)}, noSyncDelay...)
+	node.Start()
+	Eventually(s.t, time.Minute, func() string {
+		info, err := node.info("replication")
+		if err != nil {
+			return err.Error()
+		}
+		if info["role"] != "slave" || info["master_port"] != strconv.Itoa(primary.port) || info["master_link_status"] != "up" {
+			return fmt.Sprintf("%s: role %s of port %s, link %s; want a replica of %s in sync",
+				node.Addr, info["role"], info["master_port"], info["master_link_status"], primary.Addr)
+		}
+		return ""
+	})
 }
 
 // failedOver returns "" once the failover away from old is complete,
