@@ -39,6 +39,12 @@ type Redis struct {
 	Sentinels []string
 	Master    string
 	Cluster   []string
+
+	// WaitReplicas > 0: intake answers 2xx only once that many replicas
+	// hold the submission (Redis WAIT), waiting at most WaitTimeout; else
+	// 503. Set on the API; the worker accepts and ignores it.
+	WaitReplicas int
+	WaitTimeout  time.Duration
 }
 
 // API is the configuration of cmd/api.
@@ -236,7 +242,7 @@ func loadRedis(getenv Getenv) (Redis, error) {
 		Master:    getenv("LEADBRIDGE_REDIS_MASTER"),
 		Cluster:   splitList(getenv("LEADBRIDGE_REDIS_CLUSTER")),
 	}
-	var errs []error
+	errs := []error{loadRedisWait(getenv, &r)}
 	if len(r.Sentinels) > 0 && r.Master == "" {
 		errs = append(errs, errors.New("LEADBRIDGE_REDIS_MASTER: required with LEADBRIDGE_REDIS_SENTINELS"))
 	}

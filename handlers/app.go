@@ -41,6 +41,10 @@ type Deps struct {
 	Log            *slog.Logger // nil: discarded
 	Metrics        *metrics.Intake
 	StoreTimeout   time.Duration // how long intake waits for Redis to make a submission durable; 0: 5 s
+	// WaitReplicas > 0: a submission is durable only once that many Redis
+	// replicas hold it (Redis WAIT, for at most WaitTimeout); see keep.
+	WaitReplicas int
+	WaitTimeout  time.Duration
 
 	// Webhook intake.
 	Sources map[string]*webhook.Source // webhook sources, by id: POST and GET /hooks/{id}

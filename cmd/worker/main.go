@@ -105,6 +105,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 	srv := asynq.NewServerFromRedisClient(rdb, delivery.ServerConfig(cfg.Concurrency, nil, asynqLogger{log}))
 	mux := asynq.NewServeMux()
+	mux.Use(delivery.HoldWhileRedisDown(delivery.PingRedis(rdb), 20*time.Second))
 	mux.Handle(queue.TypeDeliver, h)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
