@@ -19,6 +19,7 @@ import (
 
 	"github.com/leadbridge/leadbridge/emulator/devcreds"
 	"github.com/leadbridge/leadbridge/forms"
+	"github.com/leadbridge/leadbridge/webhook"
 )
 
 // Documented development defaults of the bundled Dataverse emulator. With no
@@ -38,6 +39,12 @@ type Redis struct {
 	Sentinels []string
 	Master    string
 	Cluster   []string
+
+	// WaitReplicas > 0: intake answers 2xx only once that many replicas
+	// hold the submission (Redis WAIT), waiting at most WaitTimeout; else
+	// 503. Set on the API; the worker accepts and ignores it.
+	WaitReplicas int
+	WaitTimeout  time.Duration
 }
 
 // API is the configuration of cmd/api.
@@ -50,6 +57,7 @@ type API struct {
 	Retention      time.Duration // of discarded records (set by the status API)
 	Forms          forms.Set
 	Web            Web
+	Sources        map[string]*webhook.Source // webhook sources, by id (POST /hooks/{id})
 }
 
 // Dataverse is where and as whom the worker writes.
@@ -73,6 +81,7 @@ type Worker struct {
 	RetryHorizon       time.Duration
 	DeliveredRetention time.Duration
 	Forms              forms.Set
+	Sources            map[string]*webhook.Source // for reading thin webhook leads (Meta, HubSpot) before delivery
 }
 
 // loadLogging checks the logging variables every program reads.
@@ -131,6 +140,10 @@ func LoadAPI(getenv Getenv) (API, error) {
 	fs, err := LoadForms(getenv("LEADBRIDGE_CONFIG"), getenv)
 	errs = append(errs, err)
 	c.Forms = fs
+	if err == nil {
+		c.Sources, err = LoadSources(getenv("LEADBRIDGE_CONFIG"), getenv, fs)
+		errs = append(errs, err)
+	}
 	w, err := loadWeb(getenv, fs)
 	errs = append(errs, err)
 	c.Web = w
@@ -168,6 +181,10 @@ func LoadWorker(getenv Getenv) (Worker, error) {
 	fs, err := loadForms(getenv("LEADBRIDGE_CONFIG"), checkReference)
 	errs = append(errs, err)
 	c.Forms = fs
+	if err == nil {
+		c.Sources, err = LoadSources(getenv("LEADBRIDGE_CONFIG"), getenv, fs)
+		errs = append(errs, err)
+	}
 	return c, errors.Join(errs...)
 }
 
@@ -231,7 +248,7 @@ func loadRedis(getenv Getenv) (Redis, error) {
 		Master:    getenv("LEADBRIDGE_REDIS_MASTER"),
 		Cluster:   splitList(getenv("LEADBRIDGE_REDIS_CLUSTER")),
 	}
-	var errs []error
+	errs := []error{loadRedisWait(getenv, &r)}
 	if len(r.Sentinels) > 0 && r.Master == "" {
 		errs = append(errs, errors.New("LEADBRIDGE_REDIS_MASTER: required with LEADBRIDGE_REDIS_SENTINELS"))
 	}

@@ -289,19 +289,6 @@ func TestLoadFormsDesignExample(t *testing.T) {
 	}
 }
 
-// Webhook intake is not built: its key is refused rather than loaded and
-// ignored, which would look like working.
-func TestLoadFormsRefusesKeysNotBuiltYet(t *testing.T) {
-	for _, tt := range []struct{ name, yaml, key string }{
-		{"sources", "forms:\n  f:\n    fields:\n      email: {column: emailaddress1}\nsources:\n  s: {kind: token, form: f, secret: env:A}\n", "sources"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := config.LoadForms(testenv.WriteFile(t, "f.yaml", tt.yaml), env(map[string]string{"A": "a"}))
-			wantError(t, err, "field "+tt.key+" not found")
-		})
-	}
-}
-
 func TestLoadFormsKeepsFieldOrder(t *testing.T) {
 	path := testenv.WriteFile(t, "f.yaml", `
 forms:

@@ -18,10 +18,10 @@ import (
 // file is the YAML file's shape. Decoding is strict, so a misspelt key is an
 // error at start-up rather than a setting silently ignored.
 //
-// The design's sources: key is refused until webhook intake exists: a
-// setting that loads but does nothing would look like working.
+// The sources: key is read by LoadSources (sources.go).
 type file struct {
-	Forms map[string]formYAML `yaml:"forms"`
+	Forms   map[string]formYAML `yaml:"forms"`
+	Sources yaml.Node           `yaml:"sources"`
 }
 
 type formYAML struct {

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,8 +18,45 @@ const (
 	redisIOTimeout   = 3 * time.Second
 )
 
+// Bounds of LEADBRIDGE_REDIS_WAIT_TIMEOUT. The longest keeps a WAIT within
+// the socket read timeout and leaves intake's 5 s to make a submission
+// durable room for the writes before it.
+const (
+	defaultWaitTimeout = time.Second
+	minWaitTimeout     = 10 * time.Millisecond
+	maxWaitTimeout     = 2 * time.Second
+)
+
+// loadRedisWait reads LEADBRIDGE_REDIS_WAIT_REPLICAS and _TIMEOUT into r.
+func loadRedisWait(getenv Getenv, r *Redis) error {
+	r.WaitTimeout = defaultWaitTimeout
+	errs := []error{
+		intVar(getenv, "LEADBRIDGE_REDIS_WAIT_REPLICAS", &r.WaitReplicas, 0, 16),
+		durationVar(getenv, "LEADBRIDGE_REDIS_WAIT_TIMEOUT", &r.WaitTimeout, minWaitTimeout),
+	}
+	if v := getenv("LEADBRIDGE_REDIS_WAIT_TIMEOUT"); v != "" {
+		if r.WaitTimeout > maxWaitTimeout {
+			errs = append(errs, fmt.Errorf("LEADBRIDGE_REDIS_WAIT_TIMEOUT: %q is longer than %s", v, maxWaitTimeout))
+		}
+		if r.WaitReplicas == 0 {
+			errs = append(errs, errors.New("LEADBRIDGE_REDIS_WAIT_TIMEOUT: has no effect without LEADBRIDGE_REDIS_WAIT_REPLICAS"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // options turns the Redis settings into go-redis universal options: one
 // address for a URL, a master name with Sentinel addresses, or cluster seeds.
+//
+// Every command goes to a primary: RouteByLatency, RouteRandomly and
+// ReplicaOnly stay off, so that Sentinel gives a plain failover client
+// (not the cluster-style one that reads from replicas) and Cluster reads
+// from the slot's primary (ReadOnly off). leadbridge reads what it has just
+// written — a record, a lease, a task — and a replica may not have it yet.
+// The failover client asks the sentinels for the primary on every new
+// connection and drops the connections to a demoted one when they announce
+// a switch (+switch-master); a connection that still meets a READONLY
+// error is closed and the command retried, so writes follow the primary.
 func (r Redis) options() (*redis.UniversalOptions, error) {
 	o, err := redis.ParseURL(r.URL)
 	if err != nil {

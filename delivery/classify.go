@@ -46,7 +46,12 @@ func classify(err error) (info submission.ErrorInfo, retry bool) {
 	var api *crm.APIError
 	var auth *crm.AuthError
 	var netErr *crm.NetError
+	var fetchErr *FetchError
 	switch {
+	case errors.As(err, &fetchErr):
+		// Reading a thin webhook lead (fetch.go), before any CRM call.
+		info.Category, info.Status, info.Code = fetchErr.Category, fetchErr.Status, fetchErr.Code
+		return info, fetchErr.Transient
 	case errors.Is(err, ErrUnknownForm):
 		info.Category = submission.CategoryConfiguration
 		return info, false

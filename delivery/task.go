@@ -21,6 +21,7 @@ import (
 type TaskHandler struct {
 	Store     *submission.Store
 	Deliverer *Deliverer
+	Fetcher   *Fetcher      // reads thin webhook leads (ids only) before delivery, fetch.go; nil: they fail
 	Horizon   time.Duration // give up retrying transient failures after this long since receipt (or a person's retry)
 	Log       *slog.Logger
 	Now       func() time.Time  // nil = time.Now
@@ -46,7 +47,11 @@ func (h *TaskHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 
 	// Outcomes are recorded even if the task's context ended meanwhile.
 	rctx := context.WithoutCancel(ctx)
-	res, derr := h.Deliverer.Deliver(ctx, rec)
+	var res Result
+	derr := h.fetch(ctx, rec) // a thin webhook lead is read from its platform first
+	if derr == nil {
+		res, derr = h.Deliverer.Deliver(ctx, rec)
+	}
 	if derr == nil {
 		err := h.Store.Succeed(rctx, p.ID, rec.AttemptID, started, submission.Outcome(res))
 		return h.recorded(err, rec, "delivered", submission.ErrorInfo{}, started, nil, "lead", res.LeadID, "action", res.Action)

@@ -22,7 +22,7 @@ const apiToken = "e2e-test-token-0123456789"
 // stack is one running leadbridge.
 type stack struct {
 	t       testing.TB
-	Redis   *testenv.Redis
+	Redis   *testenv.Redis // nil when options.redis points elsewhere
 	Emu     *testenv.Emulator
 	API     *testenv.Process
 	APIURL  string
@@ -35,19 +35,26 @@ type options struct {
 	emulator string // PUT /_emulator/config patch applied before anything starts
 	workers  int
 	env      map[string]string
+	redis    map[string]string // Redis settings (Sentinel, Cluster) instead of a private redis-server
 }
 
 func startStack(t testing.TB, o options) *stack {
 	t.Helper()
-	s := &stack{t: t, Redis: testenv.StartRedis(t), Emu: testenv.StartEmulator(t)}
+	s := &stack{t: t, Emu: testenv.StartEmulator(t)}
 	if o.emulator != "" {
 		s.Emu.Configure(o.emulator)
 	}
 	s.env = map[string]string{
-		"LEADBRIDGE_REDIS_URL":  s.Redis.URL,
 		"LEADBRIDGE_API_TOKEN":  apiToken,
 		"LEADBRIDGE_LOG_LEVEL":  "info",
 		"LEADBRIDGE_LOG_FORMAT": "text",
+	}
+	if o.redis == nil {
+		s.Redis = testenv.StartRedis(t)
+		o.redis = map[string]string{"LEADBRIDGE_REDIS_URL": s.Redis.URL}
+	}
+	for k, v := range o.redis {
+		s.env[k] = v
 	}
 	for k, v := range s.Emu.WorkerEnv() {
 		s.env[k] = v

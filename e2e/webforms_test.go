@@ -338,10 +338,14 @@ func (b *tab) fillEmbedded(first, last, email string) {
 // status API.
 func (s *stack) submissionOf(form, email string) map[string]any {
 	s.t.Helper()
+	// Statuses are listed one after another while a worker moves the
+	// record on: it may be seen twice, and is counted once, by id.
 	var found []map[string]any
+	seen := map[any]bool{}
 	for _, st := range []string{"accepted", "delivering", "retrying", "delivered", "failed", "spam"} {
 		for _, r := range s.list(st) {
-			if f, _ := r["fields"].(map[string]any); r["form"] == form && f["email"] == email {
+			if f, _ := r["fields"].(map[string]any); r["form"] == form && f["email"] == email && !seen[r["id"]] {
+				seen[r["id"]] = true
 				found = append(found, r)
 			}
 		}

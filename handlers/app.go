@@ -1,6 +1,6 @@
-// Package handlers is leadbridge's HTTP surface: form intake, hosted form
-// pages and the submission status API, with package health's checks
-// mounted. New builds it; every route is listed in routes.go; every error
+// Package handlers is leadbridge's HTTP surface: form intake, webhook
+// intake, hosted form pages and the submission status API, with package
+// health's checks mounted. New builds it; every route is listed in routes.go; every error
 // becomes a response in errors.go.
 package handlers
 
@@ -27,6 +27,7 @@ import (
 	"github.com/leadbridge/leadbridge/submission"
 	"github.com/leadbridge/leadbridge/templates"
 	"github.com/leadbridge/leadbridge/web/static"
+	"github.com/leadbridge/leadbridge/webhook"
 )
 
 // Deps is what the HTTP surface needs, as plain values built by cmd/api.
@@ -42,6 +43,14 @@ type Deps struct {
 	Log            *slog.Logger // nil: discarded
 	Metrics        *metrics.Intake
 	StoreTimeout   time.Duration // how long intake waits for Redis to make a submission durable; 0: 5 s
+	// WaitReplicas > 0: a submission is durable only once that many Redis
+	// replicas hold it (Redis WAIT, for at most WaitTimeout); see keep.
+	WaitReplicas int
+	WaitTimeout  time.Duration
+
+	// Webhook intake.
+	Sources map[string]*webhook.Source // webhook sources, by id: POST and GET /hooks/{id}
+	Now     func() time.Time           // the clock of signature timestamps and form tokens; nil: time.Now
 
 	// Website forms (docs/FLOOD.md, README "Website forms").
 	PublicURL   string         // LEADBRIDGE_PUBLIC_URL: the base embed.js posts to; "": where embed.js was loaded from
@@ -50,8 +59,7 @@ type Deps struct {
 	RateLimitIP flood.Rate     // every form together from one address, for forms that have rate limits
 	WaitingCap  int64          // a form's waiting submissions beyond which intake answers 503, unless the form sets one; 0: none
 	Memory      *flood.MemoryGuard
-	CaptchaHTTP *http.Client     // the captcha verifications' client; nil: one with a 30 s backstop
-	Now         func() time.Time // nil: time.Now (form tokens' clock)
+	CaptchaHTTP *http.Client // the captcha verifications' client; nil: one with a 30 s backstop
 }
 
 // server is the handlers' shared state: the deps plus what New prepares.
@@ -86,6 +94,9 @@ func New(d Deps) (*echo.Echo, error) {
 	}
 	if s.StoreTimeout <= 0 {
 		s.StoreTimeout = 5 * time.Second
+	}
+	if s.Now == nil {
+		s.Now = time.Now
 	}
 	if err := s.prepareWebForms(); err != nil {
 		return nil, err
@@ -131,7 +142,7 @@ func (s *server) render(c echo.Context, status int, name string, data any) error
 // wantsJSON: JSON clients get JSON answers, browsers posting HTML forms get pages.
 func wantsJSON(c echo.Context) bool {
 	r := c.Request()
-	if strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/metrics" {
+	if strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/hooks/") || r.URL.Path == "/metrics" {
 		return true
 	}
 	if accepts(r, echo.MIMEApplicationJSON) {

@@ -76,6 +76,7 @@ func (s *server) handleError(err error, c echo.Context) {
 		te   *submission.TransitionError
 		sent *sentForm
 		rf   *refused
+		hi   *hookInvalid
 		resp error
 	)
 	html := errors.As(err, &sent) && !wantsJSON(c) // show the hosted form again
@@ -94,6 +95,8 @@ func (s *server) handleError(err error, c echo.Context) {
 			resp = c.JSON(http.StatusUnprocessableEntity, apiError{Error: "idempotency_key_reused",
 				Message: "This Idempotency-Key was already used for a submission with different content. Send new content with a new key."})
 		}
+	case errors.As(err, &hi):
+		resp = c.JSON(http.StatusUnprocessableEntity, hi.body())
 	case errors.As(err, &inv):
 		if wantsJSON(c) || inv.form == nil {
 			resp = c.JSON(http.StatusUnprocessableEntity, apiError{Error: "validation_failed", Message: "Some fields need attention.", Fields: inv.fields})
@@ -141,7 +144,7 @@ func (s *server) handleError(err error, c echo.Context) {
 		if he.Internal != nil && he.Code >= 500 {
 			s.Log.Error("request failed", "err", he.Internal, "request_id", requestID(c))
 		}
-		if he.Code == http.StatusRequestEntityTooLarge {
+		if he.Code == http.StatusRequestEntityTooLarge && msg == http.StatusText(he.Code) {
 			msg = fmt.Sprintf("The submission is larger than the %d KB this server accepts.", s.MaxBodyBytes>>10)
 		}
 		resp = s.problem(c, he.Code, codeFor(he.Code), msg)

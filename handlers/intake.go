@@ -57,6 +57,10 @@ func (s *server) submitForm(c echo.Context) error {
 	if len(idem) > 200 || !utf8.ValidString(idem) {
 		return echo.NewHTTPError(http.StatusBadRequest, "Idempotency-Key must be text of at most 200 characters.")
 	}
+	if strings.HasPrefix(idem, hookKeyPrefix) {
+		// Webhook deliveries' keys: a post must not take one first.
+		return echo.NewHTTPError(http.StatusBadRequest, "Idempotency-Key must not start with "+hookKeyPrefix+" (reserved for webhook deliveries).")
+	}
 	if idem == "" {
 		// Every submission gets a key: when Redis answers too late to tell,
 		// the 503 hands it to the client, and a resend with it cannot make
@@ -134,9 +138,11 @@ func (s *server) submitForm(c echo.Context) error {
 // keep makes rec durable and queues its delivery: the one path every intake
 // (forms and webhooks) takes to the worker. It returns the submission's id,
 // an earlier submission's when rec's idempotency key was used before
-// (duplicate). A submission held as spam (rec.Spam) or refused (rec.LastError)
-// is stored and not queued. Errors: submission.ErrKeyReused, or a
-// *notDurable when Redis did not confirm the write in time.
+// (duplicate). A record Create keeps for a person (failed, spam) is stored
+// and not queued. Errors: submission.ErrKeyReused, or a *notDurable when Redis
+// did not confirm the write in time — or, with WaitReplicas, when its
+// replicas did not: a primary that fails over loses what it acknowledged
+// but had not passed on, and no submission may be answered 2xx and lost.
 func (s *server) keep(ctx context.Context, rec *submission.Record) (id string, duplicate bool, err error) {
 	// The store-and-queue sequence runs to its end even if the client goes
 	// away, and no longer than the client would sensibly wait.
@@ -149,18 +155,40 @@ func (s *server) keep(ctx context.Context, rec *submission.Record) (id string, d
 	case err != nil:
 		return "", false, &notDurable{err}
 	case existing != "":
-		return existing, true, nil
+		id, duplicate = existing, true
+		// A resend: the first try may have stored the record and then lost
+		// Redis before its task was queued (a failover, a restart).
+		if r, err := s.Store.Get(ctx, id); err == nil && r.Status == submission.StatusAccepted {
+			s.enqueue(ctx, r)
+		}
 	case rec.Status != submission.StatusAccepted:
-		return rec.ID, false, nil
+		id = rec.ID // kept for a person (failed, spam): never queued
+	default:
+		id = rec.ID
+		s.enqueue(ctx, rec)
 	}
-	if err := s.Queue.Enqueue(ctx, rec); err != nil {
-		// The record is durable; only its task is missing. The worker's
-		// janitor queues records left "accepted" without a task, so this is
-		// still a 202. (Taking the record back instead would break a retry
-		// with the same Idempotency-Key that was already answered with it.)
-		s.Log.Warn("submission stored but not queued; the janitor will queue it", "id", rec.ID, "err", err)
+	if s.WaitReplicas > 0 {
+		// After the task, so that on one primary (Sentinel) the WAIT covers
+		// it too. A key that outlived its record (retention) is no failover.
+		err := s.Store.Replicated(ctx, id, s.WaitReplicas, s.WaitTimeout)
+		if err != nil && !(duplicate && errors.Is(err, submission.ErrNotFound)) {
+			return "", false, &notDurable{err}
+		}
 	}
-	return rec.ID, false, nil
+	return id, duplicate, nil
+}
+
+// enqueue queues the delivery of stored submission r (in its origin's
+// queue, queue.QueueOf). If that fails, the
+// record is durable all the same and only its task is missing: the worker's
+// janitor queues records left "accepted" without a task, and a resend
+// queues it at once, so this is still a 202. (Taking the record back
+// instead would break a retry with the same Idempotency-Key that was
+// already answered with it.)
+func (s *server) enqueue(ctx context.Context, r *submission.Record) {
+	if err := s.Queue.Enqueue(ctx, r); err != nil {
+		s.Log.Warn("submission stored but not queued; the janitor will queue it", "id", r.ID, "err", err)
+	}
 }
 
 // accepted answers a submission that is safely stored: JSON clients get

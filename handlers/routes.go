@@ -49,6 +49,11 @@ func (s *server) routes() *echo.Echo {
 	e.GET("/f/:form/definition", s.formDefinition)
 	e.GET("/embed.js", s.embedJS)
 
+	// Webhooks: marketing platforms' deliveries (hooks.go reads and limits
+	// the body itself, verifies it, then parses) and their handshakes.
+	e.POST("/hooks/:source", s.receiveHook)
+	e.GET("/hooks/:source", s.hookHandshake)
+
 	// Status API (bearer LEADBRIDGE_API_TOKEN).
 	v1 := e.Group("/v1", s.requireToken)
 	v1.GET("/submissions", s.listSubmissions)

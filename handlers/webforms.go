@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -37,9 +36,6 @@ type embedScript struct {
 // prepareWebForms builds what the website forms need besides the routes:
 // a spam checker per form and the embed script.
 func (s *server) prepareWebForms() error {
-	if s.Now == nil {
-		s.Now = time.Now
-	}
 	if s.Tokens == nil {
 		key := make([]byte, spam.MinKeyLen)
 		rand.Read(key)

@@ -325,16 +325,21 @@ func (le *Lease) Context() context.Context { return le.ctx }
 
 // Release gives the lease up, waking the next waiter, and cancels Context.
 // It returns ErrLost if the lease was no longer held — it never deletes
-// another holder's lease — or a Redis error (wrapped), in which case the
-// lease frees itself after its ttl. Pass a ctx that is still live: not
-// Context(), which a loss may already have cancelled.
+// another holder's lease — or a Redis error (wrapped). After a Redis error
+// the release is tried again in the background until it succeeds or the
+// lease has expired by itself (after its ttl): a Redis that fails over or
+// restarts would otherwise hold the key up for the whole ttl. Pass a ctx
+// that is still live: not Context(), which a loss may already have
+// cancelled.
 func (le *Lease) Release(ctx context.Context) error {
 	le.stopRenewal()
 	<-le.renewalDone
-	held, err := releaseScript.Run(ctx, le.rdb, []string{le.holder}, le.tokenString(), le.channel).Int()
+	expires := time.Now().Add(le.ttl) // at the latest: no renewal runs any more
+	held, err := le.release(ctx)
 	switch {
 	case err != nil:
 		le.cancel(errReleased)
+		go le.releaseLater(expires)
 		return fmt.Errorf("lease: release: %w", err)
 	case held != 1:
 		le.cancel(ErrLost)
@@ -342,4 +347,28 @@ func (le *Lease) Release(ctx context.Context) error {
 	}
 	le.cancel(errReleased)
 	return nil
+}
+
+func (le *Lease) release(ctx context.Context) (held int, err error) {
+	return releaseScript.Run(ctx, le.rdb, []string{le.holder}, le.tokenString(), le.channel).Int()
+}
+
+// releaseLater retries a release that Redis did not answer, with a growing
+// pause, until Redis answers or the lease expires. The token check of the
+// release script keeps a late try from touching a successor's lease.
+func (le *Lease) releaseLater(expires time.Time) {
+	pause := minPoll * 10
+	for {
+		pause = min(2*pause, time.Second)
+		if time.Now().Add(pause).After(expires) {
+			return
+		}
+		time.Sleep(pause)
+		ctx, cancel := context.WithDeadline(context.Background(), expires)
+		_, err := le.release(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+	}
 }

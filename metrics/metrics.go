@@ -17,6 +17,7 @@ import (
 // Intake counts what the API does with submissions.
 type Intake struct {
 	Submissions *prometheus.CounterVec // form, outcome: accepted | duplicate | key_reused | invalid | unavailable
+	Webhooks    *prometheus.CounterVec // source, outcome: see NewIntake
 }
 
 // Delivery counts what workers do with submissions.
@@ -39,8 +40,13 @@ func NewIntake(r prometheus.Registerer) *Intake {
 			Name: "leadbridge_submissions_total",
 			Help: "Form submissions received, by form and outcome (accepted, duplicate, key_reused, invalid, unavailable).",
 		}, []string{"form", "outcome"}),
+		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadbridge_webhooks_total",
+			Help: "Webhook leads and refused deliveries, by source and outcome (accepted, duplicate, invalid, test, ignored, " +
+				"unauthorized, unparsable, too_large, unreadable, unavailable; unknown_source with an empty source).",
+		}, []string{"source", "outcome"}),
 	}
-	r.MustRegister(m.Submissions)
+	r.MustRegister(m.Submissions, m.Webhooks)
 	return m
 }
 

@@ -70,6 +70,9 @@ type Record struct {
 	Consent *Consent `json:"consent,omitempty"`
 	// Payload is a webhook's body as received, for the admin console.
 	Payload *Payload `json:"payload,omitempty"`
+	// Fetch is set on a webhook lead that arrived as ids only: the worker
+	// reads the lead from the platform before delivering it (fetch.go).
+	Fetch *Fetch `json:"fetch,omitempty"`
 	// Spam says why intake held the submission back from delivery.
 	Spam *SpamInfo `json:"spam,omitempty"`
 	// Edits are the changes people made to the fields before a retry.
@@ -106,6 +109,10 @@ type Consent struct {
 type Payload struct {
 	ContentType string `json:"content_type"`
 	Body        string `json:"body"`
+	// Size is the whole body's length in bytes; Truncated says Body holds
+	// only its beginning (intake keeps at most a bounded part).
+	Size      int  `json:"size"`
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // SpamInfo is intake's spam verdict: a short reason code and words for an admin.

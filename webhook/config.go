@@ -48,6 +48,11 @@ var commonSettings = []string{"kind", "secret", "form", "fields", "events"}
 //	timestamp_header: generic-hmac: sign "<timestamp>.<body>", ±5 minutes
 //	id_header:        generic-hmac, token: header with the delivery id
 //	username:         token: HTTP Basic user name (the secret is the password)
+//	access_token:     meta-leadgen (required), hubspot-v3: env:/file: reference of
+//	                  the token the worker reads thin leads with (see API)
+//	graph_url:        meta-leadgen: Graph API base URL (https://graph.facebook.com)
+//	graph_version:    meta-leadgen: Graph API version (v23.0)
+//	api_url:          hubspot-v3: CRM API base URL (https://api.hubapi.com)
 func LoadSources(n *yaml.Node, resolve func(ref string) (string, error), formIDs []string) (map[string]*Source, error) {
 	n = deref(n)
 	if n == nil || n.Tag == "!!null" {
@@ -231,6 +236,7 @@ func decodeSource(id string, n *yaml.Node, resolve func(string) (string, error),
 			errs = append(errs, serrs...)
 		}
 	}
+	errs = append(errs, s.decodeAPI(values, resolve)...)
 	return s, errs
 }
 

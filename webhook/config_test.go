@@ -41,11 +41,12 @@ sources:
     kind: meta-leadgen
     secret: [env:META_OLD, env:META_NEW]
     verify_token: env:META_VERIFY
+    access_token: env:META_TOKEN
     form: demo
 `
 
 func TestLoadSourcesDesignExample(t *testing.T) {
-	env := map[string]string{"HUBSPOT_SECRET": "hs", "GH_SECRET": "gh", "META_OLD": "m1", "META_NEW": "m2", "META_VERIFY": "vt"}
+	env := map[string]string{"HUBSPOT_SECRET": "hs", "GH_SECRET": "gh", "META_OLD": "m1", "META_NEW": "m2", "META_VERIFY": "vt", "META_TOKEN": "page-token"}
 	all, err := webhook.LoadSources(sourcesNode(t, designExample), resolver(env), testForms)
 	if err != nil {
 		t.Fatalf("LoadSources: %v", err)
@@ -146,8 +147,16 @@ func TestLoadSourcesRefuses(t *testing.T) {
 		{"bad header name", "s:\n    kind: generic-hmac\n    secret: env:K\n    form: demo\n    header: \"X Sig:\"", []string{`sources.s.header: "X Sig:" is not a header name`}},
 		{"prefix a number", "s:\n    kind: generic-hmac\n    secret: env:K\n    form: demo\n    header: X-Sig\n    prefix: 256", []string{"sources.s.prefix: must be a string"}},
 		{"token header and username", "s:\n    kind: token\n    secret: env:K\n    form: demo\n    header: X-Token\n    username: u", []string{"sources.s.username: a token source uses either"}},
-		{"meta without verify token", "s:\n    kind: meta-leadgen\n    secret: env:K\n    form: demo", []string{"sources.s.verify_token: missing"}},
-		{"meta clear-text verify token", "s:\n    kind: meta-leadgen\n    secret: env:K\n    form: demo\n    verify_token: abc", []string{"sources.s.verify_token: secrets are never written"}},
+		{"meta without verify token", "s:\n    kind: meta-leadgen\n    secret: env:K\n    access_token: env:K\n    form: demo", []string{"sources.s.verify_token: missing"}},
+		{"meta clear-text verify token", "s:\n    kind: meta-leadgen\n    secret: env:K\n    access_token: env:K\n    form: demo\n    verify_token: abc", []string{"sources.s.verify_token: secrets are never written"}},
+		{"meta without access token", "s:\n    kind: meta-leadgen\n    secret: env:K\n    verify_token: env:VT\n    form: demo", []string{"sources.s.access_token: missing"}},
+		{"meta clear-text access token", "s:\n    kind: meta-leadgen\n    secret: env:K\n    verify_token: env:VT\n    access_token: EAAB\n    form: demo", []string{"sources.s.access_token: secrets are never written"}},
+		{"meta access token list", "s:\n    kind: meta-leadgen\n    secret: env:K\n    verify_token: env:VT\n    access_token: [env:K]\n    form: demo", []string{"sources.s.access_token: must be one"}},
+		{"meta graph over http", "s:\n    kind: meta-leadgen\n    secret: env:K\n    verify_token: env:VT\n    access_token: env:K\n    graph_url: http://graph.example.com\n    form: demo", []string{"sources.s.graph_url: must be https"}},
+		{"meta graph with a query", "s:\n    kind: meta-leadgen\n    secret: env:K\n    verify_token: env:VT\n    access_token: env:K\n    graph_url: https://graph.example.com?x=1\n    form: demo", []string{"sources.s.graph_url: \"https://graph.example.com?x=1\" is not a base URL"}},
+		{"meta graph version", "s:\n    kind: meta-leadgen\n    secret: env:K\n    verify_token: env:VT\n    access_token: env:K\n    graph_version: \"23\"\n    form: demo", []string{`sources.s.graph_version: "23" is not a Graph API version`}},
+		{"hubspot api over http", "s:\n    kind: hubspot-v3\n    secret: env:K\n    api_url: http://api.example.com\n    form: demo", []string{"sources.s.api_url: must be https"}},
+		{"graph_url on hubspot", "s:\n    kind: hubspot-v3\n    secret: env:K\n    graph_url: https://graph.example.com\n    form: demo", []string{"sources.s.graph_url: line 5: not a setting of kind hubspot-v3"}},
 		{"fields not a mapping", "s:\n    kind: typeform\n    secret: env:K\n    form: demo\n    fields: [email]", []string{"sources.s.fields: must map form field names to paths"}},
 		{"fields empty", "s:\n    kind: typeform\n    secret: env:K\n    form: demo\n    fields: {}", []string{"sources.s.fields: must map"}},
 		{"field path broken", "s:\n    kind: typeform\n    secret: env:K\n    form: demo\n    fields: {email: \"answers[field.ref=email\"}", []string{`sources.s.fields.email: missing "]" in the brackets at offset 7`}},
@@ -210,7 +219,8 @@ func TestLoadSourcesAliases(t *testing.T) {
 // slog, not in JSON.
 func TestSecretsAreRedacted(t *testing.T) {
 	const secret, token = "super-secret-value-42", "verify-token-value-43"
-	s := loadSource(t, "kind: meta-leadgen\nsecret: env:K\nverify_token: env:VT\nform: demo", map[string]string{"K": secret, "VT": token})
+	const access = "page-access-token-44"
+	s := loadSource(t, "kind: meta-leadgen\nsecret: env:K\nverify_token: env:VT\naccess_token: env:AT\nform: demo", map[string]string{"K": secret, "VT": token, "AT": access})
 	var out []string
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q"} {
 		out = append(out, fmt.Sprintf(verb, s), fmt.Sprintf(verb, *s))
@@ -225,7 +235,7 @@ func TestSecretsAreRedacted(t *testing.T) {
 	}
 	out = append(out, string(j))
 	for _, o := range out {
-		for _, bad := range []string{secret, token, fmt.Sprintf("%x", secret), fmt.Sprint([]byte(secret))} {
+		for _, bad := range []string{secret, token, access, fmt.Sprintf("%x", secret), fmt.Sprint([]byte(secret))} {
 			if strings.Contains(o, bad) {
 				t.Errorf("dump shows a secret: %s", o)
 			}

@@ -7,7 +7,7 @@ import (
 )
 
 func TestHandshakeMeta(t *testing.T) {
-	s := loadSource(t, "kind: meta-leadgen\nsecret: env:K\nverify_token: [env:OLD, env:NEW]\nform: demo",
+	s := loadSource(t, "kind: meta-leadgen\nsecret: env:K\nverify_token: [env:OLD, env:NEW]\naccess_token: env:K\nform: demo",
 		map[string]string{"K": "app-secret", "OLD": "old-verify-token", "NEW": "new-verify-token"})
 	tests := []struct {
 		name       string

@@ -131,7 +131,7 @@ func TestLeadsConfiguredMappings(t *testing.T) {
 // A Meta delivery carries ids only, possibly several leads in one POST. Each
 // becomes a lead to fetch, and MapFetched maps what the Graph API returns.
 func TestLeadsMeta(t *testing.T) {
-	s := loadSource(t, "kind: meta-leadgen\nsecret: env:K\nverify_token: env:K\nform: demo", map[string]string{"K": "k"})
+	s := loadSource(t, "kind: meta-leadgen\nsecret: env:K\nverify_token: env:K\naccess_token: env:K\nform: demo", map[string]string{"K": "k"})
 	batch := `{"object":"page","entry":[
 	  {"id":"153125381133","time":1700000000,"changes":[
 	    {"field":"leadgen","value":{"leadgen_id":"444444444444","page_id":"153125381133","form_id":"555555555555","adgroup_id":"0","ad_id":"0","created_time":1700000000}},

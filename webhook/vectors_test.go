@@ -212,7 +212,7 @@ func TestDerivedVectors(t *testing.T) {
 			now:     time.Unix(1700000000, 0),
 		},
 		{
-			name: "meta-leadgen", yml: "kind: meta-leadgen\nverify_token: env:VT", secret: "meta-app-secret",
+			name: "meta-leadgen", yml: "kind: meta-leadgen\nverify_token: env:VT\naccess_token: env:VT", secret: "meta-app-secret",
 			body:    `{"object":"page","entry":[{"id":"153125381133","time":1700000000,"changes":[{"field":"leadgen","value":{"leadgen_id":"444444444444","page_id":"153125381133","form_id":"555555555555","created_time":1700000000}}]}]}`,
 			headers: map[string]string{"X-Hub-Signature-256": "sha256=3da024c75b2d2c1f383bce86665b92e265ec284be3cd784f88d758d6396c76fd"},
 		},

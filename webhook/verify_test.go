@@ -93,7 +93,7 @@ func schemes(t testing.TB) []scheme {
 			signsBody: true, timestamped: true, strip: del("Calendly-Webhook-Signature"),
 		},
 		{
-			name: "meta-leadgen", yml: "kind: meta-leadgen\nverify_token: env:VT", secrets: hmacs,
+			name: "meta-leadgen", yml: "kind: meta-leadgen\nverify_token: env:VT\naccess_token: env:VT", secrets: hmacs,
 			sign: func(t testing.TB, r *webhook.Request, secret string, _ time.Time) {
 				r.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(hmacSHA256([]byte(secret), string(r.Body))))
 			},
@@ -300,8 +300,8 @@ func TestVerifyMalformedCredentials(t *testing.T) {
 		{"typeform hex instead of base64 prefix", "kind: typeform", map[string]string{"Typeform-Signature": "sha1=abc"}, "", "{}", webhook.ErrMalformed},
 		{"calendly no t", "kind: calendly", map[string]string{"Calendly-Webhook-Signature": "v1=00"}, "", "{}", webhook.ErrMalformed},
 		{"calendly no v1", "kind: calendly", map[string]string{"Calendly-Webhook-Signature": "t=" + strconv.FormatInt(now.Unix(), 10)}, "", "{}", webhook.ErrMalformed},
-		{"meta sha1 only", "kind: meta-leadgen\nverify_token: env:VT", map[string]string{"X-Hub-Signature": "sha1=00"}, "", "{}", webhook.ErrMissing},
-		{"meta not hex", "kind: meta-leadgen\nverify_token: env:VT", map[string]string{"X-Hub-Signature-256": "sha256=zz"}, "", "{}", webhook.ErrMalformed},
+		{"meta sha1 only", "kind: meta-leadgen\nverify_token: env:VT\naccess_token: env:VT", map[string]string{"X-Hub-Signature": "sha1=00"}, "", "{}", webhook.ErrMissing},
+		{"meta not hex", "kind: meta-leadgen\nverify_token: env:VT\naccess_token: env:VT", map[string]string{"X-Hub-Signature-256": "sha256=zz"}, "", "{}", webhook.ErrMalformed},
 		{"generic wrong prefix", "kind: generic-hmac\nheader: X-Sig\nprefix: \"sha256=\"", map[string]string{"X-Sig": "sha1=00"}, "", "{}", webhook.ErrMalformed},
 		{"generic timestamp missing", "kind: generic-hmac\nheader: X-Sig\ntimestamp_header: X-Ts", map[string]string{"X-Sig": "00"}, "", "{}", webhook.ErrMissing},
 		{"google body not JSON", "kind: google-ads", nil, "", "google_key=x", webhook.ErrMalformed},

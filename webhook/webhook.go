@@ -103,6 +103,7 @@ var (
 			fields:  flatFields,
 		},
 		KindHubSpotV3: {
+			settings: []string{"access_token", "api_url"},
 			// Workflow webhooks retry for up to 3 days; the Webhooks API
 			// for 24 h.
 			horizon: 72 * time.Hour,
@@ -142,7 +143,7 @@ var (
 			},
 		},
 		KindMetaLeadgen: {
-			settings: []string{"verify_token"},
+			settings: []string{"verify_token", "access_token", "graph_url", "graph_version"},
 			horizon:  36 * time.Hour,
 			// Applied by MapFetched to the lead read from the Graph API.
 			fields: map[string]string{
@@ -298,4 +299,7 @@ type Source struct {
 	// Username is, for token, the HTTP Basic user name; the password is the
 	// secret. Empty means a bearer token.
 	Username string
+	// API is, for meta-leadgen and hubspot-v3, where the worker reads the
+	// leads that deliveries carry as ids only (see API).
+	API API
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -84,6 +85,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		RateLimitIP:    cfg.Web.RateLimitIP,
 		WaitingCap:     cfg.Web.WaitingCap,
 		Memory:         memory,
+		Sources:        cfg.Sources,
+		WaitReplicas:   cfg.Redis.WaitReplicas,
+		WaitTimeout:    cfg.Redis.WaitTimeout,
 	})
 	if err != nil {
 		return err
@@ -101,9 +105,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
-	log.Info("api listening", "addr", ln.Addr().String(), "redis", cfg.Redis.Display(), "forms", cfg.Forms.IDs(),
-		"status_api", cfg.APIToken != "", "public_url", cfg.Web.PublicURL, "rate_limit_ip", cfg.Web.RateLimitIP.String(),
-		"waiting_cap", cfg.Web.WaitingCap, "redis_memory_limit", cfg.Web.RedisMemoryLimit)
+	sources := make([]string, 0, len(cfg.Sources))
+	for id := range cfg.Sources {
+		sources = append(sources, id)
+	}
+	slices.Sort(sources)
+	log.Info("api listening", "addr", ln.Addr().String(), "redis", cfg.Redis.Display(), "redis_wait_replicas", cfg.Redis.WaitReplicas, "forms", cfg.Forms.IDs(),
+		"webhook_sources", sources, "status_api", cfg.APIToken != "", "public_url", cfg.Web.PublicURL,
+		"rate_limit_ip", cfg.Web.RateLimitIP.String(), "waiting_cap", cfg.Web.WaitingCap, "redis_memory_limit", cfg.Web.RedisMemoryLimit)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

@@ -101,19 +101,28 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 			Forms: cfg.Forms,
 			Locks: lease.New(rdb, "lb:lease", 30*time.Second),
 		},
+		Fetcher: &delivery.Fetcher{Sources: cfg.Sources, Forms: cfg.Forms, Timeout: cfg.RequestTimeout},
 	}
-	// A queue per form (and webhook source): the configured ones, and any
-	// others Redis holds, so that removed or renamed forms' tasks drain.
-	queues, err := q.Queues(cfg.Forms.IDs(), nil)
+	// A queue per form and webhook source: the configured ones, and any
+	// others Redis holds, so that removed or renamed ones' tasks drain.
+	sources := make([]string, 0, len(cfg.Sources))
+	for id := range cfg.Sources {
+		sources = append(sources, id)
+	}
+	queues, err := q.Queues(cfg.Forms.IDs(), sources)
 	if err != nil {
 		queues = []string{queue.Legacy}
 		for _, id := range cfg.Forms.IDs() {
 			queues = append(queues, queue.FormQueue(id))
 		}
-		log.Warn("could not list the queues in Redis; serving the configured forms' only", "err", err)
+		for _, id := range sources {
+			queues = append(queues, queue.HookQueue(id))
+		}
+		log.Warn("could not list the queues in Redis; serving the configured forms' and sources' only", "err", err)
 	}
 	srv := asynq.NewServerFromRedisClient(rdb, delivery.ServerConfig(cfg.Concurrency, queues, nil, asynqLogger{log}))
 	mux := asynq.NewServeMux()
+	mux.Use(delivery.HoldWhileRedisDown(delivery.PingRedis(rdb), 20*time.Second))
 	mux.Handle(queue.TypeDeliver, h)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -28,6 +28,7 @@ type Redis struct {
 	cmd  *exec.Cmd
 	t    testing.TB
 	port int
+	args []string // more redis-server arguments (replication, cluster)
 }
 
 // StartRedis starts redis-server on a free loopback port with append-only
@@ -37,13 +38,18 @@ type Redis struct {
 // tests never skip because a real part is absent.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redis-server not found: run 'make deps' (or apt-get install redis-server)")
-	}
-	r := &Redis{Dir: t.TempDir(), t: t}
+	return startRedis(t, freePort)
+}
+
+// startRedis starts a redis-server as StartRedis does, on a port that pick
+// chooses, with args added to its command line.
+func startRedis(t testing.TB, pick func(testing.TB) int, args ...string) *Redis {
+	t.Helper()
+	needRedisServer(t)
+	r := &Redis{Dir: t.TempDir(), t: t, args: args}
 	t.Cleanup(r.stop)
 	for try := 0; ; try++ {
-		r.port = freePort(t)
+		r.port = pick(t)
 		r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
 		r.URL = "redis://" + r.Addr + "/0"
 		err := r.start()
@@ -57,16 +63,24 @@ func StartRedis(t testing.TB) *Redis {
 	}
 }
 
+// needRedisServer fails the test with one line when redis-server is missing.
+func needRedisServer(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server not found: run 'make deps' (or apt-get install redis-server)")
+	}
+}
+
 // errPortTaken: another process answered on the port chosen for ours.
 var errPortTaken = errors.New("port taken by another redis-server")
 
 func (r *Redis) start() error {
 	r.t.Helper()
-	r.cmd = exec.Command("redis-server",
+	r.cmd = exec.Command("redis-server", append([]string{
 		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--dir", r.Dir, "--appendonly", "yes", "--appendfsync", "always",
 		"--save", "", "--maxmemory-policy", "noeviction",
-		"--logfile", filepath.Join(r.Dir, "redis.log"))
+		"--logfile", filepath.Join(r.Dir, "redis.log")}, r.args...)...)
 	if err := r.cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
 	}
@@ -108,9 +122,6 @@ func (r *Redis) Restart() {
 		r.t.Fatal(err)
 	}
 }
-
-// Kill stops the server abruptly, as a crash would, and leaves it down.
-func (r *Redis) Kill() { r.stop() }
 
 // Pause stops the server with SIGSTOP: it keeps its port and connections
 // but answers nothing, as a Redis stuck on a slow disk or a frozen VM does.

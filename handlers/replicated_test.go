@@ -1,0 +1,78 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/leadbridge/leadbridge/config"
+	"github.com/leadbridge/leadbridge/handlers"
+	"github.com/leadbridge/leadbridge/health"
+	"github.com/leadbridge/leadbridge/internal/testenv"
+	"github.com/leadbridge/leadbridge/metrics"
+	"github.com/leadbridge/leadbridge/queue"
+	"github.com/leadbridge/leadbridge/submission"
+)
+
+// TestWaitReplicasAnswers503UntilTheReplicaHasIt: with WaitReplicas, a
+// submission the replica has not taken in within WaitTimeout is answered
+// 503 (send again with the same key), not 202; the resend, once the
+// replica is back, is answered 202 with the same submission.
+func TestWaitReplicasAnswers503UntilTheReplicaHasIt(t *testing.T) {
+	primary := testenv.StartRedis(t)
+	replica := testenv.StartReplica(t, primary)
+	rdb, err := config.Redis{URL: primary.URL}.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	fs, err := config.LoadForms("", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := submission.NewStore(rdb, time.Hour)
+	reg := metrics.Registry()
+	e, err := handlers.New(handlers.Deps{
+		Forms: fs, Store: store, Queue: queue.NewClient(rdb),
+		Health:       health.New(func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, metrics.Handler(reg), slog.New(slog.DiscardHandler)),
+		MaxBodyBytes: 64 << 10, Metrics: metrics.NewIntake(reg),
+		WaitReplicas: 1, WaitTimeout: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &env{e: e, rdb: rdb, redis: primary, store: store}
+
+	ok := v.post("/f/demo", "application/json", `{"last_name":"Lee","email":"ann@example.com"}`)
+	if ok.Code != http.StatusAccepted {
+		t.Fatalf("POST with the replica in sync: got %d %s, want 202", ok.Code, ok.Body.String())
+	}
+	var a map[string]string
+	json.Unmarshal(ok.Body.Bytes(), &a)
+	if n, err := replica.Client().Exists(context.Background(), "{lb}:rec:"+a["id"]).Result(); err != nil || n != 1 {
+		t.Errorf("accepted record on the replica: got %d, %v; want it there", n, err)
+	}
+
+	body := `{"last_name":"Ng","email":"bo@example.com"}`
+	replica.Pause()
+	lagging := v.post("/f/demo", "application/json", body, "Idempotency-Key", "k-2")
+	replica.Resume()
+	var got struct {
+		Retry bool   `json:"retry_with_same_idempotency_key"`
+		Key   string `json:"idempotency_key"`
+	}
+	json.Unmarshal(lagging.Body.Bytes(), &got)
+	if lagging.Code != http.StatusServiceUnavailable || !got.Retry || got.Key != "k-2" {
+		t.Fatalf("POST with the replica stopped: got %d %s, want 503 asking for a resend with k-2", lagging.Code, lagging.Body.String())
+	}
+	again := v.post("/f/demo", "application/json", body, "Idempotency-Key", "k-2")
+	if again.Code != http.StatusAccepted {
+		t.Fatalf("resend with the replica back: got %d %s, want 202", again.Code, again.Body.String())
+	}
+	if n := v.records(t); n != 2 {
+		t.Errorf("records: got %d, want 2", n)
+	}
+}
