@@ -27,6 +27,11 @@ const TypeDeliver = "submission:deliver"
 // version are delivered.
 const Legacy = "deliver"
 
+// Name is Legacy under its earlier name: also the prefix every delivery
+// queue's name starts with ("deliver:…"). A task of a submission is in
+// QueueOf(record), not in Name.
+const Name = Legacy
+
 // QueueOf is the queue of a submission's deliveries: one per origin,
 // "deliver:form:<form id>" or "deliver:hook:<source id>" (Record.Origin),
 // so that asynq shares the workers between origins and a flood on one
