@@ -16,7 +16,7 @@ import (
 
 // Intake counts what the API does with submissions.
 type Intake struct {
-	Submissions *prometheus.CounterVec // form, outcome: accepted | duplicate | key_reused | invalid | unavailable
+	Submissions *prometheus.CounterVec // form, outcome: accepted | duplicate | key_reused | invalid | unavailable | spam | rate_limited | overloaded | unchecked
 	Webhooks    *prometheus.CounterVec // source, outcome: see NewIntake
 }
 
@@ -38,7 +38,7 @@ func NewIntake(r prometheus.Registerer) *Intake {
 	m := &Intake{
 		Submissions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leadbridge_submissions_total",
-			Help: "Form submissions received, by form and outcome (accepted, duplicate, key_reused, invalid, unavailable).",
+			Help: "Form submissions received, by form and outcome (accepted, duplicate, key_reused, invalid, unavailable; spam: held by a spam check; rate_limited: 429; overloaded: 503 past a waiting or memory cap; unchecked: a flood check Redis did not answer, let through).",
 		}, []string{"form", "outcome"}),
 		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leadbridge_webhooks_total",
