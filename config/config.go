@@ -49,6 +49,7 @@ type API struct {
 	MaxBodyBytes   int64
 	Retention      time.Duration // of discarded records (set by the status API)
 	Forms          forms.Set
+	Admin          Admin // the admin console's sign-in (admin.go)
 }
 
 // Dataverse is where and as whom the worker writes.
@@ -72,6 +73,7 @@ type Worker struct {
 	RetryHorizon       time.Duration
 	DeliveredRetention time.Duration
 	Forms              forms.Set
+	Alerts             Alerts // notifications of failed submissions (admin.go)
 }
 
 // loadLogging checks the logging variables every program reads.
@@ -130,6 +132,8 @@ func LoadAPI(getenv Getenv) (API, error) {
 	fs, err := LoadForms(getenv("LEADBRIDGE_CONFIG"), getenv)
 	errs = append(errs, err)
 	c.Forms = fs
+	c.Admin, err = loadAdmin(getenv)
+	errs = append(errs, err)
 	return c, errors.Join(errs...)
 }
 
@@ -162,6 +166,8 @@ func LoadWorker(getenv Getenv) (Worker, error) {
 	fs, err := LoadForms(getenv("LEADBRIDGE_CONFIG"), getenv)
 	errs = append(errs, err)
 	c.Forms = fs
+	c.Alerts, err = loadAlerts(getenv)
+	errs = append(errs, err)
 	return c, errors.Join(errs...)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/hibiken/asynq"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/leadbridge/leadbridge/alert"
 	"github.com/leadbridge/leadbridge/config"
 	"github.com/leadbridge/leadbridge/crm"
 	"github.com/leadbridge/leadbridge/crmhealth"
@@ -134,6 +135,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return (&delivery.Janitor{Store: store, Queue: q, Log: log}).Run(gctx, time.Minute) })
 	g.Go(func() error { return keepPaused(gctx, q, log) })
+	if a := cfg.Alerts; a.WebhookURL != "" || a.SMTPAddr != "" {
+		alerter := alert.New(rdb, store, alert.Config{
+			WebhookURL: a.WebhookURL, Every: a.Every, PublicURL: a.PublicURL, RootCAs: roots,
+			SMTP: alert.SMTP{Addr: a.SMTPAddr, Username: a.SMTPUsername, Password: a.SMTPPassword, From: a.From, To: a.To},
+		}, log)
+		g.Go(func() error { return alerter.Run(gctx, alertCheckInterval) })
+	}
 	g.Go(func() error {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("health server: %w", err)
@@ -148,7 +156,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		defer cancel()
 		return hs.Shutdown(shut)
 	})
-	log.Info("worker running", "health", ln.Addr().String(), "redis", cfg.Redis.Display(), "concurrency", cfg.Concurrency, "dataverse", cfg.Dataverse.URL)
+	log.Info("worker running", "health", ln.Addr().String(), "redis", cfg.Redis.Display(), "concurrency", cfg.Concurrency, "dataverse", cfg.Dataverse.URL,
+		"alert_webhook", cfg.Alerts.WebhookURL != "", "alert_email", cfg.Alerts.SMTPAddr != "")
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -156,6 +165,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	log.Info("worker stopped")
 	return err
 }
+
+// alertCheckInterval is how often a worker looks for failures to alert
+// about (one cheap Redis read); the alerts themselves are at most one per
+// LEADBRIDGE_ALERT_EVERY.
+const alertCheckInterval = 5 * time.Second
 
 // keepPaused applies the admins' pause of delivery to the queues this
 // worker serves (and every other delivery queue asynq knows) every few
