@@ -1,11 +1,13 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/mail"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -163,4 +165,25 @@ func loadAlerts(getenv Getenv) (Alerts, error) {
 		}
 	}
 	return a, errors.Join(errs...)
+}
+
+// RootCAs is the system pool plus LEADBRIDGE_CA_FILE (for an Entra ID
+// authority with a private CA, like the bundled emulator), or nil for the
+// system pool alone.
+func (a Admin) RootCAs() (*x509.CertPool, error) {
+	if a.CAFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(a.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("LEADBRIDGE_CA_FILE: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("LEADBRIDGE_CA_FILE: %s holds no PEM certificate", a.CAFile)
+	}
+	return pool, nil
 }

@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/leadbridge/leadbridge/audit"
 	"github.com/leadbridge/leadbridge/forms"
 	"github.com/leadbridge/leadbridge/metrics"
 	"github.com/leadbridge/leadbridge/queue"
@@ -40,6 +42,11 @@ type Deps struct {
 	Log            *slog.Logger // nil: discarded
 	Metrics        *metrics.Intake
 	StoreTimeout   time.Duration // how long intake waits for Redis to make a submission durable; 0: 5 s
+
+	// The admin console (admin.go): off when Admin is zero. Redis holds its
+	// sessions, login limits and audit log, and the workers' CRM health.
+	Redis redis.UniversalClient
+	Admin AdminConfig
 }
 
 // server is the handlers' shared state: the deps plus what New prepares.
@@ -47,6 +54,10 @@ type server struct {
 	Deps
 	pages  map[string]*template.Template
 	hashes map[string]string
+
+	adminPages map[string]*template.Template
+	auditLog   *audit.Log
+	entra      entra
 }
 
 // New returns cmd/api's router, every route of routes.go on it. It parses
@@ -60,6 +71,15 @@ func New(d Deps) (*echo.Echo, error) {
 	var err error
 	if s.pages, err = templates.Parse(); err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
+	}
+	if s.adminPages, err = templates.ParseAdmin(); err != nil {
+		return nil, fmt.Errorf("admin templates: %w", err)
+	}
+	if s.Admin.enabled() && s.Redis == nil {
+		return nil, errors.New("handlers: the admin console needs Redis")
+	}
+	if s.Redis != nil {
+		s.auditLog = audit.New(s.Redis)
 	}
 	if s.hashes, err = static.Hashes(); err != nil {
 		return nil, fmt.Errorf("static assets: %w", err)

@@ -71,6 +71,7 @@ func (s *server) handleError(err error, c echo.Context) {
 		he   *echo.HTTPError
 		te   *submission.TransitionError
 		sent *sentForm
+		down *storeDown
 		resp error
 	)
 	html := errors.As(err, &sent) && !wantsJSON(c) // show the hosted form again
@@ -115,6 +116,10 @@ func (s *server) handleError(err error, c echo.Context) {
 					"with the same Idempotency-Key (idempotency_key here): it will not be stored twice.",
 				RetryWithSameKey: true, IdempotencyKey: sent.idem})
 		}
+	case errors.As(err, &down):
+		s.Log.Error("admin console: redis did not answer", "err", down.err, "path", c.Path(), "request_id", requestID(c))
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retryAfterUnavailable.Seconds())))
+		resp = s.problem(c, http.StatusServiceUnavailable, "unavailable", "Redis, where leadbridge keeps submissions, did not answer in time. Nothing was changed that this page does not show. Try again in a few seconds.")
 	case errors.As(err, &he):
 		msg := fmt.Sprint(he.Message)
 		if he.Internal != nil && he.Code >= 500 {
@@ -140,6 +145,9 @@ func (s *server) problem(c echo.Context, status int, code, msg string) error {
 	}
 	if wantsJSON(c) {
 		return c.JSON(status, apiError{Error: code, Message: msg})
+	}
+	if strings.HasPrefix(c.Request().URL.Path, "/admin") && s.adminPages != nil {
+		return s.adminProblem(c, status, msg)
 	}
 	return s.render(c, status, "message.html", struct {
 		page

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -41,6 +42,9 @@ type envOptions struct {
 	queue        redis.UniversalClient // where tasks are enqueued; nil = the env's own Redis
 	storeTimeout time.Duration         // Deps.StoreTimeout
 	log          io.Writer             // where the API logs, at debug level; nil = nowhere
+
+	admin   handlers.AdminConfig // the admin console; zero = off
+	proxies []*net.IPNet         // Deps.TrustedProxies
 }
 
 func newEnv(t testing.TB) *env { return newEnvWith(t, envOptions{}) }
@@ -76,6 +80,8 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		Metrics:      metrics.NewIntake(reg),
 		StoreTimeout: o.storeTimeout,
 		Log:          slog.New(logHandler),
+
+		Redis: rdb, Admin: o.admin, TrustedProxies: o.proxies,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"io/fs"
 )
 
-//go:embed *.css
+//go:embed *.css admin
 var files embed.FS
 
 // FS is the embedded assets.
