@@ -108,7 +108,7 @@ func (s *server) oidcStart(c echo.Context) error {
 	p, err := s.oidcProvider(ctx)
 	if err != nil {
 		s.Log.Warn("entra id discovery failed", "err", err, "request_id", requestID(c))
-		return c.Redirect(http.StatusSeeOther, "/admin/login?error=down")
+		return signInAgain(c, "down", c.QueryParam("next"))
 	}
 	state := randomToken()
 	flow := oidcFlow{Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(), Next: localNext(c.QueryParam("next"))}
@@ -150,11 +150,11 @@ func (s *server) oidcCallback(c echo.Context) error {
 	if e := c.QueryParam("error"); e != "" {
 		// The description may name the user; the log gets Entra's code only.
 		s.Log.Warn("entra id sign-in refused by the provider", "error", truncate(e, 64), "request_id", requestID(c))
-		return c.Redirect(http.StatusSeeOther, "/admin/login?error=denied")
+		return signInAgain(c, "denied", flow.Next)
 	}
 	p, err := s.oidcProvider(ctx)
 	if err != nil {
-		return c.Redirect(http.StatusSeeOther, "/admin/login?error=down")
+		return signInAgain(c, "down", flow.Next)
 	}
 	conf := s.oauthConfig(c, p)
 	tctx, cancel := context.WithTimeout(s.oidcContext(ctx), oidcTimeout)
@@ -162,13 +162,13 @@ func (s *server) oidcCallback(c echo.Context) error {
 	tok, err := conf.Exchange(tctx, c.QueryParam("code"), oauth2.VerifierOption(flow.Verifier))
 	if err != nil {
 		s.Log.Warn("entra id code exchange failed", "err", oauthError(err), "request_id", requestID(c))
-		return c.Redirect(http.StatusSeeOther, "/admin/login?error=failed")
+		return signInAgain(c, "failed", flow.Next)
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	idt, err := p.Verifier(&oidc.Config{ClientID: s.Admin.OIDC.ClientID}).Verify(tctx, raw)
 	if err != nil {
 		s.Log.Warn("entra id token refused", "err", err, "request_id", requestID(c))
-		return c.Redirect(http.StatusSeeOther, "/admin/login?error=failed")
+		return signInAgain(c, "failed", flow.Next)
 	}
 	var claims struct {
 		Nonce  string   `json:"nonce"`
@@ -181,11 +181,11 @@ func (s *server) oidcCallback(c echo.Context) error {
 	}
 	if err := idt.Claims(&claims); err != nil || !sameToken(claims.Nonce, flow.Nonce) || claims.TID != s.Admin.OIDC.TenantID {
 		s.Log.Warn("entra id token refused: nonce or tenant", "request_id", requestID(c))
-		return c.Redirect(http.StatusSeeOther, "/admin/login?error=failed")
+		return signInAgain(c, "failed", flow.Next)
 	}
 	if !s.oidcAllowed(claims.User, claims.Email, claims.OID, claims.Groups) {
 		s.Log.Warn("entra id user not allowed into the console", "oid", claims.OID, "request_id", requestID(c))
-		return c.Redirect(http.StatusSeeOther, "/admin/login?error=forbidden")
+		return signInAgain(c, "forbidden", flow.Next)
 	}
 	user := claims.User
 	if user == "" {
@@ -228,4 +228,10 @@ func oauthError(err error) string {
 		return ue.Op + ": " + ue.Err.Error()
 	}
 	return "exchange failed"
+}
+
+// signInAgain sends the browser back to the sign-in page with a problem,
+// keeping where it was going.
+func signInAgain(c echo.Context, problem, next string) error {
+	return c.Redirect(http.StatusSeeOther, "/admin/login?"+url.Values{"error": {problem}, "next": {localNext(next)}}.Encode())
 }

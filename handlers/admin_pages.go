@@ -81,6 +81,30 @@ func (o originRow) Waiting() int64 {
 	return o.Week7[submission.StatusAccepted] + o.Week7[submission.StatusDelivering] + o.Week7[submission.StatusRetrying]
 }
 
+// CategoryWords is a category in words, for the template.
+func (overviewPage) CategoryWords(c string) string { return Category(c) }
+
+// CRMState is the Dataverse card: a word, its colour, and since when.
+func (p overviewPage) CRMState() (word, class string) {
+	r := p.CRM
+	failingSince := func(e *crmhealth.Error) bool { return e != nil && e.At.After(r.OKAt) }
+	switch {
+	case failingSince(r.Auth):
+		return "Sign-in failing", "bad"
+	case failingSince(r.LastError) && r.LastError.Category == submission.CategoryUnavailable:
+		return "Not answering", "bad"
+	case r.Throttled(p.Now):
+		return "Throttled", "warn"
+	case !r.OKAt.IsZero():
+		return "Connected", "ok"
+	}
+	return "No word yet", ""
+}
+
+// CRMWord and CRMClass are CRMState's parts, for the template.
+func (p overviewPage) CRMWord() string  { w, _ := p.CRMState(); return w }
+func (p overviewPage) CRMClass() string { _, c := p.CRMState(); return c }
+
 // Throttled reports whether Dataverse's last Retry-After runs still.
 func (p overviewPage) Throttled() bool { return p.CRM.Throttled(p.Now) }
 
