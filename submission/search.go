@@ -2,6 +2,7 @@ package submission
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -118,39 +119,78 @@ func (s *Store) Search(ctx context.Context, q Query) (Page, error) {
 			page.Next = cursor{set: true, score: last.Score, id: last.Member.(string)}.String()
 			return page, nil
 		}
-		var next *indexCursor
-		for _, c := range heads {
-			if err := c.fillRange(ctx, s.rdb, lo, hi, batch); err != nil {
-				return Page{}, fmt.Errorf("submission: search: %w", err)
+		// The next entries, newest first across the indexes, read together.
+		var zs []redis.Z
+		for len(zs) < min(getBatch, q.MaxScan-scanned) {
+			var next *indexCursor
+			for _, c := range heads {
+				if err := c.fillRange(ctx, s.rdb, lo, hi, batch); err != nil {
+					return Page{}, fmt.Errorf("submission: search: %w", err)
+				}
+				if len(c.buf) > 0 && (next == nil || after(c.buf[0], next.buf[0])) {
+					next = c
+				}
 			}
-			if len(c.buf) > 0 && (next == nil || after(c.buf[0], next.buf[0])) {
-				next = c
+			if next == nil {
+				break // every index is exhausted
 			}
+			z := next.buf[0]
+			next.buf = next.buf[1:]
+			if cur.set && z.Score == cur.score && z.Member.(string) >= cur.id {
+				continue // on or before the previous page's end
+			}
+			zs = append(zs, z)
 		}
-		if next == nil {
-			return page, nil // every index is exhausted
+		if len(zs) == 0 {
+			return page, nil
 		}
-		z := next.buf[0]
-		next.buf = next.buf[1:]
-		id := z.Member.(string)
-		if cur.set && z.Score == cur.score && id >= cur.id {
-			continue // on or before the previous page's end
-		}
-		scanned++
-		last = z
-		r, err := s.Get(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			continue // expired after retention
-		}
+		recs, err := s.getMany(ctx, zs)
 		if err != nil {
 			return Page{}, err
 		}
-		if q.matches(r) {
-			page.Records = append(page.Records, r)
+		for i, z := range zs {
+			scanned++
+			last = z
+			if recs[i] == nil || !q.matches(recs[i]) {
+				continue // expired after retention, or not asked for
+			}
+			page.Records = append(page.Records, recs[i])
+			if len(page.Records) == q.Limit {
+				break
+			}
 		}
 	}
 	page.Next = cursor{set: true, score: last.Score, id: last.Member.(string)}.String()
 	return page, nil
+}
+
+// getBatch is how many records Search reads in one round trip.
+const getBatch = 100
+
+// getMany reads the records of index entries in one MGET (their keys share
+// the {lb} slot); nil for one that expired.
+func (s *Store) getMany(ctx context.Context, zs []redis.Z) ([]*Record, error) {
+	keys := make([]string, len(zs))
+	for i, z := range zs {
+		keys[i] = keyRecord + z.Member.(string)
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("submission: search: %w", err)
+	}
+	out := make([]*Record, len(vals))
+	for i, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue
+		}
+		var r Record
+		if err := json.Unmarshal([]byte(str), &r); err != nil {
+			return nil, fmt.Errorf("submission: decode %s: %w", zs[i].Member, err)
+		}
+		out[i] = &r
+	}
+	return out, nil
 }
 
 // after: index entry a comes before b newest first — a higher score, or
