@@ -200,3 +200,8 @@ func submissionParam(c echo.Context) (string, error) {
 	}
 	return id, nil
 }
+
+// adminSlash is GET /admin/: the overview is /admin.
+func (s *server) adminSlash(c echo.Context) error {
+	return c.Redirect(http.StatusMovedPermanently, "/admin")
+}

@@ -59,6 +59,7 @@ func (s *server) routes() *echo.Echo {
 	// without a session to sign-in and actions that refuse one, each
 	// action with the session's CSRF token.
 	adm := e.Group("/admin", s.adminOn, s.adminHeaders)
+	adm.GET("/", s.adminSlash)
 	adm.GET("/login", s.adminLoginPage)
 	adm.POST("/login", s.adminLogin, limit)
 	adm.GET("/oidc/start", s.oidcStart)
