@@ -1,6 +1,6 @@
 // Package handlers is leadbridge's HTTP surface: form intake, hosted form
-// pages and the submission status API, with package health's checks
-// mounted. New builds it; every route is listed in routes.go; every error
+// pages, the submission status API and the admin console (admin*.go), with
+// package health's checks mounted. New builds it; every route is listed in routes.go; every error
 // becomes a response in errors.go.
 package handlers
 
