@@ -2,7 +2,7 @@
 GO ?= go
 TEST_TIMEOUT ?= 12m
 
-.PHONY: run test bench build deps deps-test vet fmt clean
+.PHONY: run test bench build deps deps-test vet fmt clean screenshots
 
 ## run: the whole stack on this machine (Redis, Dataverse emulator, API, worker)
 run: deps
@@ -22,6 +22,10 @@ bench: deps-test
 	$(GO) test -run '^$$' -bench Replicated -benchtime 2s ./submission/
 	$(GO) test -run '^$$' -bench DeliveryThroughput -benchtime 1000x ./e2e/
 	$(GO) test -run '^$$' -bench . ./flood/ ./spam/
+
+## screenshots: the admin console's pictures in docs/, taken by its browser test in Chromium
+screenshots: deps-test
+	LEADBRIDGE_SCREENSHOTS=docs $(GO) test -count=1 -run 'TestAdminConsoleInChromium$$' ./e2e/
 
 ## build: the three programs into bin/
 build:

@@ -58,6 +58,7 @@ type API struct {
 	Forms          forms.Set
 	Web            Web
 	Sources        map[string]*webhook.Source // webhook sources, by id (POST /hooks/{id})
+	Admin          Admin                      // the admin console's sign-in (admin.go)
 }
 
 // Dataverse is where and as whom the worker writes.
@@ -82,6 +83,7 @@ type Worker struct {
 	DeliveredRetention time.Duration
 	Forms              forms.Set
 	Sources            map[string]*webhook.Source // for reading thin webhook leads (Meta, HubSpot) before delivery
+	Alerts             Alerts                     // notifications of failed submissions (admin.go)
 }
 
 // loadLogging checks the logging variables every program reads.
@@ -147,6 +149,8 @@ func LoadAPI(getenv Getenv) (API, error) {
 	w, err := loadWeb(getenv, fs)
 	errs = append(errs, err)
 	c.Web = w
+	c.Admin, err = loadAdmin(getenv)
+	errs = append(errs, err)
 	return c, errors.Join(errs...)
 }
 
@@ -185,6 +189,8 @@ func LoadWorker(getenv Getenv) (Worker, error) {
 		c.Sources, err = LoadSources(getenv("LEADBRIDGE_CONFIG"), getenv, fs)
 		errs = append(errs, err)
 	}
+	c.Alerts, err = loadAlerts(getenv)
+	errs = append(errs, err)
 	return c, errors.Join(errs...)
 }
 

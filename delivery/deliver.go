@@ -31,8 +31,9 @@ type Deliverer struct {
 type Result struct {
 	LeadID    string
 	ContactID string
-	Action    string // created | updated
-	Match     string // why, in words
+	Action    string              // created | updated
+	Match     string              // why, in words
+	Changes   []submission.Change // what an update changed on the lead, before → after
 }
 
 // ErrUnknownForm: the submission names a form the worker does not have —
@@ -155,6 +156,7 @@ func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Re
 		}
 	}
 	res.LeadID, res.Action = id, "updated"
+	res.Changes = changeList(chosen, changes)
 	why := fmt.Sprintf("matched on %s (filter: %s); candidates %s; chose %s, the oldest open lead; %s",
 		m.rule, m.filter, strings.Join(ids(m.rows), ", "), id, describeChanges(f.OnMatch, changes))
 	if bound := str(chosen["_parentcontactid_value"]); bound != "" && res.ContactID != "" && !strings.EqualFold(bound, res.ContactID) {
@@ -496,6 +498,21 @@ func (p *leadPlan) withContact(s string) string {
 			s, p.contactWhy, p.keptContact)
 	}
 	return s + "; linked to " + p.contactWhy
+}
+
+// changeList is what a PATCH of changes did to the existing row, column by
+// column in name order, for the admin console's before → after.
+func changeList(existing crm.Row, changes crm.Row) []submission.Change {
+	out := make([]submission.Change, 0, len(changes))
+	for c, v := range changes {
+		col, before := c, existing[c]
+		if c == "parentcontactid@odata.bind" {
+			col, before = "parentcontactid", existing["_parentcontactid_value"]
+		}
+		out = append(out, submission.Change{Column: col, Before: before, After: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Column < out[j].Column })
+	return out
 }
 
 func describeChanges(onMatch string, changes crm.Row) string {

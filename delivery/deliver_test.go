@@ -398,16 +398,18 @@ func TestOnMatch(t *testing.T) {
 		action  string
 		want    map[string]any // columns of the existing lead afterwards
 		explain string
+		changes string // Result.Changes, as column: before → after
 	}{
 		{forms.OnMatchFillEmpty, "updated", map[string]any{
 			"firstname": "Ann", "jobtitle": "CEO", "companyname": "Contoso", "subject": "Met at the trade fair", "leadsourcecode": float64(1), "donotbulkemail": false,
-		}, "fill_empty: set companyname"},
+		}, "fill_empty: set companyname", "companyname: <nil> → Contoso"},
 		{forms.OnMatchOverwrite, "updated", map[string]any{
 			"firstname": "Annie", "jobtitle": "CTO", "companyname": "Contoso", "subject": "Met at the trade fair", "leadsourcecode": float64(1), "donotbulkemail": true,
-		}, "overwrite: set companyname, donotbulkemail, firstname, jobtitle"},
+		}, "overwrite: set companyname, donotbulkemail, firstname, jobtitle",
+			"companyname: <nil> → Contoso; donotbulkemail: false → true; firstname: Ann → Annie; jobtitle: CEO → CTO"},
 		{forms.OnMatchCreateNew, "created", map[string]any{
 			"firstname": "Ann", "jobtitle": "CEO", "companyname": nil, "subject": "Met at the trade fair", "leadsourcecode": float64(1), "donotbulkemail": false,
-		}, "but on_match is create_new"},
+		}, "but on_match is create_new", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.onMatch, func(t *testing.T) {
@@ -419,6 +421,13 @@ func TestOnMatch(t *testing.T) {
 				t.Errorf("Action = %q, want %q", r.Action, tt.action)
 			}
 			wantContains(t, "explanation", r.Match, tt.explain)
+			var changes []string
+			for _, c := range r.Changes {
+				changes = append(changes, fmt.Sprintf("%s: %v → %v", c.Column, c.Before, c.After))
+			}
+			if got := strings.Join(changes, "; "); got != tt.changes {
+				t.Errorf("Changes = %q, want %q", got, tt.changes)
+			}
 			l := e.lead(t, id)
 			for col, want := range tt.want {
 				if l[col] != want {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/leadbridge/leadbridge/crmhealth"
 	"github.com/leadbridge/leadbridge/metrics"
 	"github.com/leadbridge/leadbridge/queue"
 	"github.com/leadbridge/leadbridge/submission"
@@ -26,7 +27,18 @@ type TaskHandler struct {
 	Log       *slog.Logger
 	Now       func() time.Time  // nil = time.Now
 	Metrics   *metrics.Delivery // nil = not counted
+	// Paused, if set, is asked before each delivery: while an admin has
+	// paused delivery the task waits instead (queue.Client.Paused; asynq's
+	// own queue pause normally keeps it from being picked up at all).
+	Paused func(context.Context) (bool, error)
+	// Health, if set, is told each attempt's outcome, for the admin
+	// console's CRM health.
+	Health *crmhealth.Publisher
 }
+
+// pausedRecheck is how long a task that found delivery paused waits before
+// it asks again.
+const pausedRecheck = 2 * time.Second
 
 // ProcessTask implements asynq.Handler.
 func (h *TaskHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
@@ -34,6 +46,12 @@ func (h *TaskHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.ID == "" {
 		h.Log.Error("dropping malformed task", "type", t.Type(), "err", err)
 		return fmt.Errorf("malformed payload: %v: %w", err, asynq.SkipRetry)
+	}
+	if h.Paused != nil {
+		if paused, err := h.Paused(ctx); err == nil && paused {
+			// Not a failure: like a throttle, it does not grow the backoff.
+			return &RetryError{After: pausedRecheck, Throttled: true, Err: errors.New("delivery is paused")}
+		}
 	}
 	started := h.now()
 	rec, err := h.Store.BeginAttempt(ctx, p.ID)
@@ -95,6 +113,7 @@ func (h *TaskHandler) recorded(err error, rec *submission.Record, outcome string
 		return &RetryError{After: next.After, Throttled: next.Throttled, Err: fmt.Errorf("record %s: %w", outcome, err)}
 	}
 	took := h.now().Sub(started).Seconds()
+	h.publish(outcome, e)
 	if h.Metrics != nil {
 		h.Metrics.Attempts.WithLabelValues(rec.Form, outcome, e.Category).Inc()
 		h.Metrics.Duration.WithLabelValues(outcome).Observe(took)
@@ -115,6 +134,22 @@ func (h *TaskHandler) recorded(err error, rec *submission.Record, outcome string
 		return nil
 	}
 	return next
+}
+
+// publish tells Health what an attempt found out about Dataverse.
+func (h *TaskHandler) publish(outcome string, e submission.ErrorInfo) {
+	if h.Health == nil {
+		return
+	}
+	var err error
+	if outcome == "delivered" {
+		err = h.Health.OK(context.Background())
+	} else {
+		err = h.Health.Failed(context.Background(), e)
+	}
+	if err != nil {
+		h.Log.Debug("crm health not published", "err", err)
+	}
 }
 
 func (h *TaskHandler) now() time.Time {

@@ -267,3 +267,31 @@ func TestFinishedSubmissionsAreNotDeliveredAgain(t *testing.T) {
 		t.Errorf("malformed payload: got %v, want SkipRetry", err)
 	}
 }
+
+// TestPausedDeliveryWaits: a task picked up while an admin has paused
+// delivery leaves the submission untouched and comes back later, without
+// counting as a failure; once resumed it delivers.
+func TestPausedDeliveryWaits(t *testing.T) {
+	f := newFixture(t)
+	paused := true
+	f.h.Paused = func(context.Context) (bool, error) { return paused, nil }
+	id := f.submit(t, "ann@example.com")
+	err := f.process(t, id)
+	var re *delivery.RetryError
+	if !errors.As(err, &re) || !re.Throttled || re.After <= 0 {
+		t.Fatalf("while paused: got %v, want a throttled RetryError", err)
+	}
+	if r := f.record(t, id); r.Status != submission.StatusAccepted || r.AttemptCount != 0 {
+		t.Errorf("while paused: status %s, %d attempts; want accepted, none", r.Status, r.AttemptCount)
+	}
+	if n := len(f.emu.Rows("leads", "$select=leadid")); n != 0 {
+		t.Errorf("while paused: %d leads, want 0", n)
+	}
+	paused = false
+	if err := f.process(t, id); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.record(t, id); r.Status != submission.StatusDelivered {
+		t.Errorf("after resume: status %s, want delivered", r.Status)
+	}
+}

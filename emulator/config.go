@@ -38,6 +38,13 @@ type Config struct {
 	// If-Match: * with no row, the 412s of conditional operations), while
 	// real orgs send hex codes: a client must work with both.
 	BlankErrorCodes bool `json:"blank_error_codes"`
+	// MaxLengths maps an entity set ("leads") to text columns whose maximum
+	// length this org has customized (a column shortened by its admins),
+	// replacing the schema's standard length: a client whose own limits
+	// follow the standard ones then meets Dataverse's length error. In a
+	// patch, a table's entry replaces that table's, and an empty object
+	// removes it.
+	MaxLengths map[string]map[string]int `json:"max_lengths"`
 }
 
 // Limits are the three facets of Dataverse's service protection limits. A
@@ -130,6 +137,12 @@ func defaultConfig() Config {
 func mergeConfig(base Config, patch []byte) (Config, error) {
 	next := base
 	next.AlternateKeys = cloneKeys(base.AlternateKeys)
+	if base.MaxLengths != nil {
+		next.MaxLengths = make(map[string]map[string]int, len(base.MaxLengths))
+		for set, cols := range base.MaxLengths {
+			next.MaxLengths[set] = cols // replaced whole when a patch names the table
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(patch))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&next); err != nil {
@@ -141,6 +154,11 @@ func mergeConfig(base Config, patch []byte) (Config, error) {
 	for set, cols := range next.AlternateKeys {
 		if len(cols) == 0 {
 			delete(next.AlternateKeys, set)
+		}
+	}
+	for set, cols := range next.MaxLengths {
+		if len(cols) == 0 {
+			delete(next.MaxLengths, set)
 		}
 	}
 	if err := next.validate(); err != nil {
@@ -189,6 +207,20 @@ func (c Config) validate() error {
 			seen[col] = true
 			if !t.keyable(col) {
 				errs = append(errs, fmt.Errorf("alternate_keys.%s: %q is not a column that can be part of a key", set, col))
+			}
+		}
+	}
+	for set, cols := range c.MaxLengths {
+		t := schemaBySet[set]
+		if t == nil {
+			errs = append(errs, fmt.Errorf("max_lengths: unknown table %q (want one of %s)", set, strings.Join(tableSets(), ", ")))
+			continue
+		}
+		for col, n := range cols {
+			if cc := t.cols[col]; cc == nil || cc.kind != kindString || cc.readOnly {
+				errs = append(errs, fmt.Errorf("max_lengths.%s: %q is not a text column a client writes", set, col))
+			} else if n < 1 || n > 1_048_576 {
+				errs = append(errs, fmt.Errorf("max_lengths.%s.%s is %d, want 1 to 1048576", set, col, n))
 			}
 		}
 	}

@@ -212,3 +212,28 @@ func TestBlankErrorCodes(t *testing.T) {
 		t.Errorf("codes after switching back: got %q, want %q", codes, wantCodes)
 	}
 }
+
+// TestCustomizedMaxLength: an org whose admins shortened a column refuses
+// what the standard length allows, with Dataverse's length error.
+func TestCustomizedMaxLength(t *testing.T) {
+	h := start(t, nil)
+	if err := h.srv.UpdateConfig([]byte(`{"max_lengths":{"leads":{"jobtitle":20}}}`)); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := h.api(http.MethodPost, "leads", map[string]any{"lastname": "Lee", "jobtitle": "Vice President of Everything"})
+	msg := wantError(t, resp, body, http.StatusBadRequest, codeLength)
+	if !strings.Contains(msg, "maximum allowed length of '20'") {
+		t.Errorf("message %q does not give the org's length", msg)
+	}
+	h.create("leads", map[string]any{"lastname": "Lee", "jobtitle": "CEO"})
+	h.create("contacts", map[string]any{"lastname": "Lee", "jobtitle": "Vice President of Everything"}) // other tables keep theirs
+	if err := h.srv.UpdateConfig([]byte(`{"max_lengths":{"leads":{}}}`)); err != nil {
+		t.Fatal(err)
+	}
+	h.create("leads", map[string]any{"lastname": "Lee", "jobtitle": "Vice President of Everything"})
+	for _, bad := range []string{`{"max_lengths":{"nope":{"x":1}}}`, `{"max_lengths":{"leads":{"leadsourcecode":5}}}`, `{"max_lengths":{"leads":{"jobtitle":0}}}`} {
+		if err := h.srv.UpdateConfig([]byte(bad)); err == nil {
+			t.Errorf("config %s was taken", bad)
+		}
+	}
+}

@@ -77,6 +77,13 @@
 //     POST, where third parties observe the same.
 //   - Alternate keys come from Config.AlternateKeys (one key per table, its
 //     columns); stock tables have none, as in Dataverse.
+//   - Config.MaxLengths shortens text columns as an org's admins may have
+//     customized them ("max_lengths": {"leads": {"jobtitle": 20}}), so that
+//     a value within the standard length meets Dataverse's length error.
+//   - People sign in through /{tenant}/oauth2/v2.0/authorize (a page where
+//     any user name is typed; no password) with the authorization code
+//     flow and PKCE, and get an RS256 id_token with Entra's v2.0 claims,
+//     verifiable with /{tenant}/discovery/v2.0/keys (package identity).
 //   - A row's default order is creation order; paging cookies carry only the
 //     page number, so every page must be asked for with the same
 //     odata.maxpagesize.

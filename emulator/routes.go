@@ -16,6 +16,8 @@ func (s *Server) routes() http.Handler {
 	// Entra ID (package identity).
 	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.counted(s.identity.ServeOpenIDConfiguration))
 	mux.HandleFunc("/{tenant}/oauth2/v2.0/token", s.counted(s.identity.ServeToken))
+	mux.HandleFunc("/{tenant}/oauth2/v2.0/authorize", s.counted(s.identity.ServeAuthorize))
+	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.counted(s.identity.ServeKeys))
 	// Dataverse Web API.
 	mux.HandleFunc(apiPrefix, s.counted(s.serveWebAPI))
 	// Control surface and overview, unauthenticated and not counted.
@@ -48,8 +50,10 @@ func (s *Server) counted(h http.HandlerFunc) http.HandlerFunc {
 func routeName(p string) string {
 	rest, ok := strings.CutPrefix(p, apiPrefix)
 	if !ok {
-		if strings.HasSuffix(p, "/token") {
-			return "token"
+		for _, r := range []string{"token", "authorize", "keys"} {
+			if strings.HasSuffix(p, "/"+r) {
+				return r
+			}
 		}
 		return "openid-configuration"
 	}

@@ -877,6 +877,11 @@ func (op *operation) setColumn(t *table, cols map[string]any, creating bool, nam
 		cols[name] = nil
 		return nil
 	}
+	if n := op.s.config().MaxLengths[s.set][name]; n > 0 {
+		custom := *c // this org's length, not the standard one
+		custom.maxLen = n
+		c = &custom
+	}
 	if res := checkValue(s, c, v); res != nil {
 		return res
 	}

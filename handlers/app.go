@@ -1,6 +1,7 @@
 // Package handlers is leadbridge's HTTP surface: form intake, webhook
-// intake, hosted form pages and the submission status API, with package
-// health's checks mounted. New builds it; every route is listed in routes.go; every error
+// intake, hosted form pages, embed.js, the submission status API and the
+// admin console (admin*.go), with package health's checks mounted. New
+// builds it; every route is listed in routes.go; every error
 // becomes a response in errors.go.
 package handlers
 
@@ -18,7 +19,9 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/leadbridge/leadbridge/audit"
 	"github.com/leadbridge/leadbridge/flood"
 	"github.com/leadbridge/leadbridge/forms"
 	"github.com/leadbridge/leadbridge/metrics"
@@ -60,6 +63,11 @@ type Deps struct {
 	WaitingCap  int64          // a form's waiting submissions beyond which intake answers 503, unless the form sets one; 0: none
 	Memory      *flood.MemoryGuard
 	CaptchaHTTP *http.Client // the captcha verifications' client; nil: one with a 30 s backstop
+
+	// The admin console (admin.go): off when Admin is zero. Redis holds its
+	// sessions, login limits and audit log, and the workers' CRM health.
+	Redis redis.UniversalClient
+	Admin AdminConfig
 }
 
 // server is the handlers' shared state: the deps plus what New prepares.
@@ -69,6 +77,10 @@ type server struct {
 	hashes   map[string]string
 	checkers map[string]*spam.Checker // by form id
 	embed    embedScript
+
+	adminPages map[string]*template.Template
+	auditLog   *audit.Log
+	entra      entra
 }
 
 // New returns cmd/api's router, every route of routes.go on it. It parses
@@ -82,6 +94,15 @@ func New(d Deps) (*echo.Echo, error) {
 	var err error
 	if s.pages, err = templates.Parse(); err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
+	}
+	if s.adminPages, err = templates.ParseAdmin(); err != nil {
+		return nil, fmt.Errorf("admin templates: %w", err)
+	}
+	if s.Admin.enabled() && s.Redis == nil {
+		return nil, errors.New("handlers: the admin console needs Redis")
+	}
+	if s.Redis != nil {
+		s.auditLog = audit.New(s.Redis)
 	}
 	if s.hashes, err = static.Hashes(); err != nil {
 		return nil, fmt.Errorf("static assets: %w", err)

@@ -77,6 +77,7 @@ func (s *server) handleError(err error, c echo.Context) {
 		sent *sentForm
 		rf   *refused
 		hi   *hookInvalid
+		down *storeDown
 		resp error
 	)
 	html := errors.As(err, &sent) && !wantsJSON(c) // show the hosted form again
@@ -139,6 +140,10 @@ func (s *server) handleError(err error, c echo.Context) {
 		default:
 			resp = c.JSON(status, apiError{Error: code, Message: sent.form.Message(sent.lang, key, n), RetryAfter: n})
 		}
+	case errors.As(err, &down):
+		s.Log.Error("admin console: redis did not answer", "err", down.err, "path", c.Path(), "request_id", requestID(c))
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retryAfterUnavailable.Seconds())))
+		resp = s.problem(c, http.StatusServiceUnavailable, "unavailable", "Redis, where leadbridge keeps submissions, did not answer in time. Nothing was changed that this page does not show. Try again in a few seconds.")
 	case errors.As(err, &he):
 		msg := fmt.Sprint(he.Message)
 		if he.Internal != nil && he.Code >= 500 {
@@ -164,6 +169,9 @@ func (s *server) problem(c echo.Context, status int, code, msg string) error {
 	}
 	if wantsJSON(c) {
 		return c.JSON(status, apiError{Error: code, Message: msg})
+	}
+	if strings.HasPrefix(c.Request().URL.Path, "/admin") && s.adminPages != nil {
+		return s.adminProblem(c, status, msg)
 	}
 	return s.render(c, status, "message.html", struct {
 		page

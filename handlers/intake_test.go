@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -42,6 +43,9 @@ type envOptions struct {
 	log          io.Writer             // where the API logs, at debug level; nil = nowhere
 	env          map[string]string     // the environment the forms' secrets are read from
 	deps         func(*handlers.Deps, redis.UniversalClient)
+
+	admin   handlers.AdminConfig // the admin console; zero = off
+	proxies []*net.IPNet         // Deps.TrustedProxies
 }
 
 func newEnv(t testing.TB) *env { return newEnvWith(t, envOptions{}) }
@@ -77,6 +81,7 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		Metrics:      metrics.NewIntake(reg),
 		StoreTimeout: o.storeTimeout,
 		Log:          slog.New(logHandler),
+		Redis:        rdb, Admin: o.admin, TrustedProxies: o.proxies,
 	}
 	if o.deps != nil {
 		o.deps(&d, rdb)

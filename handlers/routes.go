@@ -20,8 +20,10 @@ func (s *server) routes() *echo.Echo {
 			opts = append(opts, echo.TrustIPRange(n))
 		}
 		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
+		e.SchemeExtractor = echo.ExtractSchemeFromHeaders(opts...)
 	} else {
 		e.IPExtractor = echo.ExtractIPDirect()
+		e.SchemeExtractor = echo.ExtractSchemeDirect()
 	}
 	e.Pre(canonicalContentType)
 	e.Use(middleware.RequestID())
@@ -61,6 +63,31 @@ func (s *server) routes() *echo.Echo {
 	v1.POST("/submissions/:id/retry", s.retrySubmission, limit)
 	v1.POST("/submissions/:id/discard", s.discardSubmission, limit)
 	v1.POST("/submissions/:id/release", s.releaseSubmission, limit)
+
+	// Admin console (admin*.go): sign-in, then pages that send a visitor
+	// without a session to sign-in and actions that refuse one, each
+	// action with the session's CSRF token.
+	adm := e.Group("/admin", s.adminOn, s.adminHeaders)
+	adm.GET("/", s.adminSlash)
+	adm.GET("/login", s.adminLoginPage)
+	adm.POST("/login", s.adminLogin, limit)
+	adm.GET("/oidc/start", s.oidcStart)
+	adm.GET("/oidc/callback", s.oidcCallback)
+	in := adm.Group("", s.requireSession)
+	in.GET("", s.adminOverview)
+	in.GET("/failed", s.adminList)
+	in.GET("/failed.csv", s.adminExport)
+	in.GET("/submissions/:id", s.adminDetail)
+	in.GET("/audit", s.adminAudit)
+	act := in.Group("", limit, s.requireCSRF)
+	act.POST("/logout", s.adminLogout)
+	act.POST("/failed/retry", s.adminBulkRetry)
+	act.POST("/submissions/:id/retry", s.adminRetry)
+	act.POST("/submissions/:id/edit", s.adminEdit)
+	act.POST("/submissions/:id/discard", s.adminDiscard)
+	act.POST("/submissions/:id/release", s.adminRelease)
+	act.POST("/delivery/pause", s.adminPause)
+	act.POST("/delivery/resume", s.adminResume)
 
 	// Assets, cached for good: their URLs carry a content hash.
 	assets := e.Group("/static", func(next echo.HandlerFunc) echo.HandlerFunc {

@@ -63,13 +63,14 @@ type Payload struct {
 
 // Client enqueues deliveries.
 type Client struct {
-	c *asynq.Client
-	i *asynq.Inspector
+	c   *asynq.Client
+	i   *asynq.Inspector
+	rdb redis.UniversalClient
 }
 
 // NewClient returns a Client on rdb.
 func NewClient(rdb redis.UniversalClient) *Client {
-	return &Client{c: asynq.NewClientFromRedisClient(rdb), i: asynq.NewInspectorFromRedisClient(rdb)}
+	return &Client{c: asynq.NewClientFromRedisClient(rdb), i: asynq.NewInspectorFromRedisClient(rdb), rdb: rdb}
 }
 
 // Enqueue queues the delivery of submission r in its queue (QueueOf). The

@@ -142,6 +142,22 @@ func TestComposeStatusAPIIsOffUntilATokenIsSet(t *testing.T) {
 	}
 }
 
+func TestComposeAdminConsoleIsOffUntilASignInIsSet(t *testing.T) {
+	api := service(t, loadCompose(t, nil), "api")
+	if cfg, err := config.LoadAPI(getenv(api)); err != nil || cfg.Admin.Enabled() {
+		t.Fatalf("compose's default environment: console on %v, %v; want it off, with no default sign-in", cfg.Admin.Enabled(), err)
+	}
+	hash := "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy" // "$" survives compose's interpolation
+	env := map[string]string{"LEADBRIDGE_ADMIN_USER": "ops", "LEADBRIDGE_ADMIN_PASSWORD_HASH": hash, "LEADBRIDGE_ALERT_WEBHOOK_URL": "https://hooks.example.com/x"}
+	p := loadCompose(t, env)
+	if cfg, err := config.LoadAPI(getenv(service(t, p, "api"))); err != nil || !cfg.Admin.Enabled() || string(cfg.Admin.PasswordHash) != hash {
+		t.Errorf("the admin sign-in set by the user: %v, hash %q", err, cfg.Admin.PasswordHash)
+	}
+	if got := getenv(service(t, p, "worker"))("LEADBRIDGE_ALERT_WEBHOOK_URL"); got != env["LEADBRIDGE_ALERT_WEBHOOK_URL"] {
+		t.Errorf("the alert webhook reaches the worker as %q", got)
+	}
+}
+
 func TestComposeWorkerWritesToTheEmulatorByDefault(t *testing.T) {
 	p := loadCompose(t, nil)
 	worker, emu := service(t, p, "worker"), service(t, p, "emulator")

@@ -20,6 +20,12 @@ export LEADBRIDGE_REDIS_URL=${LEADBRIDGE_REDIS_URL:-redis://127.0.0.1:6379/0}
 export LEADBRIDGE_ADDR=${LEADBRIDGE_ADDR:-127.0.0.1:8080}
 export LEADBRIDGE_WORKER_ADDR=${LEADBRIDGE_WORKER_ADDR:-127.0.0.1:9090}
 export LEADBRIDGE_API_TOKEN=${LEADBRIDGE_API_TOKEN:-dev-token-change-me-0123}
+# The admin console's development sign-in, unless one is configured.
+admin_dev_password=""
+if [ -z "${LEADBRIDGE_ADMIN_USER:-}" ] && [ -z "${LEADBRIDGE_ADMIN_OIDC_CLIENT_ID:-}" ]; then
+  export LEADBRIDGE_ADMIN_USER=admin LEADBRIDGE_ADMIN_PASSWORD=dev-password-change-me
+  admin_dev_password=$LEADBRIDGE_ADMIN_PASSWORD
+fi
 export LEADBRIDGE_LOG_FORMAT=${LEADBRIDGE_LOG_FORMAT:-text}
 export EMULATOR_ADDR=${EMULATOR_ADDR:-127.0.0.1:8443}
 export EMULATOR_DATA_DIR=${EMULATOR_DATA_DIR:-$run/emulator}
@@ -175,6 +181,11 @@ banner() {
   if [ -n "$LEADBRIDGE_API_TOKEN" ]; then
     line submission "curl -s -H 'Authorization: Bearer $LEADBRIDGE_API_TOKEN' $api/v1/submissions/<id>"
     line "failed list" "curl -s -H 'Authorization: Bearer $LEADBRIDGE_API_TOKEN' '$api/v1/submissions?status=failed'"
+  fi
+  if [ -n "$admin_dev_password" ]; then
+    line "admin console" "$api/admin   (sign in as admin / $admin_dev_password)"
+  elif [ -n "${LEADBRIDGE_ADMIN_USER:-}${LEADBRIDGE_ADMIN_OIDC_CLIENT_ID:-}" ]; then
+    line "admin console" "$api/admin"
   fi
   line redis "$redis_hostport, DB $redis_db ($redis_note)"
   if [ -n "${DATAVERSE_URL:-}" ]; then

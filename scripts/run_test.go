@@ -204,6 +204,7 @@ forms:
 		api + "/f/contact-us",
 		api + "/f/partners",
 		r.Addr + ", DB 3 (already running: reused",
+		"admin console    " + api + "/admin   (sign in as admin / dev-password-change-me)",
 		"emulator rows    kept in " + envValue(env, "EMULATOR_DATA_DIR") + "/rows.json (EMULATOR_PERSIST=false to forget them)",
 	} {
 		if !strings.Contains(banner, want) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 )
@@ -47,7 +48,8 @@ func (e *TransitionError) Is(target error) bool { return target == ErrTransition
 
 var pastTense = map[string]string{
 	"begin": "delivered", "retry": "retried", "discard": "discarded",
-	"succeed": "marked delivered", "fail": "marked failed", "retry later": "rescheduled", "release": "released",
+	"succeed": "marked delivered", "fail": "marked failed", "retry later": "rescheduled",
+	"release": "released", "edit": "edited",
 }
 
 // transition applies change to the record if its status is one of from.
@@ -80,8 +82,9 @@ func (s *Store) BeginAttempt(ctx context.Context, id string) (*Record, error) {
 type Outcome struct {
 	LeadID    string
 	ContactID string
-	Action    string // created | updated
-	Match     string // why, in words
+	Action    string   // created | updated
+	Match     string   // why, in words
+	Changes   []Change // what an update changed on the lead
 }
 
 // Succeed records that attempt delivered the submission. started is when
@@ -89,7 +92,7 @@ type Outcome struct {
 func (s *Store) Succeed(ctx context.Context, id, attempt string, started time.Time, o Outcome) error {
 	_, err := s.ownAttempt(ctx, id, attempt, "succeed", func(r *Record, now time.Time) {
 		r.Status = StatusDelivered
-		r.LeadID, r.ContactID, r.Action, r.Match = o.LeadID, o.ContactID, o.Action, o.Match
+		r.LeadID, r.ContactID, r.Action, r.Match, r.Changes = o.LeadID, o.ContactID, o.Action, o.Match, o.Changes
 		r.DeliveredAt = &now
 		r.LastError = nil
 		r.addAttempt(Attempt{At: started.UTC(), Outcome: "delivered", Duration: now.Sub(started).Seconds()})
@@ -166,3 +169,42 @@ func (s *Store) Release(ctx context.Context, id string) (*Record, error) {
 		return nil
 	})
 }
+
+// Edit replaces a failed, discarded or spam submission's field values with
+// a person's corrected ones and puts it back to accepted, under the same id,
+// like Retry. The change is kept on the record (Edits): who, when, and each
+// changed field's value before and after. The caller validates fields with
+// the form's rules first (forms.Validator.Clean) and queues the submission.
+func (s *Store) Edit(ctx context.Context, id string, fields map[string]string, by string) (*Record, error) {
+	return s.transition(ctx, id, "edit", []string{StatusFailed, StatusDiscarded, StatusSpam}, func(r *Record) error {
+		now := s.now().UTC()
+		before, after := map[string]string{}, map[string]string{}
+		for k, v := range r.Fields {
+			if nv, ok := fields[k]; !ok || nv != v {
+				before[k] = v
+				if ok {
+					after[k] = nv
+				}
+			}
+		}
+		for k, v := range fields {
+			if _, ok := r.Fields[k]; !ok {
+				after[k] = v
+			}
+		}
+		if len(before)+len(after) > 0 {
+			r.Edits = append(r.Edits, Edit{By: by, At: now, Before: before, After: after})
+			if n := len(r.Edits); n > maxEdits {
+				r.Edits = append([]Edit(nil), r.Edits[n-maxEdits:]...)
+			}
+		}
+		r.Fields = maps.Clone(fields)
+		r.Status = StatusAccepted
+		r.DiscardReason = ""
+		r.RetriedAt = &now
+		return nil
+	})
+}
+
+// maxEdits bounds the edits kept on a record, as maxAttempts bounds attempts.
+const maxEdits = 20

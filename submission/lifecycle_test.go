@@ -2,6 +2,7 @@ package submission
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -22,6 +23,8 @@ func TestTransitions(t *testing.T) {
 			map[string]string{StatusFailed: StatusDiscarded, StatusSpam: StatusDiscarded}},
 		{"release", func(id string) (*Record, error) { return s.Release(ctx(t), id) },
 			map[string]string{StatusSpam: StatusAccepted}},
+		{"edit", func(id string) (*Record, error) { return s.Edit(ctx(t), id, map[string]string{"x": "y"}, "ann") },
+			map[string]string{StatusFailed: StatusAccepted, StatusDiscarded: StatusAccepted, StatusSpam: StatusAccepted}},
 		{"begin", func(id string) (*Record, error) { return s.BeginAttempt(ctx(t), id) },
 			map[string]string{StatusAccepted: StatusDelivering, StatusRetrying: StatusDelivering, StatusDelivering: StatusDelivering}},
 	}
@@ -172,5 +175,31 @@ func TestCreateHeldOrRefused(t *testing.T) {
 	ttl, err := rdb.TTL(ctx(t), idemKey("demo", "hook:meta:123")).Result()
 	if err != nil || ttl <= 35*time.Hour || ttl > 36*time.Hour {
 		t.Errorf("key TTL %s (%v), want 36 h", ttl, err)
+	}
+}
+
+func TestEditKeepsWhoWhenBeforeAfter(t *testing.T) {
+	t.Parallel()
+	s, _, clk := newStore(t)
+	r := create(t, s, &Record{Form: "demo", Fields: map[string]string{"email": "ann@example.com", "job_title": "Head of everything at a very long name", "company": "Contoso"}})
+	setStatus(t, s, r.ID, StatusFailed)
+	got, err := s.Edit(ctx(t), r.ID, map[string]string{"email": "ann@example.com", "job_title": "CEO", "phone": "+1 555"}, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Edit{By: "admin", At: clk.Now(),
+		Before: map[string]string{"job_title": "Head of everything at a very long name", "company": "Contoso"},
+		After:  map[string]string{"job_title": "CEO", "phone": "+1 555"}}
+	if len(got.Edits) != 1 || !reflect.DeepEqual(got.Edits[0], want) {
+		t.Errorf("Edits = %+v, want [%+v]", got.Edits, want)
+	}
+	if got.Status != StatusAccepted || got.RetriedAt == nil || got.Fields["job_title"] != "CEO" || got.Fields["company"] != "" {
+		t.Errorf("after the edit: status %s, retried %v, fields %v", got.Status, got.RetriedAt, got.Fields)
+	}
+	// Nothing changed: a retry, with no edit recorded.
+	setStatus(t, s, r.ID, StatusFailed)
+	got, err = s.Edit(ctx(t), r.ID, got.Fields, "admin")
+	if err != nil || len(got.Edits) != 1 || got.Status != StatusAccepted {
+		t.Errorf("an edit that changes nothing: %d edits, status %s, %v; want 1 edit kept, accepted", len(got.Edits), got.Status, err)
 	}
 }

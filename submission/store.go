@@ -70,6 +70,11 @@ func NewStore(rdb redis.UniversalClient, retention time.Duration) *Store {
 // other slots, and "" hashes elsewhere); ARGV[5] says whether it is a real
 // idempotency key, ARGV[6] is what to store under it. KEYS[4] is the form's
 // failed index, written when ARGV[7] is '1' (a submission refused at intake).
+// KEYS[5] is the waiting counts by origin, incremented for ARGV[8] unless
+// empty (the record does not wait for delivery). KEYS[6] is the counters of
+// the hour it was received, ARGV[9] and ARGV[10] the fields to count it under
+// and ARGV[11] when they expire (ARGV[9] is empty when it is too old to
+// count); KEYS[7…] are the email indexes it belongs to (indexes.go).
 var createScript = redis.NewScript(`
 local keyed = ARGV[5] == '1'
 if keyed then
@@ -81,6 +86,12 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 if ARGV[7] == '1' then redis.call('ZADD', KEYS[4], ARGV[2], ARGV[3]) end
 if keyed then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[4]) end
 if ARGV[8] ~= '' then redis.call('HINCRBY', KEYS[5], ARGV[8], 1) end
+if ARGV[9] ~= '' then
+  redis.call('HINCRBY', KEYS[6], ARGV[9], 1)
+  redis.call('HINCRBY', KEYS[6], ARGV[10], 1)
+  redis.call('EXPIREAT', KEYS[6], ARGV[11])
+end
+for i = 7, #KEYS do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[3]) end
 return ''
 `)
 
@@ -130,9 +141,15 @@ func (s *Store) Create(ctx context.Context, r *Record) (existing string, err err
 	if IsWaiting(r.Status) {
 		waiting = r.Origin()
 	}
-	res, err := createScript.Run(ctx, s.rdb,
-		[]string{keyRecord + r.ID, keyIndex + r.Status, idem, keyFailed + r.Form, keyWaiting},
-		data, score(now), r.ID, int(ttl.Seconds()), keyed, r.ID+":"+fp, failed, waiting).Text()
+	stats, statsExp := s.statsKey(r.ReceivedAt)
+	counted := r.Status
+	if stats == "" {
+		stats, counted = keyStats+"none", ""
+	}
+	keys := append([]string{keyRecord + r.ID, keyIndex + r.Status, idem, keyFailed + r.Form, keyWaiting, stats}, emailKeys(emailHashes(r.Fields))...)
+	res, err := createScript.Run(ctx, s.rdb, keys,
+		data, score(now), r.ID, int(ttl.Seconds()), keyed, r.ID+":"+fp, failed,
+		waiting, counted, r.Status+"|"+r.Origin(), statsExp).Text()
 	if err != nil {
 		return "", fmt.Errorf("submission: create: %w", err)
 	}
@@ -197,7 +214,7 @@ func (s *Store) update(ctx context.Context, id string, fn func(*Record) error) (
 		if err := json.Unmarshal(data, &r); err != nil {
 			return fmt.Errorf("decode %s: %w", id, err)
 		}
-		old := r.Status
+		old, oldFields := r.Status, maps.Clone(r.Fields)
 		if err := fn(&r); err != nil {
 			return err
 		}
@@ -228,6 +245,7 @@ func (s *Store) update(ctx context.Context, id string, fn func(*Record) error) (
 			case was && !is:
 				p.HIncrBy(ctx, keyWaiting, r.Origin(), -1)
 			}
+			s.reindex(ctx, p, old, oldFields, &r, now)
 			return nil
 		})
 		out = &r
@@ -364,13 +382,17 @@ func (s *Store) Counts(ctx context.Context) (map[string]int64, error) {
 }
 
 // Trim drops index entries of delivered and discarded records older than the
-// retention period (their records have expired by then).
+// retention period (their records have expired by then), in the status and
+// the email indexes.
 func (s *Store) Trim(ctx context.Context) error {
 	cut := fmt.Sprintf("(%d", s.now().Add(-s.retention).UnixMilli())
 	for _, st := range []string{StatusDelivered, StatusDiscarded} {
 		if err := s.rdb.ZRemRangeByScore(ctx, keyIndex+st, "-inf", cut).Err(); err != nil {
 			return fmt.Errorf("submission: trim: %w", err)
 		}
+	}
+	if err := s.trimEmails(ctx); err != nil {
+		return fmt.Errorf("submission: trim: %w", err)
 	}
 	return nil
 }

@@ -11,7 +11,8 @@ import (
 // Origin is where a submission came in: "form:<form id>" for a website
 // form, "hook:<source id>" for a webhook source. Deliveries are queued and
 // waiting submissions counted per origin, so that a flood through one
-// does not hold up the others (docs/FLOOD.md).
+// does not hold up the others (docs/FLOOD.md); the admin console groups
+// its counts by origin too.
 func (r *Record) Origin() string {
 	if r.Source == "" || r.Source == "form" {
 		return "form:" + r.Form

@@ -89,6 +89,10 @@ type Options struct {
 	SlotTTL time.Duration
 	// Now tells the time; tests inject a clock. Default time.Now.
 	Now func() time.Time
+	// OnThrottle, if set, is told until when the fleet waits after each
+	// 429 (for the admin console's CRM health). It runs on the path of the
+	// response, so it must be quick.
+	OnThrottle func(until time.Time)
 }
 
 // Limiter paces the requests of one app identity. It is safe for concurrent
@@ -101,6 +105,8 @@ type Limiter struct {
 	now     func() time.Time
 	id      string
 	seq     atomic.Uint64
+
+	onThrottle func(time.Time)
 
 	// until is the latest "blocked until" this process has seen, so that a
 	// 429 is honoured here even if reporting it to Redis failed.
@@ -124,7 +130,7 @@ func New(rdb redis.UniversalClient, identity string, opts Options) *Limiter {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	base := "lb:throttle:{" + identity + "}"
-	return &Limiter{
+	l := &Limiter{
 		rdb:     rdb,
 		keys:    []string{base + ":slots", base + ":state"},
 		max:     opts.MaxConcurrency,
@@ -132,6 +138,8 @@ func New(rdb redis.UniversalClient, identity string, opts Options) *Limiter {
 		now:     opts.Now,
 		id:      hex.EncodeToString(b[:]),
 	}
+	l.onThrottle = opts.OnThrottle
+	return l
 }
 
 // Results of acquireScript.
@@ -367,6 +375,9 @@ func (l *Limiter) report(id string, resp *http.Response) {
 		l.block(now.Add(time.Duration(ra) * time.Millisecond))
 	case kind == "429":
 		l.block(now.Add(fallbackRetryAfter))
+	}
+	if kind == "429" && l.onThrottle != nil {
+		l.onThrottle(l.localUntil())
 	}
 }
 

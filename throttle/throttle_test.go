@@ -316,3 +316,20 @@ func TestCrashedHolderSlotExpires(t *testing.T) {
 	}
 	done(response(http.StatusOK))
 }
+
+// TestOnThrottleIsToldTheWait: the worker publishes until when Dataverse
+// throttles (for the admin console) from this callback.
+func TestOnThrottleIsToldTheWait(t *testing.T) {
+	r := testenv.StartRedis(t)
+	clk := newClock()
+	var got []time.Time
+	l := throttle.New(r.Client(), identity, throttle.Options{Now: clk.Now, OnThrottle: func(until time.Time) { got = append(got, until) }})
+	send(t, l, response(http.StatusOK))
+	if len(got) != 0 {
+		t.Fatalf("after a 200: told %v, want nothing", got)
+	}
+	send(t, l, response(http.StatusTooManyRequests, "Retry-After", "30"))
+	if len(got) != 1 || got[0].Before(clk.Now().Add(30*time.Second)) || got[0].After(clk.Now().Add(32*time.Second)) {
+		t.Errorf("after a 429 with Retry-After 30: told %v, want about %s", got, clk.Now().Add(30*time.Second))
+	}
+}

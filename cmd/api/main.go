@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +51,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 	defer rdb.Close()
 
+	admin, err := adminConfig(cfg.Admin)
+	if err != nil {
+		return err
+	}
 	store := submission.NewStore(rdb, cfg.Retention)
 	reg := metrics.Registry()
 	metrics.RegisterStatuses(reg, store)
@@ -88,6 +93,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		Sources:        cfg.Sources,
 		WaitReplicas:   cfg.Redis.WaitReplicas,
 		WaitTimeout:    cfg.Redis.WaitTimeout,
+		Redis:          rdb,
+		Admin:          admin,
 	})
 	if err != nil {
 		return err
@@ -111,7 +118,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 	slices.Sort(sources)
 	log.Info("api listening", "addr", ln.Addr().String(), "redis", cfg.Redis.Display(), "redis_wait_replicas", cfg.Redis.WaitReplicas, "forms", cfg.Forms.IDs(),
-		"webhook_sources", sources, "status_api", cfg.APIToken != "", "public_url", cfg.Web.PublicURL,
+		"webhook_sources", sources, "status_api", cfg.APIToken != "", "admin_console", cfg.Admin.Enabled(), "admin_entra_id", cfg.Admin.OIDC.ClientID != "", "public_url", cfg.Web.PublicURL,
 		"rate_limit_ip", cfg.Web.RateLimitIP.String(), "waiting_cap", cfg.Web.WaitingCap, "redis_memory_limit", cfg.Web.RedisMemoryLimit)
 	if ready != nil {
 		ready <- ln.Addr().String()
@@ -130,4 +137,29 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 	log.Info("api stopped")
 	return nil
+}
+
+// adminConfig turns the console's settings into the handlers' values,
+// with an HTTP client for Entra ID that trusts LEADBRIDGE_CA_FILE too.
+func adminConfig(a config.Admin) (handlers.AdminConfig, error) {
+	out := handlers.AdminConfig{User: a.User, Password: a.Password, PasswordHash: a.PasswordHash, PublicURL: a.PublicURL}
+	if a.OIDC.ClientID == "" {
+		return out, nil
+	}
+	roots, err := a.RootCAs()
+	if err != nil {
+		return out, err
+	}
+	out.OIDC = &handlers.AdminOIDC{
+		Issuer:   a.OIDC.AuthorityHost + "/" + a.OIDC.TenantID + "/v2.0",
+		TenantID: a.OIDC.TenantID, ClientID: a.OIDC.ClientID, ClientSecret: a.OIDC.ClientSecret, Allowed: a.OIDC.Allowed,
+		HTTPClient: &http.Client{
+			Timeout: 15 * time.Second,
+			Transport: &http.Transport{
+				Proxy:           http.ProxyFromEnvironment,
+				TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+			},
+		},
+	}
+	return out, nil
 }

@@ -19,8 +19,10 @@ import (
 	"github.com/hibiken/asynq"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/leadbridge/leadbridge/alert"
 	"github.com/leadbridge/leadbridge/config"
 	"github.com/leadbridge/leadbridge/crm"
+	"github.com/leadbridge/leadbridge/crmhealth"
 	"github.com/leadbridge/leadbridge/delivery"
 	"github.com/leadbridge/leadbridge/health"
 	"github.com/leadbridge/leadbridge/internal/logging"
@@ -62,7 +64,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	if u, err := url.Parse(host); err == nil {
 		host = u.Host
 	}
-	limiter := throttle.New(rdb, cfg.Dataverse.ClientID+"@"+host, throttle.Options{})
+	crmHealth := crmhealth.NewPublisher(rdb)
+	limiter := throttle.New(rdb, cfg.Dataverse.ClientID+"@"+host, throttle.Options{
+		OnThrottle: func(until time.Time) { _ = crmHealth.Throttled(ctx, until) },
+	})
 	client, err := crm.New(crm.Config{
 		URL:           cfg.Dataverse.URL,
 		TenantID:      cfg.Dataverse.TenantID,
@@ -82,8 +87,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	if who, err := client.WhoAmI(wctx); err != nil {
 		log.Warn("dataverse check failed; deliveries will be retried", "url", cfg.Dataverse.URL, "err", err)
+		_ = crmHealth.Failed(ctx, delivery.Classify(err).Error)
 	} else {
 		log.Info("dataverse reachable", "url", cfg.Dataverse.URL, "user_id", who.UserID, "emulated", cfg.Dataverse.Emulated)
+		_ = crmHealth.OK(ctx)
 	}
 	cancel()
 
@@ -96,6 +103,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		Horizon: cfg.RetryHorizon,
 		Log:     log,
 		Metrics: metrics.NewDelivery(reg),
+		Health:  crmHealth,
+		Paused: func(ctx context.Context) (bool, error) {
+			st, err := q.Paused(ctx)
+			return st.Paused, err
+		},
 		Deliverer: &delivery.Deliverer{
 			CRM:   client,
 			Forms: cfg.Forms,
@@ -143,6 +155,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	g.Go(func() error {
 		return (&delivery.Janitor{Store: store, Queue: q, Log: log, Served: queues}).Run(gctx, time.Minute)
 	})
+	g.Go(func() error { return keepPaused(gctx, q, queues, log) })
+	if a := cfg.Alerts; a.WebhookURL != "" || a.SMTPAddr != "" {
+		alerter := alert.New(rdb, store, alert.Config{
+			WebhookURL: a.WebhookURL, Every: a.Every, PublicURL: a.PublicURL, RootCAs: roots,
+			SMTP: alert.SMTP{Addr: a.SMTPAddr, Username: a.SMTPUsername, Password: a.SMTPPassword, From: a.From, To: a.To},
+		}, log)
+		g.Go(func() error { return alerter.Run(gctx, alertCheckInterval) })
+	}
 	g.Go(func() error {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("health server: %w", err)
@@ -157,13 +177,43 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		defer cancel()
 		return hs.Shutdown(shut)
 	})
-	log.Info("worker running", "queues", queues, "health", ln.Addr().String(), "redis", cfg.Redis.Display(), "concurrency", cfg.Concurrency, "dataverse", cfg.Dataverse.URL)
+	log.Info("worker running", "queues", queues, "health", ln.Addr().String(), "redis", cfg.Redis.Display(), "concurrency", cfg.Concurrency, "dataverse", cfg.Dataverse.URL,
+		"alert_webhook", cfg.Alerts.WebhookURL != "", "alert_email", cfg.Alerts.SMTPAddr != "")
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
 	err = g.Wait()
 	log.Info("worker stopped")
 	return err
+}
+
+// alertCheckInterval is how often a worker looks for failures to alert
+// about (one cheap Redis read); the alerts themselves are at most one per
+// LEADBRIDGE_ALERT_EVERY.
+const alertCheckInterval = 5 * time.Second
+
+// keepPaused applies the admins' pause of delivery to the queues this
+// worker serves (and every other delivery queue asynq knows) every few
+// seconds, so that a queue created after the pause is paused too. A Redis
+// error is logged once per change of state, not every tick.
+func keepPaused(ctx context.Context, q *queue.Client, served []string, log *slog.Logger) error {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	var last error
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := q.SyncPause(sctx, served)
+		cancel()
+		if err != nil && (last == nil || err.Error() != last.Error()) {
+			log.Warn("could not apply the delivery pause", "err", err)
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // asynqLogger sends asynq's own log lines through slog.

@@ -2,7 +2,9 @@
 // enough of the v2.0 endpoints for the OAuth 2.0 client-credentials flow
 // (the tenant's openid-configuration document and its token endpoint), with
 // Entra's error shapes and AADSTS codes, and the check of the tokens it
-// issued.
+// issued; and, for applications that sign people in, the OpenID Connect
+// authorization code flow with PKCE: a sign-in page, codes, RS256 id_tokens
+// and the key set that verifies them (signin.go).
 //
 // Tokens are opaque random strings, not JWTs: Dataverse clients must treat
 // access tokens as opaque, and an emulator that issued parseable ones would
@@ -12,8 +14,9 @@
 //
 // The handlers take the tenant from the first segment of the request path,
 // so they serve wherever they are mounted as
-// /{tenant}/v2.0/.well-known/openid-configuration and
-// /{tenant}/oauth2/v2.0/token.
+// /{tenant}/v2.0/.well-known/openid-configuration,
+// /{tenant}/oauth2/v2.0/token, /{tenant}/oauth2/v2.0/authorize and
+// /{tenant}/discovery/v2.0/keys.
 package identity
 
 import (
@@ -76,6 +79,7 @@ type Options struct {
 type Service struct {
 	opts   Options
 	tokens *tokenStore
+	signIn *signIn // the sign-in flow (signin.go)
 }
 
 // New returns a Service for one app registration.
@@ -86,7 +90,7 @@ func New(opts Options) *Service {
 	if opts.Issued == nil {
 		opts.Issued = func() {}
 	}
-	return &Service{opts: opts, tokens: newTokenStore()}
+	return &Service{opts: opts, tokens: newTokenStore(), signIn: newSignIn()}
 }
 
 // Verify returns the client id a bearer token was issued to, or
@@ -119,9 +123,12 @@ func (s *Service) ServeOpenIDConfiguration(w http.ResponseWriter, r *http.Reques
 		"subject_types_supported":               []string{"pairwise"},
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
-		"grant_types_supported":                 []string{"client_credentials"},
-		"tenant_region_scope":                   "EU",
-		"cloud_instance_name":                   "microsoftonline.com",
+		"grant_types_supported":                 []string{"client_credentials", "authorization_code"},
+		"code_challenge_methods_supported":      []string{"plain", "S256"},
+		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "nbf", "nonce", "name", "preferred_username",
+			"email", "oid", "tid", "ver", "groups"},
+		"tenant_region_scope": "EU",
+		"cloud_instance_name": "microsoftonline.com",
 	})
 }
 
@@ -165,7 +172,7 @@ func (s *Service) ServeToken(w http.ResponseWriter, r *http.Request) {
 	case grant == "":
 		s.writeError(w, r, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
 		return
-	case grant != "client_credentials":
+	case grant != "client_credentials" && grant != "authorization_code":
 		s.writeError(w, r, http.StatusBadRequest, "unsupported_grant_type", 70003, fmt.Sprintf("The app requested an unsupported grant type '%s'.", grant))
 		return
 	case clientID == "":
@@ -179,6 +186,10 @@ func (s *Service) ServeToken(w http.ResponseWriter, r *http.Request) {
 		return
 	case subtle.ConstantTimeCompare([]byte(secret), []byte(s.opts.ClientSecret)) != 1:
 		s.writeError(w, r, http.StatusUnauthorized, "invalid_client", 7000215, fmt.Sprintf("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", s.opts.ClientID))
+		return
+	}
+	if grant == "authorization_code" {
+		s.redeemCode(w, r, clientID, form)
 		return
 	}
 	if status, code, num, msg := s.checkScope(r, form.Get("scope")); status != 0 {
