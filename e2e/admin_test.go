@@ -412,7 +412,7 @@ func TestAdminConsoleInChromium(t *testing.T) {
 		id := body["id"].(string)
 		ins := asynq.NewInspectorFromRedisClient(s.Redis.Client())
 		testenv.Eventually(t, 30*time.Second, func() string {
-			info, err := ins.GetQueueInfo(queue.Name)
+			info, err := ins.GetQueueInfo(queue.FormQueue("pricing"))
 			if err != nil || !info.Paused || info.Pending+info.Retry+info.Scheduled == 0 {
 				return fmt.Sprintf("queue: %+v, %v; want paused with the task waiting", info, err)
 			}

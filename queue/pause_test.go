@@ -73,7 +73,7 @@ func TestPausePausesEveryDeliveryQueue(t *testing.T) {
 	if st, _ := q.Paused(ctx); st.Paused {
 		t.Error("still paused after Resume")
 	}
-	if paused(Name) || paused(Name+":form:pricing") {
+	if paused(FormQueue("demo")) || paused(Name+":form:pricing") {
 		t.Error("a delivery queue is still paused after Resume")
 	}
 	if err := q.Resume(ctx); err != nil {
