@@ -222,9 +222,6 @@ type Server struct {
 	limiter   *limiter
 	stats     *statsCounter
 	ids       identityIDs
-	// user is the calling application user as a systemuser row, for
-	// lookups to it (owner, created by) to expand and format.
-	user *record
 
 	closeOnce sync.Once
 	closeErr  error
@@ -246,10 +243,6 @@ func Start(opts Options) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.ids = newIdentityIDs(s.tenant)
-	// Dataverse names an application user "# <app name>".
-	s.user = &record{cols: map[string]any{
-		"systemuserid": s.ids.user, "ownerid": s.ids.user, "fullname": "# " + s.clientID,
-	}}
 	s.cfg = defaultConfig()
 	if opts.Config != nil {
 		c := *opts.Config
@@ -280,6 +273,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	if err := s.store.setAlternateKeys(s.cfg.AlternateKeys); err != nil {
 		return nil, fmt.Errorf("emulator: Options.Config: %w", err)
+	}
+	if err := s.seedBuiltins(); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
 	}
 	s.limiter = newLimiter(s.stats)
 
@@ -391,6 +387,10 @@ func (s *Server) Stats() Stats { return s.stats.snapshot() }
 // configuration are kept, so connected clients carry on.
 func (s *Server) Reset() {
 	s.store.reset()
+	if err := s.seedBuiltins(); err != nil {
+		// The built-in rows are valid by construction; a failure is a bug.
+		panic(err)
+	}
 	s.stats.reset()
 	s.limiter.reset()
 	if s.persister != nil {

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -23,6 +24,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("PUT /_emulator/config", s.serveConfigUpdate)
 	mux.HandleFunc("GET /_emulator/stats", s.serveStats)
 	mux.HandleFunc("POST /_emulator/reset", s.serveReset)
+	mux.HandleFunc("PUT /_emulator/rows/{set}", s.serveSeed)
 	mux.HandleFunc("GET /{$}", s.serveOverview)
 	return mux
 }
@@ -243,4 +245,23 @@ func (s *Server) serveStats(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveReset(w http.ResponseWriter, r *http.Request) {
 	s.Reset()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// serveSeed is PUT /_emulator/rows/{set}: a JSON array of rows written as
+// Server.Seed writes them, answered {"ids":[…]} or 400 {"error":"…"}.
+func (s *Server) serveSeed(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var rows []map[string]any
+	if err == nil {
+		err = json.Unmarshal(body, &rows)
+	}
+	var ids []string
+	if err == nil {
+		ids, err = s.Seed(r.PathValue("set"), rows...)
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string][]string{"ids": ids})
 }
