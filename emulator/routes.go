@@ -150,6 +150,14 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	s.store.mu.Lock()
 	res = s.execute(nil, req)
 	s.store.mu.Unlock()
+	if res.ops > 1 {
+		// A bulk operation message costs latency_ms per row; the first
+		// row's was waited for above.
+		if !simulateLatency(r.Context(), cfg.LatencyMS*(res.ops-1)) {
+			return
+		}
+		execMS = int64(cfg.LatencyMS) * int64(res.ops)
+	}
 	if loseAnswer {
 		s.dropConnection(w, r)
 	}

@@ -18,7 +18,10 @@ import (
 //     Alvarez (United States);
 //   - teams: Sales EMEA and Sales Americas, owner teams;
 //   - sdkmessages and sdkmessagefilters: Create, Update and Delete for every
-//     table the Web API writes.
+//     table the Web API writes, and CreateMultiple, UpdateMultiple and
+//     UpsertMultiple for the tables that support them (leads, contacts,
+//     accounts, campaigns and new_enquiries; not annotations, teams or
+//     systemusers).
 //
 // Tests add rows of any table with Server.Seed or PUT /_emulator/rows/{set}
 // (a JSON array of rows), validated like a create, and allowed on the
@@ -78,7 +81,7 @@ func (s *Server) builtinSeeds() []seedRows {
 		teams = append(teams, map[string]any{"teamid": s.TeamID(n), "name": n, "teamtype": float64(0)})
 	}
 	var messages, filters []map[string]any
-	for _, m := range []string{"Create", "Update", "Delete"} {
+	for _, m := range append([]string{"Create", "Update", "Delete"}, bulkMessageNames...) {
 		messages = append(messages, map[string]any{"sdkmessageid": nameGUID("sdkmessage", m), "name": m})
 	}
 	for _, set := range tableSets() {
@@ -86,7 +89,11 @@ func (s *Server) builtinSeeds() []seedRows {
 		if t.apiReadOnly {
 			continue
 		}
-		for _, m := range []string{"Create", "Update", "Delete"} {
+		names := []string{"Create", "Update", "Delete"}
+		if t.bulk {
+			names = append(names, bulkMessageNames...)
+		}
+		for _, m := range names {
 			filters = append(filters, map[string]any{
 				"sdkmessagefilterid":    nameGUID("sdkmessagefilter", m, t.logical),
 				"primaryobjecttypecode": t.logical, "secondaryobjecttypecode": "none",

@@ -108,6 +108,11 @@ func (op *operation) run() *result {
 		switch {
 		case rp.rest == "$count" && req.method == http.MethodGet:
 			return op.count(t, query)
+		case bulkMessages[rp.rest] != "":
+			if req.method != http.MethodPost {
+				return methodNotAllowed(req.method)
+			}
+			return op.bulk(t, bulkMessages[rp.rest])
 		case rp.rest != "":
 			return apiError(http.StatusNotFound, codeQuery, fmt.Sprintf("Resource not found for the segment '%s'.", rp.rest))
 		case req.method == http.MethodGet:
