@@ -88,6 +88,11 @@ func (op *operation) run() *result {
 		return op.whoAmI()
 	case "$batch":
 		return badRequest(codeQuery, "A batch request cannot contain another batch request.")
+	case "$metadata":
+		if req.method != http.MethodGet {
+			return methodNotAllowed(req.method)
+		}
+		return op.csdl()
 	}
 	rp, ok := parsePath(req.path)
 	if !ok {
@@ -96,6 +101,9 @@ func (op *operation) run() *result {
 	query := url.Values{}
 	if qerr := parseQueryString(query, req.rawQuery); qerr != nil {
 		return badRequest(codeQuery, "The query string is malformed: "+qerr.Error())
+	}
+	if rp.set == entityDefinitionsSet {
+		return op.entityDefinitions(rp, query)
 	}
 	t := op.s.store.tables[rp.set]
 	if t == nil {
