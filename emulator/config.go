@@ -99,6 +99,10 @@ type Stats struct {
 	// whose answer was dropped (Faults.DropAfterWriteRate). They count in
 	// RequestsTotal but, having no response, in no ResponsesByStatus entry.
 	DroppedAfterWrite int64 `json:"dropped_after_write"`
+	// WithoutClientRequestID counts Web API requests that carried neither
+	// x-ms-client-request-id nor client-request-id (GET /_emulator/requests
+	// lists them).
+	WithoutClientRequestID int64 `json:"requests_without_client_request_id"`
 }
 
 // The documented Dataverse defaults (reference §1) and the token lifetime

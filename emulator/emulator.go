@@ -221,6 +221,7 @@ type Server struct {
 	identity  *identity.Service
 	limiter   *limiter
 	stats     *statsCounter
+	requests  *requestLog
 	ids       identityIDs
 
 	closeOnce sync.Once
@@ -238,6 +239,7 @@ func Start(opts Options) (*Server, error) {
 		log:      opts.Logger,
 		served:   make(chan struct{}),
 		stats:    newStatsCounter(),
+		requests: newRequestLog(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -380,7 +382,11 @@ func (s *Server) config() Config {
 }
 
 // Stats returns the counters served at GET /_emulator/stats.
-func (s *Server) Stats() Stats { return s.stats.snapshot() }
+func (s *Server) Stats() Stats {
+	st := s.stats.snapshot()
+	st.WithoutClientRequestID = s.requests.withoutID()
+	return st
+}
 
 // Reset empties the tables, the statistics and the throttling state (as if
 // the service-protection windows had all elapsed). Issued tokens and the
@@ -392,6 +398,7 @@ func (s *Server) Reset() {
 		panic(err)
 	}
 	s.stats.reset()
+	s.requests.reset()
 	s.limiter.reset()
 	if s.persister != nil {
 		// At once rather than within the second: a reset is asked for, and

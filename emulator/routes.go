@@ -18,13 +18,14 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.counted(s.identity.ServeOpenIDConfiguration))
 	mux.HandleFunc("/{tenant}/oauth2/v2.0/token", s.counted(s.identity.ServeToken))
 	// Dataverse Web API.
-	mux.HandleFunc(apiPrefix, s.counted(s.serveWebAPI))
+	mux.HandleFunc(apiPrefix, s.counted(s.recorded(s.serveWebAPI)))
 	// Control surface and overview, unauthenticated and not counted.
 	mux.HandleFunc("GET /_emulator/config", s.serveConfig)
 	mux.HandleFunc("PUT /_emulator/config", s.serveConfigUpdate)
 	mux.HandleFunc("GET /_emulator/stats", s.serveStats)
 	mux.HandleFunc("POST /_emulator/reset", s.serveReset)
 	mux.HandleFunc("PUT /_emulator/rows/{set}", s.serveSeed)
+	mux.HandleFunc("GET /_emulator/requests", s.serveRequests)
 	mux.HandleFunc("GET /{$}", s.serveOverview)
 	return mux
 }
