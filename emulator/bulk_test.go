@@ -171,6 +171,11 @@ func TestBulkMessageAvailability(t *testing.T) {
 	}
 	resp, body = h.api(http.MethodPost, "sdkmessagefilters", map[string]any{"name": "x"})
 	wantError(t, resp, body, http.StatusBadRequest, codeNotSupported)
+	// Only the paths a table declares are filterable.
+	resp, body = h.api(http.MethodGet, "leads?$select=leadid&$filter="+q("parentcontactid/fullname eq 'x'"), nil)
+	if msg := wantError(t, resp, body, http.StatusBadRequest, codeQuery); msg != "The emulator does not support navigation paths such as 'parentcontactid/...' in $filter." {
+		t.Errorf("a path leads do not declare: %q", msg)
+	}
 }
 
 // TestBulkMessagesAgainstLimits: one request for the request-count facet,

@@ -94,33 +94,26 @@ func (l *requestLog) withoutID() int64 {
 }
 
 // clientRequestID reads a request's own id, and the header it came in.
+// The names are in canonical form so that the lookup allocates nothing.
 func clientRequestID(h http.Header) (id, header string) {
-	for _, name := range []string{"x-ms-client-request-id", "client-request-id"} {
-		if v := h.Get(name); v != "" {
-			return v, name
-		}
+	if v := h["X-Ms-Client-Request-Id"]; len(v) > 0 && v[0] != "" {
+		return v[0], "x-ms-client-request-id"
+	}
+	if v := h["Client-Request-Id"]; len(v) > 0 && v[0] != "" {
+		return v[0], "client-request-id"
 	}
 	return "", ""
 }
 
-// recorded adds each Web API request to the request log once it is
-// answered, or dropped.
-func (s *Server) recorded(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w}
-		entry := RequestRecord{Time: time.Now().UTC(), Method: r.Method, Path: r.URL.Path,
-			ClientSessionID: r.Header.Get("x-ms-client-session-id")}
-		entry.ClientRequestID, entry.Header = clientRequestID(r.Header)
-		defer func() {
-			entry.Status = rec.status
-			entry.ServiceRequestID = getRaw(w.Header(), "x-ms-service-request-id")
-			s.requests.add(entry)
-		}()
-		h(rec, r)
-		if rec.status == 0 {
-			rec.status = http.StatusOK
-		}
+// record adds an answered (or dropped) Web API request to the log.
+func (s *Server) record(r *http.Request, w http.ResponseWriter, status int, start time.Time) {
+	entry := RequestRecord{Time: start.UTC(), Method: r.Method, Path: r.URL.Path, Status: status,
+		ServiceRequestID: getRaw(w.Header(), "x-ms-service-request-id")}
+	entry.ClientRequestID, entry.Header = clientRequestID(r.Header)
+	if v := r.Header["X-Ms-Client-Session-Id"]; len(v) > 0 {
+		entry.ClientSessionID = v[0]
 	}
+	s.requests.add(entry)
 }
 
 // Requests returns the Web API requests in the log, oldest first: those

@@ -15,10 +15,10 @@ import (
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	// Entra ID (package identity).
-	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.counted(s.identity.ServeOpenIDConfiguration))
-	mux.HandleFunc("/{tenant}/oauth2/v2.0/token", s.counted(s.identity.ServeToken))
+	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.counted(s.identity.ServeOpenIDConfiguration, false))
+	mux.HandleFunc("/{tenant}/oauth2/v2.0/token", s.counted(s.identity.ServeToken, false))
 	// Dataverse Web API.
-	mux.HandleFunc(apiPrefix, s.counted(s.recorded(s.serveWebAPI)))
+	mux.HandleFunc(apiPrefix, s.counted(s.serveWebAPI, true))
 	// Control surface and overview, unauthenticated and not counted.
 	mux.HandleFunc("GET /_emulator/config", s.serveConfig)
 	mux.HandleFunc("PUT /_emulator/config", s.serveConfigUpdate)
@@ -30,12 +30,16 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
-// counted feeds requests_total and responses_by_status, and logs the
-// request once.
-func (s *Server) counted(h http.HandlerFunc) http.HandlerFunc {
+// counted feeds requests_total and responses_by_status, logs the request
+// once and, for the Web API (logged), adds it to the request log, dropped
+// answers included.
+func (s *Server) counted(h http.HandlerFunc, logged bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		if logged {
+			defer func() { s.record(r, w, rec.status, start) }()
+		}
 		h(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
