@@ -17,7 +17,8 @@ type Config struct {
 	// Limits are the service protection limits, per user (client id).
 	Limits Limits `json:"limits"`
 	// LatencyMS is added to every Web API operation (each operation of a
-	// $batch) and is what the execution-time facet charges for it.
+	// $batch, each target of a bulk operation message) and is what the
+	// execution-time facet charges for it.
 	LatencyMS int `json:"latency_ms"`
 	// Faults injects failures.
 	Faults Faults `json:"faults"`
