@@ -3,6 +3,8 @@ package emulator
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -25,7 +27,9 @@ import (
 //
 // Tests add rows of any table with Server.Seed or PUT /_emulator/rows/{set}
 // (a JSON array of rows), validated like a create, and allowed on the
-// tables the Web API only reads. Reset removes them.
+// tables the Web API only reads; Server.SeedTables (EMULATOR_SEED of
+// cmd/dataverse-emulator) seeds several tables in dependency order. Reset
+// removes them.
 
 // SeedUser names a seeded person, for tests that route to one.
 type SeedUser struct {
@@ -171,4 +175,31 @@ func (s *Server) seedLocked(t *table, rows []map[string]any) ([]string, error) {
 		ids = append(ids, rec.id(t.schema))
 	}
 	return ids, nil
+}
+
+// seedOrder is the order SeedTables writes tables in, so that rows can bind
+// to rows of the tables before them (a lead to its owner, campaign and
+// account; a note to its lead).
+var seedOrder = []string{"systemusers", "teams", "campaigns", "accounts", "contacts", "leads", "new_enquiries", "annotations"}
+
+// SeedTables seeds several tables, such as the JSON object
+// {"systemusers":[…],"leads":[…]} of cmd/dataverse-emulator's EMULATOR_SEED,
+// in dependency order: users, teams, campaigns, accounts, contacts, leads,
+// new_enquiries, annotations. Rows that name their primary key replace the
+// row with that id, so applying the same seed again changes nothing. It
+// stops at the first table that fails, naming it.
+func (s *Server) SeedTables(tables map[string][]map[string]any) error {
+	for set := range tables {
+		if !slices.Contains(seedOrder, set) {
+			return fmt.Errorf("seed: table %q cannot be seeded (want one of %s)", set, strings.Join(seedOrder, ", "))
+		}
+	}
+	for _, set := range seedOrder {
+		if rows, ok := tables[set]; ok {
+			if _, err := s.Seed(set, rows...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
