@@ -155,7 +155,7 @@ func (op *operation) annotate(out map[string]any, t *tableSchema, rec *record, c
 			out[c+"@"+termNavigationProperty] = np.name
 		}
 		if ann.has(annLookupLogicalName) {
-			out[c+"@"+termLookupLogicalName] = navTarget(np).logical
+			out[c+"@"+termLookupLogicalName] = targetOf(np, rec.cols).logical
 		}
 	}
 }
@@ -182,6 +182,35 @@ func (op *operation) formattedValue(t *tableSchema, rec *record, col *column, v 
 		if f, ok := v.(float64); ok {
 			return groupThousands(int64(f)), true
 		}
+	case kindMoney, kindDecimal:
+		if f, ok := v.(float64); ok {
+			// The user's currency is US dollars, shown with the column's
+			// precision.
+			sign := ""
+			if f < 0 {
+				sign, f = "-", -f
+			}
+			text := strconv.FormatFloat(f, 'f', col.precision, 64)
+			whole, frac, _ := strings.Cut(text, ".")
+			n, _ := strconv.ParseInt(whole, 10, 64)
+			out := groupThousands(n)
+			if frac != "" {
+				out += "." + frac
+			}
+			if col.kind == kindMoney {
+				return sign + "$" + out, true
+			}
+			return sign + out, true
+		}
+	case kindMultiChoice:
+		if s, ok := v.(string); ok {
+			vals, _ := parseMultiChoice(s)
+			labels := make([]string, 0, len(vals))
+			for _, n := range vals {
+				labels = append(labels, col.labels[n])
+			}
+			return strings.Join(labels, "; "), len(labels) > 0
+		}
 	case kindDateTime:
 		if s, ok := v.(string); ok {
 			if ts, err := time.Parse(time.RFC3339, s); err == nil {
@@ -189,16 +218,15 @@ func (op *operation) formattedValue(t *tableSchema, rec *record, col *column, v 
 			}
 		}
 	case kindLookup:
-		id, _ := v.(string)
 		np := boundNav(t, rec.cols, col.name)
 		if np == nil {
 			return "", false
 		}
-		related := op.related(np, id)
+		related := op.related(np, rec.cols)
 		if related == nil {
 			return "", false
 		}
-		name, ok := related.cols[navTarget(np).primaryName].(string)
+		name, ok := related.cols[targetOf(np, rec.cols).primaryName].(string)
 		return name, ok
 	}
 	return "", false

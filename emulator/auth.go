@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,13 +19,7 @@ type identityIDs struct {
 // newIdentityIDs derives stable ids from the tenant, so that they survive
 // restarts without being stored.
 func newIdentityIDs(tenant string) identityIDs {
-	id := func(what string) string {
-		h := sha256.Sum256([]byte("leadbridge-emulator/" + tenant + "/" + what))
-		h[6] = h[6]&0x0f | 0x50 // a name-based (v5-style) GUID
-		h[8] = h[8]&0x3f | 0x80
-		return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
-	}
-	return identityIDs{user: id("user"), businessUnit: id("businessunit"), organization: id("organization")}
+	return identityIDs{user: nameGUID(tenant, "user"), businessUnit: nameGUID(tenant, "businessunit"), organization: nameGUID(tenant, "organization")}
 }
 
 // identityConditions is what the identity endpoints take from the live

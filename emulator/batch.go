@@ -81,6 +81,13 @@ func (s *Server) serveBatch(ctx context.Context, req *apiRequest) (*result, int)
 				res = s.execute(nil, sub)
 				s.store.mu.Unlock()
 			}
+			if extra := res.ops - 1; extra > 0 {
+				// A bulk operation message inside the batch costs its rows.
+				n += extra
+				if !simulateLatency(ctx, req.cfg.LatencyMS*extra) {
+					return apiError(http.StatusServiceUnavailable, "", "The client closed the connection."), n
+				}
+			}
 			p := part(op.contentID, res)
 			if res.failed() && !continueOnError {
 				return batchFailure(p), n
@@ -88,7 +95,13 @@ func (s *Server) serveBatch(ctx context.Context, req *apiRequest) (*result, int)
 			parts = append(parts, p)
 			continue
 		}
-		cs, failed := s.runChangeSet(req, item.ops)
+		cs, failed, rows := s.runChangeSet(req, item.ops)
+		if extra := rows - len(item.ops); extra > 0 {
+			n += extra
+			if !simulateLatency(ctx, req.cfg.LatencyMS*extra) {
+				return apiError(http.StatusServiceUnavailable, "", "The client closed the connection."), n
+			}
+		}
 		if failed != nil {
 			p := part(failed.contentID, failed.res)
 			if !continueOnError {
@@ -102,13 +115,14 @@ func (s *Server) serveBatch(ctx context.Context, req *apiRequest) (*result, int)
 	return batchResponse(http.StatusOK, parts), n
 }
 
-// runChangeSet executes a change set atomically: every part, or none.
-func (s *Server) runChangeSet(req *apiRequest, ops []*batchOp) ([]batchPart, *batchPart) {
+// runChangeSet executes a change set atomically: every part, or none. rows
+// counts the rows its operations handled (a bulk operation message handles
+// several), for the execution-time facet.
+func (s *Server) runChangeSet(req *apiRequest, ops []*batchOp) (parts []batchPart, failed *batchPart, rows int) {
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
 	tx := &txn{}
 	refs := map[string]string{} // Content-ID → URI of the row it created or changed
-	var parts []batchPart
 	for _, op := range ops {
 		var res *result
 		if op.method == http.MethodGet {
@@ -121,16 +135,17 @@ func (s *Server) runChangeSet(req *apiRequest, ops []*batchOp) ([]batchPart, *ba
 		if res == nil {
 			res = s.execute(tx, sub)
 		}
+		rows += max(res.ops, 1)
 		if res.failed() {
 			tx.rollback()
-			return nil, &batchPart{contentID: op.contentID, res: res}
+			return nil, &batchPart{contentID: op.contentID, res: res}, rows
 		}
 		if op.contentID != "" && res.entityURI != "" {
 			refs[op.contentID] = res.entityURI
 		}
 		parts = append(parts, batchPart{contentID: op.contentID, res: res})
 	}
-	return parts, nil
+	return parts, nil, rows
 }
 
 // batchRequest turns a part into an operation, resolving $N references

@@ -17,7 +17,8 @@ type Config struct {
 	// Limits are the service protection limits, per user (client id).
 	Limits Limits `json:"limits"`
 	// LatencyMS is added to every Web API operation (each operation of a
-	// $batch) and is what the execution-time facet charges for it.
+	// $batch, each target of a bulk operation message) and is what the
+	// execution-time facet charges for it.
 	LatencyMS int `json:"latency_ms"`
 	// Faults injects failures.
 	Faults Faults `json:"faults"`
@@ -106,6 +107,10 @@ type Stats struct {
 	// whose answer was dropped (Faults.DropAfterWriteRate). They count in
 	// RequestsTotal but, having no response, in no ResponsesByStatus entry.
 	DroppedAfterWrite int64 `json:"dropped_after_write"`
+	// WithoutClientRequestID counts Web API requests that carried neither
+	// x-ms-client-request-id nor client-request-id (GET /_emulator/requests
+	// lists them).
+	WithoutClientRequestID int64 `json:"requests_without_client_request_id"`
 }
 
 // The documented Dataverse defaults (reference §1) and the token lifetime

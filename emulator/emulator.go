@@ -1,6 +1,8 @@
 // Package emulator is a local stand-in for Microsoft Dataverse: the Web API
-// v9.2 (leads, contacts, accounts) and the Entra ID client-credentials token
-// endpoint that guards it, served over TLS from one address.
+// v9.2 (leads, contacts, accounts, campaigns, annotations, systemusers,
+// teams, the custom table new_enquiries, sdkmessages and sdkmessagefilters,
+// their table definitions and $metadata) and the Entra ID client-credentials
+// token endpoint that guards it, served over TLS from one address.
 //
 // It exists so that leadbridge can be developed, tested and benchmarked
 // without a Dynamics 365 organisation, and so that every failure the worker
@@ -23,21 +25,27 @@
 // it serves an unauthenticated control surface, not counted in the
 // statistics: PUT /_emulator/config (a JSON merge patch of Config; GET
 // returns the current one), GET /_emulator/stats (Stats), POST
-// /_emulator/reset (Server.Reset), and a read-only HTML overview at /.
+// /_emulator/reset (Server.Reset), PUT /_emulator/rows/{set} (a JSON array
+// of rows, Server.Seed; see seed.go), GET /_emulator/requests
+// [?client_request_id=…] (Server.Requests; see requests.go), and a
+// read-only HTML overview at /.
 //
 // The parts a reader looks for by name live in packages of their own, none
 // of which imports this one: emulator/odata is the query language ($filter,
 // $orderby, $select, key literals), emulator/identity the Entra ID token
 // endpoint, and emulator/devcreds the development credentials and defaults
 // that leadbridge's configuration shares. This package is the Web API:
-// routes, limits, store, schema, $batch, $expand, annotations and the
-// control surface.
+// routes, limits, store, schema (schema.go, the one definition from which
+// validation, table definitions, $metadata and sdkmessagefilters are all
+// generated), $batch, bulk operation messages, $expand, annotations and
+// the control surface.
 //
 // Choices where Dataverse leaves room, or where the emulator is stricter:
 //
 //   - Service protection limits are per client id and enforced exactly, with
 //     no overshoot allowance. Execution time is simulated: each operation
-//     costs latency_ms. A refusal makes the whole user wait; requests that
+//     costs latency_ms (a bulk operation message latency_ms per target,
+//     while it counts as one request). A refusal makes the whole user wait; requests that
 //     arrive during the wait are refused too, and those arriving more than
 //     250 ms after the 429 that started it are early retries: counted in
 //     Stats.EarlyRetries and doubling the wait (up to the window). See
@@ -88,13 +96,76 @@
 //     page number, so every page must be asked for with the same
 //     odata.maxpagesize.
 //   - Columns outside the small schema in schema.go are unknown properties.
+//     Custom columns carry the default publisher's prefix (new_) and custom
+//     choice values start at 100,000,000. Money and decimal values are JSON
+//     numbers, stored rounded to the column's precision (money has no
+//     transactioncurrencyid here); out of range is 400 with InvalidArgument
+//     (Dataverse's code for it is unconfirmed). A multi-select choice is
+//     the string "100000000,100000001" ("" clears it); dates are ISO 8601
+//     between 1753 and 9999, else 0x80040239.
+//   - Users and message definitions (systemusers, sdkmessages,
+//     sdkmessagefilters) are read-only through the Web API: a write is 400
+//     "The 'Create' method does not support entities of type
+//     'systemuser'. …" (the message clients report; its status and code,
+//     InvalidArgument here, are unconfirmed). Dataverse takes users from
+//     Entra ID and can create application users through the Web API; the
+//     emulator does not. Their rows come from the built-in seed (the
+//     application user, three people, two teams: Server.Users,
+//     Server.TeamID) and from PUT /_emulator/rows/{set}; Reset keeps only the
+//     built-in ones.
+//   - A row is owned by its creator unless the request binds
+//     ownerid@odata.bind to /systemusers(id) or /teams(id), on create or
+//     update (an Owner lookup: lookuplogicalname says which). ownerid cannot
+//     be cleared, createdby and modifiedby cannot be set. The owner
+//     relationship's ReferencedEntity is "owner", as in Dataverse;
+//     owninguser and owningteam are not served.
+//   - A note's objecttypecode is the logical name of the table its objectid
+//     was bound to (objectid_lead, _contact, _account, _new_enquiry).
+//   - Bulk operation messages follow "Use bulk operation messages" and the
+//     Web API action reference: CreateMultiple answers 200 with
+//     CreateMultipleResponse {Ids} in Targets order; UpdateMultiple and
+//     UpsertMultiple answer 204 with no body ("The UpsertMultiple action
+//     returns 204 NoContent. The UpsertMultipleResponse complex type is not
+//     returned."). On a standard table "any error … causes the entire
+//     operation to roll back": the first failing target's error (what its
+//     single create or update would answer) is the answer and nothing is
+//     written; a target UpdateMultiple cannot find is 404 0x80040217
+//     "lead With Ids = <guid> Do Not Exist" (the page's troubleshooting
+//     section). A bulk request counts once for the request facet ("Each bulk
+//     operation message counts as single request") and costs latency_ms ×
+//     the number of Targets in execution time, inside $batch too. Every
+//     target must carry @odata.type naming the bound table. Which tables
+//     take them is in sdkmessagefilters (leads, contacts, accounts,
+//     campaigns, new_enquiries; not annotations, teams or systemusers),
+//     queried as the page shows: sdkmessagefilters?$select=sdkmessagefilterid
+//     &$filter=sdkmessageid/name eq @message and primaryobjecttypecode eq
+//     @table&@message='CreateMultiple'&@table='lead'. A table without them
+//     answers "The 'CreateMultiple' method does not support entities of type
+//     'annotation'. …".
+//   - Table definitions: EntityDefinitions(LogicalName='lead') answers one
+//     object with a …/$entity context (Microsoft's example shows a value
+//     array there, which real orgs do not send). Labels are en-US (1033)
+//     only; SchemaName is the logical name with its first letter (after a
+//     publisher prefix) upper-cased, not Dataverse's exact Pascal case; an
+//     alternate key is named new_<table>_<columns>_key and always Active.
+//     An unknown table is 404 0x80040217 "Could not find an entity with name
+//     x and id 00000000-0000-0000-0000-000000000000.", an unknown column
+//     404 0x80040217 "Could not find an attribute with specified name: x."
+//     (messages seen from Dataverse's metadata service; the code is
+//     ObjectDoesNotExist). statecode is valid for create here because the
+//     emulator accepts it on create; real orgs may say otherwise.
+//   - The request log keeps the last 10,000 Web API requests with the
+//     client's x-ms-client-request-id (what Microsoft's ServiceClient sends
+//     per request) or client-request-id; Stats counts those without one.
 //   - Formatted values (Prefer: odata.include-annotations) are those of an
 //     en-US user in UTC: choice, state, status and Yes/No labels from the
 //     schema ("Web", "Open", "Do Not Allow"), integers grouped ("1,500"),
 //     dates as "3/9/2026 2:05 PM", lookups as the related row's primary
-//     name. The one user, the calling application user, is named
-//     "# <client id>" and owns, creates and modifies every row.
-//     Annotation term names match case-sensitively.
+//     name; money in US dollars ("$1,234.57"), multi-select choices as
+//     labels joined by "; ". The calling application user, a systemuser
+//     named "# <client id>", creates and modifies every row and owns those
+//     created without an owner. Annotation term names match
+//     case-sensitively.
 //   - $filter inside a single-valued $expand makes the expansion null when
 //     the related row fails it.
 //   - GET leads(id)/parentcontactid answers 204 when the lookup is empty,
@@ -113,8 +184,9 @@
 //   - $expand of single-valued navigation properties (parentcontactid,
 //     parentaccountid, customerid_contact/_account, a contact's
 //     parentcustomerid_account/_contact and originatingleadid, an account's
-//     primarycontactid, parentaccountid and originatingleadid, and
-//     ownerid/createdby/modifiedby as the application user) with nested
+//     primarycontactid, parentaccountid and originatingleadid, a lead's
+//     campaignid, a note's objectid_*, ownerid (the user or team) and
+//     createdby/modifiedby) with nested
 //     $select, $filter and $expand, or as nav/$ref links; on GET and on
 //     POST with return=representation (ignored on PATCH, as in Dataverse).
 //     At most 15 expansions per query.
@@ -123,8 +195,9 @@
 //     lead_customer_contacts, contact_customer_contacts and
 //     account_primary_contact; an account's lead_parent_account,
 //     lead_customer_accounts, contact_customer_accounts and
-//     account_parent_account; a lead's contact_originating_lead and
-//     account_originating_lead), at the top level with $select, $filter,
+//     account_parent_account; a lead's contact_originating_lead,
+//     account_originating_lead, Lead_Annotation and new_lead_new_enquiry; a
+//     campaign's campaign_leads), at the top level with $select, $filter,
 //     $orderby and $top, up to 5,000 rows each and a <nav>@odata.nextLink
 //     that GET contacts(id)/lead_parent_contact serves as a filtered,
 //     pageable collection.
@@ -133,11 +206,30 @@
 //     DELETE (?$id= or nav(id)/$ref) on a collection-valued one, each an
 //     update of the row holding the lookup; "$N" in @odata.id inside $batch
 //     change sets; PATCH {"parentcontactid": null} clears a lookup.
+//   - Parameter aliases in $filter (@p1 with &@p1='x'), and the lookup
+//     paths a table declares (sdkmessagefilters' sdkmessageid/name).
+//   - POST {set}/Microsoft.Dynamics.CRM.CreateMultiple, UpdateMultiple and
+//     UpsertMultiple (bulk.go), and $batch with odata.continue-on-error,
+//     which runs and reports every part after a failed one.
+//   - EntityDefinitions with $select, $filter (including enumeration
+//     literals and RequiredLevel/Value) and $expand; its Attributes (each of
+//     its derived @odata.type), one attribute by LogicalName or MetadataId,
+//     casts to a derived type with $expand=OptionSet,GlobalOptionSet
+//     (Picklist, MultiSelectPicklist, State, Status, Boolean) and
+//     …/OptionSet; Keys; OneToManyRelationships and ManyToOneRelationships
+//     (metadata.go). $metadata is a CSDL document with every table's
+//     EntityType and EntitySet and the WhoAmI function and bulk actions
+//     (csdl.go); it does not describe the definition types themselves.
 //
 // Not supported, and refused with an error that says so where a client
 // could ask: collection-valued expansions nested inside another $expand or with a
 // nested $expand (Dataverse pages those per collection); deep insert;
-// many-to-many relationships; changing ownerid; reading one row through a
+// many-to-many relationships (ManyToManyRelationships is empty);
+// DeleteMultiple (elastic tables only, in Dataverse too); writing table
+// definitions, RelationshipDefinitions and GlobalOptionSetDefinitions;
+// ContainValues and the other Dataverse query functions but In, NotIn,
+// Between and NotBetween; lookup paths in $filter other than the declared
+// ones; businessunits and currencies; reading one row through a
 // collection-valued property (contacts(id)/lead_parent_contact(id));
 // $count on navigation properties; the globalmetadataversion annotation
 // and the Microsoft.PowerApps.CDS.* error-detail annotations. Deleting a
@@ -228,10 +320,8 @@ type Server struct {
 	identity  *identity.Service
 	limiter   *limiter
 	stats     *statsCounter
+	requests  *requestLog
 	ids       identityIDs
-	// user is the calling application user as a systemuser row, for
-	// lookups to it (owner, created by) to expand and format.
-	user *record
 
 	closeOnce sync.Once
 	closeErr  error
@@ -248,15 +338,12 @@ func Start(opts Options) (*Server, error) {
 		log:      opts.Logger,
 		served:   make(chan struct{}),
 		stats:    newStatsCounter(),
+		requests: newRequestLog(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.ids = newIdentityIDs(s.tenant)
-	// Dataverse names an application user "# <app name>".
-	s.user = &record{cols: map[string]any{
-		"systemuserid": s.ids.user, "ownerid": s.ids.user, "fullname": "# " + s.clientID,
-	}}
 	s.cfg = defaultConfig()
 	if opts.Config != nil {
 		c := *opts.Config
@@ -287,6 +374,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	if err := s.store.setAlternateKeys(s.cfg.AlternateKeys); err != nil {
 		return nil, fmt.Errorf("emulator: Options.Config: %w", err)
+	}
+	if err := s.seedBuiltins(); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
 	}
 	s.limiter = newLimiter(s.stats)
 
@@ -391,14 +481,23 @@ func (s *Server) config() Config {
 }
 
 // Stats returns the counters served at GET /_emulator/stats.
-func (s *Server) Stats() Stats { return s.stats.snapshot() }
+func (s *Server) Stats() Stats {
+	st := s.stats.snapshot()
+	st.WithoutClientRequestID = s.requests.withoutID()
+	return st
+}
 
 // Reset empties the tables, the statistics and the throttling state (as if
 // the service-protection windows had all elapsed). Issued tokens and the
 // configuration are kept, so connected clients carry on.
 func (s *Server) Reset() {
 	s.store.reset()
+	if err := s.seedBuiltins(); err != nil {
+		// The built-in rows are valid by construction; a failure is a bug.
+		panic(err)
+	}
 	s.stats.reset()
+	s.requests.reset()
 	s.limiter.reset()
 	if s.persister != nil {
 		// At once rather than within the second: a reset is asked for, and

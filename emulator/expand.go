@@ -240,26 +240,34 @@ func pointsVia(t *tableSchema, cols map[string]any, np *navProp) bool {
 	return id != "" && boundNav(t, cols, np.lookup) == np
 }
 
-// navTarget is the schema of the table np points to.
-func navTarget(np *navProp) *tableSchema {
-	if np.system {
-		return systemUserSchema
+// boundSetSuffix names the hidden member that records which table an
+// Owner lookup points to: lookup+boundSetSuffix holds "systemusers" or
+// "teams" for _ownerid_value.
+const boundSetSuffix = "@" + termLookupLogicalName
+
+// navTarget is the schema of the table np points to as declared: the only
+// one, or a user for an Owner lookup.
+func navTarget(np *navProp) *tableSchema { return schemaBySet[np.target] }
+
+// targetOf is the schema of the table a row's lookup through np points to:
+// for an Owner lookup, the table it was bound to.
+func targetOf(np *navProp, cols map[string]any) *tableSchema {
+	if np.targets != nil {
+		if set, ok := cols[np.lookup+boundSetSuffix].(string); ok && schemaBySet[set] != nil {
+			return schemaBySet[set]
+		}
 	}
 	return schemaBySet[np.target]
 }
 
-// related is the row with id that np points to, nil if there is none.
-func (op *operation) related(np *navProp, id string) *record {
+// related is the row a row's lookup through np points to, nil if there is
+// none (or it was deleted).
+func (op *operation) related(np *navProp, cols map[string]any) *record {
+	id, _ := cols[np.lookup].(string)
 	if id == "" {
 		return nil
 	}
-	if np.system {
-		if !strings.EqualFold(id, op.s.ids.user) {
-			return nil
-		}
-		return op.s.user
-	}
-	return op.s.store.tables[np.target].get(id)
+	return op.s.store.tables[targetOf(np, cols).set].get(id)
 }
 
 // expandInto adds expansion e of row rec (of table t) to out.
@@ -270,8 +278,9 @@ func (op *operation) expandInto(out map[string]any, t *tableSchema, rec *record,
 	}
 	var related *record
 	if pointsVia(t, rec.cols, e.nav) {
-		related = op.related(e.nav, rec.cols[e.nav.lookup].(string))
+		related = op.related(e.nav, rec.cols)
 	}
+	target := targetOf(e.nav, rec.cols)
 	if e.ref {
 		// Dataverse returns the lookup value beside the link.
 		v := rec.cols[e.nav.lookup]
@@ -283,7 +292,7 @@ func (op *operation) expandInto(out map[string]any, t *tableSchema, rec *record,
 			out[e.name] = nil
 			return
 		}
-		out[e.name] = map[string]any{"@odata.id": op.req.root + e.target.set + "(" + related.id(e.target) + ")"}
+		out[e.name] = map[string]any{"@odata.id": op.req.root + target.set + "(" + related.id(target) + ")"}
 		return
 	}
 	if related == nil || e.opts.filter != nil && !e.opts.filter.Match(related.cols) {
@@ -291,7 +300,7 @@ func (op *operation) expandInto(out map[string]any, t *tableSchema, rec *record,
 		return
 	}
 	// Rows expanded through a lookup carry no etag in Dataverse's answers.
-	out[e.name] = op.render(e.target, related, e.opts.sel, e.opts.expand, ann, false)
+	out[e.name] = op.render(target, related, e.opts.sel, e.opts.expand, ann, false)
 }
 
 // expandMany adds the rows of a collection-valued navigation property.

@@ -209,3 +209,7 @@ func (h *harness) sub(t *testing.T) *harness {
 	c.t = t
 	return &c
 }
+
+// q escapes a query option value the way a careful client does: spaces as
+// %20, never '+'.
+func q(v string) string { return strings.ReplaceAll(url.QueryEscape(v), "+", "%20") }

@@ -107,11 +107,11 @@ func (op *operation) setRef(t *table, key entityKey, np *navProp) *result {
 	if np.system {
 		return systemNavRefused(np)
 	}
-	target, res := op.resolveRow(uri, []string{np.target}, "'@odata.id'")
+	target, row, res := op.resolveRow(uri, np.bindable(), "'@odata.id'")
 	if res != nil {
 		return res
 	}
-	bind := np.target + "(" + target.id(navTarget(np)) + ")"
+	bind := target.schema.set + "(" + row.id(target.schema) + ")"
 	if _, res := op.write(t, rec, map[string]any{np.name + "@odata.bind": bind}, nil); res != nil {
 		return res
 	}
@@ -130,8 +130,7 @@ func (op *operation) clearRef(t *table, key entityKey, np *navProp) *result {
 }
 
 func (op *operation) retrieveRelated(t *table, key entityKey, np *navProp, q url.Values) *result {
-	target := navTarget(np)
-	o, res := parseQueryOptions(target, q, "$select", "$expand")
+	o, res := parseQueryOptions(navTarget(np), q, "$select", "$expand")
 	if res != nil {
 		return res
 	}
@@ -141,12 +140,12 @@ func (op *operation) retrieveRelated(t *table, key entityKey, np *navProp, q url
 	}
 	var related *record
 	if pointsVia(t.schema, rec.cols, np) {
-		related = op.related(np, rec.cols[np.lookup].(string))
+		related = op.related(np, rec.cols)
 	}
 	if related == nil {
 		return newResult(http.StatusNoContent) // OData's answer for a navigation property that is null
 	}
-	r := op.entityResult(http.StatusOK, target, related, o)
+	r := op.entityResult(http.StatusOK, targetOf(np, rec.cols), related, o)
 	_, annRaw := op.annotations()
 	addAnnotationPreference(r.header, annRaw)
 	return r
@@ -163,7 +162,7 @@ func (op *operation) associate(t *table, key entityKey, m *oneToMany) *result {
 		return res
 	}
 	children := op.s.store.tables[m.set]
-	child, res := op.resolveRow(uri, []string{m.set}, "'@odata.id'")
+	_, child, res := op.resolveRow(uri, []string{m.set}, "'@odata.id'")
 	if res != nil {
 		return res
 	}
@@ -194,7 +193,7 @@ func (op *operation) disassociate(t *table, key entityKey, m *oneToMany, childKe
 			return res
 		}
 	case q.Get("$id") != "":
-		if child, res = op.resolveRow(q.Get("$id"), []string{m.set}, "'$id'"); res != nil {
+		if _, child, res = op.resolveRow(q.Get("$id"), []string{m.set}, "'$id'"); res != nil {
 			return res
 		}
 	default:

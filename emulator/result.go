@@ -16,6 +16,9 @@ type result struct {
 	entityURI string
 	// apiErr is the error envelope in body, when the result is one.
 	apiErr *errorDetail
+	// ops is the number of rows a bulk operation message handled, which
+	// is what it costs in execution time; 0 for other requests.
+	ops int
 }
 
 // setRaw sets a header under exactly Dataverse's spelling. Go's canonical

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -14,27 +15,33 @@ import (
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	// Entra ID (package identity).
-	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.counted(s.identity.ServeOpenIDConfiguration))
-	mux.HandleFunc("/{tenant}/oauth2/v2.0/token", s.counted(s.identity.ServeToken))
-	mux.HandleFunc("/{tenant}/oauth2/v2.0/authorize", s.counted(s.identity.ServeAuthorize))
-	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.counted(s.identity.ServeKeys))
+	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.counted(s.identity.ServeOpenIDConfiguration, false))
+	mux.HandleFunc("/{tenant}/oauth2/v2.0/token", s.counted(s.identity.ServeToken, false))
+	mux.HandleFunc("/{tenant}/oauth2/v2.0/authorize", s.counted(s.identity.ServeAuthorize, false))
+	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.counted(s.identity.ServeKeys, false))
 	// Dataverse Web API.
-	mux.HandleFunc(apiPrefix, s.counted(s.serveWebAPI))
+	mux.HandleFunc(apiPrefix, s.counted(s.serveWebAPI, true))
 	// Control surface and overview, unauthenticated and not counted.
 	mux.HandleFunc("GET /_emulator/config", s.serveConfig)
 	mux.HandleFunc("PUT /_emulator/config", s.serveConfigUpdate)
 	mux.HandleFunc("GET /_emulator/stats", s.serveStats)
 	mux.HandleFunc("POST /_emulator/reset", s.serveReset)
+	mux.HandleFunc("PUT /_emulator/rows/{set}", s.serveSeed)
+	mux.HandleFunc("GET /_emulator/requests", s.serveRequests)
 	mux.HandleFunc("GET /{$}", s.serveOverview)
 	return mux
 }
 
-// counted feeds requests_total and responses_by_status, and logs the
-// request once.
-func (s *Server) counted(h http.HandlerFunc) http.HandlerFunc {
+// counted feeds requests_total and responses_by_status, logs the request
+// once and, for the Web API (logged), adds it to the request log, dropped
+// answers included.
+func (s *Server) counted(h http.HandlerFunc, logged bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		if logged {
+			defer func() { s.record(r, w, rec.status, start) }()
+		}
 		h(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
@@ -152,6 +159,14 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	s.store.mu.Lock()
 	res = s.execute(nil, req)
 	s.store.mu.Unlock()
+	if res.ops > 1 {
+		// A bulk operation message costs latency_ms per row; the first
+		// row's was waited for above.
+		if !simulateLatency(r.Context(), cfg.LatencyMS*(res.ops-1)) {
+			return
+		}
+		execMS = int64(cfg.LatencyMS) * int64(res.ops)
+	}
 	if loseAnswer {
 		s.dropConnection(w, r)
 	}
@@ -247,4 +262,23 @@ func (s *Server) serveStats(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveReset(w http.ResponseWriter, r *http.Request) {
 	s.Reset()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// serveSeed is PUT /_emulator/rows/{set}: a JSON array of rows written as
+// Server.Seed writes them, answered {"ids":[…]} or 400 {"error":"…"}.
+func (s *Server) serveSeed(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var rows []map[string]any
+	if err == nil {
+		err = json.Unmarshal(body, &rows)
+	}
+	var ids []string
+	if err == nil {
+		ids, err = s.Seed(r.PathValue("set"), rows...)
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string][]string{"ids": ids})
 }

@@ -88,23 +88,39 @@ func (op *operation) run() *result {
 		return op.whoAmI()
 	case "$batch":
 		return badRequest(codeQuery, "A batch request cannot contain another batch request.")
+	case "$metadata":
+		if req.method != http.MethodGet {
+			return methodNotAllowed(req.method)
+		}
+		return op.csdl()
 	}
 	rp, ok := parsePath(req.path)
 	if !ok {
 		return badRequest(codeQuery, msgSyntax)
 	}
+	query := url.Values{}
+	if qerr := parseQueryString(query, req.rawQuery); qerr != nil {
+		return badRequest(codeQuery, "The query string is malformed: "+qerr.Error())
+	}
+	if rp.set == entityDefinitionsSet {
+		return op.entityDefinitions(rp, query)
+	}
 	t := op.s.store.tables[rp.set]
 	if t == nil {
 		return apiError(http.StatusNotFound, codeQuery, fmt.Sprintf("Resource not found for the segment '%s'.", rp.set))
 	}
-	query := url.Values{}
-	if qerr := parseQueryString(query, req.rawQuery); qerr != nil {
-		return badRequest(codeQuery, "The query string is malformed: "+qerr.Error())
+	if t.schema.apiReadOnly && canWrite(req.method) {
+		return msgNotSupported(messageFor(req.method, rp), t.schema)
 	}
 	if !rp.hasKey {
 		switch {
 		case rp.rest == "$count" && req.method == http.MethodGet:
 			return op.count(t, query)
+		case bulkMessages[rp.rest] != "":
+			if req.method != http.MethodPost {
+				return methodNotAllowed(req.method)
+			}
+			return op.bulk(t, bulkMessages[rp.rest])
 		case rp.rest != "":
 			return apiError(http.StatusNotFound, codeQuery, fmt.Sprintf("Resource not found for the segment '%s'.", rp.rest))
 		case req.method == http.MethodGet:
@@ -234,14 +250,18 @@ func parseOptions(t *tableSchema, q url.Values, allowed []string, st *expandStat
 		}
 	}
 	if v := q.Get("$filter"); v != "" {
-		f, err := odata.ParseFilter(v)
+		f, err := odata.ParseFilterAliases(v, aliases(q))
 		if err != nil {
 			return o, queryErrorResult(err)
 		}
 		for _, c := range f.Columns() {
-			if t.cols[c] == nil {
-				return o, badRequest(codeQuery, msgNoProperty(t, c))
+			if t.cols[c] != nil || t.paths[c] {
+				continue
 			}
+			if nav, _, isPath := strings.Cut(c, "/"); isPath {
+				return o, badRequest(codeQuery, fmt.Sprintf("The emulator does not support navigation paths such as '%s/...' in $filter.", nav))
+			}
+			return o, badRequest(codeQuery, msgNoProperty(t, c))
 		}
 		o.filter = f
 	}
@@ -304,6 +324,17 @@ func parseQueryString(q url.Values, raw string) error {
 		q[k] = append(q[k], v)
 	}
 	return nil
+}
+
+// aliases looks parameter aliases ("@p1") up in a query string.
+func aliases(q url.Values) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := q[name]
+		if !ok || len(v) == 0 {
+			return "", false
+		}
+		return v[0], true
+	}
 }
 
 func queryErrorResult(err error) *result {
@@ -760,6 +791,23 @@ func (op *operation) write(t *table, existing *record, body map[string]any, keyV
 	if _, ok := s.cols["fullname"]; ok {
 		cols["fullname"] = fullName(cols)
 	}
+	for p := range s.paths {
+		// A lookup path's value, for $filter (sdkmessageid/name).
+		nav, col, _ := strings.Cut(p, "/")
+		cols[p] = nil
+		if np := s.navs[nav]; np != nil {
+			if r := op.related(np, cols); r != nil {
+				cols[p] = r.cols[col]
+			}
+		}
+	}
+	if _, ok := s.cols["objecttypecode"]; ok {
+		// A note's objecttypecode names the table its objectid points to.
+		cols["objecttypecode"] = nil
+		if np := boundNav(s, cols, "_objectid_value"); np != nil && cols["_objectid_value"] != nil {
+			cols["objecttypecode"] = schemaBySet[np.target].logical
+		}
+	}
 	now := op.req.now.UTC().Format("2006-01-02T15:04:05Z")
 	rec := &record{version: op.s.store.nextVersion(), cols: cols}
 	if existing == nil {
@@ -773,8 +821,16 @@ func (op *operation) write(t *table, existing *record, body map[string]any, keyV
 				cols[name] = c.def
 			}
 		}
+		for _, a := range s.keyAliases {
+			cols[a] = cols[s.pk]
+		}
 		cols["createdon"] = now
-		cols["_ownerid_value"] = op.s.ids.user
+		if _, owned := s.navs["ownerid"]; owned && cols["_ownerid_value"] == nil {
+			// Dataverse makes the caller the owner of a row created
+			// without one.
+			cols["_ownerid_value"] = op.s.ids.user
+			cols["_ownerid_value"+boundSetSuffix] = systemUserSchema.set
+		}
 		cols["_createdby_value"] = op.s.ids.user
 		rec.seq = op.s.store.nextSeq()
 	} else {
@@ -882,56 +938,125 @@ func (op *operation) setColumn(t *table, cols map[string]any, creating bool, nam
 		custom.maxLen = n
 		c = &custom
 	}
-	if res := checkValue(s, c, v); res != nil {
+	v, res := checkValue(s, c, v)
+	if res != nil {
 		return res
 	}
 	cols[name] = v
 	return nil
 }
 
-func checkValue(s *tableSchema, c *column, v any) *result {
-	wrongType := badRequest(codePayload, fmt.Sprintf("Cannot convert the literal '%v' to the expected type '%s'.", v, edmType[c.kind]))
+// checkValue validates a value for column c and returns it as stored:
+// decimals and money rounded to the column's precision, a multi-select
+// choice as its values joined by commas.
+func checkValue(s *tableSchema, c *column, v any) (any, *result) {
+	wrongType := func() *result {
+		return badRequest(codePayload, fmt.Sprintf("Cannot convert the literal '%v' to the expected type '%s'.", v, edmType[c.kind]))
+	}
 	switch c.kind {
 	case kindString:
 		str, ok := v.(string)
 		if !ok {
-			return wrongType
+			return nil, wrongType()
 		}
 		// Dataverse is .NET: a length is in UTF-16 code units, so a
 		// character outside the Basic Multilingual Plane (an emoji) counts 2.
 		if utf16Len(str) > c.maxLen {
-			return badRequest(codeLength, msgTooLong(s, c))
+			return nil, badRequest(codeLength, msgTooLong(s, c))
 		}
 	case kindBool:
 		if _, ok := v.(bool); !ok {
-			return wrongType
+			return nil, wrongType()
 		}
 	case kindChoice:
 		f, ok := v.(float64)
 		if !ok || f != math.Trunc(f) {
-			return wrongType
+			return nil, wrongType()
 		}
 		if !slices.Contains(c.choices, int(f)) {
-			return badRequest(codePicklist, msgBadChoice(s, c, f))
+			return nil, badRequest(codePicklist, msgBadChoice(s, c, strconv.FormatFloat(f, 'f', -1, 64)))
 		}
+	case kindMultiChoice:
+		str, ok := v.(string)
+		if !ok {
+			return nil, wrongType()
+		}
+		vals, ok := parseMultiChoice(str)
+		if !ok {
+			return nil, wrongType()
+		}
+		for _, n := range vals {
+			if !slices.Contains(c.choices, n) {
+				return nil, badRequest(codePicklist, msgBadChoice(s, c, strconv.Itoa(n)))
+			}
+		}
+		if len(vals) == 0 {
+			return nil, nil // "" clears a multi-select column
+		}
+		return formatMultiChoice(vals), nil
 	case kindInt:
 		f, ok := v.(float64)
 		if !ok || f != math.Trunc(f) {
-			return wrongType
+			return nil, wrongType()
 		}
-		if f < float64(c.min) || f > float64(c.max) {
-			return badRequest(codeIntegerOutOfRange, "A validation error occurred. An integer provided is outside of the allowed values for this attribute.")
+		if f < c.min || f > c.max {
+			return nil, badRequest(codeIntegerOutOfRange, "A validation error occurred. An integer provided is outside of the allowed values for this attribute.")
+		}
+	case kindDecimal, kindMoney:
+		f, ok := v.(float64)
+		if !ok {
+			return nil, wrongType()
+		}
+		if f < c.min || f > c.max {
+			return nil, badRequest(codeDecimalOutOfRange, msgDecimalOutOfRange(c))
+		}
+		scale := math.Pow(10, float64(c.precision))
+		return math.Round(f*scale) / scale, nil
+	case kindEntityName:
+		str, ok := v.(string)
+		if !ok || str != "none" && schemaByLogical[str] == nil {
+			return nil, badRequest(codeInvalidArgument, fmt.Sprintf("'%v' is not the logical name of a table.", v))
 		}
 	case kindDateTime:
 		str, ok := v.(string)
 		if !ok {
-			return wrongType
+			return nil, wrongType()
 		}
 		if _, err := time.Parse(time.RFC3339, str); err != nil {
-			return badRequest("0x80040239", "The date-time format is invalid, or value is outside the supported range.")
+			return nil, badRequest(codeInvalidDateTime, msgInvalidDateTime)
+		}
+		if t, _ := time.Parse(time.RFC3339, str); t.Year() < 1753 || t.Year() > 9999 {
+			return nil, badRequest(codeInvalidDateTime, msgInvalidDateTime)
 		}
 	}
-	return nil
+	return v, nil
+}
+
+// parseMultiChoice reads a multi-select value as the Web API sends it:
+// option values separated by commas ("100000000,100000001"); "" is none.
+func parseMultiChoice(s string) ([]int, bool) {
+	if strings.TrimSpace(s) == "" {
+		return nil, true
+	}
+	var vals []int
+	for _, part := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil {
+			return nil, false
+		}
+		if !slices.Contains(vals, n) {
+			vals = append(vals, n)
+		}
+	}
+	return vals, true
+}
+
+func formatMultiChoice(vals []int) string {
+	parts := make([]string, len(vals))
+	for i, n := range vals {
+		parts[i] = strconv.Itoa(n)
+	}
+	return strings.Join(parts, ",")
 }
 
 // utf16Len is the length of s in UTF-16 code units. Invalid UTF-8 reads as
@@ -950,7 +1075,7 @@ func utf16Len(s string) int {
 func applyState(s *tableSchema, cols, body map[string]any, creating bool) *result {
 	_, stateSent := body["statecode"]
 	_, statusSent := body["statuscode"]
-	if !creating && !stateSent && !statusSent {
+	if s.states == nil || !creating && !stateSent && !statusSent {
 		return nil
 	}
 	state := 0
@@ -971,13 +1096,17 @@ func applyState(s *tableSchema, cols, body map[string]any, creating bool) *resul
 }
 
 // bind resolves a URI to an existing row and stores its id in np's lookup
-// column, recording np so that a Customer lookup knows its table; nil
-// clears it. field names where the URI came from, for error messages.
+// column, recording np so that a Customer lookup knows its table, and the
+// row's table for an Owner lookup; nil clears it. field names where the
+// URI came from, for error messages.
 func (op *operation) bind(np *navProp, cols map[string]any, v any, field string) *result {
 	if np.system {
 		return systemNavRefused(np)
 	}
 	if v == nil {
+		if np.name == "ownerid" {
+			return badRequest(codeInvalidArgument, "Attribute 'ownerid' cannot be set to NULL")
+		}
 		// Either navigation property of a Customer lookup clears it.
 		cols[np.lookup] = nil
 		delete(cols, np.lookup+boundNavSuffix)
@@ -987,29 +1116,31 @@ func (op *operation) bind(np *navProp, cols map[string]any, v any, field string)
 	if !ok {
 		return badRequest(codePayload, fmt.Sprintf("The value of %s must be a URI string.", field))
 	}
-	rec, res := op.resolveRow(uri, []string{np.target}, field)
+	target, rec, res := op.resolveRow(uri, np.bindable(), field)
 	if res != nil {
 		return res
 	}
-	cols[np.lookup] = rec.id(navTarget(np))
+	cols[np.lookup] = rec.id(target.schema)
 	cols[np.lookup+boundNavSuffix] = np.name
+	if np.targets != nil {
+		cols[np.lookup+boundSetSuffix] = target.schema.set
+	}
 	return nil
 }
 
-// systemNavRefused answers an attempt to set ownerid, createdby or
-// modifiedby.
+// systemNavRefused answers an attempt to set createdby or modifiedby.
 func systemNavRefused(np *navProp) *result {
-	return badRequest(codePayload, fmt.Sprintf("The emulator cannot set '%s': it has no systemuser table, and every row belongs to the calling user.", np.name))
+	return badRequest(codePayload, fmt.Sprintf("The emulator cannot set '%s': the platform sets it to the calling user.", np.name))
 }
 
 // resolveRow finds the row an entity URI (absolute, /-rooted or relative:
 // "contacts(…)") addresses, which must belong to one of sets.
-func (op *operation) resolveRow(uri string, sets []string, field string) (*record, *result) {
+func (op *operation) resolveRow(uri string, sets []string, field string) (*table, *record, *result) {
 	p := uri
 	if i := strings.Index(p, "://"); i >= 0 {
 		u, err := url.Parse(p)
 		if err != nil {
-			return nil, badRequest(codePayload, fmt.Sprintf("The URI '%s' in %s is not valid.", uri, field))
+			return nil, nil, badRequest(codePayload, fmt.Sprintf("The URI '%s' in %s is not valid.", uri, field))
 		}
 		p = u.Path
 	}
@@ -1017,20 +1148,21 @@ func (op *operation) resolveRow(uri string, sets []string, field string) (*recor
 	p = strings.TrimPrefix(p, strings.TrimPrefix(apiPrefix, "/"))
 	rp, ok := parsePath(p)
 	if !ok || !rp.hasKey || rp.rest != "" {
-		return nil, badRequest(codePayload, fmt.Sprintf("The URI '%s' in %s does not address a single row.", uri, field))
+		return nil, nil, badRequest(codePayload, fmt.Sprintf("The URI '%s' in %s does not address a single row.", uri, field))
 	}
 	target := op.s.store.tables[rp.set]
 	if target == nil || !slices.Contains(sets, rp.set) {
-		return nil, badRequest(codePayload, fmt.Sprintf("The URI '%s' in %s must address a row of %s.", uri, field, strings.Join(sets, " or ")))
+		return nil, nil, badRequest(codePayload, fmt.Sprintf("The URI '%s' in %s must address a row of %s.", uri, field, strings.Join(sets, " or ")))
 	}
 	key, res := parseKey(target.schema, rp.key)
 	if res != nil {
-		return nil, res
+		return nil, nil, res
 	}
 	if key.alt != nil && !sameColumns(target.keyCols, key.alt) {
-		return nil, badRequest(codeQuery, msgKeyNotValid(target.schema))
+		return nil, nil, badRequest(codeQuery, msgKeyNotValid(target.schema))
 	}
-	return op.find(target, key)
+	rec, res := op.find(target, key)
+	return target, rec, res
 }
 
 func newGUID() string {

@@ -11,6 +11,9 @@
 //	EMULATOR_CLIENT_SECRET  client secret it accepts (default leadbridge-dev-secret)
 //	EMULATOR_HOSTS          extra comma-separated names for the certificate (e.g. emulator)
 //	EMULATOR_CONFIG         JSON file shaped like PUT /_emulator/config, applied on start
+//	EMULATOR_SEED           JSON file of rows by table, {"systemusers":[…],"campaigns":[…]},
+//	                        written on start (Server.SeedTables); give rows their ids
+//	                        ("systemuserid": "…") so that a restart replaces them
 //	EMULATOR_PERSIST        keep the rows in EMULATOR_DATA_DIR/rows.json across restarts
 //	                        (default true; false starts with empty tables every time)
 //	EMULATOR_LOG_LEVEL      debug, info (default), warn or error
@@ -18,6 +21,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +54,8 @@ type settings struct {
 	persist                          bool
 	config                           []byte // EMULATOR_CONFIG's contents, nil if unset
 	configPath                       string
+	seed                             map[string][]map[string]any // EMULATOR_SEED's rows, nil if unset
+	seedPath                         string
 	logLevel                         slog.Level
 }
 
@@ -96,6 +102,16 @@ func loadSettings(getenv func(string) string) (settings, error) {
 		}
 		st.config, st.configPath = b, p
 	}
+	if p := getenv("EMULATOR_SEED"); p != "" {
+		b, err := os.ReadFile(p)
+		if err == nil {
+			err = json.Unmarshal(b, &st.seed)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("EMULATOR_SEED: %w", err))
+		}
+		st.seedPath = p
+	}
 	if v := getenv("EMULATOR_LOG_LEVEL"); v != "" {
 		if err := st.logLevel.UnmarshalText([]byte(v)); err != nil {
 			errs = append(errs, fmt.Errorf("EMULATOR_LOG_LEVEL %q: want debug, info, warn or error", v))
@@ -130,6 +146,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		// Applied as a patch onto the defaults, exactly as PUT would be.
 		if err := srv.UpdateConfig(st.config); err != nil {
 			return fmt.Errorf("EMULATOR_CONFIG %s: %w", st.configPath, err)
+		}
+	}
+	if st.seed != nil {
+		if err := srv.SeedTables(st.seed); err != nil {
+			return fmt.Errorf("EMULATOR_SEED %s: %w", st.seedPath, err)
 		}
 	}
 	caPath, err := filepath.Abs(filepath.Join(st.dataDir, "ca.pem"))

@@ -34,6 +34,49 @@ func startRun(t *testing.T, environ map[string]string, stdout io.Writer) *testen
 // the dev credentials and the CA in dataDir, and returns its id.
 func createLead(t *testing.T, base, dataDir string) string {
 	t.Helper()
+	client, token := apiClient(t, base, dataDir)
+	defer client.CloseIdleConnections()
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/data/v9.2/leads", strings.NewReader(`{"lastname":"Lee"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("OData-EntityId")
+	_, id, _ := strings.Cut(strings.TrimSuffix(loc, ")"), "leads(")
+	if resp.StatusCode != http.StatusNoContent || id == "" {
+		t.Fatalf("POST leads: %d, OData-EntityId %q", resp.StatusCode, loc)
+	}
+	return id
+}
+
+// apiGet reads a collection from a running program.
+func apiGet(t *testing.T, base, dataDir, path string) []map[string]any {
+	t.Helper()
+	client, token := apiClient(t, base, dataDir)
+	defer client.CloseIdleConnections()
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/data/v9.2/"+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var page struct {
+		Value []map[string]any `json:"value"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d, %v", path, resp.StatusCode, err)
+	}
+	return page.Value
+}
+
+// apiClient is a client that trusts the CA in dataDir, and a token from
+// the program's token endpoint with the dev credentials.
+func apiClient(t *testing.T, base, dataDir string) (*http.Client, string) {
+	t.Helper()
 	pem, err := os.ReadFile(filepath.Join(dataDir, "ca.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +84,6 @@ func createLead(t *testing.T, base, dataDir string) string {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	defer client.CloseIdleConnections()
 	form := url.Values{
 		"grant_type": {"client_credentials"}, "client_id": {devcreds.ClientID},
 		"client_secret": {devcreds.ClientSecret}, "scope": {base + "/.default"},
@@ -58,20 +100,7 @@ func createLead(t *testing.T, base, dataDir string) string {
 	if err != nil || tok.AccessToken == "" {
 		t.Fatalf("token: status %d, %v", resp.StatusCode, err)
 	}
-	req, _ := http.NewRequest(http.MethodPost, base+"/api/data/v9.2/leads", strings.NewReader(`{"lastname":"Lee"}`))
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err = client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	loc := resp.Header.Get("OData-EntityId")
-	_, id, _ := strings.Cut(strings.TrimSuffix(loc, ")"), "leads(")
-	if resp.StatusCode != http.StatusNoContent || id == "" {
-		t.Fatalf("POST leads: %d, OData-EntityId %q", resp.StatusCode, loc)
-	}
-	return id
+	return client, tok.AccessToken
 }
 
 func TestRunServesAndStops(t *testing.T) {
@@ -122,10 +151,38 @@ func TestRunWithoutPersist(t *testing.T) {
 	}
 }
 
+// TestRunSeeds: EMULATOR_SEED's rows are there once the program serves,
+// and the same seed applied on a restart replaces them rather than adding.
+func TestRunSeeds(t *testing.T) {
+	dir := t.TempDir()
+	seed := filepath.Join(dir, "seed.json")
+	os.WriteFile(seed, []byte(`{
+		"campaigns": [{"campaignid": "7b0e8c1a-0000-4000-8000-000000000001", "name": "Spring", "codename": "SPRING"}],
+		"systemusers": [{"systemuserid": "7b0e8c1a-0000-4000-8000-000000000002", "firstname": "Jun", "lastname": "Ito", "domainname": "jun@contoso.example"}]
+	}`), 0o600)
+	data := filepath.Join(dir, "data")
+	environ := map[string]string{"EMULATOR_ADDR": "127.0.0.1:0", "EMULATOR_DATA_DIR": data, "EMULATOR_SEED": seed}
+	for range 2 { // the second start finds the rows kept from the first
+		r := startRun(t, environ, io.Discard)
+		users := apiGet(t, r.Addr, data, "systemusers?$select=fullname&$filter=lastname%20eq%20'Ito'")
+		campaigns := apiGet(t, r.Addr, data, "campaigns?$select=name&$filter=codename%20eq%20'SPRING'")
+		if len(users) != 1 || len(campaigns) != 1 || users[0]["fullname"] != "Jun Ito" {
+			t.Errorf("seeded rows: got users %v and campaigns %v, want one of each", users, campaigns)
+		}
+		if err := r.Stop(t); err != nil {
+			t.Errorf("run after cancel: %v", err)
+		}
+	}
+}
+
 func TestRunRefusesBadSettings(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"limits":{"concurrent":-3}}`), 0o600)
+	badSeed := filepath.Join(dir, "seed-table.json")
+	os.WriteFile(badSeed, []byte(`{"sdkmessages":[{"name":"Mine"}]}`), 0o600)
+	badRow := filepath.Join(dir, "seed-row.json")
+	os.WriteFile(badRow, []byte(`{"leads":[{"lastname":"Lee","leadsourcecode":99}]}`), 0o600)
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -137,6 +194,9 @@ func TestRunRefusesBadSettings(t *testing.T) {
 		{name: "invalid config", env: map[string]string{"EMULATOR_CONFIG": bad, "EMULATOR_ADDR": "127.0.0.1:0", "EMULATOR_DATA_DIR": dir}, want: "EMULATOR_CONFIG"},
 		{name: "log level", env: map[string]string{"EMULATOR_LOG_LEVEL": "loud"}, want: "EMULATOR_LOG_LEVEL"},
 		{name: "persist", env: map[string]string{"EMULATOR_PERSIST": "sometimes"}, want: "EMULATOR_PERSIST"},
+		{name: "seed that is not JSON", env: map[string]string{"EMULATOR_SEED": bad + "x"}, want: "EMULATOR_SEED"},
+		{name: "seed of a table that cannot be seeded", env: map[string]string{"EMULATOR_SEED": badSeed, "EMULATOR_ADDR": "127.0.0.1:0", "EMULATOR_DATA_DIR": dir}, want: "EMULATOR_SEED"},
+		{name: "seed with an invalid row", env: map[string]string{"EMULATOR_SEED": badRow, "EMULATOR_ADDR": "127.0.0.1:0", "EMULATOR_DATA_DIR": dir}, want: "EMULATOR_SEED"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,7 +17,12 @@
 // encoding/json gives it (nil, bool, float64, string; Go integers and
 // json.Number are read as numbers too), and the caller decides which column
 // names exist: Filter.Columns and the parsed $orderby and $select name them
-// so that the caller can refuse unknown ones the way Dataverse does. Every
+// so that the caller can refuse unknown ones the way Dataverse does. A path
+// such as sdkmessageid/name or RequiredLevel/Value is one column named with
+// its slash, for the caller to accept or refuse. Parameter aliases (@p1,
+// given as &@p1='x' beside $filter) are read with ParseFilterAliases, and
+// enumeration literals (Microsoft.Dynamics.CRM.AttributeTypeCode'Picklist')
+// compare as their member name. Every
 // error is an *Error whose Message is the text Dataverse puts in its error
 // body.
 package odata

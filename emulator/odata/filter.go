@@ -27,14 +27,37 @@ type Filter struct{ root filterNode }
 
 // ParseFilter parses an already URL-decoded $filter value. An empty value
 // matches every row, as it does in OData. Errors are *Error.
-func ParseFilter(src string) (*Filter, error) {
+func ParseFilter(src string) (*Filter, error) { return ParseFilterAliases(src, nil) }
+
+// ParseFilterAliases is ParseFilter with parameter aliases: alias returns
+// the text given for "@name" in the query string ("@p1='lastname'"), which
+// is parsed as an expression where the alias stands. An alias without a
+// value is null, as OData specifies. A nil alias refuses every alias.
+func ParseFilterAliases(src string, alias func(name string) (string, bool)) (*Filter, error) {
+	return parseFilter(src, alias, 0)
+}
+
+func parseFilter(src string, alias func(string) (string, bool), depth int) (*Filter, error) {
 	if src == "" {
 		return &Filter{root: &literalNode{v: true, edm: edmBoolean}}, nil
 	}
+	root, err := parseNode(src, alias, depth)
+	if err != nil {
+		return nil, err
+	}
+	if t := root.typ(); t != "" && t != edmBoolean {
+		return nil, errorf("The $filter expression must evaluate to a single boolean value.")
+	}
+	return &Filter{root: root}, nil
+}
+
+// parseNode parses an expression of any type: a whole $filter, or the
+// value of a parameter alias.
+func parseNode(src string, alias func(string) (string, bool), depth int) (filterNode, error) {
 	if len(src) > maxQueryOptionLen {
 		return nil, errorf("The $filter value is %d bytes long; the emulator accepts at most %d.", len(src), maxQueryOptionLen)
 	}
-	p := &filterParser{lx: queryLexer{src: src}}
+	p := &filterParser{lx: queryLexer{src: src}, alias: alias, depth: depth}
 	if err := p.lx.next(); err != nil {
 		return nil, err
 	}
@@ -48,10 +71,7 @@ func ParseFilter(src string) (*Filter, error) {
 	if p.bindErr != nil {
 		return nil, p.bindErr
 	}
-	if t := root.typ(); t != "" && t != edmBoolean {
-		return nil, errorf("The $filter expression must evaluate to a single boolean value.")
-	}
-	return &Filter{root: root}, nil
+	return root, nil
 }
 
 // Match reports whether the filter is true for row; unknown (SQL NULL) does

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -217,7 +218,7 @@ func TestParseFilterErrors(t *testing.T) {
 		{"In with an unbalanced array", "Microsoft.Dynamics.CRM.In(PropertyName='lastname',PropertyValues=['a'", "The bracketed expression is not balanced."},
 		{"In without PropertyValues", "Microsoft.Dynamics.CRM.In(PropertyName='lastname')", "No function signature for the function with name 'Microsoft.Dynamics.CRM.In' matches the specified arguments. The function signatures considered are: Microsoft.Dynamics.CRM.In(PropertyName=Edm.String, PropertyValues=Collection(Edm.String))."},
 		{"In with an unquoted PropertyName", "Microsoft.Dynamics.CRM.In(PropertyName=lastname,PropertyValues=['a'])", "PropertyName of Microsoft.Dynamics.CRM.In must be a quoted column name, such as PropertyName='lastname'."},
-		{"In with parameter aliases", "Microsoft.Dynamics.CRM.In(PropertyName=@p1,PropertyValues=@p2)", "The emulator does not support parameter aliases such as '@p1'; put the value in the $filter itself."},
+		{"parameter aliases where none can be given", "Microsoft.Dynamics.CRM.In(PropertyName=@p1,PropertyValues=@p2)", "The emulator does not support parameter aliases such as '@p1' here; put the value in the $filter itself."},
 		{"Between with one value", `Microsoft.Dynamics.CRM.Between(PropertyName='revenue',PropertyValues=["5"])`, "Microsoft.Dynamics.CRM.Between needs exactly two PropertyValues, got 1."},
 		{"array outside a function", "lastname eq ['a']", "An array such as ['a'] can only be the PropertyValues of a Dataverse query function such as Microsoft.Dynamics.CRM.In."},
 		{"quoted GUID against a lookup", "_parentcontactid_value eq '6f1c2a3b-0000-4000-8000-00000000abcd'", "A binary operator with incompatible types was detected. Found operand types 'Edm.Guid' and 'Edm.String' for operator kind 'Equal'."},
@@ -227,7 +228,8 @@ func TestParseFilterErrors(t *testing.T) {
 		{"and on a string literal", "'x' and true", "A binary operator with incompatible types was detected. Found operand types 'Edm.String' and 'Edm.Boolean' for operator kind 'And'."},
 		{"filter that is not boolean", "'x'", "The $filter expression must evaluate to a single boolean value."},
 		{"syntax error wins over an earlier type error", "_parentcontactid_value eq 'x' and (", "Expression expected at position 35 in '_parentcontactid_value eq 'x' and ('."},
-		{"navigation path", "primarycontactid/fullname eq 'x'", "The emulator does not support navigation paths such as 'primarycontactid/...' in $filter."},
+		{"path ending in a slash", "primarycontactid/", "Syntax error at position 17 in 'primarycontactid/'."},
+		{"unterminated enumeration literal", "AttributeType eq Microsoft.Dynamics.CRM.AttributeTypeCode'Picklist", "There is an unterminated literal at position 66 in 'AttributeType eq Microsoft.Dynamics.CRM.AttributeTypeCode'Picklist'."},
 		{"typed literal", "lastname eq binary'AQID'", "Unrecognized literal 'binary'AQID'' at position 12 in 'lastname eq binary'AQID''."},
 		{"arithmetic minus", "revenue gt -statecode", "The emulator does not support arithmetic; '-' at position 11 in 'revenue gt -statecode' must be part of a number."},
 		{"deep parentheses", strings.Repeat("(", 101) + "true" + strings.Repeat(")", 101), "The recursion limit has been exceeded."},
@@ -249,6 +251,52 @@ func TestParseFilterErrors(t *testing.T) {
 				t.Errorf("ParseFilter(%q) error\n got %s\nwant %s", tt.filter, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseFilterAliasesPathsEnums: the forms a metadata or message query
+// uses, as Microsoft documents them ("Use bulk operation messages",
+// "Query table definitions using the Web API").
+func TestParseFilterAliasesPathsEnums(t *testing.T) {
+	aliases := map[string]string{
+		"@message": "'CreateMultiple'", "@table": "'lead'",
+		"@p1": "'lastname'", "@p2": `["OBrian","O'Brian"]`,
+	}
+	lookup := func(name string) (string, bool) { v, ok := aliases[name]; return v, ok }
+	tests := []struct {
+		name, filter string
+		row          map[string]any
+		want         bool
+	}{
+		{"aliases and a lookup path", "sdkmessageid/name eq @message and primaryobjecttypecode eq @table",
+			map[string]any{"sdkmessageid/name": "CreateMultiple", "primaryobjecttypecode": "lead"}, true},
+		{"aliases against another table", "sdkmessageid/name eq @message and primaryobjecttypecode eq @table",
+			map[string]any{"sdkmessageid/name": "CreateMultiple", "primaryobjecttypecode": "annotation"}, false},
+		{"aliases as In's arguments", "Microsoft.Dynamics.CRM.In(PropertyName=@p1,PropertyValues=@p2)",
+			map[string]any{"lastname": "O'Brian"}, true},
+		{"an alias without a value is null", "lastname eq @missing", map[string]any{"lastname": "Lee"}, false},
+		{"enumeration literal", "AttributeType eq Microsoft.Dynamics.CRM.AttributeTypeCode'Picklist'",
+			map[string]any{"AttributeType": "Picklist"}, true},
+		{"enumeration literal through a complex property", "RequiredLevel/Value eq Microsoft.Dynamics.CRM.AttributeRequiredLevel'ApplicationRequired'",
+			map[string]any{"RequiredLevel/Value": "None"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := ParseFilterAliases(tt.filter, lookup)
+			if err != nil {
+				t.Fatalf("ParseFilterAliases(%q): %v", tt.filter, err)
+			}
+			if got := f.Match(tt.row); got != tt.want {
+				t.Errorf("Match(%v): got %v, want %v", tt.row, got, tt.want)
+			}
+		})
+	}
+	f, err := ParseFilterAliases("sdkmessageid/name eq @message and RequiredLevel/Value eq 'x'", lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.Columns(), []string{"sdkmessageid/name", "RequiredLevel/Value"}; !slices.Equal(got, want) {
+		t.Errorf("Columns: got %q, want %q", got, want)
 	}
 }
 

@@ -361,6 +361,31 @@ func (l *queryLexer) functionName() (string, bool) {
 	}
 }
 
+// enumTypeName reports whether the current identifier starts an
+// enumeration literal: a dotted name followed directly by a quote. On
+// success the lexer is left on the quote.
+func (l *queryLexer) enumTypeName() (string, bool) {
+	i := l.tok.end
+	dotted := false
+	for {
+		switch {
+		case l.peekByte(i) == '\'' && dotted:
+			name := l.src[l.tok.start:i]
+			l.pos = i
+			return name, true
+		case l.peekByte(i) == '.' && i+1 < len(l.src):
+			r, _ := utf8.DecodeRuneInString(l.src[i+1:])
+			if !isIdentStart(r) {
+				return "", false
+			}
+			i = l.scanIdent(i + 1)
+			dotted = true
+		default:
+			return "", false
+		}
+	}
+}
+
 func isASCIIDigit(c byte) bool  { return c >= '0' && c <= '9' }
 func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 

@@ -16,6 +16,8 @@ type filterParser struct {
 	// it binds types, so a syntax error anywhere wins over a type error; the
 	// parser records this one and reports it only once the text has parsed.
 	bindErr error
+	// alias looks up a parameter alias's text; nil when there are none.
+	alias func(string) (string, bool)
 }
 
 func (p *filterParser) bindFail(err error) {
@@ -154,13 +156,28 @@ func (p *filterParser) parsePrimary() (filterNode, error) {
 			if name, ok := p.lx.functionName(); ok {
 				return p.parseFunction(name)
 			}
+			if typ, ok := p.lx.enumTypeName(); ok {
+				return p.parseEnumLiteral(typ)
+			}
 			if err := p.lx.next(); err != nil {
 				return nil, err
 			}
-			if p.lx.tok.kind == tokSlash {
-				return nil, errorf("The emulator does not support navigation paths such as '%s/...' in $filter.", t.text)
+			// A path (sdkmessageid/name, RequiredLevel/Value) is one column
+			// to the caller, which decides whether it exists.
+			name := t.text
+			for p.lx.tok.kind == tokSlash {
+				if err := p.lx.next(); err != nil {
+					return nil, err
+				}
+				if p.lx.tok.kind != tokIdent {
+					return nil, p.lx.syntaxError()
+				}
+				name += "/" + p.lx.tok.text
+				if err := p.lx.next(); err != nil {
+					return nil, err
+				}
 			}
-			return &columnNode{name: t.text}, nil
+			return &columnNode{name: name}, nil
 		}
 	case tokOpenParen:
 		if err := p.lx.next(); err != nil {
@@ -189,11 +206,45 @@ func (p *filterParser) parsePrimary() (filterNode, error) {
 	case tokTyped:
 		return nil, errorf("Unrecognized literal '%s' at position %d in '%s'.", t.text, p.lx.at(t.start), p.lx.src)
 	case tokAlias:
-		return nil, errorf("The emulator does not support parameter aliases such as '%s'; put the value in the $filter itself.", t.text)
+		return p.parseAlias(t.text)
 	default:
 		return nil, p.lx.expressionExpected()
 	}
 	return n, p.lx.next()
+}
+
+// parseAlias stands the value of a parameter alias in for it.
+func (p *filterParser) parseAlias(name string) (filterNode, error) {
+	if p.alias == nil {
+		return nil, errorf("The emulator does not support parameter aliases such as '%s' here; put the value in the $filter itself.", name)
+	}
+	text, ok := p.alias(name)
+	if err := p.lx.next(); err != nil {
+		return nil, err
+	}
+	if !ok {
+		return &literalNode{v: nil, isNull: true}, nil
+	}
+	if strings.HasPrefix(text, "[") || strings.HasPrefix(text, "{") {
+		return &valuesNode{raw: text}, nil
+	}
+	// An alias's value may not name aliases itself, which also ends any
+	// cycle.
+	return parseNode(text, nil, p.depth+1)
+}
+
+// parseEnumLiteral reads Namespace.Type'Member', an enumeration value such
+// as Microsoft.Dynamics.CRM.AttributeTypeCode'Picklist': a string typed as
+// the enumeration, compared with a column's member name.
+func (p *filterParser) parseEnumLiteral(typ string) (filterNode, error) {
+	start := p.lx.pos
+	end, err := p.lx.scanQuoted(start, "There is an unterminated literal at position %d in '%s'.")
+	if err != nil {
+		return nil, err
+	}
+	member := strings.ReplaceAll(p.lx.src[start+1:end-1], "''", "'")
+	p.lx.pos = end
+	return &literalNode{v: member, edm: typ}, p.lx.next()
 }
 
 type filterArg struct {

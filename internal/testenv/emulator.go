@@ -63,6 +63,18 @@ func (e *Emulator) Configure(patch string) {
 	}
 }
 
+// SeedRows writes rows into a table the way PUT /_emulator/rows/{set}
+// does, tables the Web API only reads (systemusers) included, and returns
+// their ids; an invalid row fails the test.
+func (e *Emulator) SeedRows(table string, rows ...map[string]any) []string {
+	e.t.Helper()
+	ids, err := e.Seed(table, rows...)
+	if err != nil {
+		e.t.Fatalf("seed %s: %v", table, err)
+	}
+	return ids
+}
+
 // Rows reads a table over the Web API, as any client would: a token from
 // the token endpoint by a plain form POST, then GET with the query given
 // (e.g. "$select=leadid,emailaddress1&$filter=..."). It deliberately uses no
