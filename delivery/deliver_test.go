@@ -722,7 +722,7 @@ func TestDeliverRefusedData(t *testing.T) {
 	// A column the emulator's lead table lacks: Dataverse's 400, classified
 	// as leadbridge's configuration to fix.
 	e := newEnv(t, contactForm("f", func(f *forms.Form) {
-		f.Fields = append(f.Fields, forms.Field{Name: "budget", Column: "new_budget"})
+		f.Fields = append(f.Fields, forms.Field{Name: "budget", Column: "new_notacolumn"})
 	}))
 	_, err := e.try(t, "f", map[string]string{"email": "ann@example.com", "last_name": "Lee", "budget": "1000"})
 	v := delivery.Classify(err)

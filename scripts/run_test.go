@@ -196,7 +196,9 @@ forms:
 		"LEADBRIDGE_LOG_FORMAT": "json", // the form list is read from the API's JSON log line too
 	})
 	s := startScript(t, env)
-	waitOutput(t, s.out.String, s.exited, "Ctrl-C stops it.")
+	// The banner's last line: the script prints it in pieces, so wait for
+	// the end of it, not its first line.
+	waitOutput(t, s.out.String, s.exited, "EMULATOR_PERSIST=false to forget them)")
 
 	banner := s.out.String()
 	api := "http://" + envValue(env, "LEADBRIDGE_ADDR")
