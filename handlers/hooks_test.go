@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/leadbridge/leadbridge/config"
+	"github.com/leadbridge/leadbridge/flood"
 	"github.com/leadbridge/leadbridge/handlers"
 	"github.com/leadbridge/leadbridge/health"
 	"github.com/leadbridge/leadbridge/internal/hooktest"
@@ -39,6 +40,7 @@ type hookOptions struct {
 	storeTimeout   time.Duration
 	now            time.Time // the clock's start; zero = now
 	waitingCap     int64     // Deps.WaitingCap
+	limits         bool      // a flood.Limiter for the sources' rate_limit
 }
 
 func newHookEnv(t testing.TB) *hookEnv { return newHookEnvWith(t, hookOptions{}) }
@@ -79,7 +81,14 @@ func newHookEnvWith(t testing.TB, o hookOptions) *hookEnv {
 	reg := metrics.Registry()
 	logs := &testenv.Buffer{}
 	clock := testenv.NewClock(o.now)
+	var limiter *flood.Limiter
+	if o.limits {
+		if limiter, err = flood.NewLimiter(rdb, flood.Options{Secret: []byte("0123456789abcdef")}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	e, err := handlers.New(handlers.Deps{
+		Limiter:        limiter,
 		Forms:          fs,
 		Sources:        sources,
 		Store:          store,
@@ -505,4 +514,27 @@ func TestHookSameIDOtherContentKeepsTheFirst(t *testing.T) {
 	if !strings.Contains(v.logs.String(), "seen before with other content") {
 		t.Error("the log does not say the id came again with other content")
 	}
+}
+
+// TestHookSourceRateLimit: a source with rate_limit gets 429 with
+// Retry-After past it (platforms retry), stores nothing for the refused
+// delivery, and other sources are not held back.
+func TestHookSourceRateLimit(t *testing.T) {
+	yaml, vars := hooktest.Config("", "")
+	yaml = strings.Replace(yaml, "  typeform:\n", "  typeform:\n    rate_limit: 2/minute\n", 1)
+	v := newHookEnvWith(t, hookOptions{yaml: yaml, vars: vars, limits: true})
+	k := hooktest.KindOf("typeform")
+	for i := range 2 {
+		v.oneLead(t, v.deliver(t, k.New(base, ada(fmt.Sprint(7000+i)), k.Secrets[0], v.clock.Now())), submission.StatusAccepted)
+	}
+	stored := v.records(t)
+	rec := v.deliver(t, k.New(base, ada("7002"), k.Secrets[0], v.clock.Now()))
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("third delivery in a minute: %d, Retry-After %q; want 429 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	if n := v.records(t); n != stored {
+		t.Errorf("the refused delivery stored %d records", n-stored)
+	}
+	other := hooktest.KindOf("google")
+	v.oneLead(t, v.deliver(t, other.New(base, ada("7003"), other.Secrets[0], v.clock.Now())), submission.StatusAccepted)
 }

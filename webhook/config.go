@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/leadbridge/leadbridge/flood"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -19,7 +21,7 @@ var sourceID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 var headerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
 
 // commonSettings are the YAML keys every kind takes.
-var commonSettings = []string{"kind", "secret", "form", "fields", "events"}
+var commonSettings = []string{"kind", "secret", "form", "fields", "events", "rate_limit"}
 
 // LoadSources reads the sources section of the YAML file. n is the value of
 // the sources key: a mapping of source id to settings (nil, or a null node,
@@ -184,6 +186,19 @@ func decodeSource(id string, n *yaml.Node, resolve func(string) (string, error),
 					fail(fmt.Sprintf("events[%d]", i), "must be an event type")
 				}
 			}
+		}
+	}
+
+	if v := values["rate_limit"]; v != nil {
+		t, ok := scalar(v)
+		r, err := flood.ParseRate(t)
+		switch {
+		case !ok:
+			fail("rate_limit", "must be a rate like 600/minute")
+		case err != nil:
+			fail("rate_limit", "%v", err)
+		default:
+			s.RateLimit = r
 		}
 	}
 

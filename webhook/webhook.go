@@ -27,6 +27,8 @@ import (
 	"net/http"
 	"sort"
 	"time"
+
+	"github.com/leadbridge/leadbridge/flood"
 )
 
 // MaxBody is the most a caller should read of a delivery (http.MaxBytesReader)
@@ -273,6 +275,9 @@ type Source struct {
 	Fields map[string]Path
 	// Events are the event types that carry a lead; nil accepts every one.
 	Events []string
+	// RateLimit caps the deliveries intake takes from the source (429 with
+	// Retry-After beyond it, which platforms retry); zero is no limit.
+	RateLimit flood.Rate
 	// Secrets are the keys, tokens or passwords the source accepts; any one
 	// of them may match, so a secret is rotated by listing old and new.
 	// For standard-webhooks and svix they are the decoded whsec_ keys.
