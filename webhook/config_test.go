@@ -139,7 +139,7 @@ func TestLoadSourcesRefuses(t *testing.T) {
 		{"whsec not base64", "s:\n    kind: svix\n    secret: env:SHORT\n    form: demo", []string{"sources.s.secret: not a whsec_ secret"}},
 		{"form missing", "s:\n    kind: typeform\n    secret: env:K", []string{"sources.s.form: missing"}},
 		{"form unknown", "s:\n    kind: typeform\n    secret: env:K\n    form: nope", []string{`sources.s.form: no form "nope"`}},
-		{"unknown key", "s:\n    kind: typeform\n    secret: env:K\n    form: demo\n    secrets: env:K", []string{"sources.s.secrets: line 6: unknown setting (a source takes kind, secret, form, fields, events)"}},
+		{"unknown key", "s:\n    kind: typeform\n    secret: env:K\n    form: demo\n    secrets: env:K", []string{"sources.s.secrets: line 6: unknown setting (a source takes kind, secret, form, fields, events, rate_limit)"}},
 		{"key of another kind", "s:\n    kind: typeform\n    secret: env:K\n    form: demo\n    prefix: x", []string{"sources.s.prefix: line 6: not a setting of kind typeform"}},
 		{"key given twice", "s:\n    kind: typeform\n    secret: env:K\n    form: demo\n    form: demo", []string{"sources.s.form: line 6: given twice"}},
 		{"generic without header", "s:\n    kind: generic-hmac\n    secret: env:K\n    form: demo", []string{"sources.s.header: missing"}},
