@@ -13,6 +13,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/leadbridge/leadbridge/crm"
 	"github.com/leadbridge/leadbridge/forms"
@@ -25,6 +28,12 @@ type Deliverer struct {
 	CRM   *crm.Client
 	Forms forms.Set
 	Locks *lease.Locker
+	// Redis keeps the owner routing's round-robin turns, shared by every
+	// worker (mapping.go); only forms with round_robin need it.
+	Redis redis.UniversalClient
+
+	cacheOnce sync.Once
+	cache     *idCache // owners, campaigns, accounts and lookup rows by key (mapping.go)
 }
 
 // Result is what a delivery did.
@@ -49,9 +58,7 @@ func (d *Deliverer) Deliver(ctx context.Context, rec *submission.Record) (Result
 	if !ok {
 		return Result{}, fmt.Errorf("%w: %q", ErrUnknownForm, rec.Form)
 	}
-	p := plan(f, rec.Fields)
-	p.leadID, p.contactID = leadID(rec.ID), contactID(rec.ID)
-	p.retry = rec.AttemptCount > 0
+	p := d.plan(f, rec)
 	keys := p.lockKeys(rec.ID)
 	held := make([]*lease.Lease, 0, len(keys))
 	defer func() {
@@ -74,7 +81,119 @@ func (d *Deliverer) Deliver(ctx context.Context, rec *submission.Record) (Result
 		held = append(held, l)
 		lctx = l.Context() // lost lease → everything after it is cancelled
 	}
-	return d.deliver(lctx, f, p)
+	return d.deliverMapped(lctx, f, rec, p)
+}
+
+// plan turns the submission into the row's columns, with the keys of what
+// it creates.
+func (d *Deliverer) plan(f *forms.Form, rec *submission.Record) *leadPlan {
+	p := plan(f, rec.Fields)
+	p.leadID, p.contactID = leadID(rec.ID), contactID(rec.ID)
+	p.retry = rec.AttemptCount > 0
+	return p
+}
+
+// deliverMapped resolves the form's owner, campaign, account and lookups,
+// writes the row with their bindings, then its note, and adds what was
+// decided to the explanation. A binding refused because its row is gone
+// (a cached id deleted since) is resolved again once, without the cache.
+func (d *Deliverer) deliverMapped(ctx context.Context, f *forms.Form, rec *submission.Record, p *leadPlan) (Result, error) {
+	var (
+		res Result
+		m   mapped
+		err error
+	)
+	for try := 0; ; try++ {
+		if try > 0 {
+			p = d.plan(f, rec)
+		}
+		if m, err = d.mapRow(ctx, f, rec, p); err != nil {
+			return Result{}, err
+		}
+		for k, v := range m.binds {
+			p.lead[k] = v
+		}
+		if f.IsLead() {
+			res, err = d.deliver(ctx, f, p)
+		} else {
+			res, err = d.createRow(ctx, f, p)
+		}
+		if err == nil || !bindGone(err, f) {
+			break
+		}
+		d.ids().purge()
+		if try == 1 {
+			var api *crm.APIError
+			errors.As(err, &api)
+			return Result{}, &MappingError{Category: submission.CategoryInvalidData,
+				Message: "a row this submission binds to does not exist (" + api.Message + "); add it or correct the form, then retry"}
+		}
+	}
+	if err != nil {
+		return res, err
+	}
+	res.Match = withMapping(res, m, p.upserts(f))
+	if f.Note != nil && res.LeadID != "" {
+		said, err := d.writeNote(ctx, f, rec, p.values, res.LeadID)
+		if err != nil {
+			return res, err
+		}
+		res.Match += "; " + said
+	}
+	return res, nil
+}
+
+// withMapping adds the mapping's decisions to an explanation, and says
+// which bindings a matched lead kept as it had them.
+func withMapping(res Result, m mapped, upserted bool) string {
+	s := res.Match
+	for _, n := range m.notes {
+		s += "; " + n
+	}
+	if res.Action != "updated" || upserted || strings.HasPrefix(res.Match, "lead ") {
+		return s
+	}
+	var kept []string
+	for k := range m.binds {
+		nav := strings.TrimSuffix(k, "@odata.bind")
+		if !slices.ContainsFunc(res.Changes, func(c submission.Change) bool { return c.Column == nav }) {
+			kept = append(kept, nav)
+		}
+	}
+	if len(kept) > 0 {
+		sort.Strings(kept)
+		s += "; the matched lead keeps its own " + strings.Join(kept, ", ")
+	}
+	return s
+}
+
+// createRow writes a form's row into a table other than lead: every
+// submission creates one row, with its own key, so a retry finds the row
+// its earlier attempt wrote.
+func (d *Deliverer) createRow(ctx context.Context, f *forms.Form, p *leadPlan) (Result, error) {
+	set, id := f.Set(), p.leadID
+	res := Result{LeadID: id, Action: "created"}
+	earlier := fmt.Sprintf("%s %s was created by an earlier attempt of this submission that could not record it", f.Table, id)
+	if p.retry {
+		_, err := d.CRM.GetRow(ctx, set, id, f.PrimaryKey())
+		switch {
+		case err == nil:
+			res.Match = earlier + " (found by its key on this retry)"
+			return res, nil
+		case !errors.Is(err, crm.ErrNotFound):
+			return Result{}, err
+		}
+	}
+	_, err := d.CRM.CreateRow(ctx, set, id, crm.Row(p.lead), f.PrimaryKey())
+	switch {
+	case errors.Is(err, crm.ErrExists):
+		res.Match = earlier + " (its create was refused: the key exists)"
+		return res, nil
+	case err != nil:
+		return Result{}, err
+	}
+	res.Match = fmt.Sprintf("created %s %s in %s (a form on a table other than lead creates a row for every submission)", f.Table, id, set)
+	return res, nil
 }
 
 func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Result, error) {
@@ -340,7 +459,7 @@ func plan(f *forms.Form, values map[string]string) *leadPlan {
 		p.identity[c] = true
 	}
 	for _, fd := range f.Fields {
-		for c, v := range fd.LeadValues(values[fd.Name]) {
+		for c, v := range fd.RowValues(values[fd.Name]) {
 			p.lead[c] = v
 		}
 	}
@@ -353,6 +472,9 @@ func plan(f *forms.Form, values map[string]string) *leadPlan {
 	}
 	if fd, ok := f.IdentityField(forms.RoleCompany); ok {
 		p.companyCol = fd.Column
+	}
+	if !f.IsLead() {
+		return p // another table: its fields' columns only
 	}
 	p.lead["subject"] = f.RenderSubject(values)
 	if _, chosen := p.lead["leadsourcecode"]; f.LeadSource != 0 && !chosen {
@@ -451,8 +573,12 @@ func (p *leadPlan) matchFilter(rule string) (flt crm.Filter, check func(crm.Row)
 func (p *leadPlan) selectColumns() []string {
 	cols := []string{"leadid", "createdon", "_parentcontactid_value"}
 	for c := range p.lead {
-		if !strings.Contains(c, "@") {
+		nav, bind := strings.CutSuffix(c, "@odata.bind")
+		switch {
+		case !strings.Contains(c, "@"):
 			cols = append(cols, c)
+		case bind && nav != "parentcontactid" && !slices.Contains(cols, lookupColumn(nav)):
+			cols = append(cols, lookupColumn(nav))
 		}
 	}
 	sort.Strings(cols[3:])
@@ -470,8 +596,10 @@ func (p *leadPlan) selectColumns() []string {
 func (p *leadPlan) changes(existing crm.Row, onMatch string) crm.Row {
 	out := crm.Row{}
 	for c, v := range p.lead {
-		if c == "parentcontactid@odata.bind" {
-			if str(existing["_parentcontactid_value"]) == "" {
+		if nav, ok := strings.CutSuffix(c, "@odata.bind"); ok {
+			// A lookup the lead has (its contact, owner, campaign, account)
+			// is never replaced; an empty one is filled.
+			if str(existing[lookupColumn(nav)]) == "" {
 				out[c] = v
 			}
 			continue
@@ -506,8 +634,8 @@ func changeList(existing crm.Row, changes crm.Row) []submission.Change {
 	out := make([]submission.Change, 0, len(changes))
 	for c, v := range changes {
 		col, before := c, existing[c]
-		if c == "parentcontactid@odata.bind" {
-			col, before = "parentcontactid", existing["_parentcontactid_value"]
+		if nav, ok := strings.CutSuffix(c, "@odata.bind"); ok {
+			col, before = nav, existing[lookupColumn(nav)]
 		}
 		out = append(out, submission.Change{Column: col, Before: before, After: v})
 	}
@@ -525,6 +653,17 @@ func describeChanges(onMatch string, changes crm.Row) string {
 	}
 	sort.Strings(cols)
 	return onMatch + ": set " + strings.Join(cols, ", ")
+}
+
+// lookupColumn is the column a navigation property's value is read from:
+// _<nav>_value, or for the two sides of the lead's Customer lookup,
+// _customerid_value.
+func lookupColumn(nav string) string {
+	switch nav {
+	case "customerid_account", "customerid_contact":
+		return "_customerid_value"
+	}
+	return "_" + nav + "_value"
 }
 
 func ids(rows []crm.Row) []string {
