@@ -463,8 +463,8 @@ func (d *Deliverer) accountByName(ctx context.Context, name string) (string, err
 func (d *Deliverer) accountByDomain(ctx context.Context, dom string) (string, error) {
 	id, _, err := d.resolve(ctx, "account:domain:"+dom, 0, func() (string, error) {
 		rows, err := d.CRM.FindRows(ctx, "accounts", crm.Query{
-			Select: []string{"accountid", "emailaddress1", "websiteurl"},
-			Filter: crm.And(crm.Or(crm.EndsWith("emailaddress1", "@"+dom), crm.Contains("websiteurl", dom)), crm.EqInt("statecode", 0)),
+			Select:  []string{"accountid", "emailaddress1", "websiteurl"},
+			Filter:  crm.And(crm.Or(crm.EndsWith("emailaddress1", "@"+dom), crm.Contains("websiteurl", dom)), crm.EqInt("statecode", 0)),
 			OrderBy: "createdon asc", Top: 20,
 		})
 		if err != nil {
@@ -579,8 +579,8 @@ func (d *Deliverer) writeNote(ctx context.Context, f *forms.Form, rec *submissio
 	}
 	id := noteID(rec.ID)
 	row := crm.Row{
-		"subject":  forms.CutUTF16(subject, 500),
-		"notetext": text,
+		"subject":                             forms.CutUTF16(subject, 500),
+		"notetext":                            text,
 		"objectid_" + f.Table + "@odata.bind": crm.Ref(f.Set(), rowID),
 	}
 	_, err := d.CRM.CreateRow(ctx, "annotations", id, row, "annotationid")
