@@ -239,6 +239,9 @@ func (f *Form) prepareMapping() error {
 		if c.Column == "" {
 			c.Column = "campaignid"
 		}
+		if fd, ok := f.fieldOnColumn(c.Column); ok {
+			return fmt.Errorf("campaign.column: %s is also written by field %s; one lookup, one source", c.Column, fd.Name)
+		}
 	}
 	if a := f.Account; a != nil {
 		if len(a.Match) == 0 {
@@ -270,6 +273,9 @@ func (f *Form) prepareMapping() error {
 		}
 		if a.Column == "" {
 			a.Column = "parentaccountid"
+		}
+		if fd, ok := f.fieldOnColumn(a.Column); ok {
+			return fmt.Errorf("account.column: %s is also written by field %s; one lookup, one source", a.Column, fd.Name)
 		}
 	}
 	if n := f.Note; n != nil {
@@ -307,6 +313,15 @@ func (f *Form) fieldIndex(name string) int {
 		}
 	}
 	return -1
+}
+
+func (f *Form) fieldOnColumn(col string) (Field, bool) {
+	for _, fd := range f.Fields {
+		if fd.Column == col {
+			return fd, true
+		}
+	}
+	return Field{}, false
 }
 
 func (f *Form) firstOfRole(r Role) (Field, bool) {
