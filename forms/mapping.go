@@ -443,6 +443,10 @@ func (fd *Field) prepareKind() error {
 			return fmt.Errorf("lookup: a yes/no field cannot look a row up")
 		}
 		fd.Kind = KindLookup
+		if fd.MaxLength == 0 {
+			// A key is short; a long value would only make a long query.
+			fd.MaxLength = maxLookupValue
+		}
 		return nil
 	}
 	switch fd.Kind {
@@ -489,6 +493,10 @@ func (fd *Field) prepareKind() error {
 	return nil
 }
 
+// maxLookupValue bounds a lookup field's value when the form gives no
+// max_length, in UTF-16 code units.
+const maxLookupValue = 400
+
 // convert turns a cleaned text value into what Dataverse takes for kind.
 func convert(kind, v string) (any, error) {
 	switch kind {
@@ -509,6 +517,9 @@ func convert(kind, v string) (any, error) {
 		t, err := time.Parse("2006-01-02", strings.TrimSpace(v))
 		if err != nil {
 			return nil, fmt.Errorf("%q is not a date like 2026-03-31", v)
+		}
+		if t.Year() < 1753 || t.Year() > 9999 {
+			return nil, fmt.Errorf("%q is outside the years Dataverse keeps (1753–9999)", v)
 		}
 		return t.UTC().Format(time.RFC3339), nil
 	case KindDate2:
@@ -560,9 +571,12 @@ func (f *Form) Columns() []ColumnUse {
 		if fd.Column == "" {
 			continue
 		}
-		u := ColumnUse{Table: t, Column: fd.Column, Kind: fd.Kind, MaxLength: fd.MaxLength, Field: fd.Name}
+		u := ColumnUse{Table: t, Column: fd.Column, Kind: fd.Kind, Field: fd.Name}
 		if u.Kind == "" {
 			u.Kind = KindText
+		}
+		if u.Kind == KindText {
+			u.MaxLength = fd.MaxLength
 		}
 		switch fd.Kind {
 		case KindChoice, KindChoices:

@@ -152,11 +152,15 @@ func TestKindsAtIntakeAndInTheRow(t *testing.T) {
 		t.Errorf("row = %v\nwant %v", row, want)
 	}
 	_, problems = v.Clean(f, map[string]string{"email": "a@b.example", "last_name": "Lee",
-		"interests": "Golf", "budget": "1e9", "employees": "2.5", "start": "31/03/2026", "message": strings.Repeat("x", 10001)})
-	for _, name := range []string{"interests", "budget", "employees", "start", "message"} {
+		"interests": "Golf", "budget": "1e9", "employees": "2.5", "start": "31/03/2026", "message": strings.Repeat("x", 10001),
+		"partner": strings.Repeat("P", 401)})
+	for _, name := range []string{"interests", "budget", "employees", "start", "message", "partner"} {
 		if problems[name] == "" {
 			t.Errorf("%s: not refused (%v)", name, problems)
 		}
+	}
+	if _, problems = v.Clean(f, map[string]string{"email": "a@b.example", "last_name": "Lee", "start": "0001-01-01"}); problems["start"] == "" {
+		t.Errorf("a date before 1753 (Dataverse's first year) was accepted")
 	}
 }
 

@@ -187,7 +187,7 @@ func (v *Validator) CleanIn(f *Form, raw map[string]string, lang string) (map[st
 			problems[fd.Name] = f.Message(lang, MsgEmail)
 			continue
 		}
-		if max := fd.maxLength(); max > 0 && fd.Kind == KindText && utf16Len(val) > max {
+		if max := fd.maxLength(); max > 0 && (fd.Kind == KindText || fd.Kind == KindLookup) && utf16Len(val) > max {
 			problems[fd.Name] = f.Message(lang, MsgMax, strconv.Itoa(max)) + twoUnitsNote(f, lang, val)
 			continue
 		}
