@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +22,109 @@ import (
 // campaign, the account, lookups by key to rows of any table, and the note
 // written after the row exists. Each decision is explained in the
 // submission's match explanation, which the admin console shows.
+
+// deliverMapped resolves the form's owner, campaign, account and lookups,
+// writes the row with their bindings, then its note, and adds what was
+// decided to the explanation. A binding refused because its row is gone
+// (a cached id deleted since) is resolved again once, without the cache.
+func (d *Deliverer) deliverMapped(ctx context.Context, f *forms.Form, rec *submission.Record, p *leadPlan) (Result, error) {
+	var (
+		res Result
+		m   mapped
+		err error
+	)
+	for try := 0; ; try++ {
+		if try > 0 {
+			p = d.plan(f, rec)
+		}
+		if m, err = d.mapRow(ctx, f, rec, p); err != nil {
+			return Result{}, err
+		}
+		for k, v := range m.binds {
+			p.lead[k] = v
+		}
+		if f.IsLead() {
+			res, err = d.deliver(ctx, f, p)
+		} else {
+			res, err = d.createRow(ctx, f, p)
+		}
+		if err == nil || !bindGone(err, f) {
+			break
+		}
+		d.ids().purge()
+		if try == 1 {
+			var api *crm.APIError
+			errors.As(err, &api)
+			return Result{}, &MappingError{Category: submission.CategoryInvalidData,
+				Message: "a row this submission binds to does not exist (" + api.Message + "); add it or correct the form, then retry"}
+		}
+	}
+	if err != nil {
+		return res, err
+	}
+	res.Match = withMapping(res, m, p.upserts(f))
+	if f.Note != nil && res.LeadID != "" {
+		said, err := d.writeNote(ctx, f, rec, p.values, res.LeadID)
+		if err != nil {
+			return res, err
+		}
+		res.Match += "; " + said
+	}
+	return res, nil
+}
+
+// withMapping adds the mapping's decisions to an explanation, and says
+// which bindings a matched lead kept as it had them.
+func withMapping(res Result, m mapped, upserted bool) string {
+	s := res.Match
+	for _, n := range m.notes {
+		s += "; " + n
+	}
+	if res.Action != "updated" || upserted || strings.HasPrefix(res.Match, "lead ") {
+		return s
+	}
+	var kept []string
+	for k := range m.binds {
+		nav := strings.TrimSuffix(k, "@odata.bind")
+		if !slices.ContainsFunc(res.Changes, func(c submission.Change) bool { return c.Column == nav }) {
+			kept = append(kept, nav)
+		}
+	}
+	if len(kept) > 0 {
+		sort.Strings(kept)
+		s += "; the matched lead keeps its own " + strings.Join(kept, ", ")
+	}
+	return s
+}
+
+// createRow writes a form's row into a table other than lead: every
+// submission creates one row, with its own key, so a retry finds the row
+// its earlier attempt wrote.
+func (d *Deliverer) createRow(ctx context.Context, f *forms.Form, p *leadPlan) (Result, error) {
+	set, id := f.Set(), p.leadID
+	res := Result{LeadID: id, Action: "created"}
+	earlier := fmt.Sprintf("%s %s was created by an earlier attempt of this submission that could not record it", f.Table, id)
+	if p.retry {
+		_, err := d.CRM.GetRow(ctx, set, id, f.PrimaryKey())
+		switch {
+		case err == nil:
+			res.Match = earlier + " (found by its key on this retry)"
+			return res, nil
+		case !errors.Is(err, crm.ErrNotFound):
+			return Result{}, err
+		}
+	}
+	_, err := d.CRM.CreateRow(ctx, set, id, crm.Row(p.lead), f.PrimaryKey())
+	switch {
+	case errors.Is(err, crm.ErrExists):
+		res.Match = earlier + " (its create was refused: the key exists)"
+		return res, nil
+	case err != nil:
+		return Result{}, err
+	}
+	res.Match = fmt.Sprintf("created %s %s in %s (a form on a table other than lead creates a row for every submission)", f.Table, id, set)
+	return res, nil
+}
 
 // MappingError is a delivery that cannot be made as the form says: a row a
 // lookup names does not exist (invalid_data: fix the value or add the row,
