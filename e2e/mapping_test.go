@@ -253,6 +253,19 @@ func TestMappingToTheDataModel(t *testing.T) {
 		}
 	})
 
+	defer t.Run("the logs hold no personal data", func(t *testing.T) {
+		logs := s.API.Output()
+		for _, w := range s.Workers {
+			logs += w.Output()
+		}
+		for _, secret := range []string{"@routing.example", "@northwind.example", "@fabrikam.example", "gmail.com", "P-7001",
+			"kim@enquiry.example", "We need 40 licences", "Hardware"} {
+			if strings.Contains(logs, secret) {
+				t.Errorf("the logs contain %q", secret)
+			}
+		}
+	})
+
 	t.Run("a form on the custom table new_enquiry", func(t *testing.T) {
 		id := s.post("enquiry", map[string]any{"name": "Kim", "email": "kim@enquiry.example", "topic": "Support"})
 		rec := s.waitStatus(id, "delivered", time.Minute)
