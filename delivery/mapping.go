@@ -427,17 +427,31 @@ func (d *Deliverer) principal(ctx context.Context, p forms.Principal) (set, id s
 	if forms.IsGUID(key) {
 		return set, strings.ToLower(key), nil
 	}
+	sel := []string{pk}
+	if p.Team == "" {
+		sel = append(sel, "isdisabled")
+	}
+	disabled := false
 	id, _, err = d.resolve(ctx, "owner:"+set+":"+strings.ToLower(key), 0, func() (string, error) {
-		rows, err := d.CRM.FindRows(ctx, set, crm.Query{Select: []string{pk}, Filter: flt, Top: 1})
+		rows, err := d.CRM.FindRows(ctx, set, crm.Query{Select: sel, Filter: flt, Top: 1})
 		if err != nil || len(rows) == 0 {
 			return "", err
 		}
+		if rows[0]["isdisabled"] == true {
+			// A disabled user cannot own rows; not cached, so that
+			// enabling the user is seen at once.
+			disabled = true
+			return "", nil
+		}
 		return str(rows[0][pk]), nil
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return "", "", err
-	}
-	if id == "" {
+	case disabled:
+		return "", "", &MappingError{Category: submission.CategoryConfiguration, Message: fmt.Sprintf(
+			"owner: the form names %s, who is disabled in the org and cannot own rows; enable the user or change the form's owner settings, then retry", p)}
+	case id == "":
 		return "", "", &MappingError{Category: submission.CategoryConfiguration, Message: fmt.Sprintf(
 			"owner: the form names %s, which the org does not have; correct the form's owner settings, then retry", p)}
 	}

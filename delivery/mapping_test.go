@@ -169,6 +169,14 @@ func TestUnknownOwnerIsAConfigurationError(t *testing.T) {
 	if n := len(e.emu.Rows("leads", "$select=leadid")); n != 0 {
 		t.Errorf("leads: %d, want none written", n)
 	}
+
+	// A user who left the company is disabled, not deleted.
+	e.emu.SeedRows("systemusers", map[string]any{"firstname": "Lee", "lastname": "Gone", "domainname": "lee.gone@contoso.example", "isdisabled": true})
+	e.d.Forms["f"].Owner.Default.Owner = forms.Principal{User: "lee.gone@contoso.example"}
+	_, err = e.try(t, "f", map[string]string{"email": "a@example.com", "last_name": "Lee"})
+	if v := delivery.Classify(err); v.Retry || v.Error.Category != submission.CategoryConfiguration || !strings.Contains(v.Error.Message, "is disabled") {
+		t.Errorf("a disabled owner: Classify(%v) = %+v, want configuration saying the user is disabled", err, v)
+	}
 }
 
 // A matched lead keeps the owner and the links it has; an empty campaign
