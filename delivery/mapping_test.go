@@ -199,3 +199,29 @@ func TestMatchedLeadKeepsItsOwner(t *testing.T) {
 	}
 	wantContains(t, "match", res.Match, "the matched lead keeps its own ownerid", "campaign: 'spring' → /campaigns("+camp+")")
 }
+
+// The ids of owners, campaigns and accounts are cached per worker: a second
+// lead of a busy form costs what an unmapped one does, plus its note.
+func TestMappedDeliveryQueriesOnceThenFromCache(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, mappedForm("f", func(f *forms.Form) {
+		f.Owner = &forms.Owner{Rules: []forms.OwnerRule{{When: map[string][]string{"country": {"Germany"}}, Owner: forms.Principal{Team: "Sales EMEA"}}},
+			Default: &forms.OwnerRule{Owner: forms.Principal{User: "alex.morgan@contoso.example"}}}
+		f.Campaign = &forms.Campaign{Value: "spring"}
+		f.Account = &forms.Account{}
+		f.Note = &forms.Note{}
+	}))
+	e.emu.SeedRows("campaigns", map[string]any{"name": "Spring", "codename": "spring"})
+	e.emu.SeedRows("accounts", map[string]any{"name": "Contoso", "websiteurl": "https://contoso.example"})
+	var costs []int
+	for _, email := range []string{"a@contoso.example", "b@contoso.example"} {
+		start := e.steps.sent()
+		e.deliver(t, "f", map[string]string{"email": email, "last_name": "Lee", "country": "Germany", "company": "Contoso", "message": "Hello"})
+		costs = append(costs, e.steps.sent()-start)
+	}
+	t.Logf("Dataverse requests per lead: first %d (owner, campaign, account looked up), then %d", costs[0], costs[1])
+	// owner + campaign + account by name + match query + create + note; then the last three.
+	if costs[0] != 6 || costs[1] != 3 {
+		t.Errorf("requests: first lead %d, second %d; want 6 and 3", costs[0], costs[1])
+	}
+}
