@@ -20,20 +20,20 @@ const TableLead = "lead"
 
 // Column kinds: how a field's value is written into its column.
 const (
-	KindText    = "text"    // a string (the default)
-	KindChoice  = "choice"  // a choice (option set): a whole number, from an option's label or value
-	KindChoices = "choices" // a multi-select choice: several options, "100000000,100000001"
-	KindBool    = "bool"    // Yes/No
-	KindNumber  = "number"  // a whole number
-	KindDecimal = "decimal" // a decimal number
-	KindMoney   = "money"   // a currency amount
-	KindDate    = "date"    // a date (YYYY-MM-DD), sent as midnight UTC
-	KindDate2   = "datetime"
-	KindLookup  = "lookup" // a row of another table found by a key column, bound with @odata.bind
+	KindText     = "text"     // a string (the default)
+	KindChoice   = "choice"   // a choice (option set): a whole number, from an option's label or value
+	KindChoices  = "choices"  // a multi-select choice: several options, "100000000,100000001"
+	KindBool     = "bool"     // Yes/No
+	KindNumber   = "number"   // a whole number
+	KindDecimal  = "decimal"  // a decimal number
+	KindMoney    = "money"    // a currency amount
+	KindDate     = "date"     // a date (YYYY-MM-DD), sent as midnight UTC
+	KindDateTime = "datetime" // a date and time (RFC 3339, or a date), sent in UTC
+	KindLookup   = "lookup"   // a row of another table found by a key column, bound with @odata.bind
 )
 
 // Kinds lists the kinds a field's kind: may name.
-var Kinds = []string{KindText, KindChoice, KindChoices, KindBool, KindNumber, KindDecimal, KindMoney, KindDate, KindDate2}
+var Kinds = []string{KindText, KindChoice, KindChoices, KindBool, KindNumber, KindDecimal, KindMoney, KindDate, KindDateTime}
 
 // Lookup says how a field's value finds a row of another table: the row of
 // Table (an entity set, e.g. accounts) whose Key column equals the value.
@@ -471,7 +471,7 @@ func (fd *Field) prepareKind() error {
 		if !fd.choice {
 			return fmt.Errorf("options: a %s column's option values are whole numbers (e.g. 100000000)", fd.Kind)
 		}
-	case KindText, KindNumber, KindDecimal, KindMoney, KindDate, KindDate2:
+	case KindText, KindNumber, KindDecimal, KindMoney, KindDate, KindDateTime:
 		if fd.Type == "bool" {
 			return fmt.Errorf("kind: a yes/no field is bool, not %s", fd.Kind)
 		}
@@ -522,7 +522,7 @@ func convert(kind, v string) (any, error) {
 			return nil, fmt.Errorf("%q is outside the years Dataverse keeps (1753–9999)", v)
 		}
 		return t.UTC().Format(time.RFC3339), nil
-	case KindDate2:
+	case KindDateTime:
 		s := strings.TrimSpace(v)
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
@@ -696,7 +696,7 @@ func (fd Field) cleanKind(v string) (string, bool) {
 			return "", false
 		}
 		return strings.Join(vals, ","), true
-	case KindNumber, KindDecimal, KindMoney, KindDate, KindDate2:
+	case KindNumber, KindDecimal, KindMoney, KindDate, KindDateTime:
 		if _, err := convert(fd.Kind, v); err != nil {
 			return "", false
 		}
