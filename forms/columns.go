@@ -2,6 +2,7 @@ package forms
 
 import (
 	"strconv"
+	"strings"
 )
 
 // ColumnKind is the kind of value a form writes into a Dataverse column.
@@ -32,10 +33,11 @@ type Column struct {
 	// "lead_source", "contact", "consent.columns").
 	Field   string
 	Setting string
-	// MaxLength is, for text, the longest value the form lets through, in
-	// UTF-16 code units: the field's max= rule, the standard length of a
-	// standard lead column, the longest option or fixed value, whichever is
-	// lowest; 0 when nothing limits it.
+	// MaxLength is, for text, the longest value the form says the field
+	// takes, in UTF-16 code units: the lowest of its max= rule, a hidden
+	// field's fixed value and a select's longest option; without any of
+	// them, the standard length of a standard lead column (which intake
+	// holds values to); 0 when nothing limits it.
 	MaxLength int
 	Options   []string // a choice's values the form may write
 	Target    string   // a lookup's table (logical name)
@@ -85,14 +87,20 @@ func (f *Form) Columns() []Column {
 // subjectMax is the length RenderSubject cuts a topic to.
 const subjectMax = 300
 
-// writtenMax is the longest text the field lets into its column: its rules
-// and its column's standard limit (maxLength), a hidden field's fixed
-// value, or the longest option of a select or radio group of words.
+// writtenMax is the longest text the field says it takes: its own limits
+// (max= rule, fixed value, options), else its column's standard length.
 func (fd Field) writtenMax() int {
-	n := fd.maxLength()
+	n := 0
 	lower := func(m int) {
 		if n == 0 || m < n {
 			n = m
+		}
+	}
+	for _, r := range strings.Split(fd.Rules, ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(r), "max="); ok {
+			if m, err := strconv.Atoi(v); err == nil && m > 0 {
+				lower(m)
+			}
 		}
 	}
 	if fd.Control == ControlHidden && fd.Value != "" {
@@ -104,6 +112,9 @@ func (fd Field) writtenMax() int {
 			longest = max(longest, utf16Len(o.Value))
 		}
 		lower(longest)
+	}
+	if n == 0 {
+		n = leadColumnMax[fd.Column]
 	}
 	return n
 }

@@ -16,6 +16,7 @@ func TestColumnsListWhatTheFormWrites(t *testing.T) {
 			{Name: "email", Column: "emailaddress1", Rules: "required,email"},
 			{Name: "company", Column: "companyname", Rules: "max=80"},
 			{Name: "nickname", Column: "new_nickname"},
+			{Name: "role", Column: "jobtitle", Rules: "max=150"}, // the form's own limit, even above the standard 100
 			{Name: "note"}, // kept on the record only
 			{Name: "industry", Type: "select", Column: "industrycode", Options: []forms.Option{{Value: "7"}, {Value: "25"}}},
 			{Name: "budget", Type: "radio", Column: "new_budgetband", Options: []forms.Option{{Value: "small"}, {Value: "larger"}}},
@@ -27,6 +28,7 @@ func TestColumnsListWhatTheFormWrites(t *testing.T) {
 		{Table: "lead", Column: "emailaddress1", Kind: forms.KindText, Field: "email", MaxLength: 100},
 		{Table: "lead", Column: "companyname", Kind: forms.KindText, Field: "company", MaxLength: 80},
 		{Table: "lead", Column: "new_nickname", Kind: forms.KindText, Field: "nickname"},
+		{Table: "lead", Column: "jobtitle", Kind: forms.KindText, Field: "role", MaxLength: 150},
 		{Table: "lead", Column: "industrycode", Kind: forms.KindChoice, Field: "industry", Options: []string{"7", "25"}},
 		{Table: "lead", Column: "new_budgetband", Kind: forms.KindText, Field: "budget", MaxLength: 6},
 		{Table: "lead", Column: "new_campaign", Kind: forms.KindText, Field: "campaign", MaxLength: 11},

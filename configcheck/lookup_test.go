@@ -1,0 +1,86 @@
+package configcheck
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leadbridge/leadbridge/crm"
+	"github.com/leadbridge/leadbridge/emulator"
+	"github.com/leadbridge/leadbridge/forms"
+	"github.com/leadbridge/leadbridge/internal/testenv"
+)
+
+// Lookups come from form settings (contact: link today; owners, campaigns
+// and accounts as forms grow them): a binding to the wrong table is
+// reported with both tables named.
+func TestLookupTargetMismatch(t *testing.T) {
+	t.Parallel()
+	emu := testenv.StartEmulator(t)
+	c, err := crm.New(crm.Config{
+		URL: emu.URL(), TenantID: emulator.DefaultTenantID, ClientID: emulator.DefaultClientID,
+		ClientSecret: emulator.DefaultClientSecret, AuthorityHost: emu.URL(), RootCAs: emu.CertPool(), Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	def, err := c.TableDefinition(ctx, "lead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := forms.Demo()
+	if err := f.Prepare(forms.NewValidator()); err != nil {
+		t.Fatal(err)
+	}
+	r := &Report{}
+	r.checkColumn(f, forms.Column{Table: "lead", Column: "parentaccountid", Kind: forms.KindLookup, Setting: "account", Target: "contact"}, def)
+	r.checkColumn(f, forms.Column{Table: "lead", Column: "parentcontactid", Kind: forms.KindLookup, Setting: "contact", Target: "contact"}, def)
+	r.checkColumn(f, forms.Column{Table: "lead", Column: "campaignid", Kind: forms.KindText, Field: "campaign"}, def)
+	if len(r.Findings) != 2 {
+		t.Fatalf("got\n%s\nwant two problems", r)
+	}
+	if got := r.Findings[0]; got.Path != "forms.demo.account" || !strings.Contains(got.Message, "lookup parentaccountid of lead points at account; the form binds a contact") {
+		t.Errorf("got %s", got)
+	}
+	if got := r.Findings[1]; got.Path != "forms.demo.fields.campaign" || !strings.Contains(got.Message, "type Lookup") {
+		t.Errorf("got %s", got)
+	}
+}
+
+func TestDidYouMean(t *testing.T) {
+	names := []string{"companyname", "emailaddress1", "emailaddress2", "firstname", "lastname", "jobtitle", "new_utmsource"}
+	for _, tt := range []struct{ in, want string }{
+		{"compnyname", " (did you mean companyname?)"},
+		{"comapnyname", " (did you mean companyname?)"}, // two letters swapped
+		{"emailadress1", " (did you mean emailaddress1?)"},
+		{"new_utm_source", " (did you mean new_utmsource?)"},
+		{"lastnam", " (did you mean lastname?)"},
+		{"jobtitel", " (did you mean jobtitle?)"},
+		{"industrycode", ""},
+		{"x", ""},
+	} {
+		if got := didYouMean(tt.in, names); got != tt.want {
+			t.Errorf("didYouMean(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestValueList(t *testing.T) {
+	for _, tt := range []struct {
+		in   []int
+		want string
+	}{
+		{nil, "none"},
+		{[]int{8}, "8"},
+		{[]int{1, 2}, "1, 2"},
+		{[]int{1, 2, 3, 5, 7, 8, 9}, "1–3, 5, 7–9"},
+		{[]int{100000000, 100000001, 100000002}, "100000000–100000002"},
+	} {
+		if got := valueList(tt.in); got != tt.want {
+			t.Errorf("valueList(%v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
