@@ -74,8 +74,8 @@ func (r *Report) checkLength(f *forms.Form, c forms.Column, a crm.Attribute, def
 	switch {
 	case a.MaxLength <= 0:
 	case c.MaxLength > a.MaxLength:
-		r.add(Problem, f, c, fmt.Sprintf("max length %d is above the %d characters column %s of %s holds: a longer value than %d is accepted, then refused at delivery; %s",
-			c.MaxLength, a.MaxLength, c.Column, def.LogicalName, a.MaxLength, lengthFix(c, a)))
+		r.add(Problem, f, c, fmt.Sprintf("max length %d is above the %d characters column %s of %s holds, and Dataverse refuses a longer value; %s",
+			c.MaxLength, a.MaxLength, c.Column, def.LogicalName, lengthFix(c, a)))
 	case c.MaxLength == 0:
 		r.add(Warning, f, c, fmt.Sprintf("no max length; column %s of %s holds %d characters, and a longer value would be refused at delivery; %s",
 			c.Column, def.LogicalName, a.MaxLength, lengthFix(c, a)))
@@ -84,7 +84,7 @@ func (r *Report) checkLength(f *forms.Form, c forms.Column, a crm.Attribute, def
 
 func lengthFix(c forms.Column, a crm.Attribute) string {
 	if c.Field == "" {
-		return "the column is shorter than Dataverse's standard length"
+		return "this org's column is shorter than Dataverse's standard length"
 	}
 	return fmt.Sprintf("add max=%d to the field's rules", a.MaxLength)
 }
