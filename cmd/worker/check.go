@@ -17,7 +17,7 @@ import (
 // How long the configuration check may take: at start, where a slow org
 // must not hold the worker back for long, and for worker -check.
 const (
-	startCheckTimeout = time.Minute
+	startCheckTimeout = 30 * time.Second
 	checkTimeout      = 2 * time.Minute
 )
 

@@ -147,3 +147,31 @@ func TestWithoutStrictConfigTheWorkerStartsAndWarns(t *testing.T) {
 		t.Error("the log holds the client secret")
 	}
 }
+
+// Strict refuses problems only: a warning (a length nothing limits) is
+// logged and the worker starts.
+func TestStrictConfigStartsWithWarningsOnly(t *testing.T) {
+	t.Parallel()
+	env := checkEnv(t, `
+forms:
+  f:
+    fields:
+      email: {column: emailaddress1, rules: "required,email"}
+      note:  {column: new_utmcontent}
+`)
+	env["LEADBRIDGE_REDIS_URL"] = testenv.StartRedis(t).URL
+	env["LEADBRIDGE_WORKER_ADDR"] = "127.0.0.1:0"
+	env["LEADBRIDGE_STRICT_CONFIG"] = "true"
+	logs := &testenv.Buffer{}
+	w := testenv.StartRun(t, func(ctx context.Context, ready chan<- string) error {
+		return run(ctx, func(k string) string { return env[k] }, logs, ready)
+	})
+	if err := w.Stop(t); err != nil {
+		t.Errorf("run after cancel: %v", err)
+	}
+	for _, want := range []string{`"severity":"warning","path":"forms.f.fields.note"`, `"problems":0,"warnings":1,"strict":true`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, logs.String())
+		}
+	}
+}
