@@ -133,7 +133,8 @@ type Definitions interface {
 
 // Input is what Check looks at.
 type Input struct {
-	Forms forms.Set // loaded as the worker loads them
+	Forms   forms.Set // loaded as the worker loads them
+	Sources []string  // the webhook sources' ids, loaded likewise
 	// ConfigPath and Getenv are the YAML file (LEADBRIDGE_CONFIG; "" for
 	// the built-in form) and the environment, to check the secrets that
 	// the worker's own loading leaves unread.
@@ -149,6 +150,12 @@ type Input struct {
 // columns against the org's table definitions. ctx bounds the whole check.
 func Check(ctx context.Context, in Input) *Report {
 	r := &Report{}
+	if in.ConfigPath == "" {
+		r.Checked = append(r.Checked, "no LEADBRIDGE_CONFIG: the built-in demo form")
+	} else {
+		r.Checked = append(r.Checked, fmt.Sprintf("%s loads: form(s) %s; %d webhook source(s)",
+			in.ConfigPath, strings.Join(in.Forms.IDs(), ", "), len(in.Sources)))
+	}
 	r.checkSecrets(in)
 	if in.Tables != nil {
 		r.checkColumns(ctx, in)

@@ -46,7 +46,7 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
-	in := configcheck.Input{Forms: cfg.Forms, ConfigPath: getenv("LEADBRIDGE_CONFIG"), Getenv: getenv, Org: cfg.Dataverse.URL}
+	in := configcheck.Input{Forms: cfg.Forms, Sources: sourceIDs(cfg), ConfigPath: getenv("LEADBRIDGE_CONFIG"), Getenv: getenv, Org: cfg.Dataverse.URL}
 	roots, err := cfg.Dataverse.RootCAs(ctx)
 	if err != nil {
 		return report(configcheck.LoadFailed(err))
@@ -66,7 +66,7 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 // columns are checked only when the org answered WhoAmI: an org that is
 // down now is what retries are for, in strict mode too.
 func checkAtStart(ctx context.Context, cfg config.Worker, client *crm.Client, reachable bool, getenv func(string) string, log *slog.Logger) error {
-	in := configcheck.Input{Forms: cfg.Forms, ConfigPath: getenv("LEADBRIDGE_CONFIG"), Getenv: getenv, Org: cfg.Dataverse.URL}
+	in := configcheck.Input{Forms: cfg.Forms, Sources: sourceIDs(cfg), ConfigPath: getenv("LEADBRIDGE_CONFIG"), Getenv: getenv, Org: cfg.Dataverse.URL}
 	if reachable {
 		in.Tables = client
 	}
@@ -87,4 +87,12 @@ func checkAtStart(ctx context.Context, cfg config.Worker, client *crm.Client, re
 	}
 	log.Info("configuration checked", "problems", r.Problems(), "warnings", r.Warnings(), "strict", cfg.StrictConfig)
 	return nil
+}
+
+func sourceIDs(cfg config.Worker) []string {
+	ids := make([]string, 0, len(cfg.Sources))
+	for id := range cfg.Sources {
+		ids = append(ids, id)
+	}
+	return ids
 }

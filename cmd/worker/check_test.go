@@ -53,15 +53,43 @@ func TestCheckReportsEachProblemAndFails(t *testing.T) {
 	}
 }
 
+const hubspotSource = `
+sources:
+  hubspot:
+    kind: hubspot-v3
+    secret: env:HUBSPOT_SECRET
+    form: contact-us
+`
+
 func TestCheckPassesACorrectConfiguration(t *testing.T) {
 	t.Parallel()
 	fixed := strings.NewReplacer("compnyname", "companyname", "max=150", "max=100", "Space: 99", "Retail: 25").Replace(badForm)
-	env := checkEnv(t, fixed)
+	env := checkEnv(t, fixed+hubspotSource)
+	env["HUBSPOT_SECRET"] = "hubspot-client-secret-value"
 	var out strings.Builder
 	if err := check(context.Background(), func(k string) string { return env[k] }, &out); err != nil {
 		t.Errorf("check: got %v, want nil; report:\n%s", err, out.String())
 	}
-	if !strings.HasPrefix(out.String(), "configuration check passed: 0 problem(s), 0 warning(s)") {
+	if !strings.HasPrefix(out.String(), "configuration check passed: 0 problem(s), 0 warning(s)") ||
+		!strings.Contains(out.String(), "loads: form(s) contact-us; 1 webhook source(s)") {
+		t.Errorf("report:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), env["HUBSPOT_SECRET"]) {
+		t.Errorf("the report shows a secret:\n%s", out.String())
+	}
+}
+
+// A webhook source's secret missing from the environment: the worker does
+// not load, and the check says which variable, at which YAML path.
+func TestCheckReportsAMissingSourceSecret(t *testing.T) {
+	t.Parallel()
+	fixed := strings.NewReplacer("compnyname", "companyname", "max=150", "max=100", "Space: 99", "Retail: 25").Replace(badForm)
+	env := checkEnv(t, fixed+hubspotSource)
+	var out strings.Builder
+	if err := check(context.Background(), func(k string) string { return env[k] }, &out); !errors.Is(err, errCheckFailed) {
+		t.Errorf("check: got %v, want errCheckFailed", err)
+	}
+	if !strings.Contains(out.String(), "sources.hubspot.secret: environment variable HUBSPOT_SECRET is empty") {
 		t.Errorf("report:\n%s", out.String())
 	}
 }
