@@ -158,7 +158,11 @@ func Check(ctx context.Context, in Input) *Report {
 	}
 	r.checkSecrets(in)
 	if in.Tables != nil {
-		r.checkColumns(ctx, in)
+		columns := map[string][]forms.Column{}
+		for id, f := range in.Forms {
+			columns[id] = f.Columns()
+		}
+		r.checkColumns(ctx, in, columns)
 	}
 	return r
 }
@@ -194,13 +198,13 @@ func (r *Report) checkSecrets(in Input) {
 }
 
 // checkColumns reads the definition of every table the forms write and
-// compares each form's columns with it.
-func (r *Report) checkColumns(ctx context.Context, in Input) {
+// compares each form's columns (by form id) with it.
+func (r *Report) checkColumns(ctx context.Context, in Input, columns map[string][]forms.Column) {
 	defs := map[string]*crm.TableDefinition{}
 	missing := map[string]bool{}
 	var tableNames []string
 	for _, id := range in.Forms.IDs() {
-		for _, c := range in.Forms[id].Columns() {
+		for _, c := range columns[id] {
 			if defs[c.Table] != nil || missing[c.Table] {
 				continue
 			}
@@ -219,11 +223,11 @@ func (r *Report) checkColumns(ctx context.Context, in Input) {
 			}
 		}
 	}
-	columns := 0
+	checked := 0
 	for _, id := range in.Forms.IDs() {
 		f := in.Forms[id]
 		reported := map[string]bool{}
-		for _, c := range f.Columns() {
+		for _, c := range columns[id] {
 			if missing[c.Table] {
 				if !reported[c.Table] {
 					reported[c.Table] = true
@@ -231,7 +235,7 @@ func (r *Report) checkColumns(ctx context.Context, in Input) {
 				}
 				continue
 			}
-			columns++
+			checked++
 			r.checkColumn(f, c, defs[c.Table])
 		}
 		if f.AlternateKey != "" && defs[forms.LeadTable] != nil {
@@ -243,7 +247,7 @@ func (r *Report) checkColumns(ctx context.Context, in Input) {
 		tables = append(tables, t)
 	}
 	r.Checked = append(r.Checked, fmt.Sprintf("%d column(s) of %d form(s) against the table definitions of %s (%s)",
-		columns, len(in.Forms), orOrg(in.Org), strings.Join(sorted(tables), ", ")))
+		checked, len(in.Forms), orOrg(in.Org), strings.Join(sorted(tables), ", ")))
 }
 
 func orOrg(org string) string {

@@ -50,6 +50,57 @@ func TestLookupTargetMismatch(t *testing.T) {
 	}
 }
 
+// A form writing to a table of its own (forms that target other tables
+// than lead): a table the org lacks is reported once per form, with the
+// nearest table's name; the columns of a table it has are checked as the
+// lead's are.
+func TestOtherTables(t *testing.T) {
+	t.Parallel()
+	emu := testenv.StartEmulator(t)
+	c, err := crm.New(crm.Config{
+		URL: emu.URL(), TenantID: emulator.DefaultTenantID, ClientID: emulator.DefaultClientID,
+		ClientSecret: emulator.DefaultClientSecret, AuthorityHost: emu.URL(), RootCAs: emu.CertPool(), Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, b := forms.Demo(), forms.Demo()
+	b.ID = "enquiry"
+	for _, f := range []*forms.Form{a, b} {
+		if err := f.Prepare(forms.NewValidator()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &Report{}
+	r.checkColumns(ctx, Input{Forms: forms.Set{"demo": a, "enquiry": b}, Tables: c}, map[string][]forms.Column{
+		"demo": {
+			{Table: "new_enquiri", Column: "new_email", Kind: forms.KindText, Field: "email", MaxLength: 100},
+			{Table: "new_enquiri", Column: "new_name", Kind: forms.KindText, Field: "name", MaxLength: 100},
+		},
+		"enquiry": {
+			{Table: "new_enquiry", Column: "new_emial", Kind: forms.KindText, Field: "email", MaxLength: 100},
+			{Table: "new_enquiry", Column: "new_message", Kind: forms.KindText, Field: "message", MaxLength: 5000},
+			{Table: "new_enquiry", Column: "new_topic", Kind: forms.KindChoice, Field: "topic", Options: []string{"100000001", "7"}},
+		},
+	})
+	want := []string{
+		`problem: forms.demo.fields.email: table "new_enquiri" does not exist in the org (did you mean new_enquiry?)`,
+		`problem: forms.enquiry.fields.email: column "new_emial" does not exist on table new_enquiry (did you mean new_email?)`,
+		"problem: forms.enquiry.fields.message: max length 5000 is above the 4000 characters column new_message of new_enquiry holds",
+		"problem: forms.enquiry.fields.topic: option value 7 is not a choice of column new_topic of new_enquiry (its values: 100000000–100000002)",
+	}
+	if len(r.Findings) != len(want) {
+		t.Errorf("got\n%s\nwant %d findings", r, len(want))
+	}
+	for i := range min(len(want), len(r.Findings)) {
+		if got := r.Findings[i].String(); !strings.HasPrefix(got, want[i]) {
+			t.Errorf("finding %d:\ngot  %s\nwant %s…", i, got, want[i])
+		}
+	}
+}
+
 func TestDidYouMean(t *testing.T) {
 	names := []string{"companyname", "emailaddress1", "emailaddress2", "firstname", "lastname", "jobtitle", "new_utmsource"}
 	for _, tt := range []struct{ in, want string }{
