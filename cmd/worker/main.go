@@ -43,6 +43,10 @@ func main() {
 	if err := flags.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
+	if flags.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "worker: unexpected argument %q (the settings are environment variables; -check is the only flag)\n", flags.Arg(0))
+		os.Exit(2)
+	}
 	var err error
 	if *checkOnly {
 		err = check(ctx, os.Getenv, os.Stdout)
