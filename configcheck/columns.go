@@ -109,16 +109,20 @@ func (r *Report) checkOptions(f *forms.Form, c forms.Column, a crm.Attribute, de
 }
 
 // checkAlternateKey makes sure the form's alternate_key is a key the org
-// defines: an upsert by a key it lacks is refused.
+// defines, and can use: an upsert by a key it lacks, or whose index is not
+// built yet, is refused.
 func (r *Report) checkAlternateKey(f *forms.Form, def *crm.TableDefinition) {
-	for _, k := range def.Keys {
-		if len(k) == 1 && k[0] == f.AlternateKey {
-			return
-		}
-	}
 	var keys []string
 	for _, k := range def.Keys {
-		keys = append(keys, strings.Join(k, "+"))
+		if len(k.Columns) == 1 && k.Columns[0] == f.AlternateKey {
+			if k.Status == "Active" || k.Status == "" {
+				return
+			}
+			r.Findings = append(r.Findings, Finding{Severity: Problem, Form: f.ID, Path: "forms." + f.ID + ".alternate_key",
+				Message: fmt.Sprintf("the alternate key on %s of table %s is %s, not Active: Dataverse refuses upserts by it until its index is built", f.AlternateKey, def.LogicalName, k.Status)})
+			return
+		}
+		keys = append(keys, strings.Join(k.Columns, "+"))
 	}
 	r.Findings = append(r.Findings, Finding{Severity: Problem, Form: f.ID, Path: "forms." + f.ID + ".alternate_key",
 		Message: fmt.Sprintf("table %s has no alternate key on %s (its keys: %s); define it in the org or remove alternate_key", def.LogicalName, f.AlternateKey, orNone(keys))})

@@ -135,3 +135,30 @@ func TestValueList(t *testing.T) {
 		}
 	}
 }
+
+// An alternate key whose index Dataverse has not built (or failed to)
+// cannot be upserted by; definitions say so in EntityKeyIndexStatus.
+func TestAlternateKeyNotActive(t *testing.T) {
+	f := forms.Demo()
+	f.AlternateKey, f.OnMatch = "emailaddress1", forms.OnMatchOverwrite
+	if err := f.Prepare(forms.NewValidator()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		keys []crm.Key
+		want string
+	}{
+		{[]crm.Key{{Columns: []string{"emailaddress1"}, Status: "Active"}}, ""},
+		{[]crm.Key{{Columns: []string{"emailaddress1"}, Status: "Pending"}}, "the alternate key on emailaddress1 of table lead is Pending, not Active"},
+		{[]crm.Key{{Columns: []string{"emailaddress1", "companyname"}, Status: "Active"}}, "table lead has no alternate key on emailaddress1 (its keys: emailaddress1+companyname)"},
+	} {
+		r := &Report{}
+		r.checkAlternateKey(f, &crm.TableDefinition{LogicalName: "lead", Keys: tt.keys})
+		switch {
+		case tt.want == "" && len(r.Findings) != 0:
+			t.Errorf("keys %+v: got %s, want nothing", tt.keys, r)
+		case tt.want != "" && (len(r.Findings) != 1 || !strings.Contains(r.Findings[0].Message, tt.want) || r.Findings[0].Path != "forms.demo.alternate_key"):
+			t.Errorf("keys %+v: got %s, want forms.demo.alternate_key: %s", tt.keys, r, tt.want)
+		}
+	}
+}

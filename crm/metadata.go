@@ -51,7 +51,16 @@ type TableDefinition struct {
 	LogicalName   string
 	EntitySetName string
 	Attributes    map[string]Attribute // by logical name
-	Keys          [][]string           // each alternate key's columns
+	Keys          []Key                // the alternate keys
+}
+
+// Key is an alternate key of a table.
+type Key struct {
+	Columns []string
+	// Status is the EntityKeyIndexStatus: Active once Dataverse has built
+	// the key's index; Pending, InProgress or Failed before (or instead),
+	// when the key cannot be used yet.
+	Status string
 }
 
 // logicalName is the shape of a table's or column's logical name; anything
@@ -182,13 +191,16 @@ func (c *Client) TableDefinition(ctx context.Context, logical string) (*TableDef
 		update(a.LogicalName, func(at *Attribute) { at.Targets = a.Targets })
 	}
 	var keys struct {
-		Value []struct{ KeyAttributes []string } `json:"value"`
+		Value []struct {
+			KeyAttributes        []string
+			EntityKeyIndexStatus string
+		} `json:"value"`
 	}
-	if err := get(base+"/Keys", "$select=KeyAttributes", &keys); err != nil {
+	if err := get(base+"/Keys", "$select=KeyAttributes,EntityKeyIndexStatus", &keys); err != nil {
 		return nil, wrap(err)
 	}
 	for _, k := range keys.Value {
-		def.Keys = append(def.Keys, k.KeyAttributes)
+		def.Keys = append(def.Keys, Key{Columns: k.KeyAttributes, Status: k.EntityKeyIndexStatus})
 	}
 	return def, nil
 }

@@ -49,8 +49,8 @@ func TestTableDefinitionReadsTheLeadsColumns(t *testing.T) {
 	if a := attr("donotbulkemail"); a.Type != "Boolean" {
 		t.Errorf("donotbulkemail = %+v, want Boolean", a)
 	}
-	if len(def.Keys) != 1 || !slices.Equal(def.Keys[0], []string{"emailaddress1"}) {
-		t.Errorf("keys = %v, want [[emailaddress1]]", def.Keys)
+	if len(def.Keys) != 1 || !slices.Equal(def.Keys[0].Columns, []string{"emailaddress1"}) || def.Keys[0].Status != "Active" {
+		t.Errorf("keys = %+v, want one Active key of emailaddress1", def.Keys)
 	}
 }
 
