@@ -14,19 +14,47 @@ import (
 // kindTypes are the AttributeTypes each kind of value can be written to.
 // A kind without an entry (one a newer forms package adds) is checked for
 // the column's existence and writability only; give it a row here.
-var kindTypes = map[forms.ColumnKind][]string{
+var kindTypes = map[string][]string{
 	forms.KindText: {"String", "Memo"},
 	// A choice's whole number also fits a whole-number column; only a
 	// choice column has option values to compare.
-	forms.KindChoice: {"Picklist", "State", "Status", "Integer", "BigInt"},
-	forms.KindBool:   {"Boolean"},
-	forms.KindLookup: {"Lookup", "Customer", "Owner"},
+	forms.KindChoice:   {"Picklist", "State", "Status", "Integer", "BigInt"},
+	forms.KindChoices:  {"MultiSelectPicklist"},
+	forms.KindBool:     {"Boolean"},
+	forms.KindNumber:   {"Integer", "BigInt", "Decimal", "Double", "Money"},
+	forms.KindDecimal:  {"Decimal", "Double", "Money"},
+	forms.KindMoney:    {"Money"},
+	forms.KindDate:     {"DateTime"},
+	forms.KindDateTime: {"DateTime"},
+	forms.KindLookup:   {"Lookup", "Customer", "Owner"},
+}
+
+// attribute finds the column a form writes: by its logical name, or, for
+// a lookup bound through a navigation property of its own
+// (customerid_account, objectid_lead), by the lookup's name before the
+// target's.
+func attribute(c forms.ColumnUse, def *crm.TableDefinition) (crm.Attribute, bool) {
+	if a, ok := def.Attributes[c.Column]; ok {
+		return a, true
+	}
+	if c.Kind != forms.KindLookup {
+		return crm.Attribute{}, false
+	}
+	for i := range len(c.Column) {
+		if c.Column[i] != '_' {
+			continue
+		}
+		if a, ok := def.Attributes[c.Column[:i]]; ok && len(a.Targets) > 0 {
+			return a, true
+		}
+	}
+	return crm.Attribute{}, false
 }
 
 // checkColumn compares what form f writes into column c with the column's
 // definition on table def.
-func (r *Report) checkColumn(f *forms.Form, c forms.Column, def *crm.TableDefinition) {
-	a, ok := def.Attributes[c.Column]
+func (r *Report) checkColumn(f *forms.Form, c forms.ColumnUse, def *crm.TableDefinition, org orgTables) {
+	a, ok := attribute(c, def)
 	if !ok {
 		var names []string
 		for n, at := range def.Attributes {
@@ -37,21 +65,21 @@ func (r *Report) checkColumn(f *forms.Form, c forms.Column, def *crm.TableDefini
 		r.add(Problem, f, c, fmt.Sprintf("column %q does not exist on table %s%s", c.Column, def.LogicalName, didYouMean(c.Column, names)))
 		return
 	}
-	// A submission may create a row or, when it matches an open lead,
-	// update one; with create_new it only ever creates.
-	updates := f.OnMatch != forms.OnMatchCreateNew
+	// A lead form's submission may create a lead or, when it matches an
+	// open one, update it (not with create_new); other rows are created.
+	updates := f.IsLead() && c.Table == forms.TableLead && f.OnMatch != forms.OnMatchCreateNew
 	switch {
 	case !a.ValidForCreate && !(a.ValidForUpdate && updates):
 		r.add(Problem, f, c, fmt.Sprintf("column %s of %s cannot be written (the platform sets it); map the field to another column", c.Column, def.LogicalName))
 		return
 	case !a.ValidForCreate:
-		r.add(Problem, f, c, fmt.Sprintf("column %s of %s cannot be set on a new row, only changed later: every new lead of this form would be refused", c.Column, def.LogicalName))
+		r.add(Problem, f, c, fmt.Sprintf("column %s of %s cannot be set on a new row, only changed later: every new row of this form would be refused", c.Column, def.LogicalName))
 		return
 	case !a.ValidForUpdate && updates:
 		r.add(Problem, f, c, fmt.Sprintf("column %s of %s cannot be changed once a row exists: a submission matching an open lead (on_match: %s) would be refused", c.Column, def.LogicalName, f.OnMatch))
 		return
 	}
-	if types, known := kindTypes[c.Kind]; known && !slices.Contains(types, a.Type) {
+	if types, known := kindTypes[c.Kind]; known && !slices.Contains(types, typeWord(a)) {
 		r.add(Problem, f, c, fmt.Sprintf("column %s of %s is of type %s; the form writes %s into it (%s fits %s)",
 			c.Column, def.LogicalName, typeWord(a), kindWord(c.Kind), kindWord(c.Kind), strings.Join(types, ", ")))
 		return
@@ -59,18 +87,22 @@ func (r *Report) checkColumn(f *forms.Form, c forms.Column, def *crm.TableDefini
 	switch c.Kind {
 	case forms.KindText:
 		r.checkLength(f, c, a, def)
-	case forms.KindChoice:
+	case forms.KindChoice, forms.KindChoices:
 		r.checkOptions(f, c, a, def)
 	case forms.KindLookup:
-		if c.Target != "" && !slices.Contains(a.Targets, c.Target) {
-			r.add(Problem, f, c, fmt.Sprintf("lookup %s of %s points at %s; the form binds a %s", c.Column, def.LogicalName, orNone(a.Targets), c.Target))
+		target := c.Target
+		if l, ok := org.bySet[target]; ok {
+			target = l // a form names the entity set; definitions the table
+		}
+		if target != "" && !slices.Contains(a.Targets, target) {
+			r.add(Problem, f, c, fmt.Sprintf("lookup %s of %s points at %s; the form binds a row of %s", c.Column, def.LogicalName, orNone(a.Targets), target))
 		}
 	}
 }
 
 // checkLength compares the longest text the form lets through with the
 // column's MaxLength, which an org's admins may have lowered.
-func (r *Report) checkLength(f *forms.Form, c forms.Column, a crm.Attribute, def *crm.TableDefinition) {
+func (r *Report) checkLength(f *forms.Form, c forms.ColumnUse, a crm.Attribute, def *crm.TableDefinition) {
 	switch {
 	case a.MaxLength <= 0:
 	case c.MaxLength > a.MaxLength:
@@ -82,7 +114,7 @@ func (r *Report) checkLength(f *forms.Form, c forms.Column, a crm.Attribute, def
 	}
 }
 
-func lengthFix(c forms.Column, a crm.Attribute) string {
+func lengthFix(c forms.ColumnUse, a crm.Attribute) string {
 	if c.Field == "" {
 		return "this org's column is shorter than Dataverse's standard length"
 	}
@@ -91,18 +123,17 @@ func lengthFix(c forms.Column, a crm.Attribute) string {
 
 // checkOptions looks for each value the form may send among the column's
 // choice values.
-func (r *Report) checkOptions(f *forms.Form, c forms.Column, a crm.Attribute, def *crm.TableDefinition) {
+func (r *Report) checkOptions(f *forms.Form, c forms.ColumnUse, a crm.Attribute, def *crm.TableDefinition) {
 	if a.Type != "Picklist" && a.Type != "State" && a.Type != "Status" && !a.MultiSelect() {
 		return // a whole-number column: any number within its range
 	}
 	for _, v := range c.Options {
-		n, err := strconv.Atoi(v)
-		if err == nil && slices.Contains(a.Options, n) {
+		if slices.Contains(a.Options, v) {
 			continue
 		}
-		what := fmt.Sprintf("option value %s", v)
+		what := fmt.Sprintf("option value %d", v)
 		if c.Field == "" {
-			what = "value " + v
+			what = fmt.Sprintf("value %d", v)
 		}
 		r.add(Problem, f, c, fmt.Sprintf("%s is not a choice of column %s of %s (its values: %s)", what, c.Column, def.LogicalName, valueList(a.Options)))
 	}
@@ -135,18 +166,26 @@ func typeWord(a crm.Attribute) string {
 	return a.Type
 }
 
-func kindWord(k forms.ColumnKind) string {
+func kindWord(k string) string {
 	switch k {
 	case forms.KindText:
 		return "text"
 	case forms.KindChoice:
 		return "a choice's number"
+	case forms.KindChoices:
+		return "several choices"
 	case forms.KindBool:
 		return "yes/no"
+	case forms.KindNumber, forms.KindDecimal:
+		return "a number"
+	case forms.KindMoney:
+		return "an amount"
+	case forms.KindDate, forms.KindDateTime:
+		return "a date"
 	case forms.KindLookup:
 		return "a reference to a row"
 	}
-	return string(k)
+	return k
 }
 
 func orNone(s []string) string {

@@ -128,7 +128,7 @@ func LoadFailed(err error) *Report {
 // Definitions reads the org's table definitions; *crm.Client has these.
 type Definitions interface {
 	TableDefinition(ctx context.Context, logical string) (*crm.TableDefinition, error)
-	TableNames(ctx context.Context) ([]string, error)
+	Tables(ctx context.Context) ([]crm.Table, error)
 }
 
 // Input is what Check looks at.
@@ -158,7 +158,7 @@ func Check(ctx context.Context, in Input) *Report {
 	}
 	r.checkSecrets(in)
 	if in.Tables != nil {
-		columns := map[string][]forms.Column{}
+		columns := map[string][]forms.ColumnUse{}
 		for id, f := range in.Forms {
 			columns[id] = f.Columns()
 		}
@@ -199,10 +199,19 @@ func (r *Report) checkSecrets(in Input) {
 
 // checkColumns reads the definition of every table the forms write and
 // compares each form's columns (by form id) with it.
-func (r *Report) checkColumns(ctx context.Context, in Input, columns map[string][]forms.Column) {
+func (r *Report) checkColumns(ctx context.Context, in Input, columns map[string][]forms.ColumnUse) {
+	tables, err := in.Tables.Tables(ctx)
+	if err != nil {
+		r.Unchecked = fmt.Sprintf("could not read the table definitions of %s: %v", orOrg(in.Org), err)
+		return
+	}
+	org := orgTables{bySet: map[string]string{}}
+	for _, t := range tables {
+		org.names = append(org.names, t.LogicalName)
+		org.bySet[t.EntitySetName] = t.LogicalName
+	}
 	defs := map[string]*crm.TableDefinition{}
 	missing := map[string]bool{}
-	var tableNames []string
 	for _, id := range in.Forms.IDs() {
 		for _, c := range columns[id] {
 			if defs[c.Table] != nil || missing[c.Table] {
@@ -212,9 +221,6 @@ func (r *Report) checkColumns(ctx context.Context, in Input, columns map[string]
 			switch {
 			case errors.Is(err, crm.ErrTableNotFound):
 				missing[c.Table] = true
-				if tableNames == nil {
-					tableNames, _ = in.Tables.TableNames(ctx)
-				}
 			case err != nil:
 				r.Unchecked = fmt.Sprintf("could not read the table definitions of %s: %v", orOrg(in.Org), err)
 				return
@@ -231,23 +237,29 @@ func (r *Report) checkColumns(ctx context.Context, in Input, columns map[string]
 			if missing[c.Table] {
 				if !reported[c.Table] {
 					reported[c.Table] = true
-					r.add(Problem, f, c, fmt.Sprintf("table %q does not exist in the org%s", c.Table, didYouMean(c.Table, tableNames)))
+					r.add(Problem, f, c, fmt.Sprintf("table %q does not exist in the org%s", c.Table, didYouMean(c.Table, org.names)))
 				}
 				continue
 			}
 			checked++
-			r.checkColumn(f, c, defs[c.Table])
+			r.checkColumn(f, c, defs[c.Table], org)
 		}
-		if f.AlternateKey != "" && defs[forms.LeadTable] != nil {
-			r.checkAlternateKey(f, defs[forms.LeadTable])
+		if f.AlternateKey != "" && defs[forms.TableLead] != nil {
+			r.checkAlternateKey(f, defs[forms.TableLead])
 		}
 	}
-	tables := make([]string, 0, len(defs))
+	var read []string
 	for t := range defs {
-		tables = append(tables, t)
+		read = append(read, t)
 	}
 	r.Checked = append(r.Checked, fmt.Sprintf("%d column(s) of %d form(s) against the table definitions of %s (%s)",
-		checked, len(in.Forms), orOrg(in.Org), strings.Join(sorted(tables), ", ")))
+		checked, len(in.Forms), orOrg(in.Org), strings.Join(sorted(read), ", ")))
+}
+
+// orgTables are the org's tables: logical names, and by entity set.
+type orgTables struct {
+	names []string
+	bySet map[string]string
 }
 
 func orOrg(org string) string {
@@ -257,16 +269,35 @@ func orOrg(org string) string {
 	return org
 }
 
-// add records a finding about column c of form f.
-func (r *Report) add(s Severity, f *forms.Form, c forms.Column, msg string) {
-	path := "forms." + f.ID
-	switch {
-	case c.Field != "" && c.Setting != "":
-		path += "." + c.Setting
-	case c.Field != "":
-		path += ".fields." + c.Field
-	default:
-		path += "." + c.Setting
+// add records a finding about column c of form f, at the YAML path of
+// the field or setting that writes it.
+func (r *Report) add(s Severity, f *forms.Form, c forms.ColumnUse, msg string) {
+	path := "forms." + f.ID + "." + setting(f, c)
+	if c.Field != "" {
+		path = "forms." + f.ID + ".fields." + c.Field
 	}
 	r.Findings = append(r.Findings, Finding{Severity: s, Form: f.ID, Field: c.Field, Path: path, Message: msg})
+}
+
+// setting is the form's setting that writes a column no field does.
+func setting(f *forms.Form, c forms.ColumnUse) string {
+	switch {
+	case c.Table == "annotation":
+		return "note"
+	case c.Table == "account" && f.Account != nil:
+		return "account.create"
+	case c.Column == "subject":
+		return "subject"
+	case c.Column == "leadsourcecode":
+		return "lead_source"
+	case c.Column == "parentcontactid":
+		return "contact"
+	case c.Column == "ownerid":
+		return "owner"
+	case f.Campaign != nil && c.Column == f.Campaign.Column:
+		return "campaign"
+	case f.Account != nil && c.Column == f.Account.Column:
+		return "account"
+	}
+	return c.Column
 }

@@ -98,6 +98,87 @@ func TestACorrectConfigurationPasses(t *testing.T) {
 	}
 }
 
+// mappedForms write what forms map beyond a lead's own columns: owners,
+// a campaign, an account, a note, choices, money, a lookup by key, a
+// custom table (the e2e mapping test's configuration).
+const mappedForms = `
+forms:
+  routed:
+    owner:
+      rules:
+        - when: {country: [Germany, Austria]}
+          team: Sales EMEA
+        - when: {country: United Kingdom}
+          round_robin: [alex.morgan@contoso.example, priya.shah@contoso.example]
+      default: {team: Sales Americas}
+    campaign: {from: utm_campaign}
+    account: {match: [company, email_domain], create: true}
+    note: {from: message, subject: Website message}
+    fields:
+      email:     {column: emailaddress1, rules: "required,email"}
+      last_name: {column: lastname, rules: required}
+      company:   {column: companyname}
+      country:   {column: address1_country}
+      message:   {type: textarea, column: description, rules: "max=10000"}
+      product:
+        type: select
+        column: new_productinterest
+        options: {Software: 100000000, Hardware: 100000001, Services: 100000002}
+      interests: {column: new_interests, kind: choices, options: {Newsletter: 100000000, Events: 100000001, Webinars: 100000002}}
+      budget:    {column: new_budget, kind: money}
+      employees: {column: new_employees, kind: number}
+      consented: {column: new_consentdate, kind: date}
+  partner:
+    fields:
+      email:      {column: emailaddress1, rules: "required,email"}
+      last_name:  {column: lastname, rules: required}
+      partner_no: {column: parentaccountid, lookup: {table: accounts, key: accountnumber}, rules: required}
+  enquiry:
+    table: new_enquiry
+    owner: {default: {team: Sales EMEA}}
+    note: {from: submission}
+    fields:
+      name:  {column: new_name, rules: "required,max=100"}
+      email: {column: new_email, role: email, rules: "required,email,max=100"}
+      topic: {type: select, column: new_topic, options: {Sales: 100000000, Support: 100000001}}
+`
+
+func TestMappedFormsPass(t *testing.T) {
+	t.Parallel()
+	emu := testenv.StartEmulator(t)
+	r := check(t, emu, mappedForms, nil)
+	if !r.OK() || len(r.Findings) != 0 {
+		t.Errorf("the mapped forms: got\n%s\nwant no finding", r)
+	}
+	if !strings.Contains(strings.Join(r.Checked, "\n"), "(account, annotation, lead, new_enquiry)") {
+		t.Errorf("checked: got %q, want the tables account, annotation, lead and new_enquiry", r.Checked)
+	}
+}
+
+// The same forms with a mistake of each mapped kind.
+func TestMappedFormsFindings(t *testing.T) {
+	t.Parallel()
+	emu := testenv.StartEmulator(t)
+	bad := strings.NewReplacer(
+		"Webinars: 100000002", "Webinars: 100000009",
+		"{column: new_budget, kind: money}", "{column: new_budget, kind: date}",
+		"{column: new_employees, kind: number}", "{column: new_employes, kind: number}",
+		"table: new_enquiry", "table: new_enquiries",
+		"column: parentaccountid, lookup: {table: accounts", "column: parentcontactid, lookup: {table: accounts",
+	).Replace(mappedForms)
+	r := check(t, emu, bad, nil)
+	wantFinding(t, r, configcheck.Problem, "forms.routed.fields.interests", "option value 100000009 is not a choice of column new_interests", "100000000–100000003")
+	wantFinding(t, r, configcheck.Problem, "forms.routed.fields.budget", "column new_budget of lead is of type Money; the form writes a date")
+	wantFinding(t, r, configcheck.Problem, "forms.routed.fields.employees", `column "new_employes" does not exist on table lead (did you mean new_employees?)`)
+	wantFinding(t, r, configcheck.Problem, "forms.enquiry.fields.name", `table "new_enquiries" does not exist in the org (did you mean new_enquiry?)`)
+	wantFinding(t, r, configcheck.Problem, "forms.partner.fields.partner_no", "lookup parentcontactid of lead points at contact; the form binds a row of account")
+	// The note of a form on a missing table binds a row of it too.
+	wantFinding(t, r, configcheck.Problem, "forms.enquiry.note", "lookup objectid_new_enquiries of annotation points at lead, contact, account, new_enquiry")
+	if r.Problems() != 6 {
+		t.Errorf("got\n%s\nwant 6 problems", r)
+	}
+}
+
 func TestBuiltInDemoFormPasses(t *testing.T) {
 	t.Parallel()
 	emu := testenv.StartEmulator(t)

@@ -35,18 +35,32 @@ func TestLookupTargetMismatch(t *testing.T) {
 	if err := f.Prepare(forms.NewValidator()); err != nil {
 		t.Fatal(err)
 	}
+	tables, err := c.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org := orgTables{bySet: map[string]string{}}
+	for _, tb := range tables {
+		org.bySet[tb.EntitySetName] = tb.LogicalName
+	}
 	r := &Report{}
-	r.checkColumn(f, forms.Column{Table: "lead", Column: "parentaccountid", Kind: forms.KindLookup, Setting: "account", Target: "contact"}, def)
-	r.checkColumn(f, forms.Column{Table: "lead", Column: "parentcontactid", Kind: forms.KindLookup, Setting: "contact", Target: "contact"}, def)
-	r.checkColumn(f, forms.Column{Table: "lead", Column: "campaignid", Kind: forms.KindText, Field: "campaign"}, def)
-	if len(r.Findings) != 2 {
-		t.Fatalf("got\n%s\nwant two problems", r)
+	r.checkColumn(f, forms.ColumnUse{Table: "lead", Column: "parentaccountid", Kind: forms.KindLookup, Field: "partner", Target: "contacts"}, def, org)
+	r.checkColumn(f, forms.ColumnUse{Table: "lead", Column: "parentcontactid", Kind: forms.KindLookup, Target: "contacts"}, def, org)
+	r.checkColumn(f, forms.ColumnUse{Table: "lead", Column: "customerid_account", Kind: forms.KindLookup, Field: "customer", Target: "accounts"}, def, org)
+	r.checkColumn(f, forms.ColumnUse{Table: "lead", Column: "ownerid", Kind: forms.KindLookup, Target: "campaigns"}, def, org)
+	r.checkColumn(f, forms.ColumnUse{Table: "lead", Column: "campaignid", Kind: forms.KindText, Field: "campaign"}, def, org)
+	want := []string{
+		"problem: forms.demo.fields.partner: lookup parentaccountid of lead points at account; the form binds a row of contact",
+		"problem: forms.demo.owner: lookup ownerid of lead points at systemuser, team; the form binds a row of campaign",
+		"problem: forms.demo.fields.campaign: column campaignid of lead is of type Lookup",
 	}
-	if got := r.Findings[0]; got.Path != "forms.demo.account" || !strings.Contains(got.Message, "lookup parentaccountid of lead points at account; the form binds a contact") {
-		t.Errorf("got %s", got)
+	if len(r.Findings) != len(want) {
+		t.Errorf("got\n%s\nwant %d problems", r, len(want))
 	}
-	if got := r.Findings[1]; got.Path != "forms.demo.fields.campaign" || !strings.Contains(got.Message, "type Lookup") {
-		t.Errorf("got %s", got)
+	for i := range min(len(want), len(r.Findings)) {
+		if got := r.Findings[i].String(); !strings.HasPrefix(got, want[i]) {
+			t.Errorf("finding %d:\ngot  %s\nwant %s…", i, got, want[i])
+		}
 	}
 }
 
@@ -74,19 +88,21 @@ func TestOtherTables(t *testing.T) {
 		}
 	}
 	r := &Report{}
-	r.checkColumns(ctx, Input{Forms: forms.Set{"demo": a, "enquiry": b}, Tables: c}, map[string][]forms.Column{
+	r.checkColumns(ctx, Input{Forms: forms.Set{"demo": a, "enquiry": b}, Tables: c}, map[string][]forms.ColumnUse{
 		"demo": {
 			{Table: "new_enquiri", Column: "new_email", Kind: forms.KindText, Field: "email", MaxLength: 100},
 			{Table: "new_enquiri", Column: "new_name", Kind: forms.KindText, Field: "name", MaxLength: 100},
+			{Table: "annotation", Column: "objectid_new_enquiri", Kind: forms.KindLookup, Target: "new_enquiris"},
 		},
 		"enquiry": {
 			{Table: "new_enquiry", Column: "new_emial", Kind: forms.KindText, Field: "email", MaxLength: 100},
 			{Table: "new_enquiry", Column: "new_message", Kind: forms.KindText, Field: "message", MaxLength: 5000},
-			{Table: "new_enquiry", Column: "new_topic", Kind: forms.KindChoice, Field: "topic", Options: []string{"100000001", "7"}},
+			{Table: "new_enquiry", Column: "new_topic", Kind: forms.KindChoice, Field: "topic", Options: []int{7, 100000001}},
 		},
 	})
 	want := []string{
 		`problem: forms.demo.fields.email: table "new_enquiri" does not exist in the org (did you mean new_enquiry?)`,
+		"problem: forms.demo.note: lookup objectid_new_enquiri of annotation points at lead, contact, account, new_enquiry; the form binds a row of new_enquiris",
 		`problem: forms.enquiry.fields.email: column "new_emial" does not exist on table new_enquiry (did you mean new_email?)`,
 		"problem: forms.enquiry.fields.message: max length 5000 is above the 4000 characters column new_message of new_enquiry holds",
 		"problem: forms.enquiry.fields.topic: option value 7 is not a choice of column new_topic of new_enquiry (its values: 100000000–100000002)",

@@ -216,23 +216,28 @@ func metaQuery(q string) string {
 	return strings.Join(parts, "&")
 }
 
-// TableNames lists the logical names of the org's tables, sorted: for a
-// suggestion when a configured table does not exist.
-func (c *Client) TableNames(ctx context.Context) ([]string, error) {
-	resp, err := c.do(ctx, request{method: http.MethodGet, path: "EntityDefinitions", query: metaQuery("$select=LogicalName")})
+// Table names a table two ways: its logical name (lead), which table
+// definitions and lookups' Targets use, and its entity set (leads), which
+// URLs and @odata.bind use.
+type Table struct {
+	LogicalName   string
+	EntitySetName string
+}
+
+// Tables lists the org's tables, sorted by logical name: to turn an entity
+// set into its table, and for a suggestion when a configured table does
+// not exist.
+func (c *Client) Tables(ctx context.Context) ([]Table, error) {
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: "EntityDefinitions", query: metaQuery("$select=LogicalName,EntitySetName")})
 	if err != nil {
-		return nil, fmt.Errorf("crm: table names: %w", err)
+		return nil, fmt.Errorf("crm: tables: %w", err)
 	}
 	var list struct {
-		Value []struct{ LogicalName string } `json:"value"`
+		Value []Table `json:"value"`
 	}
 	if err := json.Unmarshal(resp.body, &list); err != nil {
-		return nil, fmt.Errorf("crm: table names: decode: %w", err)
+		return nil, fmt.Errorf("crm: tables: decode: %w", err)
 	}
-	names := make([]string, 0, len(list.Value))
-	for _, t := range list.Value {
-		names = append(names, t.LogicalName)
-	}
-	sort.Strings(names)
-	return names, nil
+	sort.Slice(list.Value, func(i, j int) bool { return list.Value[i].LogicalName < list.Value[j].LogicalName })
+	return list.Value, nil
 }

@@ -54,7 +54,7 @@ func TestTableDefinitionReadsTheLeadsColumns(t *testing.T) {
 	}
 }
 
-func TestTableDefinitionOfAMissingTable(t *testing.T) {
+func TestTableDefinitionOfAMissingTableAndTables(t *testing.T) {
 	t.Parallel()
 	emu := testenv.StartEmulator(t)
 	c := newClient(t, emu.Server, nil)
@@ -65,12 +65,19 @@ func TestTableDefinitionOfAMissingTable(t *testing.T) {
 	if _, err := c.TableDefinition(ctx, "lead')/x"); err == nil || errors.Is(err, ErrTableNotFound) {
 		t.Errorf("TableDefinition of a name that is no logical name: got %v, want a refusal before any request", err)
 	}
-	names, err := c.TableNames(ctx)
+	tables, err := c.Tables(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(names, "new_enquiry") || !slices.Contains(names, "lead") || !slices.IsSorted(names) {
-		t.Errorf("TableNames = %v, want sorted, with lead and new_enquiry", names)
+	sets := map[string]string{}
+	for i, tb := range tables {
+		sets[tb.LogicalName] = tb.EntitySetName
+		if i > 0 && tables[i-1].LogicalName >= tb.LogicalName {
+			t.Errorf("Tables not sorted: %s before %s", tables[i-1].LogicalName, tb.LogicalName)
+		}
+	}
+	if sets["lead"] != "leads" || sets["new_enquiry"] != "new_enquiries" || sets["systemuser"] != "systemusers" {
+		t.Errorf("Tables = %+v, want lead/leads, new_enquiry/new_enquiries, systemuser/systemusers among them", tables)
 	}
 }
 
