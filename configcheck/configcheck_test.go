@@ -179,6 +179,25 @@ func TestMappedFormsFindings(t *testing.T) {
 	}
 }
 
+// A consent: block without a consent field adds a checkbox writing its
+// columns: they are yes/no columns, and pass.
+func TestAddedConsentCheckboxPasses(t *testing.T) {
+	t.Parallel()
+	emu := testenv.StartEmulator(t)
+	r := check(t, emu, `
+forms:
+  f:
+    consent:
+      text: Send me product news
+      columns: [donotbulkemail, msdyn_gdproptout]
+    fields:
+      email: {column: emailaddress1, rules: "required,email"}
+`, nil)
+	if !r.OK() || len(r.Findings) != 0 {
+		t.Errorf("got\n%s\nwant no finding", r)
+	}
+}
+
 func TestBuiltInDemoFormPasses(t *testing.T) {
 	t.Parallel()
 	emu := testenv.StartEmulator(t)

@@ -43,3 +43,26 @@ func TestColumnsMaxLengthIsTheFormsOwnLimit(t *testing.T) {
 		t.Errorf("found %d of the %d text columns in %+v", seen, len(want), f.Columns())
 	}
 }
+
+// The checkbox a consent: block adds (the form having no consent field)
+// writes yes/no into its columns, and Columns says so.
+func TestColumnsOfAnAddedConsentCheckbox(t *testing.T) {
+	f := prepared(t, forms.NewValidator(), &forms.Form{
+		ID:      "t",
+		Consent: &forms.Consent{Text: forms.Text{"en": "News please"}, Columns: []string{"donotbulkemail", "msdyn_gdproptout"}},
+		Fields:  []forms.Field{{Name: "email", Column: "emailaddress1"}},
+	})
+	n := 0
+	for _, c := range f.Columns() {
+		if c.Field != "consent" {
+			continue
+		}
+		n++
+		if c.Kind != forms.KindBool {
+			t.Errorf("consent writes %s as %q, want bool", c.Column, c.Kind)
+		}
+	}
+	if n != 2 {
+		t.Errorf("consent writes %d columns, want 2 (donotbulkemail, msdyn_gdproptout)", n)
+	}
+}

@@ -573,7 +573,12 @@ func (f *Form) Columns() []ColumnUse {
 		}
 		u := ColumnUse{Table: t, Column: fd.Column, Kind: fd.Kind, Field: fd.Name}
 		if u.Kind == "" {
+			// A consent checkbox that prepareConsent added after the
+			// kinds were settled has none: it writes yes/no.
 			u.Kind = KindText
+			if fd.Type == "bool" {
+				u.Kind = KindBool
+			}
 		}
 		if u.Kind == KindText {
 			u.MaxLength = fd.writtenMax()
