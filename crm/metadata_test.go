@@ -94,3 +94,24 @@ func TestTableDefinitionIsPaced(t *testing.T) {
 		t.Errorf("stats = %+v, want some 429s waited out, no early retries", s)
 	}
 }
+
+// A table's definition costs eight requests (the table, its columns, five
+// casts, its keys): the configuration check's cost per table, paid at
+// every worker start.
+func TestTableDefinitionRequests(t *testing.T) {
+	t.Parallel()
+	emu := testenv.StartEmulator(t)
+	c := newClient(t, emu.Server, nil)
+	ctx := testContext(t)
+	if _, err := c.WhoAmI(ctx); err != nil { // the token, fetched once
+		t.Fatal(err)
+	}
+	before := emu.Stats()
+	if _, err := c.TableDefinition(ctx, "lead"); err != nil {
+		t.Fatal(err)
+	}
+	after := emu.Stats()
+	if n := after.RequestsTotal - before.RequestsTotal; n != 8 || after.ResponsesByStatus["200"]-before.ResponsesByStatus["200"] != 8 {
+		t.Errorf("TableDefinition(lead): %d requests (%d answered 200), want 8, all 200", n, after.ResponsesByStatus["200"]-before.ResponsesByStatus["200"])
+	}
+}
