@@ -123,7 +123,7 @@ type ColumnUse struct {
 	Table     string // logical name of the table written, e.g. lead, annotation
 	Column    string // column or navigation property
 	Kind      string // one of Kinds, or KindLookup
-	MaxLength int    // for text: the longest value written; 0 = not known
+	MaxLength int    // for text: the longest value written (see writtenMax); 0 = not known
 	Options   []int  // for choice and choices: the values written
 	Target    string // for a lookup: the entity set it points to (systemusers, teams, …)
 	Field     string // the form's field it comes from; "" for the form's settings (owner, campaign, …)
@@ -573,10 +573,15 @@ func (f *Form) Columns() []ColumnUse {
 		}
 		u := ColumnUse{Table: t, Column: fd.Column, Kind: fd.Kind, Field: fd.Name}
 		if u.Kind == "" {
+			// A consent checkbox that prepareConsent added after the
+			// kinds were settled has none: it writes yes/no.
 			u.Kind = KindText
+			if fd.Type == "bool" {
+				u.Kind = KindBool
+			}
 		}
 		if u.Kind == KindText {
-			u.MaxLength = fd.MaxLength
+			u.MaxLength = fd.writtenMax()
 		}
 		switch fd.Kind {
 		case KindChoice, KindChoices:
