@@ -34,7 +34,7 @@ func TestLoadFormsMappingExample(t *testing.T) {
 	f := set["talk-to-sales"]
 	o := f.Owner
 	if len(o.Rules) != 4 || o.Rules[0].Owner.Team != "Sales EMEA" || len(o.Rules[0].When["country"]) != 3 ||
-		o.Rules[1].Owner.User != "diego.alvarez@contoso.example" || o.Rules[1].When["size"][0] != "large" ||
+		o.Rules[1].Owner.User != "diego.alvarez@contoso.example" || o.Rules[1].When["size"][0] != "100000002" ||
 		len(o.Rules[2].RoundRobin) != 2 || o.Rules[2].When["product"][0] != "100000001" ||
 		o.Default == nil || o.Default.Owner.Team != "Sales Americas" {
 		t.Errorf("owner = %+v", o)
@@ -53,7 +53,7 @@ func TestLoadFormsMappingExample(t *testing.T) {
 		kinds[fd.Name] = fd.Kind
 	}
 	for name, want := range map[string]string{"product": forms.KindChoice, "interests": forms.KindChoices, "budget": forms.KindMoney,
-		"employees": forms.KindNumber, "start": forms.KindDate, "partner_no": forms.KindLookup, "size": forms.KindText} {
+		"employees": forms.KindNumber, "start": forms.KindDate, "partner_no": forms.KindLookup, "size": forms.KindChoice} {
 		if kinds[name] != want {
 			t.Errorf("field %s: kind %q, want %q", name, kinds[name], want)
 		}

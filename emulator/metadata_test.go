@@ -141,8 +141,8 @@ func TestEntityDefinitions(t *testing.T) {
 		}
 		ent := h.get("EntityDefinitions(LogicalName='lead')?$select=LogicalName&$expand=" +
 			q("Attributes($select=LogicalName;$filter=AttributeType eq Microsoft.Dynamics.CRM.AttributeTypeCode'Picklist')"))
-		if got := len(ent["Attributes"].([]any)); got != 5 {
-			t.Errorf("expanded Picklist attributes: got %d, want 5 (leadsourcecode, leadqualitycode, preferredcontactmethodcode, industrycode, new_productinterest)", got)
+		if got := len(ent["Attributes"].([]any)); got != 6 {
+			t.Errorf("expanded Picklist attributes: got %d, want 6 (leadsourcecode, leadqualitycode, preferredcontactmethodcode, industrycode, new_productinterest, new_companysize)", got)
 		}
 	})
 
