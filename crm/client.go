@@ -136,7 +136,7 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 		case resp.status == http.StatusTooManyRequests && throttled < maxThrottleRetries:
 			throttled++
 			// The table only: a path can hold a key, and keys hold emails.
-			c.log.Debug("dataverse throttled; waiting", "method", r.method, "table", table(r.path), "retry_after", resp.header.Get("Retry-After"))
+			c.log.Debug("dataverse throttled; waiting", "method", r.method, "table", table(r.path), "retry_after", resp.header.Get("Retry-After"), "request_id", RequestIDFrom(ctx))
 			if c.pacer == nil {
 				// Nobody else holds the request back: resending before
 				// Retry-After only lengthens the wait Dataverse imposes.
@@ -196,6 +196,7 @@ func (c *Client) once(ctx context.Context, r request, payload []byte) (*response
 	if r.method == http.MethodGet {
 		req.Header.Set("If-None-Match", "null")
 	}
+	req.Header.Set("x-ms-client-request-id", ClientRequestID(RequestIDFrom(ctx)))
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	}
