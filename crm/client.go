@@ -8,6 +8,7 @@ package crm
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -27,15 +28,22 @@ type Row map[string]any
 
 // Config says where and as whom the client writes.
 type Config struct {
-	URL           string         // environment URL, e.g. https://contoso.crm.dynamics.com
-	TenantID      string         // Entra ID tenant
-	ClientID      string         // app registration id
-	ClientSecret  string         // app registration secret
-	AuthorityHost string         // https://login.microsoftonline.com, or the emulator
-	RootCAs       *x509.CertPool // nil = the system's
-	Timeout       time.Duration  // per HTTP request; default 30 s
-	Pacer         Pacer          // nil = unpaced: each call waits out its own 429s
-	Logger        *slog.Logger
+	URL      string // environment URL, e.g. https://contoso.crm.dynamics.com
+	TenantID string // Entra ID tenant
+	ClientID string // app registration id
+	// The app registration's credential, exactly one of: its secret; its
+	// certificates (the private key's own first) and RSA private key; or
+	// a file holding a federated token (workload identity), read again for
+	// every token request.
+	ClientSecret       string
+	Certificates       []*x509.Certificate
+	PrivateKey         crypto.PrivateKey
+	FederatedTokenFile string
+	AuthorityHost      string         // https://login.microsoftonline.com, or the emulator
+	RootCAs            *x509.CertPool // nil = the system's
+	Timeout            time.Duration  // per HTTP request; default 30 s
+	Pacer              Pacer          // nil = unpaced: each call waits out its own 429s
+	Logger             *slog.Logger
 }
 
 // Pacer decides when a request may be sent. Acquire blocks until then and

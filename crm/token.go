@@ -46,9 +46,9 @@ func newTokenSource(cfg Config, hc *http.Client) (*tokenSource, error) {
 		return nil, fmt.Errorf("crm: authority host %q must be https", cfg.AuthorityHost)
 	}
 	authority := host + "/" + cfg.TenantID
-	cred, err := confidential.NewCredFromSecret(cfg.ClientSecret)
+	cred, err := credential(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("crm: client secret: %w", err)
+		return nil, err
 	}
 	opts := []confidential.Option{confidential.WithHTTPClient(hc)}
 	if !microsoftHosts[strings.ToLower(au.Hostname())] {

@@ -69,15 +69,18 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		OnThrottle: func(until time.Time) { _ = crmHealth.Throttled(ctx, until) },
 	})
 	client, err := crm.New(crm.Config{
-		URL:           cfg.Dataverse.URL,
-		TenantID:      cfg.Dataverse.TenantID,
-		ClientID:      cfg.Dataverse.ClientID,
-		ClientSecret:  cfg.Dataverse.ClientSecret,
-		AuthorityHost: cfg.Dataverse.AuthorityHost,
-		RootCAs:       roots,
-		Timeout:       cfg.RequestTimeout,
-		Pacer:         limiter,
-		Logger:        log,
+		URL:                cfg.Dataverse.URL,
+		TenantID:           cfg.Dataverse.TenantID,
+		ClientID:           cfg.Dataverse.ClientID,
+		AuthorityHost:      cfg.Dataverse.AuthorityHost,
+		ClientSecret:       cfg.Dataverse.ClientSecret,
+		Certificates:       cfg.Dataverse.Certificates,
+		PrivateKey:         cfg.Dataverse.PrivateKey,
+		FederatedTokenFile: cfg.Dataverse.FederatedTokenFile,
+		RootCAs:            roots,
+		Timeout:            cfg.RequestTimeout,
+		Pacer:              limiter,
+		Logger:             log,
 	})
 	if err != nil {
 		return err
@@ -86,10 +89,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	// down now is the normal case retries exist for.
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	if who, err := client.WhoAmI(wctx); err != nil {
-		log.Warn("dataverse check failed; deliveries will be retried", "url", cfg.Dataverse.URL, "err", err)
+		log.Warn("dataverse check failed; deliveries will be retried", "url", cfg.Dataverse.URL, "credential", cfg.Dataverse.CredentialKind(), "err", err)
 		_ = crmHealth.Failed(ctx, delivery.Classify(err).Error)
 	} else {
-		log.Info("dataverse reachable", "url", cfg.Dataverse.URL, "user_id", who.UserID, "emulated", cfg.Dataverse.Emulated)
+		log.Info("dataverse reachable", "url", cfg.Dataverse.URL, "user_id", who.UserID, "emulated", cfg.Dataverse.Emulated, "credential", cfg.Dataverse.CredentialKind())
 		_ = crmHealth.OK(ctx)
 	}
 	cancel()
