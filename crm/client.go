@@ -8,7 +8,7 @@ package crm
 import (
 	"bytes"
 	"context"
-	"crypto"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -37,7 +37,7 @@ type Config struct {
 	// every token request.
 	ClientSecret       string
 	Certificates       []*x509.Certificate
-	PrivateKey         crypto.PrivateKey
+	PrivateKey         *rsa.PrivateKey // Entra ID takes RSA-signed assertions only
 	FederatedTokenFile string
 	AuthorityHost      string         // https://login.microsoftonline.com, or the emulator
 	RootCAs            *x509.CertPool // nil = the system's
