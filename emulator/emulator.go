@@ -312,6 +312,7 @@ type Server struct {
 
 	cfgMu sync.RWMutex
 	cfg   Config
+	creds identity.Credentials // cfg's certificates and federated credentials, parsed
 
 	store *store
 	// persister keeps the store in DataDir with Options.Persist; nil
@@ -361,6 +362,7 @@ func Start(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("emulator: Options.Config: %w", err)
 		}
 		s.cfg = c
+		s.creds, _ = c.credentials() // validate checked them
 	}
 	if opts.Persist && opts.DataDir == "" {
 		return nil, errors.New("emulator: Options.Persist needs Options.DataDir")
@@ -468,6 +470,7 @@ func (s *Server) UpdateConfig(patch []byte) error {
 		return err
 	}
 	s.cfg = next
+	s.creds, _ = next.credentials() // mergeConfig validated them
 	s.log.Info("emulator config updated", "config", string(mustJSON(next)))
 	return nil
 }
