@@ -38,6 +38,20 @@ func (d Dataverse) CredentialKind() string {
 	return CredentialSecret
 }
 
+// CredentialSource is the variable the worker's credential came from, for
+// messages that say what to fix when Entra ID refuses it.
+func (d Dataverse) CredentialSource() string {
+	switch {
+	case d.Emulated:
+		return "EMULATOR_CLIENT_SECRET"
+	case d.PrivateKey != nil:
+		return "AZURE_CLIENT_CERTIFICATE_PATH"
+	case d.FederatedTokenFile != "":
+		return "AZURE_FEDERATED_TOKEN_FILE"
+	}
+	return "AZURE_CLIENT_SECRET"
+}
+
 // loadCredential reads the app registration's credential into d: exactly
 // one of a client secret, a certificate (read and checked now: readable,
 // the password right, an RSA private key with its certificate, in date) or

@@ -39,11 +39,14 @@ type Config struct {
 	Certificates       []*x509.Certificate
 	PrivateKey         *rsa.PrivateKey // Entra ID takes RSA-signed assertions only
 	FederatedTokenFile string
-	AuthorityHost      string         // https://login.microsoftonline.com, or the emulator
-	RootCAs            *x509.CertPool // nil = the system's
-	Timeout            time.Duration  // per HTTP request; default 30 s
-	Pacer              Pacer          // nil = unpaced: each call waits out its own 429s
-	Logger             *slog.Logger
+	// CredentialSource names where the credential came from (for the
+	// worker, its environment variable), for sign-in errors.
+	CredentialSource string
+	AuthorityHost    string         // https://login.microsoftonline.com, or the emulator
+	RootCAs          *x509.CertPool // nil = the system's
+	Timeout          time.Duration  // per HTTP request; default 30 s
+	Pacer            Pacer          // nil = unpaced: each call waits out its own 429s
+	Logger           *slog.Logger
 }
 
 // Pacer decides when a request may be sent. Acquire blocks until then and

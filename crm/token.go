@@ -21,8 +21,9 @@ const tokenTimeout = 30 * time.Second
 // long-lived MSAL confidential client, whose in-memory cache serves repeat
 // calls until shortly before expiry.
 type tokenSource struct {
-	scope string
-	build func() (confidential.Client, error)
+	scope  string
+	source string // Config.CredentialSource
+	build  func() (confidential.Client, error)
 
 	mu  sync.Mutex
 	app confidential.Client
@@ -55,7 +56,8 @@ func newTokenSource(cfg Config, hc *http.Client) (*tokenSource, error) {
 		opts = append(opts, confidential.WithInstanceDiscovery(false))
 	}
 	ts := &tokenSource{
-		scope: strings.TrimRight(cfg.URL, "/") + "/.default",
+		scope:  strings.TrimRight(cfg.URL, "/") + "/.default",
+		source: cfg.CredentialSource,
 		build: func() (confidential.Client, error) {
 			return confidential.New(authority, cfg.ClientID, cred, opts...)
 		},
@@ -76,7 +78,7 @@ func (t *tokenSource) token(ctx context.Context) (string, error) {
 	defer cancel()
 	res, err := app.AcquireTokenByCredential(ctx, []string{t.scope})
 	if err != nil {
-		ae := &AuthError{Err: err}
+		ae := &AuthError{Err: err, Credential: t.source}
 		var ce msalerrors.CallErr
 		if errors.As(err, &ce) && ce.Resp != nil {
 			ae.Status = ce.Resp.StatusCode

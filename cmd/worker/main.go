@@ -77,6 +77,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		Certificates:       cfg.Dataverse.Certificates,
 		PrivateKey:         cfg.Dataverse.PrivateKey,
 		FederatedTokenFile: cfg.Dataverse.FederatedTokenFile,
+		CredentialSource:   cfg.Dataverse.CredentialSource(),
 		RootCAs:            roots,
 		Timeout:            cfg.RequestTimeout,
 		Pacer:              limiter,
