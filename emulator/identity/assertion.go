@@ -307,8 +307,14 @@ func (a *assertionChecker) checkCertificate(j *jwtParts, clientID string, tokenE
 	if jti == "" {
 		return malformed("The assertion has no 'jti' claim.")
 	}
+	// Kept until the assertion expires, but no longer than a day: an
+	// assertion valid for years must not pin memory for years.
 	exp, _ := j.unixClaim("exp")
-	return a.remember(jti, exp.Add(clockSkew), now)
+	until := exp.Add(clockSkew)
+	if day := now.Add(24 * time.Hour); until.After(day) {
+		until = day
+	}
+	return a.remember(jti, until, now)
 }
 
 // remember records a certificate assertion's jti, refusing one seen before.

@@ -1,6 +1,8 @@
 // Package identity is the Entra ID half of the Dataverse emulator: just
 // enough of the v2.0 endpoints for the OAuth 2.0 client-credentials flow
-// (the tenant's openid-configuration document and its token endpoint), with
+// (the tenant's openid-configuration document and its token endpoint, which
+// takes the app's secret or a client assertion: a JWT signed with a
+// registered certificate's key, or a federated token, assertion.go), with
 // Entra's error shapes and AADSTS codes, and the check of the tokens it
 // issued; and, for applications that sign people in, the OpenID Connect
 // authorization code flow with PKCE: a sign-in page, codes, RS256 id_tokens
