@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,5 +111,28 @@ func TestWorkerCredentialsRefused(t *testing.T) {
 			_, err := config.LoadWorker(env(tc.env))
 			wantError(t, err, tc.want...)
 		})
+	}
+}
+
+// TestOpenSSLMadeFiles reads the files OpenSSL 3 writes by default and with
+// -legacy (testdata/openssl/README.md says how they were made).
+func TestOpenSSLMadeFiles(t *testing.T) {
+	dir := "testdata/openssl/"
+	for _, tc := range []struct{ file, password, wantErr string }{
+		{"modern.pfx", "test-only", ""},
+		{"legacy.pfx", "test-only", ""},
+		{"pkcs8.pem", "", ""},
+		{"pkcs1.pem", "", ""},
+		{"modern.pfx", "wrong", "AZURE_CLIENT_CERTIFICATE_PASSWORD: wrong password"},
+		{"legacy.pfx", "", "AZURE_CLIENT_CERTIFICATE_PASSWORD"},
+		{"encrypted.pem", "", "is encrypted"},
+	} {
+		certs, key, err := config.ReadCertificate(dir+tc.file, tc.password, time.Now())
+		switch {
+		case tc.wantErr == "" && (err != nil || key == nil || len(certs) != 1 || certs[0].Subject.CommonName != "leadbridge-test-only"):
+			t.Errorf("%s: got %d certificates, key %v, error %v; want the certificate and its key", tc.file, len(certs), key != nil, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%s with password %q: got %v, want an error with %q", tc.file, tc.password, err, tc.wantErr)
+		}
 	}
 }
