@@ -29,11 +29,18 @@ func TestRequestIDFollowsASubmissionIntoDataverse(t *testing.T) {
 		}
 		return body["id"].(string)
 	}
+	// Dataverse fails the first attempts, so that each delivery has a
+	// retry and a success to log.
+	s.Emu.Configure(`{"faults":{"error_rate":1}}`)
 	// One id that is not a GUID (derived), one that is (sent as is).
 	ids := map[string]string{
 		"lb-e2e-request-0001":                  post("lb-e2e-request-0001", "ann@example.com"),
 		"0C9A7E52-5D0B-4A43-9E55-3C1A2B4D6E70": post("0C9A7E52-5D0B-4A43-9E55-3C1A2B4D6E70", "bo@example.com"),
 	}
+	for _, id := range ids {
+		s.waitStatus(id, "retrying", 60*time.Second)
+	}
+	s.Emu.Configure(`{"faults":{"error_rate":0}}`)
 	for _, id := range ids {
 		s.waitStatus(id, "delivered", 60*time.Second)
 	}
@@ -42,7 +49,7 @@ func TestRequestIDFollowsASubmissionIntoDataverse(t *testing.T) {
 	for reqID, subID := range ids {
 		guid := crm.ClientRequestID(reqID)
 		calls := s.Emu.Requests(guid)
-		var wrote bool
+		var wrote, refused bool
 		for _, c := range calls {
 			if seen[c.Path+c.ServiceRequestID] {
 				t.Errorf("call %s %s listed under two request ids", c.Method, c.Path)
@@ -51,7 +58,11 @@ func TestRequestIDFollowsASubmissionIntoDataverse(t *testing.T) {
 			if c.Header != "x-ms-client-request-id" {
 				t.Errorf("call %s %s: id came in %q, want x-ms-client-request-id", c.Method, c.Path, c.Header)
 			}
-			wrote = wrote || (c.Method != http.MethodGet && strings.HasPrefix(c.Path, "/api/data/v9.2/leads"))
+			wrote = wrote || (c.Method != http.MethodGet && strings.HasPrefix(c.Path, "/api/data/v9.2/leads") && c.Status < 300)
+			refused = refused || c.Status == http.StatusServiceUnavailable
+		}
+		if !refused {
+			t.Errorf("request id %s: the refused first attempt's calls are not among its calls %v", reqID, calls)
 		}
 		if !wrote {
 			t.Errorf("request id %s (GUID %s): emulator saw %d calls %v, want the lead's write among them", reqID, guid, len(calls), calls)
@@ -68,8 +79,8 @@ func TestRequestIDFollowsASubmissionIntoDataverse(t *testing.T) {
 				t.Errorf("worker log line without request_id=%s dataverse_request_id=%s: %s", reqID, guid, line)
 			}
 		}
-		if lines == 0 {
-			t.Errorf("no worker log line names submission %s", subID)
+		if lines < 2 {
+			t.Errorf("%d worker log lines name submission %s, want its retry and its delivery", lines, subID)
 		}
 	}
 	if n := s.Emu.Stats().WithoutClientRequestID; n != 0 {
