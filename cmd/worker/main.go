@@ -116,6 +116,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 			CRM:   client,
 			Forms: cfg.Forms,
 			Locks: lease.New(rdb, "lb:lease", 30*time.Second),
+			Redis: rdb,
 		},
 		Fetcher: &delivery.Fetcher{Sources: cfg.Sources, Forms: cfg.Forms, Timeout: cfg.RequestTimeout},
 	}
