@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -37,7 +38,7 @@ func credential(cfg Config) (confidential.Credential, error) {
 		// Read for every token request, never cached: the kubelet replaces
 		// the file well before the token in it expires.
 		return confidential.NewCredFromAssertionCallback(func(context.Context, confidential.AssertionRequestOptions) (string, error) {
-			b, err := os.ReadFile(path)
+			b, err := readTokenFile(path)
 			if err != nil {
 				return "", fmt.Errorf("crm: federated token file: %w", err)
 			}
@@ -53,4 +54,24 @@ func credential(cfg Config) (confidential.Credential, error) {
 		return cred, fmt.Errorf("crm: client secret: %w", err)
 	}
 	return cred, nil
+}
+
+// maxTokenFile bounds a federated token file: a service account token is a
+// few kilobytes.
+const maxTokenFile = 1 << 20
+
+func readTokenFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxTokenFile {
+		return nil, fmt.Errorf("%s is larger than %d bytes, too large for a token", path, maxTokenFile)
+	}
+	return b, nil
 }
