@@ -81,6 +81,10 @@ type Dataverse struct {
 	CertificatePath string
 	Certificates    []*x509.Certificate
 	PrivateKey      *rsa.PrivateKey
+	// SendCertificateChain (AZURE_CLIENT_SEND_CERTIFICATE_CHAIN) sends the
+	// certificates with each assertion (x5c), for app registrations that
+	// trust a certificate by subject name and issuer.
+	SendCertificateChain bool
 	// FederatedTokenFile is AZURE_FEDERATED_TOKEN_FILE, read again for
 	// every token.
 	FederatedTokenFile string

@@ -82,6 +82,16 @@ func loadCredential(getenv Getenv, d *Dataverse, now time.Time) error {
 	if password != "" && certPath == "" {
 		return errors.New("AZURE_CLIENT_CERTIFICATE_PASSWORD: set without AZURE_CLIENT_CERTIFICATE_PATH")
 	}
+	switch v := strings.ToLower(getenv("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN")); v {
+	case "", "0", "false":
+	case "1", "true":
+		if certPath == "" {
+			return errors.New("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN: set without AZURE_CLIENT_CERTIFICATE_PATH")
+		}
+		d.SendCertificateChain = true
+	default:
+		return fmt.Errorf("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN: %q is not true or false", v)
+	}
 	switch {
 	case secret != "":
 		d.ClientSecret = secret

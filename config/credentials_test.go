@@ -35,6 +35,7 @@ func TestWorkerCredentials(t *testing.T) {
 		{"secret", with(dataverseEnv, "AZURE_CLIENT_SECRET", "s3cret"), config.CredentialSecret},
 		{"PEM certificate", with(dataverseEnv, "AZURE_CLIENT_CERTIFICATE_PATH", cc.PEMFile(t)), config.CredentialCertificate},
 		{"PKCS#12 certificate", with(dataverseEnv, "AZURE_CLIENT_CERTIFICATE_PATH", cc.PFXFile(t, "pfx-pass"), "AZURE_CLIENT_CERTIFICATE_PASSWORD", "pfx-pass"), config.CredentialCertificate},
+		{"certificate with its chain", with(dataverseEnv, "AZURE_CLIENT_CERTIFICATE_PATH", cc.PEMFile(t), "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "TRUE"), config.CredentialCertificate},
 		{"PKCS#12 without a password", with(dataverseEnv, "AZURE_CLIENT_CERTIFICATE_PATH", cc.PFXFile(t, "")), config.CredentialCertificate},
 		{"federated token", with(dataverseEnv, "AZURE_FEDERATED_TOKEN_FILE", jwt), config.CredentialFederated},
 	} {
@@ -46,6 +47,9 @@ func TestWorkerCredentials(t *testing.T) {
 			d := c.Dataverse
 			if got := d.CredentialKind(); got != tc.kind {
 				t.Errorf("credential: got %s, want %s", got, tc.kind)
+			}
+			if want := tc.env["AZURE_CLIENT_SEND_CERTIFICATE_CHAIN"] != ""; d.SendCertificateChain != want {
+				t.Errorf("SendCertificateChain: got %v, want %v", d.SendCertificateChain, want)
 			}
 			if tc.kind == config.CredentialCertificate {
 				if d.PrivateKey == nil || len(d.Certificates) != 1 || !d.Certificates[0].Equal(cc.Cert) || !d.PrivateKey.Equal(cc.Key) {
@@ -103,6 +107,8 @@ func TestWorkerCredentialsRefused(t *testing.T) {
 		{"expired certificate", cert(expired.PEMFile(t)), []string{"AZURE_CLIENT_CERTIFICATE_PATH", "expired on", config.Thumbprint(expired.Cert)}},
 		{"certificate not yet valid", cert(future.PEMFile(t)), []string{"AZURE_CLIENT_CERTIFICATE_PATH", "not valid before"}},
 		{"neither PEM nor PKCS#12", cert(testenv.WriteFile(t, "junk.pfx", "not a certificate")), []string{"AZURE_CLIENT_CERTIFICATE_PATH", "neither a PEM file nor a PKCS#12"}},
+		{"certificate chain without a certificate", with(dataverseEnv, "AZURE_CLIENT_SECRET", "s", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "true"), []string{"AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "without AZURE_CLIENT_CERTIFICATE_PATH"}},
+		{"certificate chain neither true nor false", cert(cc.PEMFile(t), "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "yes"), []string{"AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "not true or false"}},
 		{"missing token file", with(dataverseEnv, "AZURE_FEDERATED_TOKEN_FILE", "/nonexistent/token"), []string{"AZURE_FEDERATED_TOKEN_FILE", "no such file"}},
 		{"empty token file", with(dataverseEnv, "AZURE_FEDERATED_TOKEN_FILE", testenv.WriteFile(t, "empty", "\n")), []string{"AZURE_FEDERATED_TOKEN_FILE", "is empty"}},
 		{"token file without a JWT", with(dataverseEnv, "AZURE_FEDERATED_TOKEN_FILE", testenv.WriteFile(t, "notjwt", "hello")), []string{"AZURE_FEDERATED_TOKEN_FILE", "JWT"}},

@@ -39,6 +39,9 @@ type Config struct {
 	Certificates       []*x509.Certificate
 	PrivateKey         *rsa.PrivateKey // Entra ID takes RSA-signed assertions only
 	FederatedTokenFile string
+	// SendCertificateChain sends Certificates with each client assertion
+	// (its x5c header), for subject name and issuer authentication.
+	SendCertificateChain bool
 	// CredentialSource names where the credential came from (for the
 	// worker, its environment variable), for sign-in errors.
 	CredentialSource string

@@ -52,6 +52,9 @@ func newTokenSource(cfg Config, hc *http.Client) (*tokenSource, error) {
 		return nil, err
 	}
 	opts := []confidential.Option{confidential.WithHTTPClient(hc)}
+	if cfg.SendCertificateChain && cfg.PrivateKey != nil {
+		opts = append(opts, confidential.WithX5C())
+	}
 	if !microsoftHosts[strings.ToLower(au.Hostname())] {
 		opts = append(opts, confidential.WithInstanceDiscovery(false))
 	}

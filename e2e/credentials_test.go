@@ -64,17 +64,23 @@ func TestEnterpriseCredentialsDeliverLeads(t *testing.T) {
 		}
 	}
 
-	t.Run("certificate as PEM", func(t *testing.T) {
+	// Each step is a func so that its deferred clean-up (its worker
+	// stopped, its settings undone) runs before the next step.
+	// certificate as PEM.
+	func() {
 		deliverWith("PEM", map[string]string{"AZURE_CLIENT_CERTIFICATE_PATH": cc.PEMFile(t)}, "pem@example.com")
-	})
-	t.Run("certificate as PKCS#12", func(t *testing.T) {
+	}()
+	// certificate as PKCS#12, sending its chain.
+	func() {
 		deliverWith("PKCS#12", map[string]string{
-			"AZURE_CLIENT_CERTIFICATE_PATH":     cc.PFXFile(t, "pfx password"),
-			"AZURE_CLIENT_CERTIFICATE_PASSWORD": "pfx password",
+			"AZURE_CLIENT_CERTIFICATE_PATH":       cc.PFXFile(t, "pfx password"),
+			"AZURE_CLIENT_CERTIFICATE_PASSWORD":   "pfx password",
+			"AZURE_CLIENT_SEND_CERTIFICATE_CHAIN": "true", // x5c, checked against the thumbprint's certificate
 		}, "pfx@example.com")
-	})
+	}()
 
-	t.Run("federated token file, re-read as it rotates", func(t *testing.T) {
+	// federated token file, re-read as it rotates.
+	func() {
 		const issuer, subject = "https://oidc.cluster.example/e2e", "system:serviceaccount:leads:worker"
 		key1, _ := rsa.GenerateKey(rand.Reader, 2048)
 		key2, _ := rsa.GenerateKey(rand.Reader, 2048)
@@ -110,9 +116,10 @@ func TestEnterpriseCredentialsDeliverLeads(t *testing.T) {
 		if !strings.Contains(w.Output(), `credential="federated token"`) {
 			t.Errorf("worker did not log that it signs in with a federated token:\n%s", w.Output())
 		}
-	})
+	}()
 
-	t.Run("unregistered certificate is refused, naming the variable", func(t *testing.T) {
+	// unregistered certificate is refused, naming the variable.
+	func() {
 		stranger := testenv.NewClientCert(t, "not-registered", now.Add(-time.Hour), now.Add(24*time.Hour))
 		s.env["AZURE_CLIENT_CERTIFICATE_PATH"] = stranger.PEMFile(t)
 		defer delete(s.env, "AZURE_CLIENT_CERTIFICATE_PATH")
@@ -145,7 +152,7 @@ func TestEnterpriseCredentialsDeliverLeads(t *testing.T) {
 		// Uploading the certificate to the app registration is the fix.
 		configure(map[string]any{"certificates": []string{string(cc.CertPEM), string(stranger.CertPEM)}})
 		s.waitStatus(id, "delivered", 90*time.Second)
-	})
+	}()
 }
 
 // serviceAccountToken is a token shaped like a Kubernetes projected

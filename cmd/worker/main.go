@@ -69,19 +69,20 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		OnThrottle: func(until time.Time) { _ = crmHealth.Throttled(ctx, until) },
 	})
 	client, err := crm.New(crm.Config{
-		URL:                cfg.Dataverse.URL,
-		TenantID:           cfg.Dataverse.TenantID,
-		ClientID:           cfg.Dataverse.ClientID,
-		AuthorityHost:      cfg.Dataverse.AuthorityHost,
-		ClientSecret:       cfg.Dataverse.ClientSecret,
-		Certificates:       cfg.Dataverse.Certificates,
-		PrivateKey:         cfg.Dataverse.PrivateKey,
-		FederatedTokenFile: cfg.Dataverse.FederatedTokenFile,
-		CredentialSource:   cfg.Dataverse.CredentialSource(),
-		RootCAs:            roots,
-		Timeout:            cfg.RequestTimeout,
-		Pacer:              limiter,
-		Logger:             log,
+		URL:                  cfg.Dataverse.URL,
+		TenantID:             cfg.Dataverse.TenantID,
+		ClientID:             cfg.Dataverse.ClientID,
+		AuthorityHost:        cfg.Dataverse.AuthorityHost,
+		ClientSecret:         cfg.Dataverse.ClientSecret,
+		Certificates:         cfg.Dataverse.Certificates,
+		PrivateKey:           cfg.Dataverse.PrivateKey,
+		FederatedTokenFile:   cfg.Dataverse.FederatedTokenFile,
+		SendCertificateChain: cfg.Dataverse.SendCertificateChain,
+		CredentialSource:     cfg.Dataverse.CredentialSource(),
+		RootCAs:              roots,
+		Timeout:              cfg.RequestTimeout,
+		Pacer:                limiter,
+		Logger:               log,
 	})
 	if err != nil {
 		return err

@@ -28,7 +28,9 @@ import (
 //     token endpoint, exp, nbf and a fresh jti; the header names the
 //     certificate by its SHA-1 (x5t, with RS256) or SHA-256 (x5t#S256, with
 //     PS256, what MSAL sends to Entra) thumbprint, base64url (MSAL Go sends
-//     standard base64; both are accepted).
+//     standard base64; both are accepted). An x5c header, when sent, must
+//     start with that certificate; trust by subject name and issuer alone
+//     (without registering the certificate) is not emulated.
 //   - A federated assertion (workload identity federation): a token another
 //     issuer gave the workload (a Kubernetes service account token, say),
 //     accepted when a federated identity credential of the app names its
@@ -286,6 +288,9 @@ func (a *assertionChecker) checkCertificate(j *jwtParts, clientID string, tokenE
 	if cert == nil {
 		return invalidClient(700027, fmt.Sprintf("The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '%s', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '%s'.]", thumb, clientID))
 	}
+	if x5c, ok := j.header["x5c"]; ok && !chainStartsWith(x5c, cert) {
+		return invalidClient(700027, fmt.Sprintf("Client assertion failed signature validation. [Reason - The certificate chain in 'x5c' does not start with the certificate of the thumbprint., Thumbprint of key used by client: '%s']", thumb))
+	}
 	if now.After(cert.NotAfter) || now.Before(cert.NotBefore) {
 		return invalidClient(700027, fmt.Sprintf("Client assertion failed signature validation. [Reason - The key used is expired., Thumbprint of key used by client: '%s', Found key 'Start=%s, End=%s']",
 			thumb, cert.NotBefore.UTC().Format("01/02/2006 15:04:05"), cert.NotAfter.UTC().Format("01/02/2006 15:04:05")))
@@ -315,6 +320,21 @@ func (a *assertionChecker) checkCertificate(j *jwtParts, clientID string, tokenE
 		until = day
 	}
 	return a.remember(jti, until, now)
+}
+
+// chainStartsWith reports whether an x5c header (base64 DER certificates,
+// the signer's first) begins with cert.
+func chainStartsWith(x5c any, cert *x509.Certificate) bool {
+	list, ok := x5c.([]any)
+	if !ok || len(list) == 0 {
+		return false
+	}
+	first, ok := list[0].(string)
+	if !ok {
+		return false
+	}
+	der, err := base64.StdEncoding.DecodeString(first)
+	return err == nil && string(der) == string(cert.Raw)
 }
 
 // remember records a certificate assertion's jti, refusing one seen before.

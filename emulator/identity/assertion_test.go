@@ -130,6 +130,10 @@ func TestCertificateAssertions(t *testing.T) {
 		{"RS256 with x5t", signJWT(t, map[string]any{"alg": "RS256", "x5t": x5t(registered.cert)}, claims(), registered.key), 200, 0},
 		{"thumbprint in standard base64, as MSAL Go sends it", signJWT(t, map[string]any{"alg": "PS256",
 			"x5t#S256": base64.StdEncoding.EncodeToString(func() []byte { s := sha256.Sum256(registered.cert.Raw); return s[:] }())}, claims(), registered.key), 200, 0},
+		{"with its chain in x5c", signJWT(t, map[string]any{"alg": "PS256", "x5t#S256": x5tS256(registered.cert),
+			"x5c": []string{base64.StdEncoding.EncodeToString(registered.cert.Raw)}}, claims(), registered.key), 200, 0},
+		{"x5c of another certificate", signJWT(t, map[string]any{"alg": "PS256", "x5t#S256": x5tS256(registered.cert),
+			"x5c": []string{base64.StdEncoding.EncodeToString(stranger.cert.Raw)}}, claims(), registered.key), 401, 700027},
 		{"audience as a list", signJWT(t, ps256, claims("aud", []string{endpoint}), registered.key), 200, 0},
 		{"first use of a jti", replayed, 200, 0},
 		{"same jti again", replayed, 400, 50027},
@@ -248,8 +252,8 @@ func TestMSALCertificateAndAssertionCallback(t *testing.T) {
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	acquire := func(cred confidential.Credential) error {
-		c, err := confidential.New(s.URL+"/"+tenant, client, cred, confidential.WithHTTPClient(s.Client()), confidential.WithInstanceDiscovery(false))
+	acquire := func(cred confidential.Credential, opts ...confidential.Option) error {
+		c, err := confidential.New(s.URL+"/"+tenant, client, cred, append(opts, confidential.WithHTTPClient(s.Client()), confidential.WithInstanceDiscovery(false))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,6 +266,9 @@ func TestMSALCertificateAndAssertionCallback(t *testing.T) {
 	}
 	if err := acquire(cred); err != nil {
 		t.Errorf("registered certificate: %v", err)
+	}
+	if err := acquire(cred, confidential.WithX5C()); err != nil {
+		t.Errorf("registered certificate with its chain (x5c): %v", err)
 	}
 	fed := confidential.NewCredFromAssertionCallback(func(context.Context, confidential.AssertionRequestOptions) (string, error) {
 		return signJWT(t, map[string]any{"alg": "RS256"}, map[string]any{"iss": iss, "sub": sub, "aud": identity.DefaultFederatedAudience,
