@@ -154,6 +154,11 @@
 //     (messages seen from Dataverse's metadata service; the code is
 //     ObjectDoesNotExist). statecode is valid for create here because the
 //     emulator accepts it on create; real orgs may say otherwise.
+//   - The token endpoint takes, besides the secret, client assertions:
+//     signed by a certificate in Config.Certificates, or federated tokens
+//     matching Config.FederatedCredentials, checked as identity/assertion.go
+//     describes. Which AADSTS code Entra gives a replayed jti is not known;
+//     the emulator answers 50027.
 //   - The request log keeps the last 10,000 Web API requests with the
 //     client's x-ms-client-request-id (what Microsoft's ServiceClient sends
 //     per request) or client-request-id; Stats counts those without one.
