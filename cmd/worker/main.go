@@ -96,10 +96,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	cancel()
 	reachable := err == nil
 	if err != nil {
-		log.Warn("dataverse check failed; deliveries will be retried", "url", cfg.Dataverse.URL, "err", err)
+		log.Warn("dataverse check failed; deliveries will be retried", "url", cfg.Dataverse.URL, "credential", cfg.Dataverse.CredentialKind(), "err", err)
 		_ = crmHealth.Failed(ctx, delivery.Classify(err).Error)
 	} else {
-		log.Info("dataverse reachable", "url", cfg.Dataverse.URL, "user_id", who.UserID, "emulated", cfg.Dataverse.Emulated)
+		log.Info("dataverse reachable", "url", cfg.Dataverse.URL, "user_id", who.UserID, "emulated", cfg.Dataverse.Emulated, "credential", cfg.Dataverse.CredentialKind())
 		_ = crmHealth.OK(ctx)
 	}
 	if err := checkAtStart(ctx, cfg, client, reachable, getenv, log); err != nil {
@@ -203,15 +203,20 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 // newCRM builds the Dataverse client of cfg.
 func newCRM(cfg config.Worker, roots *x509.CertPool, pacer crm.Pacer, log *slog.Logger) (*crm.Client, error) {
 	return crm.New(crm.Config{
-		URL:           cfg.Dataverse.URL,
-		TenantID:      cfg.Dataverse.TenantID,
-		ClientID:      cfg.Dataverse.ClientID,
-		ClientSecret:  cfg.Dataverse.ClientSecret,
-		AuthorityHost: cfg.Dataverse.AuthorityHost,
-		RootCAs:       roots,
-		Timeout:       cfg.RequestTimeout,
-		Pacer:         pacer,
-		Logger:        log,
+		URL:                  cfg.Dataverse.URL,
+		TenantID:             cfg.Dataverse.TenantID,
+		ClientID:             cfg.Dataverse.ClientID,
+		AuthorityHost:        cfg.Dataverse.AuthorityHost,
+		ClientSecret:         cfg.Dataverse.ClientSecret,
+		Certificates:         cfg.Dataverse.Certificates,
+		PrivateKey:           cfg.Dataverse.PrivateKey,
+		FederatedTokenFile:   cfg.Dataverse.FederatedTokenFile,
+		SendCertificateChain: cfg.Dataverse.SendCertificateChain,
+		CredentialSource:     cfg.Dataverse.CredentialSource(),
+		RootCAs:              roots,
+		Timeout:              cfg.RequestTimeout,
+		Pacer:                pacer,
+		Logger:               log,
 	})
 }
 
