@@ -4,12 +4,17 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/leadbridge/leadbridge/internal/loadgen"
 	"github.com/leadbridge/leadbridge/internal/testenv"
@@ -37,10 +42,15 @@ func BenchmarkIntakeVsReference(b *testing.B) {
 	buildRefserver(b, bin)
 
 	type target struct {
-		name string
-		url  string
-		max  []loadgen.Result
-		rate []loadgen.Result
+		name  string
+		url   string
+		redis *redis.Client
+		max   []loadgen.Result
+		rate  []loadgen.Result
+		// CPU time per accepted submission in the max phase: the server
+		// process's and its redis-server's. On a machine shared with other
+		// work these move less than the rates do.
+		serverCPU, redisCPU []float64
 	}
 	start := func(name, path string, env map[string]string) *target {
 		r := testenv.StartRedis(b)
@@ -52,7 +62,7 @@ func BenchmarkIntakeVsReference(b *testing.B) {
 		env["LEADBRIDGE_ADDR"], env["LEADBRIDGE_REDIS_URL"] = addr, r.URL
 		p := testenv.StartProcess(b, name, env)
 		p.WaitHTTP(b, "http://"+addr+"/healthz")
-		return &target{name: name, url: "http://" + addr + path}
+		return &target{name: name, url: "http://" + addr + path, redis: r.Client()}
 	}
 	targets := []*target{
 		// The waiting cap is checked as always, but set out of reach: no
@@ -81,9 +91,13 @@ func BenchmarkIntakeVsReference(b *testing.B) {
 	b.ResetTimer()
 	for round := 1; round <= *benchRounds; round++ {
 		for _, t := range targets {
+			server0, redis0 := childCPU(b, t.name), redisCPU(b, t.redis)
 			res := run(t, loadgen.Options{Clients: 32, Duration: *benchPhase})
+			server := (childCPU(b, t.name) - server0).Seconds() * 1e6 / float64(res.Accepted)
+			rcpu := (redisCPU(b, t.redis) - redis0).Seconds() * 1e6 / float64(res.Accepted)
 			t.max = append(t.max, res)
-			b.Logf("round %d %-9s max:      %s", round, t.name, res)
+			t.serverCPU, t.redisCPU = append(t.serverCPU, server), append(t.redisCPU, rcpu)
+			b.Logf("round %d %-9s max:      %s; CPU per submission: server %.0f µs, Redis %.0f µs", round, t.name, res, server, rcpu)
 		}
 		for _, t := range targets {
 			res := run(t, loadgen.Options{Clients: 128, Rate: *benchRate, Duration: *benchPhase})
@@ -105,6 +119,12 @@ func BenchmarkIntakeVsReference(b *testing.B) {
 		b.ReportMetric(median(each(t.max, p(99))), t.name+"-p99-ms")
 		b.ReportMetric(median(each(t.rate, p(50))), t.name+"-rate-p50-ms")
 		b.ReportMetric(median(each(t.rate, p(99))), t.name+"-rate-p99-ms")
+		b.ReportMetric(median(t.serverCPU), t.name+"-cpu-us/op")
+		b.ReportMetric(median(t.redisCPU), t.name+"-redis-cpu-us/op")
+	}
+	for _, t := range targets {
+		stats, _ := t.redis.Info(ctx, "commandstats").Result()
+		b.Logf("%s's Redis, commands:\n%s", t.name, stats)
 	}
 	b.Logf("ratio api/refserver accepted/s per round: %.2f (target at least 0.8)", ratios)
 }
@@ -130,6 +150,46 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// childCPU is the CPU time (user and system) used so far by this process's
+// child called name, from /proc (Linux).
+func childCPU(b *testing.B, name string) time.Duration {
+	b.Helper()
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, path := range stats {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue // ended meanwhile
+		}
+		// pid (comm) state ppid … utime stime (fields 14 and 15)
+		s := string(data)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < open || s[open+1:close] != name {
+			continue
+		}
+		f := strings.Fields(s[close+1:])
+		if len(f) < 13 || f[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+	}
+	b.Fatalf("no child process %s found in /proc", name)
+	return 0
+}
+
+// redisCPU is the CPU time redis-server's main process has used so far.
+func redisCPU(b *testing.B, rdb *redis.Client) time.Duration {
+	b.Helper()
+	info, err := rdb.InfoMap(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	user, _ := strconv.ParseFloat(info["CPU"]["used_cpu_user"], 64)
+	sys, _ := strconv.ParseFloat(info["CPU"]["used_cpu_sys"], 64)
+	return time.Duration((user + sys) * float64(time.Second))
 }
 
 // buildRefserver builds the reference server next to testenv's binaries.
