@@ -2,7 +2,11 @@ package submission
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -186,5 +190,29 @@ func TestCreateWithReplicasInOneRoundTrip(t *testing.T) {
 	}
 	if n, _ := rdb.Exists(ctx(t), keyRecord+lagging.ID, "q:t:"+lagging.ID).Result(); n != 2 {
 		t.Errorf("unconfirmed submission on the primary: %d of record and task, want both (a resend finds them)", n)
+	}
+}
+
+// TestFingerprintIsStable: fingerprints are stored with idempotency keys
+// (24 h, or a webhook source's retry horizon), so a resend answered by a
+// newer version must hash the same bytes as the version that stored it:
+// each name and value, in name order, as "<len>:<name><len>:<value>".
+func TestFingerprintIsStable(t *testing.T) {
+	t.Parallel()
+	for _, fields := range []map[string]string{
+		nil,
+		{"email": "a@example.com"},
+		{"email": "a@example.com", "last_name": "Lée", "message": "1:2", "": ""},
+	} {
+		h := sha256.New()
+		for _, k := range slices.Sorted(maps.Keys(fields)) {
+			fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(fields[k]), fields[k])
+		}
+		if got, want := fingerprint(fields), hex.EncodeToString(h.Sum(nil)); got != want {
+			t.Errorf("fingerprint(%v) = %s, want %s", fields, got, want)
+		}
+	}
+	if fingerprint(map[string]string{"ab": "c"}) == fingerprint(map[string]string{"a": "bc"}) {
+		t.Error("two different sets of fields share a fingerprint")
 	}
 }
