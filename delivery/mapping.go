@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/leadbridge/leadbridge/crm"
 	"github.com/leadbridge/leadbridge/forms"
@@ -521,23 +522,33 @@ func (d *Deliverer) mapAccount(ctx context.Context, f *forms.Form, rec *submissi
 			tried = append(tried, "no account named as the company")
 		case forms.AccountByDomain:
 			dom := emailDomain(p.email)
+			reg := registrable(dom)
 			switch {
 			case dom == "":
 				tried = append(tried, "no email domain")
 				continue
-			case isFreeMail(dom, a.FreeMail):
+			case isFreeMail(dom, a.FreeMail) || isFreeMail(reg, a.FreeMail):
 				tried = append(tried, "email domain "+dom+" is free mail, not a company's")
 				continue
+			case reg == "":
+				tried = append(tried, "email domain "+dom+" is not a registrable domain")
+				continue
 			}
-			id, err := d.accountByDomain(ctx, dom)
+			// An address at sales.contoso.com belongs to the company of
+			// contoso.com: accounts are compared on the registrable domain.
+			said := reg
+			if dom != reg {
+				said = reg + " (the address is at " + dom + ")"
+			}
+			id, err := d.accountByDomain(ctx, reg)
 			if err != nil {
 				return err
 			}
 			if id != "" {
-				d.bindAccount(a, m, id, "matched by email domain "+dom)
+				d.bindAccount(a, m, id, "matched by email domain "+said)
 				return nil
 			}
-			tried = append(tried, "no account has email domain "+dom)
+			tried = append(tried, "no account has email domain "+said)
 		}
 	}
 	if a.Create && company != "" {
@@ -574,22 +585,23 @@ func (d *Deliverer) accountByName(ctx context.Context, name string) (string, err
 	return id, err
 }
 
-// accountByDomain finds the oldest active account whose email address is
-// at the domain or whose website is on it. Dataverse is asked loosely
-// (contains), and each row is checked exactly here: contoso.com must not
-// match notcontoso.com.
+// accountByDomain finds the oldest active account whose email address or
+// website is on the registrable domain dom (contoso.com, or any host below
+// it). Dataverse is asked loosely (endswith, contains), and each row is
+// checked exactly here: contoso.com must not match notcontoso.com, nor
+// contoso.com.evil.net.
 func (d *Deliverer) accountByDomain(ctx context.Context, dom string) (string, error) {
 	id, _, err := d.resolve(ctx, "account:domain:"+dom, 0, func() (string, error) {
 		rows, err := d.CRM.FindRows(ctx, "accounts", crm.Query{
 			Select:  []string{"accountid", "emailaddress1", "websiteurl"},
-			Filter:  crm.And(crm.Or(crm.EndsWith("emailaddress1", "@"+dom), crm.Contains("websiteurl", dom)), crm.EqInt("statecode", 0)),
+			Filter:  crm.And(crm.Or(crm.EndsWith("emailaddress1", dom), crm.Contains("websiteurl", dom)), crm.EqInt("statecode", 0)),
 			OrderBy: "createdon asc", Top: 20,
 		})
 		if err != nil {
 			return "", err
 		}
 		for _, r := range rows {
-			if emailDomain(str(r["emailaddress1"])) == dom || siteOn(str(r["websiteurl"]), dom) {
+			if registrable(emailDomain(str(r["emailaddress1"]))) == dom || siteOn(str(r["websiteurl"]), dom) {
 				return str(r["accountid"]), nil
 			}
 		}
@@ -613,6 +625,21 @@ func siteOn(site, dom string) bool {
 	}
 	h := strings.TrimSuffix(u.Hostname(), ".")
 	return h == dom || strings.HasSuffix(h, "."+dom)
+}
+
+// registrable is the domain a company registers that host is on: its
+// public suffix and one label more (sales.contoso.com and contoso.com →
+// contoso.com; shop.contoso.co.uk → contoso.co.uk), from the Public Suffix
+// List. "" when host is a public suffix itself or not a domain name.
+func registrable(host string) string {
+	if host == "" || strings.HasPrefix(host, ".") || strings.Contains(host, "..") {
+		return ""
+	}
+	reg, err := publicsuffix.EffectiveTLDPlusOne(host)
+	if err != nil {
+		return ""
+	}
+	return reg
 }
 
 func emailDomain(email string) string {

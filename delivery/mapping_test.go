@@ -225,3 +225,33 @@ func TestMappedDeliveryQueriesOnceThenFromCache(t *testing.T) {
 		t.Errorf("requests: first lead %d, second %d; want 6 and 3", costs[0], costs[1])
 	}
 }
+
+// An address at a subdomain (sales.contoso.example) belongs to the
+// account on the registrable domain (contoso.example), found by its
+// website or its email; a host that only starts with that domain, and a
+// free-mail subdomain, match nothing.
+func TestAccountByRegistrableDomain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, mappedForm("f", func(f *forms.Form) {
+		f.Account = &forms.Account{Match: []string{forms.AccountByDomain}}
+	}))
+	ids := e.emu.SeedRows("accounts",
+		map[string]any{"name": "Contoso", "websiteurl": "https://www.contoso.example"},
+		map[string]any{"name": "Northwind", "emailaddress1": "info@northwind.example"},
+		map[string]any{"name": "Evil", "websiteurl": "https://contoso.example.evil.example"})
+	for _, tt := range []struct {
+		email, want, why string
+	}{
+		{"ann@sales.contoso.example", ids[0], "matched by email domain contoso.example (the address is at sales.contoso.example)"},
+		{"bo@eu.sales.northwind.example", ids[1], "matched by email domain northwind.example (the address is at eu.sales.northwind.example)"},
+		{"cy@contoso.example.attacker.example", "", "no account has email domain attacker.example"},
+		{"dee@mail.gmail.com", "", "email domain mail.gmail.com is free mail"},
+	} {
+		res := e.deliver(t, "f", map[string]string{"email": tt.email, "last_name": "Lee"})
+		got := e.emu.Rows("leads", "$select=_parentaccountid_value&$filter=leadid%20eq%20"+res.LeadID)[0]["_parentaccountid_value"]
+		if (tt.want == "" && got != nil) || (tt.want != "" && got != tt.want) {
+			t.Errorf("%s: parentaccountid %v, want %q", tt.email, got, tt.want)
+		}
+		wantContains(t, tt.email, res.Match, tt.why)
+	}
+}
