@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"sort"
@@ -34,9 +35,24 @@ func (d *Deliverer) deliverMapped(ctx context.Context, f *forms.Form, rec *submi
 		m   mapped
 		err error
 	)
+	if p.retry && !p.upserts(f) {
+		// An earlier attempt may have written the row and lost the answer.
+		// Found by its key, it holds its bindings already: resolving them
+		// again would only fail it if a row it binds was deleted since.
+		res, found, err := d.ownRow(ctx, f, p)
+		switch {
+		case err != nil:
+			return Result{}, err
+		case found:
+			res.Match += "; its owner, campaign, account and lookups were bound then and are not resolved again"
+			return d.withNote(ctx, f, rec, p, res)
+		}
+		p.retry = false // looked for: not there
+	}
 	for try := 0; ; try++ {
 		if try > 0 {
 			p = d.plan(f, rec)
+			p.retry = false
 		}
 		if m, err = d.mapRow(ctx, f, rec, p); err != nil {
 			return Result{}, err
@@ -64,14 +80,45 @@ func (d *Deliverer) deliverMapped(ctx context.Context, f *forms.Form, rec *submi
 		return res, err
 	}
 	res.Match = withMapping(res, m, p.upserts(f))
-	if f.Note != nil && res.LeadID != "" {
-		said, err := d.writeNote(ctx, f, rec, p.values, res.LeadID)
-		if err != nil {
-			return res, err
-		}
-		res.Match += "; " + said
+	return d.withNote(ctx, f, rec, p, res)
+}
+
+// withNote writes the form's note on the delivered row, if it has one.
+func (d *Deliverer) withNote(ctx context.Context, f *forms.Form, rec *submission.Record, p *leadPlan, res Result) (Result, error) {
+	if f.Note == nil || res.LeadID == "" {
+		return res, nil
 	}
+	said, err := d.writeNote(ctx, f, rec, p.values, res.LeadID)
+	if err != nil {
+		return res, err
+	}
+	res.Match += "; " + said
 	return res, nil
+}
+
+// ownRow looks for the row this submission creates, by its derived key:
+// on a retry, an earlier attempt may have written it and lost the answer.
+// First attempts skip this request.
+func (d *Deliverer) ownRow(ctx context.Context, f *forms.Form, p *leadPlan) (Result, bool, error) {
+	if f.IsLead() {
+		row, err := d.CRM.GetLead(ctx, p.leadID, "_parentcontactid_value")
+		switch {
+		case err == nil:
+			return ownLead(row, "found by its key on this retry"), true, nil
+		case !errors.Is(err, crm.ErrNotFound):
+			return Result{}, false, err
+		}
+		return Result{}, false, nil
+	}
+	_, err := d.CRM.GetRow(ctx, f.Set(), p.leadID, f.PrimaryKey())
+	switch {
+	case err == nil:
+		return Result{LeadID: p.leadID, Action: "created", Match: fmt.Sprintf(
+			"%s %s was created by an earlier attempt of this submission that could not record it (found by its key on this retry)", f.Table, p.leadID)}, true, nil
+	case !errors.Is(err, crm.ErrNotFound):
+		return Result{}, false, err
+	}
+	return Result{}, false, nil
 }
 
 // withMapping adds the mapping's decisions to an explanation, and says
@@ -106,13 +153,8 @@ func (d *Deliverer) createRow(ctx context.Context, f *forms.Form, p *leadPlan) (
 	res := Result{LeadID: id, Action: "created"}
 	earlier := fmt.Sprintf("%s %s was created by an earlier attempt of this submission that could not record it", f.Table, id)
 	if p.retry {
-		_, err := d.CRM.GetRow(ctx, set, id, f.PrimaryKey())
-		switch {
-		case err == nil:
-			res.Match = earlier + " (found by its key on this retry)"
-			return res, nil
-		case !errors.Is(err, crm.ErrNotFound):
-			return Result{}, err
+		if own, found, err := d.ownRow(ctx, f, p); err != nil || found {
+			return own, err
 		}
 	}
 	_, err := d.CRM.CreateRow(ctx, set, id, crm.Row(p.lead), f.PrimaryKey())
@@ -135,6 +177,8 @@ func (d *Deliverer) createRow(ctx context.Context, f *forms.Form, p *leadPlan) (
 type MappingError struct {
 	Category string // submission.CategoryInvalidData or CategoryConfiguration
 	Message  string // words for the failed list; never a submitted value
+
+	disabled bool // the owner named is a disabled user
 }
 
 func (e *MappingError) Error() string { return e.Message }
@@ -325,21 +369,73 @@ func (d *Deliverer) mapOwner(ctx context.Context, f *forms.Form, rec *submission
 		rule, why = o.Default, "no rule held; the default"
 	}
 	target := rule.Owner
+	var set, id string
 	if len(rule.RoundRobin) > 0 {
-		i, err := d.turn(ctx, f.ID, ruleIndex(o, rule), rec.ID, len(rule.RoundRobin))
-		if err != nil {
+		var err error
+		if target, set, id, why, err = d.roundRobin(ctx, f, rule, ruleIndex(o, rule), rec.ID, why); err != nil {
 			return err
 		}
-		target = rule.RoundRobin[i]
-		why += fmt.Sprintf(", round robin %d of %d", i+1, len(rule.RoundRobin))
-	}
-	set, id, err := d.principal(ctx, target)
-	if err != nil {
-		return err
+	} else {
+		var err error
+		if set, id, err = d.principal(ctx, target); err != nil {
+			return err
+		}
 	}
 	m.binds["ownerid@odata.bind"] = crm.Ref(set, id)
 	m.notes = append(m.notes, fmt.Sprintf("owner: %s → %s (%s)", why, target, crm.Ref(set, id)))
 	return nil
+}
+
+// roundRobin gives the submission to the user whose turn it is. A disabled
+// user (on leave, or gone) is skipped for the next in the list, and the
+// explanation says so; only a list whose every user is disabled fails, as
+// the form's configuration.
+func (d *Deliverer) roundRobin(ctx context.Context, f *forms.Form, rule *forms.OwnerRule, ruleID, submissionID, why string) (forms.Principal, string, string, string, error) {
+	n := len(rule.RoundRobin)
+	i, err := d.turn(ctx, f.ID, ruleID, submissionID, n)
+	if err != nil {
+		return forms.Principal{}, "", "", "", err
+	}
+	var skipped []string
+	for k := 0; k < n; k++ {
+		j := (i + k) % n
+		target := rule.RoundRobin[j]
+		set, id, err := d.principal(ctx, target)
+		var me *MappingError
+		if errors.As(err, &me) && me.disabled {
+			// Which user stays out of the log: a user's name is personal data.
+			d.logger().Warn("round robin: a disabled user is skipped; enable the user or remove them from the list",
+				"form", f.ID, "rule", ruleID, "position", j+1, "of", n)
+			skipped = append(skipped, fmt.Sprintf("%s (%d of %d) is disabled, skipped", target, j+1, n))
+			continue
+		}
+		if err != nil {
+			return forms.Principal{}, "", "", "", err
+		}
+		why += fmt.Sprintf(", round robin %d of %d", i+1, n)
+		if len(skipped) > 0 {
+			why += "; " + strings.Join(skipped, "; ") + "; given to " + fmt.Sprintf("%d of %d", j+1, n)
+		}
+		return target, set, id, why, nil
+	}
+	return forms.Principal{}, "", "", "", &MappingError{Category: submission.CategoryConfiguration, Message: fmt.Sprintf(
+		"owner: every user of the round robin of owner rule %s (%s) is disabled in the org and cannot own rows; enable one or change the form's owner settings, then retry",
+		ruleID, principals(rule.RoundRobin))}
+}
+
+func principals(ps []forms.Principal) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return strings.Join(out, ", ")
+}
+
+func (d *Deliverer) logger() *slog.Logger {
+	if d.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Log
 }
 
 // ruleHolds reports whether every condition of r holds, and says which.
@@ -450,7 +546,7 @@ func (d *Deliverer) principal(ctx context.Context, p forms.Principal) (set, id s
 	case err != nil:
 		return "", "", err
 	case disabled:
-		return "", "", &MappingError{Category: submission.CategoryConfiguration, Message: fmt.Sprintf(
+		return "", "", &MappingError{Category: submission.CategoryConfiguration, disabled: true, Message: fmt.Sprintf(
 			"owner: the form names %s, who is disabled in the org and cannot own rows; enable the user or change the form's owner settings, then retry", p)}
 	case id == "":
 		return "", "", &MappingError{Category: submission.CategoryConfiguration, Message: fmt.Sprintf(

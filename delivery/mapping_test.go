@@ -1,8 +1,10 @@
 package delivery_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -253,5 +255,95 @@ func TestAccountByRegistrableDomain(t *testing.T) {
 			t.Errorf("%s: parentaccountid %v, want %q", tt.email, got, tt.want)
 		}
 		wantContains(t, tt.email, res.Match, tt.why)
+	}
+}
+
+// A retry whose lead an earlier attempt wrote (its answer lost) finds it
+// by its key and finishes, without resolving the lookups it bound then:
+// a lookup row deleted since must not fail a lead that exists. The retry
+// runs on another worker, whose cache is empty, as it may in production.
+func TestRetryFindingItsLeadDoesNotResolveAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, mappedForm("f", func(f *forms.Form) {
+		f.Fields = append(f.Fields, forms.Field{Name: "partner", Column: "parentaccountid", Lookup: &forms.Lookup{Table: "accounts", Key: "accountnumber"}})
+		f.Note = &forms.Note{}
+	}))
+	acct := e.emu.SeedRows("accounts", map[string]any{"name": "Tailspin", "accountnumber": "P-1"})[0]
+	h := e.taskHandler()
+	rec := &submission.Record{Form: "f", Fields: map[string]string{"email": "ann@example.com", "last_name": "Lee", "partner": "P-1", "message": "Call me"}}
+	if _, err := h.Store.Create(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	// Requests of the first attempt: 1 lookup, 2 match query, 3 lead.
+	e.steps.after(3, func() { e.emu.Configure(`{"faults":{"drop_after_write_rate":1}}`) })
+	var re *delivery.RetryError
+	if err := e.process(t, h, rec.ID); !errors.As(err, &re) {
+		t.Fatalf("first attempt: got %v, want a RetryError", err)
+	}
+	e.emu.Configure(`{"faults":{"drop_after_write_rate":0}}`)
+	e.emu.Delete("accounts", acct)
+
+	other := e.taskHandler()
+	other.Deliverer = &delivery.Deliverer{CRM: e.crm, Forms: e.d.Forms, Locks: e.locks}
+	start := e.steps.sent()
+	if err := e.process(t, other, rec.ID); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	r, _ := h.Store.Get(context.Background(), rec.ID)
+	leads := e.emu.Rows("leads", "$select=leadid")
+	if r.Status != submission.StatusDelivered || len(leads) != 1 || r.LeadID != leads[0]["leadid"] {
+		t.Fatalf("status %s lead %s, leads %v; want delivered, the one lead", r.Status, r.LeadID, leads)
+	}
+	wantContains(t, "match", r.Match, "found by its key on this retry", "are not resolved again", "note ")
+	if n := len(e.annotations(t, r.LeadID)); n != 1 {
+		t.Errorf("notes: %d, want 1 (written by the retry)", n)
+	}
+	// The lead by its key, then the note: no lookup query.
+	if got := e.steps.sent() - start; got != 2 {
+		t.Errorf("requests of the retry: %d, want 2", got)
+	}
+}
+
+// A disabled user in a round robin is skipped for the next in the list,
+// with a warning that names no one; only a list of disabled users fails,
+// as configuration.
+func TestRoundRobinSkipsDisabledUsers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, mappedForm("f", func(f *forms.Form) {
+		f.Owner = &forms.Owner{Rules: []forms.OwnerRule{
+			{When: map[string][]string{"country": {"United Kingdom"}},
+				RoundRobin: []forms.Principal{{User: "alex.morgan@contoso.example"}, {User: "lee.gone@contoso.example"}, {User: "priya.shah@contoso.example"}}},
+			{When: map[string][]string{"country": {"France"}},
+				RoundRobin: []forms.Principal{{User: "lee.gone@contoso.example"}, {User: "kim.away@contoso.example"}}},
+		}}
+	}))
+	var logs bytes.Buffer
+	e.d.Redis = e.rdb
+	e.d.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+	e.emu.SeedRows("systemusers",
+		map[string]any{"firstname": "Lee", "lastname": "Gone", "domainname": "lee.gone@contoso.example", "isdisabled": true},
+		map[string]any{"firstname": "Kim", "lastname": "Away", "domainname": "kim.away@contoso.example", "isdisabled": true})
+	ids := map[string]string{}
+	for _, u := range e.emu.Users() {
+		ids[u.Email] = u.ID
+	}
+	want := []string{"alex.morgan@contoso.example", "priya.shah@contoso.example", "priya.shah@contoso.example", "alex.morgan@contoso.example"}
+	for i, w := range want {
+		res := e.deliver(t, "f", map[string]string{"email": strings.Repeat("x", i+1) + "@example.com", "last_name": "Lee", "country": "United Kingdom"})
+		got := e.emu.Rows("leads", "$select=_ownerid_value&$filter=leadid%20eq%20"+res.LeadID)[0]["_ownerid_value"]
+		if got != ids[w] {
+			t.Errorf("lead %d: owner %v, want %s's %s", i+1, got, w, ids[w])
+		}
+		if i == 1 {
+			wantContains(t, "match", res.Match, "round robin 2 of 3; user lee.gone@contoso.example (2 of 3) is disabled, skipped; given to 3 of 3")
+		}
+	}
+	if !strings.Contains(logs.String(), "a disabled user is skipped") || strings.Contains(logs.String(), "lee.gone") || strings.Contains(logs.String(), "Gone") {
+		t.Errorf("logs: %s; want the skip warned about without naming the user", logs.String())
+	}
+
+	_, err := e.try(t, "f", map[string]string{"email": "fr@example.com", "last_name": "Lee", "country": "France"})
+	if v := delivery.Classify(err); v.Retry || v.Error.Category != submission.CategoryConfiguration || !strings.Contains(v.Error.Message, "every user of the round robin of owner rule 2") {
+		t.Errorf("every user disabled: Classify(%v) = %+v, want configuration, not retried", err, v)
 	}
 }
