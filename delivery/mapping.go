@@ -317,7 +317,7 @@ func (d *Deliverer) lookupRow(ctx context.Context, fd forms.Field, v string) (st
 	set, key := fd.Lookup.Table, fd.Lookup.Key
 	pk := singular(set) + "id"
 	id, _, err := d.resolve(ctx, "lookup:"+set+":"+key+":"+v, 0, func() (string, error) {
-		rows, err := d.CRM.FindRows(ctx, set, crm.Query{Select: []string{pk}, Filter: crm.Eq(key, v), Top: 2})
+		rows, err := d.CRM.FindRows(ctx, set, crm.Query{Select: []string{pk}, Filter: lookupFilter(fd.Lookup, v), Top: 2})
 		if err != nil || len(rows) == 0 {
 			return "", err
 		}
@@ -334,6 +334,19 @@ func (d *Deliverer) lookupRow(ctx context.Context, fd forms.Field, v string) (st
 			fd.Column, set, key, fd.Name)}
 	}
 	return id, nil
+}
+
+// lookupFilter compares the key column with v as the column's type needs:
+// a number or GUID unquoted, text quoted. v is the value intake cleaned
+// (forms.LookupKey): a number's plain text, a GUID.
+func lookupFilter(l *forms.Lookup, v string) crm.Filter {
+	switch l.KeyKind {
+	case forms.KeyNumber, forms.KeyDecimal:
+		return crm.EqNumber(l.Key, v)
+	case forms.KeyGUID:
+		return crm.EqGUID(l.Key, v)
+	}
+	return crm.Eq(l.Key, v)
 }
 
 // singular is the logical name of an entity set (accounts → account,

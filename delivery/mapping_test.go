@@ -347,3 +347,39 @@ func TestRoundRobinSkipsDisabledUsers(t *testing.T) {
 		t.Errorf("every user disabled: Classify(%v) = %+v, want configuration, not retried", err, v)
 	}
 }
+
+// A lookup by a whole-number key column (new_enquiryno, an integer an org
+// may make an alternate key) compares a number, unquoted: quoted, Dataverse
+// refuses the query. The key's kind is declared (key_kind) or is the
+// field's kind.
+func TestLookupByNumberKey(t *testing.T) {
+	t.Parallel()
+	enquiry := func(id string, l *forms.Lookup, kind string) *forms.Form {
+		return &forms.Form{ID: id, Title: "Follow-up", Table: "new_enquiry", Fields: []forms.Field{
+			{Name: "name", Column: "new_name", Rules: "required", MaxLength: 100},
+			{Name: "previous", Column: "new_previousenquiryid", Kind: kind, Lookup: l},
+		}}
+	}
+	e := newEnv(t,
+		enquiry("declared", &forms.Lookup{Table: "new_enquiries", Key: "new_enquiryno", KeyKind: forms.KeyNumber}, ""),
+		enquiry("inferred", &forms.Lookup{Table: "new_enquiries", Key: "new_enquiryno"}, forms.KindNumber),
+		enquiry("guid", &forms.Lookup{Table: "new_enquiries", Key: "new_enquiryid", KeyKind: forms.KeyGUID}, ""))
+	first := e.emu.SeedRows("new_enquiries", map[string]any{"new_name": "First", "new_enquiryno": float64(1042)})[0]
+	for form, value := range map[string]string{"declared": " 1042", "inferred": "1042", "guid": strings.ToUpper(first)} {
+		res := e.deliver(t, form, map[string]string{"name": "Follow-up " + form, "previous": value})
+		row := e.emu.Rows("new_enquiries", "$select=_new_previousenquiryid_value&$filter=new_enquiryid%20eq%20"+res.LeadID)
+		if len(row) != 1 || row[0]["_new_previousenquiryid_value"] != first {
+			t.Errorf("%s: %v, want new_previousenquiryid %s", form, row, first)
+		}
+	}
+	_, err := e.try(t, "declared", map[string]string{"name": "Nobody's", "previous": "7"})
+	var me *delivery.MappingError
+	if !errors.As(err, &me) || !strings.Contains(me.Message, "no row of new_enquiries has new_enquiryno equal to the value of field previous") {
+		t.Errorf("a number no row has: got %v, want the missing-row MappingError", err)
+	}
+	for form, bad := range map[string]string{"declared": "10x", "inferred": "1e3", "guid": "1042"} {
+		if _, problems := e.v.Clean(e.d.Forms[form], map[string]string{"name": "X", "previous": bad}); problems["previous"] == "" {
+			t.Errorf("%s: %q accepted at intake, want refused", form, bad)
+		}
+	}
+}

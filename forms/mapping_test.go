@@ -41,6 +41,10 @@ func TestMappingPrepareRefuses(t *testing.T) {
 		{"choice without whole numbers", func(f *Form) { f.Fields[6].Options[0].Value = "news" }, "fields.interests.options: a choices column's option values are whole numbers"},
 		{"lookup without column", func(f *Form) { f.Fields[10].Column = "" }, "fields.partner.lookup: needs column"},
 		{"lookup table not a name", func(f *Form) { f.Fields[10].Lookup.Table = "accounts?$top=1" }, "fields.partner.lookup.table"},
+		{"lookup key kind unknown", func(f *Form) { f.Fields[10].Lookup.KeyKind = "integer" }, `fields.partner.lookup.key_kind: "integer" is not one of text, number, decimal, guid`},
+		{"lookup key kind and field kind disagree", func(f *Form) { f.Fields[10].Kind, f.Fields[10].Lookup.KeyKind = KindNumber, KeyGUID },
+			"fields.partner.lookup.key_kind: guid, but the field's kind is number"},
+		{"lookup with a date kind", func(f *Form) { f.Fields[10].Kind = KindDate }, "fields.partner.kind: a lookup field writes a binding, not date"},
 		{"hidden money not a number", func(f *Form) {
 			f.Fields = append(f.Fields, Field{Name: "fee", Column: "budgetamount", Kind: KindMoney, Control: ControlHidden, Value: "ten"})
 		}, `fields.fee.value: "ten" is not a number`},
@@ -199,6 +203,29 @@ func TestColumns(t *testing.T) {
 	for k, w := range want {
 		if g, ok := got[k]; !ok || !reflect.DeepEqual(g, w) {
 			t.Errorf("Columns()[%s] = %+v, want %+v", k, g, w)
+		}
+	}
+}
+
+func TestLookupKey(t *testing.T) {
+	for _, tt := range []struct {
+		kind, in, want string
+		ok             bool
+	}{
+		{KeyText, "P-7001", "P-7001", true},
+		{KeyNumber, " 1042 ", "1042", true},
+		{KeyNumber, "-7", "-7", true},
+		{KeyNumber, "1042.5", "", false},
+		{KeyNumber, "1e3", "", false},
+		{KeyNumber, "1042 or 1 eq 1", "", false},
+		{KeyDecimal, "1,250.50", "1250.5", true},
+		{KeyDecimal, "NaN", "", false},
+		{KeyGUID, "6F1C2A3B-0000-4000-8000-00000000ABCD", "6f1c2a3b-0000-4000-8000-00000000abcd", true},
+		{KeyGUID, "6f1c2a3b-0000-4000-8000-00000000abcd) or (1 eq 1", "", false},
+	} {
+		got, ok := LookupKey(tt.kind, tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("LookupKey(%s, %q) = %q, %v; want %q, %v", tt.kind, tt.in, got, ok, tt.want, tt.ok)
 		}
 	}
 }
