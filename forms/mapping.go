@@ -473,6 +473,8 @@ func (fd *Field) prepareKind() error {
 			return fmt.Errorf("lookup.key: %q is not a column like accountnumber", fd.Lookup.Key)
 		case fd.Type == "bool":
 			return fmt.Errorf("lookup: a yes/no field cannot look a row up")
+		case fd.Control == ControlCheckboxes:
+			return fmt.Errorf("lookup: a lookup binds one row; a checkbox group sends several values")
 		}
 		fd.Kind = KindLookup
 		if fd.MaxLength == 0 {
@@ -480,6 +482,15 @@ func (fd *Field) prepareKind() error {
 			fd.MaxLength = maxLookupValue
 		}
 		return nil
+	}
+	if fd.Control == ControlCheckboxes {
+		switch fd.Kind {
+		case "":
+			fd.Kind = KindChoices
+		case KindChoices:
+		default:
+			return fmt.Errorf("type: checkboxes sends several options, for a multi-select choice column (kind: choices), not %s", fd.Kind)
+		}
 	}
 	switch fd.Kind {
 	case "":

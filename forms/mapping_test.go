@@ -229,3 +229,41 @@ func TestLookupKey(t *testing.T) {
 		}
 	}
 }
+
+// A multi-select choice is asked for as a checkbox group: by default for
+// kind: choices, or by type: checkboxes, which implies kind: choices. What
+// the group posts (repeated values, joined by intake) and what an API
+// client types (labels with commas) clean to the same value.
+func TestCheckboxGroup(t *testing.T) {
+	f := mappedForm(func(f *Form) {
+		f.Fields = append(f.Fields, Field{Name: "topics", Type: ControlCheckboxes, Column: "new_topics",
+			Options: []Option{{Value: "1", Label: Text{"en": "Sales"}}, {Value: "2", Label: Text{"en": "Support"}}}})
+	})
+	if err := f.Prepare(NewValidator()); err != nil {
+		t.Fatal(err)
+	}
+	interests, _ := f.Field("interests")
+	topics, _ := f.Field("topics")
+	if interests.Control != ControlCheckboxes || topics.Kind != KindChoices || topics.InputType() != "checkbox" || topics.Autocomplete() != "" {
+		t.Errorf("interests control %q, topics kind %q input %q autocomplete %q; want checkboxes, choices, checkbox, none",
+			interests.Control, topics.Kind, topics.InputType(), topics.Autocomplete())
+	}
+	v := NewValidator()
+	for _, sent := range []string{"100000001, 100000000", "Events; newsletter", "100000001,Newsletter"} {
+		clean, problems := v.Clean(f, map[string]string{"email": "a@b.example", "last_name": "Lee", "interests": sent})
+		if problems != nil || clean["interests"] != "100000001,100000000" {
+			t.Errorf("interests %q: got %q %v, want 100000001,100000000", sent, clean["interests"], problems)
+		}
+	}
+	for name, mutate := range map[string]func(*Form){
+		"checkboxes on a text column": func(f *Form) { f.Fields[6].Control, f.Fields[6].Kind = ControlCheckboxes, KindText },
+		"checkboxes on a lookup":      func(f *Form) { f.Fields[10].Type = ControlCheckboxes },
+		"checkboxes without options":  func(f *Form) { f.Fields[3].Type = ControlCheckboxes },
+	} {
+		if err := mappedForm(mutate).Prepare(NewValidator()); err == nil {
+			t.Errorf("%s: Prepare accepted it", name)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+}
