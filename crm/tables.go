@@ -52,6 +52,18 @@ func (c *Client) UpdateRow(ctx context.Context, set, id string, row Row) error {
 	return nil
 }
 
+// UpsertRow creates or updates the row of set whose alternate key column
+// equals value, in one PATCH addressed by the key, and returns it (with the
+// columns in sel) and whether it was created. The org must define that key
+// on the table.
+func (c *Client) UpsertRow(ctx context.Context, set, keyColumn, value string, row Row, sel ...string) (Row, bool, error) {
+	out, created, err := c.upsertByKey(ctx, set, keyColumn, value, row, sel)
+	if err != nil {
+		return nil, false, fmt.Errorf("crm: upsert %s: %w", set, err)
+	}
+	return out, created, nil
+}
+
 // Ref is the value of a "<navprop>@odata.bind" pointing at row id of set.
 func Ref(set, id string) string { return "/" + set + "(" + id + ")" }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -147,9 +148,22 @@ func withMapping(res Result, m mapped, upserted bool) string {
 
 // createRow writes a form's row into a table other than lead: every
 // submission creates one row, with its own key, so a retry finds the row
-// its earlier attempt wrote.
+// its earlier attempt wrote — or, with an alternate key, one upsert keeps
+// one row per key value.
 func (d *Deliverer) createRow(ctx context.Context, f *forms.Form, p *leadPlan) (Result, error) {
 	set, id := f.Set(), p.leadID
+	if p.upserts(f) {
+		key := str(p.lead[f.AlternateKey])
+		body := crm.Row(maps.Clone(p.lead))
+		delete(body, f.AlternateKey) // the key goes in the URL only
+		row, created, err := d.CRM.UpsertRow(ctx, set, f.AlternateKey, key, body, f.PrimaryKey())
+		if err != nil {
+			return Result{}, err
+		}
+		res := Result{LeadID: str(row[f.PrimaryKey()]), Action: actionOf(created)}
+		res.Match = fmt.Sprintf("upserted %s %s by alternate key %s = %s (%s)", f.Table, res.LeadID, f.AlternateKey, crm.Quote(key), res.Action)
+		return res, nil
+	}
 	res := Result{LeadID: id, Action: "created"}
 	earlier := fmt.Sprintf("%s %s was created by an earlier attempt of this submission that could not record it", f.Table, id)
 	if p.retry {

@@ -383,3 +383,30 @@ func TestLookupByNumberKey(t *testing.T) {
 		}
 	}
 }
+
+// A custom-table form creates a row per submission (the e2e test shows
+// it); with alternate_key (a key the org defines on the table) it keeps one
+// row per key value, upserting — the dedupe Dataverse itself enforces.
+func TestCustomTableUpsertsByAlternateKey(t *testing.T) {
+	t.Parallel()
+	enquiry := func(id, key string) *forms.Form {
+		return &forms.Form{ID: id, Title: "Enquiry", Table: "new_enquiry", AlternateKey: key, Fields: []forms.Field{
+			{Name: "name", Column: "new_name", Rules: "required", MaxLength: 100},
+			{Name: "email", Column: "new_email", Role: forms.RoleEmail, Rules: "required,email"},
+		}}
+	}
+	e := newEnv(t, enquiry("keyed", "new_email"))
+	e.emu.Configure(`{"alternate_keys":{"new_enquiries":["new_email"]}}`)
+	first := e.deliver(t, "keyed", map[string]string{"name": "Kim", "email": "kim@example.com"})
+	again := e.deliver(t, "keyed", map[string]string{"name": "Kim Lee", "email": "KIM@example.com"})
+	other := e.deliver(t, "keyed", map[string]string{"name": "Bo", "email": "bo@example.com"})
+	if first.Action != "created" || again.Action != "updated" || again.LeadID != first.LeadID || other.LeadID == first.LeadID {
+		t.Errorf("got %s %s, %s %s, %s %s; want created, then the same row updated, then another row",
+			first.Action, first.LeadID, again.Action, again.LeadID, other.Action, other.LeadID)
+	}
+	wantContains(t, "match", again.Match, "upserted new_enquiry "+first.LeadID+" by alternate key new_email = 'kim@example.com' (updated)")
+	rows := e.emu.Rows("new_enquiries", "$select=new_name&$filter=new_enquiryid%20eq%20"+first.LeadID)
+	if len(rows) != 1 || rows[0]["new_name"] != "Kim Lee" {
+		t.Errorf("the keyed row: %v, want new_name overwritten with Kim Lee", rows)
+	}
+}

@@ -206,13 +206,12 @@ func (f *Form) prepareTable() error {
 	}
 	switch {
 	case len(f.Match) > 0:
-		return fmt.Errorf("match: only a form that writes leads matches existing rows; a %s row is always created (drop match)", f.Table)
+		return fmt.Errorf("match: only a form that writes leads matches existing rows; a %s form creates a row per submission, "+
+			"or keeps one row per key with alternate_key (a key the org defines on %s, e.g. on its email column)", f.Table, f.Table)
 	case f.OnMatch != "":
-		return fmt.Errorf("on_match: only a form that writes leads matches existing rows (drop on_match)")
+		return fmt.Errorf("on_match: only a form that writes leads matches existing rows (drop on_match; alternate_key upserts, overwriting)")
 	case f.Contact == ContactLink:
 		return fmt.Errorf("contact: link binds a lead's parentcontactid; a %s form cannot use it", f.Table)
-	case f.AlternateKey != "":
-		return fmt.Errorf("alternate_key: only a form that writes leads upserts by key")
 	case f.LeadSource != 0:
 		return fmt.Errorf("lead_source: leadsourcecode is a lead column; map a field to %s's own column instead", f.Table)
 	case f.Account != nil && f.Account.Column == "":

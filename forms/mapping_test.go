@@ -70,7 +70,9 @@ func TestMappingPrepareRefuses(t *testing.T) {
 		}, `account.free_mail[0]: "not a domain" is not a domain`},
 		{"note from an unknown field", func(f *Form) { f.Note = &Note{From: "comments"} }, `note.from: "comments" is not a field`},
 		{"note from a number", func(f *Form) { f.Note = &Note{From: "budget"} }, `note.from: "budget" is a money field`},
-		{"custom table with match", func(f *Form) { f.Table, f.Match = "new_enquiry", []string{MatchEmail} }, "match: only a form that writes leads"},
+		{"custom table with match", func(f *Form) { f.Table, f.Match = "new_enquiry", []string{MatchEmail} },
+			"match: only a form that writes leads matches existing rows; a new_enquiry form creates a row per submission, or keeps one row per key with alternate_key"},
+		{"custom table with on_match", func(f *Form) { f.Table, f.AlternateKey, f.OnMatch = "new_enquiry", "emailaddress1", OnMatchOverwrite }, "on_match: only a form that writes leads"},
 		{"custom table with a subject", func(f *Form) { f.Table, f.Subject = "new_enquiry", "x" }, "subject: the topic is a lead column"},
 		{"custom table, account without column", func(f *Form) { f.Table, f.Account = "new_enquiry", &Account{} }, "account.column: a new_enquiry form must name"},
 		{"table not a name", func(f *Form) { f.Table = "Lead Table" }, `table: "Lead Table" is not`},
@@ -265,5 +267,20 @@ func TestCheckboxGroup(t *testing.T) {
 		} else {
 			t.Logf("%s: %v", name, err)
 		}
+	}
+}
+
+// A custom table dedupes by the alternate key the org defines on it, not
+// by match rules.
+func TestCustomTableTakesAnAlternateKey(t *testing.T) {
+	f := &Form{ID: "enquiry", Table: "new_enquiry", AlternateKey: "new_email", Fields: []Field{
+		{Name: "name", Column: "new_name", Rules: "required"},
+		{Name: "email", Column: "new_email", Role: RoleEmail, Rules: "required,email"},
+	}}
+	if err := f.Prepare(NewValidator()); err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	if f.OnMatch != "" || len(f.Match) != 0 {
+		t.Errorf("on_match %q match %v; want none on a custom table", f.OnMatch, f.Match)
 	}
 }
