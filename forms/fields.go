@@ -121,7 +121,11 @@ func (fd *Field) prepareOptions(lang string) error {
 	chosen := fd.Kind == KindChoice || fd.Kind == KindChoices
 	switch {
 	case choosy && len(fd.Options) == 0:
-		return fmt.Errorf("options: a %s needs options (label: value)", fd.Control)
+		what := fd.Control
+		if what == ControlCheckboxes {
+			what = "checkbox group"
+		}
+		return fmt.Errorf("options: a %s needs options (label: value)", what)
 	case !choosy && !chosen && len(fd.Options) > 0:
 		return fmt.Errorf("options: only a select, radio or checkboxes field (or kind: choice or choices) has options, not a %s", fd.Control)
 	case len(fd.Options) > MaxOptions:

@@ -30,6 +30,7 @@ forms:
       email: {label: {en: Email, de: E-Mail}, column: emailaddress1, rules: "required,email"}
       interests:
         label: {en: Interests, de: Interessen}
+        rules: required
         column: new_interests
         kind: choices
         options:
@@ -117,7 +118,7 @@ func TestBrowserCheckboxGroup(t *testing.T) {
 				const fs = box && box.querySelector('fieldset');
 				const inputs = fs ? [...fs.querySelectorAll('input')] : [];
 				return {
-					legend: fs && fs.querySelector('legend') ? fs.querySelector('legend').textContent.trim() : '',
+					legend: fs && fs.querySelector('legend') ? fs.querySelector('legend').firstChild.textContent.trim() : '',
 					text: box ? box.querySelectorAll('input[type=text], textarea').length : -1,
 					boxes: inputs.map(i => i.type + ':' + i.name + ':' + i.value + ':' + [...i.labels].map(l => l.textContent.trim()).join('|')),
 				};
@@ -131,6 +132,19 @@ func TestBrowserCheckboxGroup(t *testing.T) {
 				if got := eval(`(() => { const e = ` + root + `.querySelector(` + jsString(sel) + `); if (!e) return "missing"; e.click(); return ""; })()`); got != "" {
 					t.Fatalf("click %s: %s", sel, got)
 				}
+			}
+			if tt.js {
+				// Sent with nothing ticked: embed.js marks the group, not a box.
+				click(`button[type=submit]`)
+				testenv.Eventually(t, 10*time.Second, func() string {
+					got := eval(`(() => { const b = ` + root + `.querySelector('[data-field=interests]'), fs = b.querySelector('fieldset');
+						return b.classList.contains('lb-invalid') + ':' + fs.getAttribute('aria-invalid') + ':' +
+							!!(fs.getAttribute('aria-describedby') || '').split(' ').some(id => id && ` + root + `.getElementById(id) && ` + root + `.getElementById(id).textContent.includes('Interessen')); })()`)
+					if got != "true:true:true" {
+						return "the group's error: " + got + ", want it marked invalid and described by its message"
+					}
+					return ""
+				})
 			}
 			tick := `[data-field=interests] input[value="%s"]`
 			click(fmt.Sprintf(tick, "100000001"))
