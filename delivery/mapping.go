@@ -413,41 +413,60 @@ func (d *Deliverer) mapOwner(ctx context.Context, f *forms.Form, rec *submission
 	return nil
 }
 
-// roundRobin gives the submission to the user whose turn it is. A disabled
-// user (on leave, or gone) is skipped for the next in the list, and the
-// explanation says so; only a list whose every user is disabled fails, as
-// the form's configuration.
+// roundRobin gives the submission to the user whose turn it is. When that
+// user is disabled (on leave, or gone), the turn goes to the list's enabled
+// users, taken in turn among themselves so that none gets a double share,
+// and the explanation says so; only a list whose every user is disabled
+// fails, as the form's configuration.
 func (d *Deliverer) roundRobin(ctx context.Context, f *forms.Form, rule *forms.OwnerRule, ruleID, submissionID, why string) (forms.Principal, string, string, string, error) {
 	n := len(rule.RoundRobin)
-	i, err := d.turn(ctx, f.ID, ruleID, submissionID, n)
+	c, err := d.turn(ctx, f.ID, ruleID, submissionID)
 	if err != nil {
 		return forms.Principal{}, "", "", "", err
 	}
-	var skipped []string
-	for k := 0; k < n; k++ {
-		j := (i + k) % n
-		target := rule.RoundRobin[j]
-		set, id, err := d.principal(ctx, target)
-		var me *MappingError
-		if errors.As(err, &me) && me.disabled {
-			// Which user stays out of the log: a user's name is personal data.
-			d.logger().Warn("round robin: a disabled user is skipped; enable the user or remove them from the list",
-				"form", f.ID, "rule", ruleID, "position", j+1, "of", n)
-			skipped = append(skipped, fmt.Sprintf("%s (%d of %d) is disabled, skipped", target, j+1, n))
+	i := int(c % int64(n))
+	why += fmt.Sprintf(", round robin %d of %d", i+1, n)
+	target := rule.RoundRobin[i]
+	set, id, err := d.principal(ctx, target)
+	if !isDisabled(err) {
+		return target, set, id, why, err
+	}
+	type user struct {
+		at      int
+		p       forms.Principal
+		set, id string
+	}
+	var enabled []user
+	for j, p := range rule.RoundRobin {
+		if j == i {
 			continue
 		}
-		if err != nil {
+		set, id, err := d.principal(ctx, p)
+		switch {
+		case isDisabled(err):
+			continue
+		case err != nil:
 			return forms.Principal{}, "", "", "", err
 		}
-		why += fmt.Sprintf(", round robin %d of %d", i+1, n)
-		if len(skipped) > 0 {
-			why += "; " + strings.Join(skipped, "; ") + "; given to " + fmt.Sprintf("%d of %d", j+1, n)
-		}
-		return target, set, id, why, nil
+		enabled = append(enabled, user{j, p, set, id})
 	}
-	return forms.Principal{}, "", "", "", &MappingError{Category: submission.CategoryConfiguration, Message: fmt.Sprintf(
-		"owner: every user of the round robin of owner rule %s (%s) is disabled in the org and cannot own rows; enable one or change the form's owner settings, then retry",
-		ruleID, principals(rule.RoundRobin))}
+	// Which user stays out of the log: a user's name is personal data.
+	d.logger().Warn("round robin: the user whose turn it was is disabled; the turn goes to the list's enabled users",
+		"form", f.ID, "rule", ruleID, "position", i+1, "of", n, "enabled", len(enabled))
+	if len(enabled) == 0 {
+		return forms.Principal{}, "", "", "", &MappingError{Category: submission.CategoryConfiguration, Message: fmt.Sprintf(
+			"owner: every user of the round robin of owner rule %s (%s) is disabled in the org and cannot own rows; enable one or change the form's owner settings, then retry",
+			ruleID, principals(rule.RoundRobin))}
+	}
+	u := enabled[c%int64(len(enabled))]
+	why += fmt.Sprintf("; %s (%d of %d) is disabled, so the turn went to the %d enabled users in turn: %d of %d",
+		target, i+1, n, len(enabled), u.at+1, n)
+	return u.p, u.set, u.id, why, nil
+}
+
+func isDisabled(err error) bool {
+	var me *MappingError
+	return errors.As(err, &me) && me.disabled
 }
 
 func principals(ps []forms.Principal) string {
@@ -525,9 +544,9 @@ return n
 // turnTTL is how long a submission's round-robin pick is remembered.
 const turnTTL = 7 * 24 * time.Hour
 
-// turn is the submission's place in the round robin of rule, shared by
-// every worker through Redis.
-func (d *Deliverer) turn(ctx context.Context, form, rule, submissionID string, n int) (int, error) {
+// turn is the submission's place in the round robin of rule, counted from
+// 0 and shared by every worker through Redis; a retry gets the same place.
+func (d *Deliverer) turn(ctx context.Context, form, rule, submissionID string) (int64, error) {
 	if d.Redis == nil {
 		return 0, errors.New("delivery: round robin needs Redis (Deliverer.Redis)")
 	}
@@ -536,7 +555,7 @@ func (d *Deliverer) turn(ctx context.Context, form, rule, submissionID string, n
 	if err != nil {
 		return 0, fmt.Errorf("delivery: round robin: %w", err)
 	}
-	return int((v - 1) % int64(n)), nil
+	return v - 1, nil
 }
 
 // principal finds the user or team the form names: by id, a user by

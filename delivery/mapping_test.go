@@ -304,9 +304,9 @@ func TestRetryFindingItsLeadDoesNotResolveAgain(t *testing.T) {
 	}
 }
 
-// A disabled user in a round robin is skipped for the next in the list,
-// with a warning that names no one; only a list of disabled users fails,
-// as configuration.
+// A disabled user's turn in a round robin goes to the enabled users, in
+// turn among themselves, with a warning that names no one; only a list of
+// disabled users fails, as configuration.
 func TestRoundRobinSkipsDisabledUsers(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, mappedForm("f", func(f *forms.Form) {
@@ -327,7 +327,9 @@ func TestRoundRobinSkipsDisabledUsers(t *testing.T) {
 	for _, u := range e.emu.Users() {
 		ids[u.Email] = u.ID
 	}
-	want := []string{"alex.morgan@contoso.example", "priya.shah@contoso.example", "priya.shah@contoso.example", "alex.morgan@contoso.example"}
+	// Lee's turns (2 and 5) go to the enabled users in turn: priya, then alex.
+	want := []string{"alex.morgan@contoso.example", "priya.shah@contoso.example", "priya.shah@contoso.example",
+		"alex.morgan@contoso.example", "alex.morgan@contoso.example", "priya.shah@contoso.example"}
 	for i, w := range want {
 		res := e.deliver(t, "f", map[string]string{"email": strings.Repeat("x", i+1) + "@example.com", "last_name": "Lee", "country": "United Kingdom"})
 		got := e.emu.Rows("leads", "$select=_ownerid_value&$filter=leadid%20eq%20"+res.LeadID)[0]["_ownerid_value"]
@@ -335,10 +337,10 @@ func TestRoundRobinSkipsDisabledUsers(t *testing.T) {
 			t.Errorf("lead %d: owner %v, want %s's %s", i+1, got, w, ids[w])
 		}
 		if i == 1 {
-			wantContains(t, "match", res.Match, "round robin 2 of 3; user lee.gone@contoso.example (2 of 3) is disabled, skipped; given to 3 of 3")
+			wantContains(t, "match", res.Match, "round robin 2 of 3; user lee.gone@contoso.example (2 of 3) is disabled, so the turn went to the 2 enabled users in turn: 3 of 3")
 		}
 	}
-	if !strings.Contains(logs.String(), "a disabled user is skipped") || strings.Contains(logs.String(), "lee.gone") || strings.Contains(logs.String(), "Gone") {
+	if !strings.Contains(logs.String(), "the user whose turn it was is disabled") || strings.Contains(logs.String(), "lee.gone") || strings.Contains(logs.String(), "Gone") {
 		t.Errorf("logs: %s; want the skip warned about without naming the user", logs.String())
 	}
 
