@@ -125,6 +125,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 			Forms: cfg.Forms,
 			Locks: lease.New(rdb, "lb:lease", 30*time.Second),
 			Redis: rdb,
+			Log:   log,
 		},
 		Fetcher: &delivery.Fetcher{Sources: cfg.Sources, Forms: cfg.Forms, Timeout: cfg.RequestTimeout},
 	}
