@@ -24,6 +24,7 @@ import (
 	"github.com/leadbridge/leadbridge/crm"
 	"github.com/leadbridge/leadbridge/crmhealth"
 	"github.com/leadbridge/leadbridge/delivery"
+	"github.com/leadbridge/leadbridge/erase"
 	"github.com/leadbridge/leadbridge/health"
 	"github.com/leadbridge/leadbridge/internal/logging"
 	"github.com/leadbridge/leadbridge/lease"
@@ -36,7 +37,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "erase" {
+		err = runErase(ctx, os.Args[2:], os.Getenv, os.Stdout)
+	} else {
+		err = run(ctx, os.Getenv, os.Stdout, nil)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
@@ -111,7 +118,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		Deliverer: &delivery.Deliverer{
 			CRM:   client,
 			Forms: cfg.Forms,
-			Locks: lease.New(rdb, "lb:lease", 30*time.Second),
+			Locks: lease.New(rdb, erase.LeasePrefix, 30*time.Second),
 		},
 		Fetcher: &delivery.Fetcher{Sources: cfg.Sources, Forms: cfg.Forms, Timeout: cfg.RequestTimeout},
 	}
