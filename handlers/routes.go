@@ -41,6 +41,7 @@ func (s *server) routes() *echo.Echo {
 	e.GET("/healthz", health)
 	e.GET("/readyz", health)
 	e.GET("/metrics", health)
+	e.GET("/openapi.json", s.openAPI) // the public API's description (openapi.go)
 
 	// Forms: intake, hosted page, thank-you page, and what embed.js renders
 	// a form from (origins checked as for posts; embed.js itself is public).
