@@ -135,10 +135,10 @@ func TestOpenAPIDescribesRealAnswers(t *testing.T) {
 		t.Fatalf("no id in %s", first)
 	}
 	cases := []struct {
-		name                    string
+		name                     string
 		method, target, ct, body string
-		hdr                     []string
-		want                    int
+		hdr                      []string
+		want                     int
 	}{
 		{"accepted", "POST", "/f/demo", "application/json", `{"email":"bob@example.com","last_name":"Ng"}`, nil, 202},
 		{"invalid", "POST", "/f/demo", "application/json", `{"email":"nope"}`, nil, 422},
