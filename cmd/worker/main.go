@@ -105,6 +105,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	q := queue.NewClient(rdb)
 	reg := metrics.Registry()
 	metrics.RegisterStatuses(reg, store)
+	metrics.RegisterRedisUp(reg, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
+	metrics.RegisterBacklog(reg, func(ctx context.Context) (int64, time.Time, error) {
+		b, err := store.Backlog(ctx)
+		return b.Waiting, b.Oldest, err
+	})
+	metrics.RegisterDataverse(reg, crmhealth.MetricsState(rdb))
 	h := &delivery.TaskHandler{
 		Store:   store,
 		Horizon: cfg.RetryHorizon,
