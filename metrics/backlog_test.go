@@ -12,7 +12,6 @@ import (
 	"github.com/leadbridge/leadbridge/metrics"
 )
 
-
 func TestBacklogAndDataverseGauges(t *testing.T) {
 	hang := make(chan struct{})
 	t.Cleanup(func() { close(hang) })
@@ -26,10 +25,12 @@ func TestBacklogAndDataverseGauges(t *testing.T) {
 		want, missing []string
 	}{
 		{
-			name:      "read",
-			ping:      func(context.Context) error { return nil },
-			backlog:   func(context.Context) (int64, time.Time, error) { return 7, oldest, nil },
-			dataverse: func(context.Context) (metrics.DataverseState, error) { return metrics.DataverseState{ThrottledUntil: throttled}, nil },
+			name:    "read",
+			ping:    func(context.Context) error { return nil },
+			backlog: func(context.Context) (int64, time.Time, error) { return 7, oldest, nil },
+			dataverse: func(context.Context) (metrics.DataverseState, error) {
+				return metrics.DataverseState{ThrottledUntil: throttled}, nil
+			},
 			want: []string{"leadbridge_redis_up 1", "leadbridge_waiting_submissions 7", "leadbridge_oldest_waiting_seconds 9",
 				"leadbridge_dataverse_throttled_until_timestamp_seconds 2e+09", "leadbridge_dataverse_last_ok_timestamp_seconds 0"},
 		},
@@ -41,12 +42,14 @@ func TestBacklogAndDataverseGauges(t *testing.T) {
 			want:      []string{"leadbridge_waiting_submissions 0", "leadbridge_oldest_waiting_seconds 0"},
 		},
 		{
-			name:      "redis refuses",
-			ping:      func(context.Context) error { return errors.New("down") },
-			backlog:   func(context.Context) (int64, time.Time, error) { return 0, time.Time{}, errors.New("down") },
-			dataverse: func(context.Context) (metrics.DataverseState, error) { return metrics.DataverseState{}, errors.New("down") },
-			want:      []string{"leadbridge_redis_up 0"},
-			missing:   []string{"leadbridge_waiting_submissions", "leadbridge_oldest_waiting_seconds", "leadbridge_dataverse_"},
+			name:    "redis refuses",
+			ping:    func(context.Context) error { return errors.New("down") },
+			backlog: func(context.Context) (int64, time.Time, error) { return 0, time.Time{}, errors.New("down") },
+			dataverse: func(context.Context) (metrics.DataverseState, error) {
+				return metrics.DataverseState{}, errors.New("down")
+			},
+			want:    []string{"leadbridge_redis_up 0"},
+			missing: []string{"leadbridge_waiting_submissions", "leadbridge_oldest_waiting_seconds", "leadbridge_dataverse_"},
 		},
 		{
 			name:      "redis hangs",
