@@ -170,7 +170,6 @@ func TestNoPersonalDataInLogsOrMetrics(t *testing.T) {
 	}
 }
 
-
 func getText(t *testing.T, u string) string {
 	t.Helper()
 	resp, err := http.Get(u)
