@@ -36,9 +36,19 @@ const LeasePrefix = "lb:lease"
 
 // Errors returned by Erase.
 var (
-	// ErrNoPerson: neither a usable email address nor a phone number was given.
+	// ErrNoPerson: neither an email address nor a phone number was given
+	// (a value given but unusable is an *InvalidError).
 	ErrNoPerson = errors.New("erase: give an email address or a phone number of at least 10 digits")
 )
+
+// InvalidError says which value given to Erase is unusable, and why, in
+// words for the person who typed it.
+type InvalidError struct {
+	Field   string // "email" or "phone"
+	Problem string
+}
+
+func (e *InvalidError) Error() string { return "erase: " + e.Field + ": " + e.Problem }
 
 // Person is whom to erase: an email address, a phone number, or both.
 type Person struct {
@@ -102,13 +112,13 @@ func newMatcher(p Person) (matcher, error) {
 	if e := strings.TrimSpace(p.Email); e != "" {
 		m.email = submission.NormalizeEmail(e)
 		if m.email == "" {
-			return m, fmt.Errorf("erase: %q is not an email address", e)
+			return m, &InvalidError{Field: "email", Problem: "is not an email address"}
 		}
 	}
 	if p.Phone != "" {
 		d := nonDigits.ReplaceAllString(p.Phone, "")
 		if len(d) < 10 || len(d) > 15 {
-			return m, errors.New("erase: a phone number needs 10 to 15 digits")
+			return m, &InvalidError{Field: "phone", Problem: "needs 10 to 15 digits"}
 		}
 		m.phone = d[len(d)-10:]
 	}
@@ -295,6 +305,16 @@ func (e *Eraser) one(ctx context.Context, r *submission.Record, dryRun bool, rep
 		rep.IdempotencyKeys++
 	}
 	return nil
+}
+
+// AuditDetail is the audit log's words for an erasure: the reference of
+// the address (never the address) and the counts.
+func (r Report) AuditDetail() string {
+	ref := "no email address"
+	if r.EmailRef != "" {
+		ref = "email ref " + r.EmailRef
+	}
+	return ref + ": " + r.Summary()
 }
 
 // Summary is the report in one line, counts only (no address): for the

@@ -52,7 +52,7 @@ func runErase(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if !*dry {
-		err := audit.New(rdb).Add(ctx, audit.Entry{By: "worker erase (command line)", Action: "erase", Detail: auditDetail(rep)})
+		err := audit.New(rdb).Add(ctx, audit.Entry{By: "worker erase (command line)", Action: "erase", Detail: rep.AuditDetail()})
 		if err != nil {
 			log.Warn("erased, but the audit log could not be written", "err", err)
 		}
@@ -60,14 +60,4 @@ func runErase(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("erase", "dry_run", *dry, "submissions", rep.Total(), "email_ref", rep.EmailRef)
 	fmt.Fprintln(stdout, rep.Summary())
 	return nil
-}
-
-// auditDetail is the audit log's words for an erasure: the reference of
-// the address and the counts.
-func auditDetail(r erase.Report) string {
-	ref := "no email address"
-	if r.EmailRef != "" {
-		ref = "email ref " + r.EmailRef
-	}
-	return ref + ": " + r.Summary()
 }
