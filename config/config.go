@@ -59,6 +59,7 @@ type API struct {
 	Web            Web
 	Sources        map[string]*webhook.Source // webhook sources, by id (POST /hooks/{id})
 	Admin          Admin                      // the admin console's sign-in (admin.go)
+	Keep           Retention                  // how long each kind of record is kept (retention.go)
 }
 
 // Dataverse is where and as whom the worker writes.
@@ -84,6 +85,7 @@ type Worker struct {
 	Forms              forms.Set
 	Sources            map[string]*webhook.Source // for reading thin webhook leads (Meta, HubSpot) before delivery
 	Alerts             Alerts                     // notifications of failed submissions (admin.go)
+	Keep               Retention                  // how long each kind of record is kept (retention.go)
 }
 
 // loadLogging checks the logging variables every program reads.
@@ -151,6 +153,8 @@ func LoadAPI(getenv Getenv) (API, error) {
 	c.Web = w
 	c.Admin, err = loadAdmin(getenv)
 	errs = append(errs, err)
+	c.Keep, err = loadRetention(getenv)
+	errs = append(errs, err)
 	return c, errors.Join(errs...)
 }
 
@@ -190,6 +194,8 @@ func LoadWorker(getenv Getenv) (Worker, error) {
 		errs = append(errs, err)
 	}
 	c.Alerts, err = loadAlerts(getenv)
+	errs = append(errs, err)
+	c.Keep, err = loadRetention(getenv)
 	errs = append(errs, err)
 	return c, errors.Join(errs...)
 }

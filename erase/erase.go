@@ -18,13 +18,11 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/leadbridge/leadbridge/audit"
 	"github.com/leadbridge/leadbridge/crmhealth"
-	"github.com/leadbridge/leadbridge/lease"
 	"github.com/leadbridge/leadbridge/queue"
 	"github.com/leadbridge/leadbridge/submission"
 )
@@ -131,19 +129,49 @@ func newMatcher(p Person) (matcher, error) {
 // text reports whether s quotes the address (in any case) or the number
 // (whatever the separators between its digits).
 func (m matcher) text(s string) bool {
-	if m.email != "" && strings.Contains(strings.ToLower(s), m.email) {
+	if m.email != "" && addressIn(strings.ToLower(s), m.email) {
 		return true
 	}
 	return m.phone != "" && phoneIn(s, m.phone)
 }
 
+// addressIn reports whether text (lower-cased) holds the address email as
+// a whole: not the end of a longer one (joann@… for ann@…) nor the start
+// of one on a longer domain (ann@example.com.au, ann@example.community).
+func addressIn(text, email string) bool {
+	for from := 0; ; {
+		i := strings.Index(text[from:], email)
+		if i < 0 {
+			return false
+		}
+		start, end := from+i, from+i+len(email)
+		before := start == 0 || !localChar(text[start-1])
+		after := end == len(text) || !(domainChar(text[end]) || text[end] == '.' && end+1 < len(text) && domainChar(text[end+1]))
+		if before && after {
+			return true
+		}
+		from = start + 1
+	}
+}
+
+// localChar: a byte that can be part of an address's local part.
+func localChar(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || strings.IndexByte(".!#$%&'*+/=?^_`{|}~-", b) >= 0 || b >= 0x80
+}
+
+// domainChar: a byte that can continue a domain name.
+func domainChar(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b >= 0x80
+}
+
 // phoneIn: some run of digits in s, separators allowed between them (space,
 // dot, dash, slash, parentheses, a leading +), ends with the number's last
-// ten digits and has at most fifteen — a number as people write it.
+// ten digits, with at most three more before them (a country code): the
+// rule delivery matches phones by.
 func phoneIn(s, phone string) bool {
 	for _, run := range phoneRuns.FindAllString(s, -1) {
 		d := nonDigits.ReplaceAllString(run, "")
-		if len(d) >= 10 && len(d) <= 15 && strings.HasSuffix(d, phone) {
+		if len(d) >= 10 && len(d) <= 13 && strings.HasSuffix(d, phone) {
 			return true
 		}
 	}
@@ -251,8 +279,7 @@ func (e *Eraser) Erase(ctx context.Context, p Person, dryRun bool) (Report, erro
 			break
 		}
 	}
-	locks := lease.New(e.Redis, LeasePrefix, time.Second)
-	if rep.Leases, err = locks.Forget(ctx, m.leaseKey, !dryRun); err != nil {
+	if rep.Leases, err = forgetLeases(ctx, e.Redis, LeasePrefix, m.leaseKey, !dryRun); err != nil {
 		return rep, err
 	}
 	if rep.AuditEntries, err = e.Audit.Forget(ctx, func(en audit.Entry) bool {

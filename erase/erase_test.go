@@ -291,3 +291,57 @@ func TestEraseRefusesWhatIsNotAPerson(t *testing.T) {
 		}
 	}
 }
+
+// TestEraseMatchesWholeAddressesOnly: erasing ann@example.com leaves
+// joann@example.com, ann@example.com.au and ann@example.community alone,
+// and finds the address inside text (a payload, angle brackets, a mailto).
+func TestEraseMatchesWholeAddressesOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := testenv.StartRedis(t)
+	rdb := r.Client()
+	store := submission.NewStore(rdb, time.Hour)
+	var keep, drop []string
+	for _, c := range []struct {
+		email, payload string
+		erased         bool
+	}{
+		{"joann@example.com", "", false},
+		{"ann@example.com.au", "", false},
+		{"ann@example.community", "", false},
+		{"not-given", `{"contact":"Ann <ANN@example.com>"}`, true},
+		{"not-given", `mailto:ann@example.com?subject=hi`, true},
+		{"not-given", `{"email":"ann@example.com."}`, true},
+		{"ann@example.com", "", true},
+	} {
+		rec := &submission.Record{Form: "demo", Source: "form", Fields: map[string]string{"email": c.email}}
+		if c.payload != "" {
+			rec.Payload = &submission.Payload{Body: c.payload}
+		}
+		if _, err := store.Create(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		if c.erased {
+			drop = append(drop, rec.ID)
+		} else {
+			keep = append(keep, rec.ID)
+		}
+	}
+	rep, err := erase.New(rdb, store, queue.NewClient(rdb)).Erase(ctx, erase.Person{Email: "ann@example.com"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total() != len(drop) {
+		t.Errorf("erased %d, want %d", rep.Total(), len(drop))
+	}
+	for _, id := range keep {
+		if _, err := store.Get(ctx, id); err != nil {
+			t.Errorf("another person's %s: %v", id, err)
+		}
+	}
+	for _, id := range drop {
+		if _, err := store.Get(ctx, id); !errors.Is(err, submission.ErrNotFound) {
+			t.Errorf("Ann's %s: %v, want ErrNotFound", id, err)
+		}
+	}
+}

@@ -55,7 +55,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	if err != nil {
 		return err
 	}
+	admin.SessionIdle, admin.SessionMax = cfg.Keep.SessionIdle, cfg.Keep.SessionMax
 	store := submission.NewStore(rdb, cfg.Retention)
+	store.SetKeyRetention(submission.KeyRetention{Form: cfg.Keep.IdempotencyKeys, WebhookAtLeast: cfg.Keep.WebhookDedupe})
 	reg := metrics.Registry()
 	metrics.RegisterStatuses(reg, store)
 	metrics.RegisterRedisUp(reg, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })

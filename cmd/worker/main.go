@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/leadbridge/leadbridge/alert"
+	"github.com/leadbridge/leadbridge/audit"
 	"github.com/leadbridge/leadbridge/config"
 	"github.com/leadbridge/leadbridge/crm"
 	"github.com/leadbridge/leadbridge/crmhealth"
@@ -166,7 +167,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	// fails), and run returns only once both have stopped.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return (&delivery.Janitor{Store: store, Queue: q, Log: log, Served: queues}).Run(gctx, time.Minute)
+		keep := &erase.Retention{Store: store, Queue: q, Audit: audit.New(rdb), Failed: cfg.Keep.Failed, Spam: cfg.Keep.Spam, Log: cfg.Keep.Audit}
+		return (&delivery.Janitor{Store: store, Queue: q, Log: log, Served: queues, Retention: keep}).Run(gctx, time.Minute)
 	})
 	g.Go(func() error { return keepPaused(gctx, q, queues, log) })
 	if a := cfg.Alerts; a.WebhookURL != "" || a.SMTPAddr != "" {
