@@ -164,15 +164,45 @@ func domainChar(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b >= 0x80
 }
 
-// phoneIn: some run of digits in s, separators allowed between them (space,
-// dot, dash, slash, parentheses, a leading +), ends with the number's last
-// ten digits, with at most three more before them (a country code): the
-// rule delivery matches phones by.
+// phoneIn: s writes the number: its last ten digits appear in a run of
+// digits and separators (space, dot, dash, slash, parentheses, a leading
+// +), as a whole group — a separator or the run's edge right after them,
+// and before them at most three more digits since the last separator (a
+// country code: the rule delivery matches phones by). So "+1 (555)
+// 010-2030", "15550102030" and "call 555 010 2030 after 2026" hold
+// 5550102030; "12345550102030" and "55501020301" do not.
 func phoneIn(s, phone string) bool {
 	for _, run := range phoneRuns.FindAllString(s, -1) {
-		d := nonDigits.ReplaceAllString(run, "")
-		if len(d) >= 10 && len(d) <= 13 && strings.HasSuffix(d, phone) {
-			return true
+		var digits []byte
+		var sepBefore []bool // a separator came before digit i
+		sep := true
+		for i := 0; i < len(run); i++ {
+			if b := run[i]; b >= '0' && b <= '9' {
+				digits = append(digits, b)
+				sepBefore = append(sepBefore, sep)
+				sep = false
+			} else {
+				sep = true
+			}
+		}
+		d := string(digits)
+		for from := 0; ; {
+			i := strings.Index(d[from:], phone)
+			if i < 0 {
+				break
+			}
+			i += from
+			end := i + len(phone)
+			after := end == len(d) || sepBefore[end]
+			g := i // the start of the group of digits the number begins in
+			for !sepBefore[g] {
+				g--
+			}
+			before := i-g <= 3
+			if after && before {
+				return true
+			}
+			from = i + 1
 		}
 	}
 	return false
