@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/leadbridge/leadbridge/audit"
 	"github.com/leadbridge/leadbridge/crmhealth"
@@ -41,7 +42,8 @@ func holdsBob(s string) bool { return strings.Contains(strings.ToLower(s), bobEm
 // world is a Redis holding Ann's and Bob's traces in every kind of key
 // leadbridge writes about a person.
 type world struct {
-	r     *testenv.Redis
+	rdb   redis.UniversalClient
+	nodes []*redis.Client // every primary, to scan
 	store *submission.Store
 	q     *queue.Client
 	ann   []string // Ann's submission ids
@@ -57,12 +59,17 @@ func create(t *testing.T, ctx context.Context, s *submission.Store, r *submissio
 	return r.ID
 }
 
-func newWorld(t *testing.T) *world {
+// newRedisWorld is a world on one redis-server.
+func newRedisWorld(t *testing.T) *world {
+	t.Helper()
+	r := testenv.StartRedis(t)
+	return newWorld(t, r.Client(), r.Client())
+}
+
+func newWorld(t *testing.T, rdb redis.UniversalClient, nodes ...*redis.Client) *world {
 	t.Helper()
 	ctx := context.Background()
-	r := testenv.StartRedis(t)
-	rdb := r.Client()
-	w := &world{r: r, store: submission.NewStore(rdb, 24*time.Hour), q: queue.NewClient(rdb)}
+	w := &world{rdb: rdb, nodes: nodes, store: submission.NewStore(rdb, 24*time.Hour), q: queue.NewClient(rdb)}
 
 	// Ann: waiting (with a task and an idempotency key), held as spam,
 	// a webhook lead refused at intake with her address only in its
@@ -99,7 +106,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.ann = append(w.ann, a6.ID)
-	failOnce(t, r, a6)
+	failOnce(t, rdb, a6)
 
 	// Bob: waiting with a task, a webhook lead with a delivery id, delivered.
 	b1 := &submission.Record{Form: "demo", Source: "form", Fields: map[string]string{"email": bobEmail, "phone": "+44 20 7946 0958"}}
@@ -157,9 +164,8 @@ func newWorld(t *testing.T) *world {
 // failOnce runs rec's task in a real asynq server whose handler fails
 // with a Dataverse-like message quoting Ann's address, and waits until
 // asynq keeps the task as retrying (an hour away).
-func failOnce(t *testing.T, r *testenv.Redis, rec *submission.Record) {
+func failOnce(t *testing.T, rdb redis.UniversalClient, rec *submission.Record) {
 	t.Helper()
-	rdb := r.Client()
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Queues:         map[string]int{queue.QueueOf(rec): 1},
 		RetryDelayFunc: func(int, error, *asynq.Task) time.Duration { return time.Hour },
@@ -185,15 +191,41 @@ func failOnce(t *testing.T, r *testenv.Redis, rec *submission.Record) {
 	})
 }
 
+// holding scans every primary of the world.
+func (w *world) holding(t *testing.T, found func(string) bool) []string {
+	t.Helper()
+	var out []string
+	for _, n := range w.nodes {
+		out = append(out, testenv.KeysHolding(t, n, found)...)
+	}
+	slices.Sort(out)
+	return out
+}
+
 func TestEraseLeavesNoTraceAndOthersIntact(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
+	eraseLeavesNoTrace(t, newRedisWorld(t))
+}
+
+// TestEraseOnACluster: the same on a three-primary Redis Cluster, where the
+// leases and the queue live on other primaries than the records.
+func TestEraseOnACluster(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t)
+	var nodes []*redis.Client
+	for _, n := range c.Nodes {
+		nodes = append(nodes, n.Client())
+	}
+	eraseLeavesNoTrace(t, newWorld(t, c.Client(), nodes...))
+}
+
+func eraseLeavesNoTrace(t *testing.T, w *world) {
 	ctx := context.Background()
-	rdb := w.r.Client()
-	if hits := testenv.KeysHolding(t, rdb, holdsAnn); len(hits) < 10 {
+	rdb := w.rdb
+	if hits := w.holding(t, holdsAnn); len(hits) < 10 {
 		t.Fatalf("the world holds Ann in only %d keys, so the test shows little:\n%s", len(hits), strings.Join(hits, "\n"))
 	}
-	bobBefore := testenv.KeysHolding(t, rdb, holdsBob)
+	bobBefore := w.holding(t, holdsBob)
 	waitingBefore, _ := w.store.Waiting(ctx, "form:demo")
 
 	e := erase.New(rdb, w.store, w.q)
@@ -208,7 +240,7 @@ func TestEraseLeavesNoTraceAndOthersIntact(t *testing.T) {
 	delete(want.Submissions, "retrying")
 
 	t.Run("dry run counts and removes nothing", func(t *testing.T) {
-		before := testenv.KeysHolding(t, rdb, holdsAnn)
+		before := w.holding(t, holdsAnn)
 		got, err := e.Erase(ctx, erase.Person{Email: "  Ann.Lee@Example.COM ", Phone: "+1 555 010 2030"}, true)
 		if err != nil {
 			t.Fatal(err)
@@ -218,7 +250,7 @@ func TestEraseLeavesNoTraceAndOthersIntact(t *testing.T) {
 		if !reflect.DeepEqual(got, dry) {
 			t.Errorf("dry-run report:\ngot  %+v\nwant %+v", got, dry)
 		}
-		if after := testenv.KeysHolding(t, rdb, holdsAnn); !slices.Equal(before, after) {
+		if after := w.holding(t, holdsAnn); !slices.Equal(before, after) {
 			t.Errorf("a dry run changed what Redis holds:\nbefore %q\nafter  %q", before, after)
 		}
 	})
@@ -230,7 +262,7 @@ func TestEraseLeavesNoTraceAndOthersIntact(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("report:\ngot  %+v\nwant %+v", got, want)
 	}
-	if hits := testenv.KeysHolding(t, rdb, holdsAnn); len(hits) > 0 {
+	if hits := w.holding(t, holdsAnn); len(hits) > 0 {
 		t.Errorf("after erase, Redis still holds Ann in:\n%s", strings.Join(hits, "\n"))
 	}
 	for _, id := range w.ann {
@@ -241,7 +273,7 @@ func TestEraseLeavesNoTraceAndOthersIntact(t *testing.T) {
 
 	// Bob is untouched: every key that held him still does, his records
 	// read, his task waits, his delivery id still makes a repeat a duplicate.
-	if after := testenv.KeysHolding(t, rdb, holdsBob); !slices.Equal(bobBefore, after) {
+	if after := w.holding(t, holdsBob); !slices.Equal(bobBefore, after) {
 		t.Errorf("Bob's keys changed:\nbefore %q\nafter  %q", bobBefore, after)
 	}
 	for _, id := range w.bob {
