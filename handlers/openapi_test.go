@@ -13,6 +13,8 @@ import (
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 	"github.com/pb33f/libopenapi-validator/schema_validation"
+
+	"github.com/leadbridge/leadbridge/internal/hooktest"
 )
 
 // publicRoute: a route the OpenAPI document must describe. The admin
@@ -23,8 +25,8 @@ func publicRoute(path string) bool {
 
 var echoParam = regexp.MustCompile(`:([A-Za-z_]+)`)
 
-// served fetches /openapi.json from the router.
-func served(t *testing.T, v *env) []byte {
+// openAPIDoc fetches /openapi.json from the router.
+func openAPIDoc(t *testing.T, v *env) []byte {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	v.e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.json", nil))
@@ -37,7 +39,7 @@ func served(t *testing.T, v *env) []byte {
 func TestOpenAPIMatchesTheRouter(t *testing.T) {
 	t.Parallel()
 	v := newEnv(t)
-	raw := served(t, v)
+	raw := openAPIDoc(t, v)
 
 	doc, err := libopenapi.NewDocument(raw)
 	if err != nil {
@@ -100,7 +102,7 @@ func TestOpenAPIMatchesTheRouter(t *testing.T) {
 func TestOpenAPIDescribesRealAnswers(t *testing.T) {
 	t.Parallel()
 	v := newEnv(t)
-	doc, err := libopenapi.NewDocument(served(t, v))
+	doc, err := libopenapi.NewDocument(openAPIDoc(t, v))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +169,62 @@ func TestOpenAPIDescribesRealAnswers(t *testing.T) {
 		if ok, errs := check.ValidateHttpResponse(req, resp); !ok {
 			for _, e := range errs {
 				t.Errorf("%s: %s %s → %d does not match openapi.json: %s: %s", c.name, c.method, c.target, resp.StatusCode, e.Message, e.Reason)
+				for _, se := range e.SchemaValidationErrors {
+					t.Errorf("  at %s: %s", se.FieldPath, se.Reason)
+				}
+			}
+		}
+	}
+}
+
+// TestOpenAPIDescribesWebhookAnswers: the answers to a platform — a lead
+// taken, a lead whose fields fail, a bad signature, an unknown source, a
+// handshake a kind does not make — match the document.
+func TestOpenAPIDescribesWebhookAnswers(t *testing.T) {
+	t.Parallel()
+	v := newHookEnv(t)
+	doc, err := libopenapi.NewDocument(openAPIDoc(t, v.env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		t.Fatalf("validator: %v", errs)
+	}
+	k := hooktest.Kinds()[0]
+	now := v.clock.Now()
+	bad := hooktest.Ada("2")
+	bad.Email = "not an address"
+	unknown := k.New(base, hooktest.Ada("3"), k.Secrets[0], now)
+	unknown.URL = base + "/hooks/nope"
+	handshake, _ := http.NewRequest(http.MethodGet, base+"/hooks/"+k.Source, nil)
+	cases := []struct {
+		name string
+		req  *http.Request
+		want int
+	}{
+		{"a lead", k.New(base, hooktest.Ada("1"), k.Secrets[0], now).Request(), 200},
+		{"the same lead again", k.New(base, hooktest.Ada("1"), k.Secrets[0], now).Request(), 200},
+		{"invalid fields", k.New(base, bad, k.Secrets[0], now).Request(), 422},
+		{"a bad signature", k.New(base, hooktest.Ada("4"), k.Secrets[2], now).Request(), 401},
+		{"an unknown source", unknown.Request(), 404},
+		{"no handshake for this kind", handshake, 405},
+	}
+	for _, c := range cases {
+		var body []byte
+		if c.req.Body != nil {
+			body, _ = io.ReadAll(c.req.Body)
+			c.req.Body = io.NopCloser(strings.NewReader(string(body)))
+		}
+		rec := v.send(t, c.req)
+		if rec.Code != c.want {
+			t.Errorf("%s: %d, want %d (%s)", c.name, rec.Code, c.want, rec.Body)
+			continue
+		}
+		c.req.Body = io.NopCloser(strings.NewReader(string(body)))
+		if ok, errs := check.ValidateHttpResponse(c.req, rec.Result()); !ok {
+			for _, e := range errs {
+				t.Errorf("%s → %d does not match openapi.json: %s: %s", c.name, rec.Code, e.Message, e.Reason)
 				for _, se := range e.SchemaValidationErrors {
 					t.Errorf("  at %s: %s", se.FieldPath, se.Reason)
 				}
