@@ -6,6 +6,8 @@
 package config
 
 import (
+	"crypto/rsa"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math"
@@ -67,10 +69,26 @@ type Dataverse struct {
 	URL           string // https://contoso.crm.dynamics.com
 	TenantID      string
 	ClientID      string
-	ClientSecret  string
 	AuthorityHost string
 	CAFile        string // extra trusted CAs (PEM)
 	Emulated      bool   // true when the defaults point at the bundled emulator
+
+	// The credential: exactly one of a client secret, a certificate or a
+	// federated token file (credentials.go; CredentialKind says which).
+	ClientSecret string
+	// CertificatePath is AZURE_CLIENT_CERTIFICATE_PATH; Certificates (the
+	// private key's own first) and PrivateKey are what it holds, read at
+	// start.
+	CertificatePath string
+	Certificates    []*x509.Certificate
+	PrivateKey      *rsa.PrivateKey
+	// SendCertificateChain (AZURE_CLIENT_SEND_CERTIFICATE_CHAIN) sends the
+	// certificates with each assertion (x5c), for app registrations that
+	// trust a certificate by subject name and issuer.
+	SendCertificateChain bool
+	// FederatedTokenFile is AZURE_FEDERATED_TOKEN_FILE, read again for
+	// every token.
+	FederatedTokenFile string
 }
 
 // Worker is the configuration of cmd/worker.
@@ -86,6 +104,10 @@ type Worker struct {
 	Sources            map[string]*webhook.Source // for reading thin webhook leads (Meta, HubSpot) before delivery
 	Alerts             Alerts                     // notifications of failed submissions (admin.go)
 	Keep               Retention                  // how long each kind of record is kept (retention.go)
+	// StrictConfig: a worker whose configuration check at start finds a
+	// problem (a column the org lacks, a length or choice it refuses)
+	// refuses to start; otherwise it logs the findings as warnings.
+	StrictConfig bool
 }
 
 // loadLogging checks the logging variables every program reads.
@@ -181,6 +203,13 @@ func LoadWorker(getenv Getenv) (Worker, error) {
 		durationVar(getenv, "LEADBRIDGE_RETRY_HORIZON", &c.RetryHorizon, time.Minute),
 		durationVar(getenv, "LEADBRIDGE_DELIVERED_RETENTION", &c.DeliveredRetention, time.Minute),
 	)
+	switch v := strings.ToLower(getenv("LEADBRIDGE_STRICT_CONFIG")); v {
+	case "", "false", "0", "no", "off":
+	case "true", "1", "yes", "on":
+		c.StrictConfig = true
+	default:
+		errs = append(errs, fmt.Errorf("LEADBRIDGE_STRICT_CONFIG: %q is not true or false", getenv("LEADBRIDGE_STRICT_CONFIG")))
+	}
 	dv, err := loadDataverse(getenv)
 	errs = append(errs, err)
 	c.Dataverse = dv
@@ -205,7 +234,6 @@ func loadDataverse(getenv Getenv) (Dataverse, error) {
 		URL:           strings.TrimRight(getenv("DATAVERSE_URL"), "/"),
 		TenantID:      getenv("AZURE_TENANT_ID"),
 		ClientID:      getenv("AZURE_CLIENT_ID"),
-		ClientSecret:  getenv("AZURE_CLIENT_SECRET"),
 		AuthorityHost: strings.TrimRight(getenv("AZURE_AUTHORITY_HOST"), "/"),
 		CAFile:        getenv("LEADBRIDGE_CA_FILE"),
 	}
@@ -233,13 +261,7 @@ func loadDataverse(getenv Getenv) (Dataverse, error) {
 	if d.ClientID == "" {
 		errs = append(errs, errors.New("AZURE_CLIENT_ID: required with DATAVERSE_URL (the app registration's application id)"))
 	}
-	if d.ClientSecret == "" {
-		if getenv("AZURE_CLIENT_CERTIFICATE_PATH") != "" || getenv("AZURE_FEDERATED_TOKEN_FILE") != "" {
-			errs = append(errs, errors.New("AZURE_CLIENT_SECRET: certificate and federated credentials are not supported yet; use a client secret"))
-		} else {
-			errs = append(errs, errors.New("AZURE_CLIENT_SECRET: required with DATAVERSE_URL"))
-		}
-	}
+	errs = append(errs, loadCredential(getenv, &d, time.Now()))
 	if d.AuthorityHost == "" {
 		d.AuthorityHost = "https://login.microsoftonline.com"
 	} else if u, err := url.Parse(d.AuthorityHost); err != nil || u.Scheme != "https" || u.Host == "" {

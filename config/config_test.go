@@ -93,8 +93,20 @@ func TestLoadWorkerDefaults(t *testing.T) {
 		CAFile:        filepath.Join(".run", "emulator", "ca.pem"),
 		Emulated:      true,
 	}
-	if c.Dataverse != want {
+	if !reflect.DeepEqual(c.Dataverse, want) {
 		t.Errorf("Dataverse = %+v, want the emulator defaults %+v", c.Dataverse, want)
+	}
+	if c.StrictConfig {
+		t.Error("StrictConfig by default, want off (warn)")
+	}
+}
+
+func TestLoadWorkerStrictConfig(t *testing.T) {
+	for v, want := range map[string]bool{"true": true, "1": true, "TRUE": true, "yes": true, "false": false, "0": false, "": false} {
+		c, err := config.LoadWorker(env(map[string]string{"LEADBRIDGE_STRICT_CONFIG": v}))
+		if err != nil || c.StrictConfig != want {
+			t.Errorf("LEADBRIDGE_STRICT_CONFIG=%q: got %v, %v; want %v", v, c.StrictConfig, err, want)
+		}
 	}
 }
 
@@ -115,7 +127,7 @@ func TestLoadWorkerEmulatorSettings(t *testing.T) {
 		URL: "https://127.0.0.1:9443", TenantID: "t1", ClientID: "c1", ClientSecret: "s1",
 		AuthorityHost: "https://127.0.0.1:9443", CAFile: "/var/lib/emu/ca.pem", Emulated: true,
 	}
-	if c.Dataverse != want {
+	if !reflect.DeepEqual(c.Dataverse, want) {
 		t.Errorf("Dataverse = %+v, want %+v", c.Dataverse, want)
 	}
 }
@@ -140,7 +152,7 @@ func TestLoadWorkerDataverse(t *testing.T) {
 		URL: "https://contoso.crm.dynamics.com", TenantID: "tenant", ClientID: "client", ClientSecret: "secret",
 		AuthorityHost: "https://login.microsoftonline.com", CAFile: ca,
 	}
-	if c.Dataverse != want {
+	if !reflect.DeepEqual(c.Dataverse, want) {
 		t.Errorf("Dataverse = %+v, want %+v", c.Dataverse, want)
 	}
 	if c.DeliveredRetention != 7*24*time.Hour || c.RetryHorizon != 90*time.Minute || c.RequestTimeout != 5*time.Second || c.Concurrency != 52 {
@@ -191,7 +203,6 @@ func TestLoadWorkerRefuses(t *testing.T) {
 			[]string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"}},
 		{"Dataverse URL over http", with(dv, "DATAVERSE_URL", "http://contoso.crm.dynamics.com"), []string{"DATAVERSE_URL", "https"}},
 		{"Dataverse URL with a path", with(dv, "DATAVERSE_URL", "https://contoso.crm.dynamics.com/api/data/v9.2"), []string{"DATAVERSE_URL"}},
-		{"certificate instead of a secret", with(dv, "AZURE_CLIENT_SECRET", "", "AZURE_CLIENT_CERTIFICATE_PATH", "/c.pem"), []string{"AZURE_CLIENT_SECRET", "not supported"}},
 		{"authority host over http", with(dv, "AZURE_AUTHORITY_HOST", "http://login.example.com"), []string{"AZURE_AUTHORITY_HOST"}},
 		{"missing CA file", with(dv, "LEADBRIDGE_CA_FILE", "/nonexistent/ca.pem"), []string{"LEADBRIDGE_CA_FILE"}},
 		{"worker address without a port", map[string]string{"LEADBRIDGE_WORKER_ADDR": "9090"}, []string{"LEADBRIDGE_WORKER_ADDR"}},
@@ -207,6 +218,7 @@ func TestLoadWorkerRefuses(t *testing.T) {
 		{"retention of just d", map[string]string{"LEADBRIDGE_DELIVERED_RETENTION": "d"}, []string{"LEADBRIDGE_DELIVERED_RETENTION"}},
 		{"retention of days that overflow", map[string]string{"LEADBRIDGE_DELIVERED_RETENTION": "300000d"}, []string{"LEADBRIDGE_DELIVERED_RETENTION"}},
 		{"sentinels without master", map[string]string{"LEADBRIDGE_REDIS_SENTINELS": "10.0.0.1:26379"}, []string{"LEADBRIDGE_REDIS_MASTER"}},
+		{"strict config neither true nor false", map[string]string{"LEADBRIDGE_STRICT_CONFIG": "strict"}, []string{"LEADBRIDGE_STRICT_CONFIG"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -48,9 +48,9 @@ func TestLoadFormsWebsiteExample(t *testing.T) {
 	if ind.Control != forms.ControlSelect || !ind.Choice() || len(ind.Options) != 2 || ind.Options[1].Label["de"] != "Einzelhandel" {
 		t.Errorf("industry = %+v", ind)
 	}
-	budget, _ := f.Field("budget")
-	if budget.Control != forms.ControlRadio || budget.Choice() || budget.Options[0].Value != "small" || budget.Options[0].Label["en"] != "Under 10k" {
-		t.Errorf("budget = %+v", budget)
+	role, _ := f.Field("buying_role")
+	if role.Control != forms.ControlRadio || role.Choice() || role.Options[0].Value != "decision-maker" || role.Options[0].Label["en"] != "I decide" {
+		t.Errorf("buying_role = %+v", role)
 	}
 	utm, _ := f.Field("utm_source")
 	if utm.Role != forms.RoleAttribution || utm.Param != "utm_source" {

@@ -8,6 +8,7 @@ package crm
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -27,15 +28,28 @@ type Row map[string]any
 
 // Config says where and as whom the client writes.
 type Config struct {
-	URL           string         // environment URL, e.g. https://contoso.crm.dynamics.com
-	TenantID      string         // Entra ID tenant
-	ClientID      string         // app registration id
-	ClientSecret  string         // app registration secret
-	AuthorityHost string         // https://login.microsoftonline.com, or the emulator
-	RootCAs       *x509.CertPool // nil = the system's
-	Timeout       time.Duration  // per HTTP request; default 30 s
-	Pacer         Pacer          // nil = unpaced: each call waits out its own 429s
-	Logger        *slog.Logger
+	URL      string // environment URL, e.g. https://contoso.crm.dynamics.com
+	TenantID string // Entra ID tenant
+	ClientID string // app registration id
+	// The app registration's credential, exactly one of: its secret; its
+	// certificates (the private key's own first) and RSA private key; or
+	// a file holding a federated token (workload identity), read again for
+	// every token request.
+	ClientSecret       string
+	Certificates       []*x509.Certificate
+	PrivateKey         *rsa.PrivateKey // Entra ID takes RSA-signed assertions only
+	FederatedTokenFile string
+	// SendCertificateChain sends Certificates with each client assertion
+	// (its x5c header), for subject name and issuer authentication.
+	SendCertificateChain bool
+	// CredentialSource names where the credential came from (for the
+	// worker, its environment variable), for sign-in errors.
+	CredentialSource string
+	AuthorityHost    string         // https://login.microsoftonline.com, or the emulator
+	RootCAs          *x509.CertPool // nil = the system's
+	Timeout          time.Duration  // per HTTP request; default 30 s
+	Pacer            Pacer          // nil = unpaced: each call waits out its own 429s
+	Logger           *slog.Logger
 }
 
 // Pacer decides when a request may be sent. Acquire blocks until then and
@@ -136,7 +150,7 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 		case resp.status == http.StatusTooManyRequests && throttled < maxThrottleRetries:
 			throttled++
 			// The table only: a path can hold a key, and keys hold emails.
-			c.log.Debug("dataverse throttled; waiting", "method", r.method, "table", table(r.path), "retry_after", resp.header.Get("Retry-After"))
+			c.log.Debug("dataverse throttled; waiting", "method", r.method, "table", table(r.path), "retry_after", resp.header.Get("Retry-After"), "request_id", RequestIDFrom(ctx))
 			if c.pacer == nil {
 				// Nobody else holds the request back: resending before
 				// Retry-After only lengthens the wait Dataverse imposes.
@@ -196,6 +210,7 @@ func (c *Client) once(ctx context.Context, r request, payload []byte) (*response
 	if r.method == http.MethodGet {
 		req.Header.Set("If-None-Match", "null")
 	}
+	req.Header.Set("x-ms-client-request-id", ClientRequestID(RequestIDFrom(ctx)))
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	}

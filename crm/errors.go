@@ -86,9 +86,17 @@ func table(path string) string {
 type AuthError struct {
 	Status int
 	Err    error
+	// Credential names where the credential came from
+	// (Config.CredentialSource), so that a refusal says what to fix.
+	Credential string
 }
 
-func (e *AuthError) Error() string { return "token: " + e.Err.Error() }
+func (e *AuthError) Error() string {
+	if e.Credential != "" {
+		return "token (credential from " + e.Credential + "): " + e.Err.Error()
+	}
+	return "token: " + e.Err.Error()
+}
 func (e *AuthError) Unwrap() error { return e.Err }
 
 // ErrNotFound matches (with errors.Is) the *APIError of a 404: the row

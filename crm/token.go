@@ -21,8 +21,9 @@ const tokenTimeout = 30 * time.Second
 // long-lived MSAL confidential client, whose in-memory cache serves repeat
 // calls until shortly before expiry.
 type tokenSource struct {
-	scope string
-	build func() (confidential.Client, error)
+	scope  string
+	source string // Config.CredentialSource
+	build  func() (confidential.Client, error)
 
 	mu  sync.Mutex
 	app confidential.Client
@@ -46,16 +47,20 @@ func newTokenSource(cfg Config, hc *http.Client) (*tokenSource, error) {
 		return nil, fmt.Errorf("crm: authority host %q must be https", cfg.AuthorityHost)
 	}
 	authority := host + "/" + cfg.TenantID
-	cred, err := confidential.NewCredFromSecret(cfg.ClientSecret)
+	cred, err := credential(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("crm: client secret: %w", err)
+		return nil, err
 	}
 	opts := []confidential.Option{confidential.WithHTTPClient(hc)}
+	if cfg.SendCertificateChain && cfg.PrivateKey != nil {
+		opts = append(opts, confidential.WithX5C())
+	}
 	if !microsoftHosts[strings.ToLower(au.Hostname())] {
 		opts = append(opts, confidential.WithInstanceDiscovery(false))
 	}
 	ts := &tokenSource{
-		scope: strings.TrimRight(cfg.URL, "/") + "/.default",
+		scope:  strings.TrimRight(cfg.URL, "/") + "/.default",
+		source: cfg.CredentialSource,
 		build: func() (confidential.Client, error) {
 			return confidential.New(authority, cfg.ClientID, cred, opts...)
 		},
@@ -76,7 +81,7 @@ func (t *tokenSource) token(ctx context.Context) (string, error) {
 	defer cancel()
 	res, err := app.AcquireTokenByCredential(ctx, []string{t.scope})
 	if err != nil {
-		ae := &AuthError{Err: err}
+		ae := &AuthError{Err: err, Credential: t.source}
 		var ce msalerrors.CallErr
 		if errors.As(err, &ce) && ce.Resp != nil {
 			ae.Status = ce.Resp.StatusCode

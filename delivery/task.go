@@ -11,6 +11,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/leadbridge/leadbridge/crm"
 	"github.com/leadbridge/leadbridge/crmhealth"
 	"github.com/leadbridge/leadbridge/metrics"
 	"github.com/leadbridge/leadbridge/queue"
@@ -63,6 +64,17 @@ func (h *TaskHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return &RetryError{After: Backoff(0), Err: err} // Redis trouble: try again soon
 	}
 
+	// The intake request's id goes with every log line and every Dataverse
+	// call of this delivery (as x-ms-client-request-id), so that one
+	// submission can be followed from its POST into the org's diagnostics.
+	// Records from before request ids were kept fall back to their own id.
+	reqID := rec.RequestID
+	if reqID == "" {
+		reqID = rec.ID
+	}
+	ctx = crm.WithRequestID(ctx, reqID)
+	log := h.Log.With("request_id", reqID, "dataverse_request_id", crm.ClientRequestID(reqID))
+
 	// Outcomes are recorded even if the task's context ended meanwhile.
 	rctx := context.WithoutCancel(ctx)
 	var res Result
@@ -72,7 +84,7 @@ func (h *TaskHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	if derr == nil {
 		err := h.Store.Succeed(rctx, p.ID, rec.AttemptID, started, submission.Outcome(res))
-		return h.recorded(err, rec, "delivered", submission.ErrorInfo{}, started, nil, "lead", res.LeadID, "action", res.Action)
+		return h.recorded(log, err, rec, "delivered", submission.ErrorInfo{}, started, nil, "lead", res.LeadID, "action", res.Action)
 	}
 	v := Classify(derr)
 	if v.Retry && started.Sub(rec.HorizonStart()) > h.Horizon {
@@ -82,7 +94,7 @@ func (h *TaskHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if !v.Retry {
 		// Kept in leadbridge's failed list, not asynq's archive: the task ends.
 		err := h.Store.Fail(rctx, p.ID, rec.AttemptID, started, v.Error)
-		return h.recorded(err, rec, "failed", v.Error, started, nil)
+		return h.recorded(log, err, rec, "failed", v.Error, started, nil)
 	}
 	wait := v.After
 	if wait == 0 {
@@ -90,30 +102,30 @@ func (h *TaskHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		wait = Backoff(n)
 	}
 	err = h.Store.RetryLater(rctx, p.ID, rec.AttemptID, started, v.Error, h.now().Add(wait))
-	return h.recorded(err, rec, "retrying", v.Error, started, &RetryError{After: wait, Err: derr, Throttled: v.Throttled},
+	return h.recorded(log, err, rec, "retrying", v.Error, started, &RetryError{After: wait, Err: derr, Throttled: v.Throttled},
 		"in", wait.Round(time.Millisecond))
 }
 
 // recorded finishes an attempt whose outcome the store was asked to keep
-// (err is the store's answer): it logs and counts the outcome and returns
+// (err is the store's answer): it logs, on the delivery's log, and counts the outcome and returns
 // next, the instruction for asynq (nil ends the task). A superseded attempt
 // ends quietly: the newer one's result stands. An outcome the store could
 // not keep makes the task run again; delivery is idempotent, so the next
 // attempt finds what this one wrote and records it.
-func (h *TaskHandler) recorded(err error, rec *submission.Record, outcome string, e submission.ErrorInfo, started time.Time, next *RetryError, attrs ...any) error {
+func (h *TaskHandler) recorded(log *slog.Logger, err error, rec *submission.Record, outcome string, e submission.ErrorInfo, started time.Time, next *RetryError, attrs ...any) error {
 	switch {
 	case errors.Is(err, submission.ErrSuperseded):
-		h.Log.Warn("attempt ended, but a newer attempt owns the submission; its result stands", "id", rec.ID, "outcome", outcome)
+		log.Warn("attempt ended, but a newer attempt owns the submission; its result stands", "id", rec.ID, "outcome", outcome)
 		return nil
 	case err != nil:
-		h.Log.Warn("attempt ended, but its outcome could not be recorded; trying again", "id", rec.ID, "outcome", outcome, "err", err)
+		log.Warn("attempt ended, but its outcome could not be recorded; trying again", "id", rec.ID, "outcome", outcome, "err", err)
 		if next == nil {
 			next = &RetryError{After: Backoff(0)}
 		}
 		return &RetryError{After: next.After, Throttled: next.Throttled, Err: fmt.Errorf("record %s: %w", outcome, err)}
 	}
 	took := h.now().Sub(started).Seconds()
-	h.publish(outcome, e)
+	h.publish(log, outcome, e)
 	if h.Metrics != nil {
 		h.Metrics.Attempts.WithLabelValues(rec.Form, outcome, e.Category).Inc()
 		h.Metrics.Duration.WithLabelValues(outcome).Observe(took)
@@ -124,11 +136,11 @@ func (h *TaskHandler) recorded(err error, rec *submission.Record, outcome string
 	}
 	switch outcome {
 	case "delivered":
-		h.Log.Info("delivered", attrs...)
+		log.Info("delivered", attrs...)
 	case "failed":
-		h.Log.Warn("delivery failed; needs a person", attrs...)
+		log.Warn("delivery failed; needs a person", attrs...)
 	default:
-		h.Log.Info("delivery will be retried", attrs...)
+		log.Info("delivery will be retried", attrs...)
 	}
 	if next == nil {
 		return nil
@@ -137,7 +149,7 @@ func (h *TaskHandler) recorded(err error, rec *submission.Record, outcome string
 }
 
 // publish tells Health what an attempt found out about Dataverse.
-func (h *TaskHandler) publish(outcome string, e submission.ErrorInfo) {
+func (h *TaskHandler) publish(log *slog.Logger, outcome string, e submission.ErrorInfo) {
 	if h.Health == nil {
 		return
 	}
@@ -148,7 +160,7 @@ func (h *TaskHandler) publish(outcome string, e submission.ErrorInfo) {
 		err = h.Health.Failed(context.Background(), e)
 	}
 	if err != nil {
-		h.Log.Debug("crm health not published", "err", err)
+		log.Debug("crm health not published", "err", err)
 	}
 }
 

@@ -25,10 +25,13 @@ func newIdentityIDs(tenant string) identityIDs {
 // identityConditions is what the identity endpoints take from the live
 // configuration.
 func (s *Server) identityConditions() identity.Conditions {
-	cfg := s.config()
+	s.cfgMu.RLock()
+	cfg, creds := s.cfg, s.creds
+	s.cfgMu.RUnlock()
 	return identity.Conditions{
 		TokenLifetime: time.Duration(cfg.TokenLifetimeSeconds) * time.Second,
 		Down:          cfg.Faults.Down,
+		Credentials:   creds,
 	}
 }
 

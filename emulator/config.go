@@ -2,12 +2,16 @@ package emulator
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/leadbridge/leadbridge/emulator/identity"
 )
 
 // Config is the emulator's live control configuration, the JSON shape of
@@ -42,10 +46,72 @@ type Config struct {
 	// MaxLengths maps an entity set ("leads") to text columns whose maximum
 	// length this org has customized (a column shortened by its admins),
 	// replacing the schema's standard length: a client whose own limits
-	// follow the standard ones then meets Dataverse's length error. In a
-	// patch, a table's entry replaces that table's, and an empty object
+	// follow the standard ones then meets Dataverse's length error. The
+	// table definitions show the shortened MaxLength. In a patch, a table's entry replaces that table's, and an empty object
 	// removes it.
 	MaxLengths map[string]map[string]int `json:"max_lengths"`
+	// Certificates are the app registration's certificate credentials, as
+	// PEM (a CERTIFICATE block each): besides the client secret, the token
+	// endpoint accepts a client assertion signed with one of their keys
+	// while the certificate is valid. In a patch the list replaces the
+	// previous one.
+	Certificates []string `json:"certificates"`
+	// FederatedCredentials are the app's federated identity credentials
+	// (workload identity federation). In a patch the list replaces the
+	// previous one.
+	FederatedCredentials []FederatedCredential `json:"federated_credentials"`
+}
+
+// FederatedCredential is one federated identity credential of the app: a
+// token from Issuer about Subject, for one of Audiences (default
+// api://AzureADTokenExchange), signed by one of IssuerKeys (PEM public keys
+// or certificates: what Entra would read from the issuer's key set), is
+// accepted as the app's credential.
+type FederatedCredential struct {
+	Name       string   `json:"name"`
+	Issuer     string   `json:"issuer"`
+	Subject    string   `json:"subject"`
+	Audiences  []string `json:"audiences,omitempty"`
+	IssuerKeys []string `json:"issuer_keys"`
+}
+
+// credentials parses the app's certificates and federated credentials for
+// the token endpoint.
+func (c Config) credentials() (identity.Credentials, error) {
+	var creds identity.Credentials
+	var errs []error
+	for i, p := range c.Certificates {
+		b, _ := pem.Decode([]byte(p))
+		if b == nil || b.Type != "CERTIFICATE" {
+			errs = append(errs, fmt.Errorf("certificates[%d]: not a PEM CERTIFICATE", i))
+			continue
+		}
+		cert, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("certificates[%d]: %v", i, err))
+			continue
+		}
+		creds.Certificates = append(creds.Certificates, cert)
+	}
+	for i, f := range c.FederatedCredentials {
+		fc := identity.FederatedCredential{Name: f.Name, Issuer: f.Issuer, Subject: f.Subject, Audiences: f.Audiences}
+		if f.Issuer == "" || f.Subject == "" {
+			errs = append(errs, fmt.Errorf("federated_credentials[%d]: issuer and subject are required", i))
+		}
+		if len(f.IssuerKeys) == 0 {
+			errs = append(errs, fmt.Errorf("federated_credentials[%d].issuer_keys: at least one key is required", i))
+		}
+		for k, p := range f.IssuerKeys {
+			key, err := identity.ParsePublicKey([]byte(p))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("federated_credentials[%d].issuer_keys[%d]: %v", i, k, err))
+				continue
+			}
+			fc.IssuerKeys = append(fc.IssuerKeys, key)
+		}
+		creds.Federated = append(creds.Federated, fc)
+	}
+	return creds, errors.Join(errs...)
 }
 
 // Limits are the three facets of Dataverse's service protection limits. A
@@ -148,6 +214,17 @@ func mergeConfig(base Config, patch []byte) (Config, error) {
 			next.MaxLengths[set] = cols // replaced whole when a patch names the table
 		}
 	}
+	// A list in the patch replaces the old one whole: decoding into the
+	// old slice would write into the elements base shares.
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(patch, &keys) == nil {
+		if _, ok := keys["certificates"]; ok {
+			next.Certificates = nil
+		}
+		if _, ok := keys["federated_credentials"]; ok {
+			next.FederatedCredentials = nil
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(patch))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&next); err != nil {
@@ -228,6 +305,9 @@ func (c Config) validate() error {
 				errs = append(errs, fmt.Errorf("max_lengths.%s.%s is %d, want 1 to 1048576", set, col, n))
 			}
 		}
+	}
+	if _, err := c.credentials(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -1,10 +1,12 @@
 package emulator
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -234,6 +236,44 @@ func TestCustomizedMaxLength(t *testing.T) {
 	for _, bad := range []string{`{"max_lengths":{"nope":{"x":1}}}`, `{"max_lengths":{"leads":{"leadsourcecode":5}}}`, `{"max_lengths":{"leads":{"jobtitle":0}}}`} {
 		if err := h.srv.UpdateConfig([]byte(bad)); err == nil {
 			t.Errorf("config %s was taken", bad)
+		}
+	}
+}
+
+// TestAppCredentialsConfig: certificates and federated credentials are set
+// by PUT /_emulator/config, each list replaced whole by a patch, and a
+// malformed one is refused, naming it, without changing anything.
+func TestAppCredentialsConfig(t *testing.T) {
+	h := start(t, nil)
+	certPEM := string(h.srv.CACertPEM()) // any certificate will do
+	patch, _ := json.Marshal(map[string]any{
+		"certificates": []string{certPEM},
+		"federated_credentials": []map[string]any{{"name": "aks", "issuer": "https://oidc.example", "subject": "system:serviceaccount:a:b",
+			"issuer_keys": []string{certPEM}}},
+	})
+	if err := h.srv.UpdateConfig(patch); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.srv.UpdateConfig([]byte(`{"federated_credentials":[{"issuer":"https://other.example","subject":"s","issuer_keys":[` + strconv.Quote(certPEM) + `]}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	var got Config
+	req, _ := http.NewRequest(http.MethodGet, h.srv.URL()+"/_emulator/config", nil)
+	resp, body := h.send(req)
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &got) != nil {
+		t.Fatalf("GET config: %d %s", resp.StatusCode, body)
+	}
+	if len(got.Certificates) != 1 || len(got.FederatedCredentials) != 1 || got.FederatedCredentials[0].Issuer != "https://other.example" || got.FederatedCredentials[0].Name != "" {
+		t.Errorf("config after two patches: got %d certificates and %+v, want the certificate kept and the federated list replaced whole", len(got.Certificates), got.FederatedCredentials)
+	}
+	for bad, want := range map[string]string{
+		`{"certificates":["not pem"]}`: "certificates[0]",
+		`{"federated_credentials":[{"issuer":"i","subject":"s","issuer_keys":["x"]}]}`:               "federated_credentials[0].issuer_keys[0]",
+		`{"federated_credentials":[{"issuer":"i","subject":"s"}]}`:                                   "federated_credentials[0].issuer_keys",
+		`{"federated_credentials":[{"subject":"s","issuer_keys":[` + strconv.Quote(certPEM) + `]}]}`: "issuer and subject",
+	} {
+		if err := h.srv.UpdateConfig([]byte(bad)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("config %s: got %v, want an error naming %s", bad, err, want)
 		}
 	}
 }

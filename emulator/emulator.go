@@ -87,7 +87,10 @@
 //     columns); stock tables have none, as in Dataverse.
 //   - Config.MaxLengths shortens text columns as an org's admins may have
 //     customized them ("max_lengths": {"leads": {"jobtitle": 20}}), so that
-//     a value within the standard length meets Dataverse's length error.
+//     a value within the standard length meets Dataverse's length error;
+//     the table definitions (EntityDefinitions …/Attributes) show the
+//     shortened MaxLength, as a real org's do ($metadata keeps the
+//     standard one).
 //   - People sign in through /{tenant}/oauth2/v2.0/authorize (a page where
 //     any user name is typed; no password) with the authorization code
 //     flow and PKCE, and get an RS256 id_token with Entra's v2.0 claims,
@@ -154,6 +157,11 @@
 //     (messages seen from Dataverse's metadata service; the code is
 //     ObjectDoesNotExist). statecode is valid for create here because the
 //     emulator accepts it on create; real orgs may say otherwise.
+//   - The token endpoint takes, besides the secret, client assertions:
+//     signed by a certificate in Config.Certificates, or federated tokens
+//     matching Config.FederatedCredentials, checked as identity/assertion.go
+//     describes. Which AADSTS code Entra gives a replayed jti is not known;
+//     the emulator answers 50027.
 //   - The request log keeps the last 10,000 Web API requests with the
 //     client's x-ms-client-request-id (what Microsoft's ServiceClient sends
 //     per request) or client-request-id; Stats counts those without one.
@@ -312,6 +320,7 @@ type Server struct {
 
 	cfgMu sync.RWMutex
 	cfg   Config
+	creds identity.Credentials // cfg's certificates and federated credentials, parsed
 
 	store *store
 	// persister keeps the store in DataDir with Options.Persist; nil
@@ -361,6 +370,7 @@ func Start(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("emulator: Options.Config: %w", err)
 		}
 		s.cfg = c
+		s.creds, _ = c.credentials() // validate checked them
 	}
 	if opts.Persist && opts.DataDir == "" {
 		return nil, errors.New("emulator: Options.Persist needs Options.DataDir")
@@ -468,6 +478,7 @@ func (s *Server) UpdateConfig(patch []byte) error {
 		return err
 	}
 	s.cfg = next
+	s.creds, _ = next.credentials() // mergeConfig validated them
 	s.log.Info("emulator config updated", "config", string(mustJSON(next)))
 	return nil
 }

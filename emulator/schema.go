@@ -425,6 +425,7 @@ var (
 	// Custom choices start at the publisher's option value prefix: 10000
 	// for the default publisher, so 100,000,000 and up.
 	productInterests = map[int]string{100000000: "Software", 100000001: "Hardware", 100000002: "Services"}
+	companySizes     = map[int]string{100000000: "1-50", 100000001: "51-999", 100000002: "1000+"}
 	interests        = map[int]string{100000000: "Newsletter", 100000001: "Events", 100000002: "Webinars", 100000003: "Product updates"}
 )
 
@@ -466,6 +467,7 @@ var (
 			money("new_budget"),
 			decimal("new_discountrate", 2, 0, 100),
 			choice("new_productinterest", nil, productInterests),
+			choice("new_companysize", nil, companySizes),
 			multiChoice("new_interests", "new_interest", interests),
 			dateTime("new_consentdate"),
 			integer("new_employees", 0, 1_000_000),

@@ -241,6 +241,40 @@ func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 
 func requestID(c echo.Context) string { return c.Response().Header().Get(echo.HeaderXRequestID) }
 
+// maxRequestIDLen bounds a caller's X-Request-ID: it is stored on the
+// submission and written on every log line of its delivery.
+const maxRequestIDLen = 128
+
+// dropUnusableRequestID removes an X-Request-ID the caller sent that is too
+// long or holds characters beyond letters, digits and ._:+/=- (an email
+// address, a line break), so that the RequestID middleware makes a fresh
+// one: the id goes into logs and the submission's record, where neither a
+// person's address nor a forged log line belongs.
+func dropUnusableRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header
+		if id := h.Get(echo.HeaderXRequestID); id != "" && !usableRequestID(id) {
+			h.Del(echo.HeaderXRequestID)
+		}
+		return next(c)
+	}
+}
+
+func usableRequestID(id string) bool {
+	if len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch b := id[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		case strings.IndexByte("._:+/=-", b) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 func byteSize(n int64) string {
 	switch {
 	case n >= 1<<20 && n%(1<<20) == 0:

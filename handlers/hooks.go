@@ -173,7 +173,7 @@ func (s *server) keepLead(c echo.Context, src *webhook.Source, f *forms.Form, l 
 		rec.Fields = formValues(f, l.Values)
 		rec.LastError = &submission.ErrorInfo{Category: submission.CategoryInvalidData, Message: invalidMessage(src, problems)}
 	}
-	id, duplicate, err := s.keep(r.Context(), rec)
+	id, duplicate, err := s.keep(r.Context(), rec, 0) // the waiting cap: limitHook, once per delivery
 	switch {
 	case errors.Is(err, submission.ErrKeyReused):
 		// The platform sent this delivery id before with other content (a

@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/leadbridge/leadbridge/flood"
 	"github.com/leadbridge/leadbridge/forms"
 	"github.com/leadbridge/leadbridge/submission"
 )
@@ -112,10 +113,16 @@ func (s *server) submitForm(c echo.Context) error {
 	if verdict.Spam {
 		rec.Spam = &submission.SpamInfo{Reason: verdict.Reason, Detail: verdict.Detail}
 	}
-	id, duplicate, err := s.keep(r.Context(), rec)
+	waitingCap := s.waitingCap(f)
+	id, duplicate, err := s.keep(r.Context(), rec, waitingCap)
 	switch {
 	case errors.Is(err, submission.ErrKeyReused):
 		s.outcome(c, f.ID, "key_reused", "")
+		return &sentForm{form: f, values: shown, idem: idem, lang: lang, err: err}
+	case errors.Is(err, submission.ErrWaitingCap):
+		// Checked in the script that would have stored it (exact, and no
+		// round trip of its own); answered as floodCheck's refusals are.
+		err := s.floodDecision(c, f, flood.CheckWaiting(waitingCap, waitingCap, 0), nil)
 		return &sentForm{form: f, values: shown, idem: idem, lang: lang, err: err}
 	case err != nil:
 		// Redis may have stored it and answered too late: the client is
@@ -139,25 +146,39 @@ func (s *server) submitForm(c echo.Context) error {
 // (forms and webhooks) takes to the worker. It returns the submission's id,
 // an earlier submission's when rec's idempotency key was used before
 // (duplicate). A record Create keeps for a person (failed, spam) is stored
-// and not queued. Errors: submission.ErrKeyReused, or a *notDurable when Redis
-// did not confirm the write in time — or, with WaitReplicas, when its
+// and not queued. waitingCap > 0 refuses rec when that many submissions of
+// its origin wait for delivery already (submission.ErrWaitingCap). Errors:
+// submission.ErrKeyReused, submission.ErrWaitingCap, or a *notDurable when
+// Redis did not confirm the write in time — or, with WaitReplicas, when its
 // replicas did not: a primary that fails over loses what it acknowledged
 // but had not passed on, and no submission may be answered 2xx and lost.
-func (s *server) keep(ctx context.Context, rec *submission.Record) (id string, duplicate bool, err error) {
+//
+// A new submission costs one Redis round trip: the waiting cap, the record,
+// its idempotency key, counters and asynq task in one script, and the WAIT
+// for replicas pipelined after it (submission.Store.CreateWith). On Redis
+// Cluster, where the task lives in another slot, the task is enqueued after
+// the record, and the worker's janitor queues a record left without one.
+func (s *server) keep(ctx context.Context, rec *submission.Record, waitingCap int64) (id string, duplicate bool, err error) {
 	// The store-and-queue sequence runs to its end even if the client goes
 	// away, and no longer than the client would sensibly wait.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.StoreTimeout)
 	defer cancel()
-	existing, err := s.Store.Create(ctx, rec)
+	created, err := s.Store.CreateWith(ctx, rec, submission.CreateOptions{
+		Entry:          s.Queue.Entry,
+		WaitingCap:     waitingCap,
+		Replicas:       s.WaitReplicas,
+		ReplicaTimeout: s.WaitTimeout,
+	})
 	switch {
-	case errors.Is(err, submission.ErrKeyReused):
+	case errors.Is(err, submission.ErrKeyReused), errors.Is(err, submission.ErrWaitingCap):
 		return "", false, err
 	case err != nil:
 		return "", false, &notDurable{err}
-	case existing != "":
-		id, duplicate = existing, true
+	case created.Existing != "":
+		id, duplicate = created.Existing, true
 		// A resend: the first try may have stored the record and then lost
-		// Redis before its task was queued (a failover, a restart).
+		// Redis before its task was queued (a failover, a restart; on a
+		// Cluster, the queue's primary).
 		if r, err := s.Store.Get(ctx, id); err == nil && r.Status == submission.StatusAccepted {
 			s.enqueue(ctx, r)
 		}
@@ -165,9 +186,11 @@ func (s *server) keep(ctx context.Context, rec *submission.Record) (id string, d
 		id = rec.ID // kept for a person (failed, spam): never queued
 	default:
 		id = rec.ID
-		s.enqueue(ctx, rec)
+		if !created.Queued {
+			s.enqueue(ctx, rec)
+		}
 	}
-	if s.WaitReplicas > 0 {
+	if s.WaitReplicas > 0 && !created.Replicated {
 		// After the task, so that on one primary (Sentinel) the WAIT covers
 		// it too. A key that outlived its record (retention) is no failover.
 		err := s.Store.Replicated(ctx, id, s.WaitReplicas, s.WaitTimeout)
@@ -298,8 +321,32 @@ func readJSON(body io.Reader) (values map[string]string, notText []string, err e
 }
 
 // jsonText is a JSON value as field text: nil for null; false if it is an
-// object or a list holding anything but strings.
+// object or a list holding anything but strings. Strings, numbers (as
+// written) and true/false, nearly every value a form sends, are read
+// without a json.Decoder of their own: one per value was half of what
+// intake allocated.
 func jsonText(raw json.RawMessage) (*string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil, false
+	}
+	switch c := raw[0]; {
+	case c == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, false
+		}
+		return &s, true
+	case c == '-' || (c >= '0' && c <= '9'):
+		// The decoder has checked it is a number: its text is its value.
+		s := string(raw)
+		return &s, true
+	case string(raw) == "true", string(raw) == "false":
+		s := string(raw)
+		return &s, true
+	case string(raw) == "null":
+		return nil, true
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any

@@ -556,3 +556,50 @@ func TestHomeGoesToAConfiguredForm(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONValuesBecomeFieldText: each kind of JSON value a client may send
+// is stored as the text a person would expect, and the kinds a field
+// cannot hold are refused with 400.
+func TestJSONValuesBecomeFieldText(t *testing.T) {
+	v := newEnv(t)
+	for _, tc := range []struct {
+		name, value string
+		want        string // the stored message; "-" = absent
+		status      int
+	}{
+		{"string with escapes (trimmed, as all text)", `"caf\u00e9 \"ok\"\n"`, "café \"ok\"", 202},
+		{"number as written", `12.50`, "12.50", 202},
+		{"negative number with exponent", `-1.5e3`, "-1.5e3", 202},
+		{"true", `true`, "true", 202},
+		{"false", ` false `, "false", 202},
+		{"null", `null`, "-", 202},
+		{"list of text", `["a", "b"]`, "a, b", 202},
+		{"empty list (an empty field)", `[]`, "-", 202},
+		{"list with a number", `["a", 1]`, "", 400},
+		{"list with null", `[null]`, "", 400},
+		{"object", `{"x":"y"}`, "", 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := v.post("/f/demo", "application/json", `{"last_name":"Lee","email":"a@b.co","message":`+tc.value+`}`)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d (%s), want %d", rec.Code, rec.Body.String(), tc.status)
+			}
+			if tc.status != 202 {
+				return
+			}
+			var a map[string]string
+			json.Unmarshal(rec.Body.Bytes(), &a)
+			r, err := v.store.Get(context.Background(), a["id"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := r.Fields["message"]
+			if !ok {
+				got = "-"
+			}
+			if got != tc.want {
+				t.Errorf("stored message %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

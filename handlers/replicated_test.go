@@ -3,12 +3,18 @@ package handlers_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/leadbridge/leadbridge/config"
+	"github.com/leadbridge/leadbridge/flood"
 	"github.com/leadbridge/leadbridge/handlers"
 	"github.com/leadbridge/leadbridge/health"
 	"github.com/leadbridge/leadbridge/internal/testenv"
@@ -74,5 +80,65 @@ func TestWaitReplicasAnswers503UntilTheReplicaHasIt(t *testing.T) {
 	}
 	if n := v.records(t); n != 2 {
 		t.Errorf("records: got %d, want 2", n)
+	}
+}
+
+// roundTrips counts what a Redis client sends: each command or pipeline
+// is one round trip.
+type roundTrips struct{ n *atomic.Int32 }
+
+func (roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
+}
+func (h roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(1); return next(ctx, cmds) }
+}
+
+// TestIntakeIsOneRedisRoundTrip: a new submission to the demo form, with
+// the defences cmd/api wires (rate limiter, memory guard, waiting cap), is
+// one Redis round trip from POST to 202 — record, idempotency key, waiting
+// count and cap, and the asynq task in one script — and that task is in
+// asynq's queue by the time the 202 is written: an API that dies right
+// after the answer has left nothing undone. With WaitReplicas the WAIT goes
+// in the same pipeline.
+func TestIntakeIsOneRedisRoundTrip(t *testing.T) {
+	for _, replicas := range []int{0, 1} {
+		t.Run(fmt.Sprintf("wait for %d replicas", replicas), func(t *testing.T) {
+			t.Parallel()
+			var n atomic.Int32
+			v := newEnvWith(t, envOptions{deps: func(d *handlers.Deps, rdb redis.UniversalClient) {
+				d.Limiter, _ = flood.NewLimiter(rdb, flood.Options{Secret: []byte("test-secret-0123456789")})
+				d.Memory, _ = flood.NewMemoryGuard(flood.RedisMemory(rdb), flood.MemoryOptions{})
+				d.RateLimitIP, d.WaitingCap = config.DefaultRateLimitIP, config.DefaultWaitingCap
+				d.WaitReplicas, d.WaitTimeout = replicas, 5*time.Second
+				rdb.AddHook(roundTrips{&n})
+			}})
+			if replicas > 0 {
+				testenv.StartReplica(t, v.redis)
+			}
+			// The first one loads the script and reads Redis's memory once.
+			if rec := v.post("/f/demo", "application/json", `{"last_name":"Lee","email":"first@example.com"}`); rec.Code != http.StatusAccepted {
+				t.Fatalf("first POST: %d %s", rec.Code, rec.Body.String())
+			}
+			n.Store(0)
+			rec := v.post("/f/demo", "application/json", `{"last_name":"Lee","email":"ann@example.com"}`)
+			trips := n.Load()
+			if rec.Code != http.StatusAccepted {
+				t.Fatalf("POST: %d %s", rec.Code, rec.Body.String())
+			}
+			if trips != 1 {
+				t.Errorf("Redis round trips for one submission: %d, want 1", trips)
+			}
+			var a map[string]string
+			json.Unmarshal(rec.Body.Bytes(), &a)
+			info, err := asynq.NewInspectorFromRedisClient(v.rdb).GetTaskInfo(queue.FormQueue("demo"), a["id"])
+			if err != nil || info.State != asynq.TaskStatePending {
+				t.Errorf("task of the accepted submission: %v, %v; want pending", info, err)
+			}
+			if n, _ := v.store.Waiting(context.Background(), "form:demo"); n != 2 {
+				t.Errorf("waiting count: %d, want 2", n)
+			}
+		})
 	}
 }

@@ -26,6 +26,7 @@ func (s *server) routes() *echo.Echo {
 		e.SchemeExtractor = echo.ExtractSchemeDirect()
 	}
 	e.Pre(canonicalContentType)
+	e.Pre(dropUnusableRequestID)
 	e.Use(middleware.RequestID())
 	e.Use(s.recoverPanics)
 	e.Use(s.logRequests)

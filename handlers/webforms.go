@@ -221,7 +221,8 @@ func (e *refused) Error() string { return "refused by the " + e.d.Limit + " limi
 
 // floodCheck runs the checks that come before a submission is looked at:
 // the rate limits of f (with the server's per-address limit when the form
-// has any), Redis's memory and the form's waiting submissions. A check
+// has any) and Redis's memory; the form's waiting submissions are counted
+// by the write that stores it (keep, waitingCap). A check
 // Redis cannot answer lets the submission through (fail open): the durable
 // write that follows answers 503 itself when Redis is down.
 func (s *server) floodCheck(ctx context.Context, c echo.Context, f *forms.Form) error {
@@ -238,16 +239,20 @@ func (s *server) floodCheck(ctx context.Context, c echo.Context, f *forms.Form) 
 	}
 	if s.Memory != nil {
 		d, err := s.Memory.Check(ctx)
-		if err := s.floodDecision(c, f, d, err); err != nil {
-			return err
-		}
+		return s.floodDecision(c, f, d, err)
 	}
-	capN := f.Spam.WaitingCap
-	if capN == 0 {
-		capN = s.WaitingCap
+	return nil
+}
+
+// waitingCap is form f's waiting cap: its own, or the API's (0 = none).
+// The script that stores a submission checks it (keep), after validation:
+// no round trip of its own, and exact where a count read before the write
+// lets concurrent submissions past the cap.
+func (s *server) waitingCap(f *forms.Form) int64 {
+	if f.Spam.WaitingCap != 0 {
+		return f.Spam.WaitingCap
 	}
-	d, err := flood.WaitingCap{Counter: s.Store}.Check(ctx, "form:"+f.ID, capN)
-	return s.floodDecision(c, f, d, err)
+	return s.WaitingCap
 }
 
 // tokenCheck counts a verified form token's uses (replay of one token).

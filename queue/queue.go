@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/leadbridge/leadbridge/submission"
 )
@@ -66,11 +68,12 @@ type Client struct {
 	c   *asynq.Client
 	i   *asynq.Inspector
 	rdb redis.UniversalClient
+	now func() time.Time
 }
 
 // NewClient returns a Client on rdb.
 func NewClient(rdb redis.UniversalClient) *Client {
-	return &Client{c: asynq.NewClientFromRedisClient(rdb), i: asynq.NewInspectorFromRedisClient(rdb), rdb: rdb}
+	return &Client{c: asynq.NewClientFromRedisClient(rdb), i: asynq.NewInspectorFromRedisClient(rdb), rdb: rdb, now: time.Now}
 }
 
 // Enqueue queues the delivery of submission r in its queue (QueueOf). The
@@ -87,6 +90,62 @@ func (q *Client) Enqueue(ctx context.Context, r *submission.Record) error {
 		return fmt.Errorf("queue: enqueue %s: %w", r.ID, err)
 	}
 	return nil
+}
+
+// Entry is the asynq task of submission r, as submission.Store.CreateWith
+// writes it in the same Redis call as the record: exactly what Enqueue
+// writes through asynq v0.26.0 (internal/rdb Enqueue and its enqueueCmd
+// script: the task hash asynq:{<queue>}:t:<id> holding the encoded
+// message, state "pending" and pending_since in Unix nanoseconds, made
+// only if absent; the id pushed onto asynq:{<queue>}:pending; the queue's
+// name added to asynq:queues). A test holds the two byte for byte, so an
+// asynq upgrade that changes its layout fails it.
+//
+// It is nil on Redis Cluster: asynq's keys are in the queue's slot, not
+// the record's ({lb}), and one script cannot write both. There the caller
+// enqueues after the record is stored (Enqueue), and the worker's janitor
+// queues a record whose task was lost in between.
+func (q *Client) Entry(r *submission.Record) *submission.QueueEntry {
+	if _, ok := q.rdb.(*redis.ClusterClient); ok {
+		return nil
+	}
+	name := QueueOf(r)
+	prefix := "asynq:{" + name + "}:"
+	return &submission.QueueEntry{
+		Key: prefix + "t:" + r.ID,
+		Fields: []string{
+			"msg", string(taskMessage(r.ID, name)),
+			"state", "pending",
+			"pending_since", strconv.FormatInt(q.now().UnixNano(), 10),
+		},
+		List:   prefix + "pending",
+		Push:   r.ID,
+		Set:    "asynq:queues",
+		Member: name,
+	}
+}
+
+// taskMessage is the protocol-buffer encoding of asynq's TaskMessage
+// (internal/proto/asynq.proto) for the delivery of submission id in queue,
+// with the options Enqueue gives: type, payload, id, queue, retry (maxRetry)
+// and timeout (TaskTimeout, in seconds). Fields at their zero value are left
+// out, and the rest written in field-number order, as proto.Marshal does.
+func taskMessage(id, queue string) []byte {
+	payload, _ := json.Marshal(Payload{ID: id})
+	var b []byte
+	b = protowire.AppendTag(b, 1, protowire.BytesType) // type
+	b = protowire.AppendString(b, TypeDeliver)
+	b = protowire.AppendTag(b, 2, protowire.BytesType) // payload
+	b = protowire.AppendBytes(b, payload)
+	b = protowire.AppendTag(b, 3, protowire.BytesType) // id
+	b = protowire.AppendString(b, id)
+	b = protowire.AppendTag(b, 4, protowire.BytesType) // queue
+	b = protowire.AppendString(b, queue)
+	b = protowire.AppendTag(b, 5, protowire.VarintType) // retry
+	b = protowire.AppendVarint(b, uint64(maxRetry))
+	b = protowire.AppendTag(b, 8, protowire.VarintType) // timeout, seconds
+	b = protowire.AppendVarint(b, uint64(TaskTimeout/time.Second))
+	return b
 }
 
 // Requeue queues submission r again now, replacing any task asynq still

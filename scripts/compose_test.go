@@ -260,3 +260,41 @@ func TestComposeMountsTheForms(t *testing.T) {
 		}
 	})
 }
+
+// A certificate or a federated token file named on the host is mounted
+// read-only into the worker, which is pointed at the mounted copy; without
+// one the worker sees neither variable.
+func TestComposeMountsTheWorkersCredentialFiles(t *testing.T) {
+	files := map[string]string{
+		"AZURE_CLIENT_CERTIFICATE_PATH": "/etc/leadbridge/dataverse-certificate",
+		"AZURE_FEDERATED_TOKEN_FILE":    "/etc/leadbridge/federated-token",
+	}
+	for k, inside := range files {
+		t.Run(k, func(t *testing.T) {
+			p := loadCompose(t, map[string]string{"DATAVERSE_URL": "https://contoso.crm.dynamics.com", k: "./secrets/app.pem"})
+			w := service(t, p, "worker")
+			if got := getenv(w)(k); got != inside {
+				t.Errorf("%s = %q, want %q", k, got, inside)
+			}
+			m, ok := mountAt(w, inside)
+			want := filepath.Join(repoRoot(t), "secrets", "app.pem")
+			if !ok || m.Type != types.VolumeTypeBind || m.Source != want || !m.ReadOnly {
+				t.Errorf("mount on %s = %+v, want %s bound read-only", inside, m, want)
+			}
+			for other := range files {
+				if other != k && getenv(w)(other) != "" {
+					t.Errorf("%s = %q, want unset", other, getenv(w)(other))
+				}
+			}
+			if _, ok := mountAt(service(t, p, "api"), inside); ok {
+				t.Errorf("the api mounts %s, want only the worker", inside)
+			}
+		})
+	}
+	p := loadCompose(t, nil)
+	for k := range files {
+		if v := getenv(service(t, p, "worker"))(k); v != "" {
+			t.Errorf("none given: %s = %q, want unset", k, v)
+		}
+	}
+}

@@ -62,7 +62,6 @@ func TestStoreOnCluster(t *testing.T) {
 		t.Fatalf("Create with the key and other content: got %v, want ErrKeyReused", err)
 	}
 	create(t, s, &Record{Form: "demo", Fields: map[string]string{"email": "b@example.com"}, LastError: &ErrorInfo{Message: "refused"}})
-
 	rec, err := s.BeginAttempt(ctx(t), a.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +84,15 @@ func TestStoreOnCluster(t *testing.T) {
 	}
 	if err := s.Trim(ctx(t)); err != nil {
 		t.Errorf("Trim: %v", err)
+	}
+
+	// With a waiting cap and replicas asked: the script's placeholders are
+	// in the {lb} slot, and the WAIT is left to Replicated (a pipeline's
+	// keyless WAIT would go to any node).
+	created, err := s.CreateWith(ctx(t), &Record{Form: "other", Fields: map[string]string{"email": "c@example.com"}},
+		CreateOptions{WaitingCap: 10, Replicas: 1, ReplicaTimeout: 50 * time.Millisecond})
+	if err != nil || created.Replicated || created.Queued {
+		t.Errorf("CreateWith on a cluster: got %+v, %v; want stored, the WAIT left to Replicated", created, err)
 	}
 
 	if err := s.Replicated(ctx(t), a.ID, 1, 50*time.Millisecond); !errors.Is(err, ErrNotReplicated) {

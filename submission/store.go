@@ -75,12 +75,26 @@ func NewStore(rdb redis.UniversalClient, retention time.Duration) *Store {
 // empty (the record does not wait for delivery). KEYS[6] is the counters of
 // the hour it was received, ARGV[9] and ARGV[10] the fields to count it under
 // and ARGV[11] when they expire (ARGV[9] is empty when it is too old to
-// count); KEYS[7…] are the email indexes it belongs to (indexes.go).
+// count).
+// ARGV[12] is the waiting cap of the record's origin ARGV[13] (0: none):
+// when that many of its submissions wait already, nothing is written and
+// the answer is "!waiting".
+// When ARGV[14] is '1', the record's queue task is written too (QueueEntry):
+// the hash KEYS[7] with the field/value pairs ARGV[17…], unless it exists,
+// ARGV[15] pushed onto the list KEYS[8], ARGV[16] added to the set KEYS[9];
+// otherwise KEYS[7…9] are placeholders in the {lb} slot. KEYS[10…] are the
+// email indexes the record belongs to (indexes.go).
+// Reads come first and the record's SET is the first write, so a write
+// refused (Redis out of memory) leaves nothing behind.
 var createScript = redis.NewScript(`
 local keyed = ARGV[5] == '1'
 if keyed then
   local prev = redis.call('GET', KEYS[3])
   if prev then return prev end
+end
+local cap = tonumber(ARGV[12])
+if cap > 0 and tonumber(redis.call('HGET', KEYS[5], ARGV[13]) or '0') >= cap then
+  return '!waiting'
 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
@@ -92,9 +106,68 @@ if ARGV[9] ~= '' then
   redis.call('HINCRBY', KEYS[6], ARGV[10], 1)
   redis.call('EXPIREAT', KEYS[6], ARGV[11])
 end
-for i = 7, #KEYS do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[3]) end
+for i = 10, #KEYS do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[3]) end
+if ARGV[14] == '1' then
+  if redis.call('EXISTS', KEYS[7]) == 0 then
+    redis.call('HSET', KEYS[7], unpack(ARGV, 17))
+    redis.call('LPUSH', KEYS[8], ARGV[15])
+  end
+  redis.call('SADD', KEYS[9], ARGV[16])
+end
 return ''
 `)
+
+// ErrWaitingCap: CreateWith was given a waiting cap, and that many
+// submissions of the record's origin wait for delivery already. Nothing was
+// written.
+var ErrWaitingCap = errors.New("submission: the waiting cap of this origin is reached")
+
+// QueueEntry is a queue's task for a record, written by CreateWith in the
+// same call as the record: a hash (Key, with its Fields as name/value
+// pairs) made only if no hash has that key yet, and then Push pushed onto
+// List; Member is added to Set whatever the hash. Package queue fills it in
+// the layout of its queue library; this package knows no more of it. On
+// Redis Cluster every key of one script must share a slot, so there is none
+// there unless the queue's keys are in the {lb} slot.
+type QueueEntry struct {
+	Key    string
+	Fields []string
+	List   string
+	Push   string
+	Set    string
+	Member string
+}
+
+// CreateOptions are what CreateWith does in the same Redis call as storing
+// the record.
+type CreateOptions struct {
+	// Entry, when set, is asked for the queue task of a record that is
+	// accepted (not of one held as spam or failed); a nil answer queues
+	// nothing.
+	Entry func(*Record) *QueueEntry
+	// WaitingCap refuses the record (ErrWaitingCap) when that many
+	// submissions of its origin wait for delivery already; 0 = no cap.
+	WaitingCap int64
+	// Replicas, when more than 0, makes CreateWith wait (Redis WAIT, at
+	// most ReplicaTimeout) until that many replicas hold what it wrote, in
+	// the same round trip, as Replicated does.
+	Replicas       int
+	ReplicaTimeout time.Duration
+}
+
+// Created says what CreateWith did.
+type Created struct {
+	// Existing is the id of the submission that already holds r's
+	// idempotency key (same form, same fields); nothing was written.
+	Existing string
+	// Queued: the record's queue task (CreateOptions.Entry) was written
+	// with it.
+	Queued bool
+	// Replicated: CreateOptions.Replicas replicas confirmed the writes.
+	// False when nothing was written (Existing) or on Redis Cluster, where
+	// the caller asks Replicated.
+	Replicated bool
+}
 
 // Create makes r durable: accepted, for delivery; spam when intake held it
 // back (r.Spam is set; it is never queued); or failed when intake refused
@@ -106,6 +179,19 @@ return ''
 // one request's content). Fields are compared as given, so callers pass the
 // normalized values (forms.Validator.Clean's).
 func (s *Store) Create(ctx context.Context, r *Record) (existing string, err error) {
+	c, err := s.CreateWith(ctx, r, CreateOptions{})
+	return c.Existing, err
+}
+
+// CreateWith is Create that also, in the same Redis call (one script, and
+// WAIT pipelined after it): refuses r when its origin's waiting cap is
+// reached, writes its queue task, and waits for replicas — as o says. A
+// record and its task are written together or not at all, so no accepted
+// record can be left without its task by a crash of the caller.
+//
+// Errors: ErrKeyReused, ErrWaitingCap, ErrNotReplicated (the writes are on
+// the primary but not confirmed by enough replicas in time), or Redis's.
+func (s *Store) CreateWith(ctx context.Context, r *Record, o CreateOptions) (Created, error) {
 	now := s.now().UTC()
 	if r.ID == "" {
 		r.ID = NewID()
@@ -123,7 +209,7 @@ func (s *Store) Create(ctx context.Context, r *Record) (existing string, err err
 	r.UpdatedAt = now
 	data, err := json.Marshal(r)
 	if err != nil {
-		return "", err
+		return Created{}, err
 	}
 	fp := fingerprint(r.Fields)
 	idem, keyed := keyIdem+"none", "0"
@@ -144,32 +230,102 @@ func (s *Store) Create(ctx context.Context, r *Record) (existing string, err err
 	if stats == "" {
 		stats, counted = keyStats+"none", ""
 	}
-	keys := append([]string{keyRecord + r.ID, keyIndex + r.Status, idem, keyFailed + r.Form, keyWaiting, stats}, emailKeys(emailHashes(r.Fields))...)
-	res, err := createScript.Run(ctx, s.rdb, keys,
-		data, score(now), r.ID, int(ttl.Seconds()), keyed, r.ID+":"+fp, failed,
-		waiting, counted, r.Status+"|"+r.Origin(), statsExp).Text()
+	var entry *QueueEntry
+	if o.Entry != nil && r.Status == StatusAccepted {
+		entry = o.Entry(r)
+	}
+	keys := []string{keyRecord + r.ID, keyIndex + r.Status, idem, keyFailed + r.Form, keyWaiting, stats}
+	args := []any{data, score(now), r.ID, int(ttl.Seconds()), keyed, r.ID + ":" + fp, failed,
+		waiting, counted, r.Status + "|" + r.Origin(), statsExp, max(o.WaitingCap, 0), r.Origin()}
+	if entry != nil {
+		keys = append(keys, entry.Key, entry.List, entry.Set)
+		args = append(args, "1", entry.Push, entry.Member)
+		for _, f := range entry.Fields {
+			args = append(args, f)
+		}
+	} else {
+		keys = append(keys, keyIdem+"none", keyIdem+"none", keyIdem+"none")
+		args = append(args, "0", "", "")
+	}
+	keys = append(keys, emailKeys(emailHashes(r.Fields))...)
+
+	res, acked, err := s.runCreate(ctx, keys, args, o)
 	if err != nil {
-		return "", fmt.Errorf("submission: create: %w", err)
+		return Created{}, fmt.Errorf("submission: create: %w", err)
 	}
-	if res == "" {
-		return "", nil
+	switch {
+	case res == "!waiting":
+		return Created{}, ErrWaitingCap
+	case res != "":
+		// Keys stored before fingerprints were (a plain id) count as the same.
+		id, prevFP, _ := strings.Cut(res, ":")
+		if prevFP != "" && prevFP != fp {
+			return Created{}, ErrKeyReused
+		}
+		return Created{Existing: id}, nil
 	}
-	// Keys stored before fingerprints were (a plain id) count as the same.
-	id, prevFP, _ := strings.Cut(res, ":")
-	if prevFP != "" && prevFP != fp {
-		return "", ErrKeyReused
+	c := Created{Queued: entry != nil, Replicated: acked >= 0}
+	if acked >= 0 && acked < int64(o.Replicas) {
+		return c, fmt.Errorf("%w: %d of %d replicas within %s", ErrNotReplicated, acked, o.Replicas, o.ReplicaTimeout)
 	}
-	return id, nil
+	return c, nil
+}
+
+// runCreate runs createScript, followed on the same connection by WAIT
+// when o asks for replicas (not on Redis Cluster, where a pipeline's
+// commands go to the nodes of their keys and WAIT has none). acked is how
+// many replicas confirmed, or -1 when no WAIT was sent.
+func (s *Store) runCreate(ctx context.Context, keys []string, args []any, o CreateOptions) (res string, acked int64, err error) {
+	_, cluster := s.rdb.(*redis.ClusterClient)
+	if o.Replicas <= 0 || cluster {
+		res, err := createScript.Run(ctx, s.rdb, keys, args...).Text()
+		return res, -1, err
+	}
+	pipe := func(eval func(redis.Scripter) *redis.Cmd) (*redis.Cmd, *redis.Cmd, error) {
+		var script, wait *redis.Cmd
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			script = eval(p)
+			// (WAIT is not among a pipeline's typed commands.)
+			wait = p.Do(ctx, "WAIT", o.Replicas, o.ReplicaTimeout.Milliseconds())
+			return nil
+		})
+		return script, wait, err
+	}
+	script, wait, err := pipe(func(p redis.Scripter) *redis.Cmd { return createScript.EvalSha(ctx, p, keys, args...) })
+	if err != nil && redis.HasErrorPrefix(script.Err(), "NOSCRIPT") {
+		// The first call since Redis started (or SCRIPT FLUSH): send the script itself.
+		script, wait, err = pipe(func(p redis.Scripter) *redis.Cmd { return createScript.Eval(ctx, p, keys, args...) })
+	}
+	if err != nil {
+		return "", -1, err
+	}
+	res, err = script.Text()
+	if err != nil {
+		return "", -1, err
+	}
+	if res != "" {
+		return res, -1, nil // nothing written: the WAIT confirmed nothing of ours
+	}
+	acked, err = wait.Int64()
+	if err != nil {
+		return "", -1, err
+	}
+	return res, acked, nil
 }
 
 // fingerprint is a hash of a submission's field values, in name order, each
 // name and value length-prefixed so no two sets of fields share one.
+// (Keys stored by earlier versions hold fingerprints of the same bytes.)
 func fingerprint(fields map[string]string) string {
-	h := sha256.New()
+	var b []byte
 	for _, k := range slices.Sorted(maps.Keys(fields)) {
-		fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(fields[k]), fields[k])
+		b = strconv.AppendInt(b, int64(len(k)), 10)
+		b = append(append(b, ':'), k...)
+		b = strconv.AppendInt(b, int64(len(fields[k])), 10)
+		b = append(append(b, ':'), fields[k]...)
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 func idemKey(form, key string) string {

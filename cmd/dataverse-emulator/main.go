@@ -11,6 +11,7 @@
 //	EMULATOR_CLIENT_SECRET  client secret it accepts (default leadbridge-dev-secret)
 //	EMULATOR_HOSTS          extra comma-separated names for the certificate (e.g. emulator)
 //	EMULATOR_CONFIG         JSON file shaped like PUT /_emulator/config, applied on start
+//	                        (the app's certificates and federated credentials included)
 //	EMULATOR_SEED           JSON file of rows by table, {"systemusers":[…],"campaigns":[…]},
 //	                        written on start (Server.SeedTables); give rows their ids
 //	                        ("systemuserid": "…") so that a restart replaces them

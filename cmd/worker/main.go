@@ -4,7 +4,9 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,9 +40,26 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var err error
+	// `worker erase …` is a subcommand (erase.go); otherwise flags.
 	if len(os.Args) > 1 && os.Args[1] == "erase" {
-		err = runErase(ctx, os.Args[2:], os.Getenv, os.Stdout)
+		if err := runErase(ctx, os.Args[2:], os.Getenv, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "worker erase:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	flags := flag.NewFlagSet("worker", flag.ContinueOnError)
+	checkOnly := flags.Bool("check", false, "check the configuration (YAML, secrets, every mapped column against the org's table definitions), print a report and exit: 0 when it passed, 1 when not")
+	if err := flags.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	if flags.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "worker: unexpected argument %q (the settings are environment variables; -check is the only flag, erase the only subcommand)\n", flags.Arg(0))
+		os.Exit(2)
+	}
+	var err error
+	if *checkOnly {
+		err = check(ctx, os.Getenv, os.Stdout)
 	} else {
 		err = run(ctx, os.Getenv, os.Stdout, nil)
 	}
@@ -76,31 +95,26 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	limiter := throttle.New(rdb, cfg.Dataverse.ClientID+"@"+host, throttle.Options{
 		OnThrottle: func(until time.Time) { _ = crmHealth.Throttled(ctx, until) },
 	})
-	client, err := crm.New(crm.Config{
-		URL:           cfg.Dataverse.URL,
-		TenantID:      cfg.Dataverse.TenantID,
-		ClientID:      cfg.Dataverse.ClientID,
-		ClientSecret:  cfg.Dataverse.ClientSecret,
-		AuthorityHost: cfg.Dataverse.AuthorityHost,
-		RootCAs:       roots,
-		Timeout:       cfg.RequestTimeout,
-		Pacer:         limiter,
-		Logger:        log,
-	})
+	client, err := newCRM(cfg, roots, limiter, log)
 	if err != nil {
 		return err
 	}
 	// Check the settings end to end, but start either way: a CRM that is
 	// down now is the normal case retries exist for.
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	if who, err := client.WhoAmI(wctx); err != nil {
-		log.Warn("dataverse check failed; deliveries will be retried", "url", cfg.Dataverse.URL, "err", err)
+	who, err := client.WhoAmI(wctx)
+	cancel()
+	reachable := err == nil
+	if err != nil {
+		log.Warn("dataverse check failed; deliveries will be retried", "url", cfg.Dataverse.URL, "credential", cfg.Dataverse.CredentialKind(), "err", err)
 		_ = crmHealth.Failed(ctx, delivery.Classify(err).Error)
 	} else {
-		log.Info("dataverse reachable", "url", cfg.Dataverse.URL, "user_id", who.UserID, "emulated", cfg.Dataverse.Emulated)
+		log.Info("dataverse reachable", "url", cfg.Dataverse.URL, "user_id", who.UserID, "emulated", cfg.Dataverse.Emulated, "credential", cfg.Dataverse.CredentialKind())
 		_ = crmHealth.OK(ctx)
 	}
-	cancel()
+	if err := checkAtStart(ctx, cfg, client, reachable, getenv, log); err != nil {
+		return err
+	}
 
 	store := submission.NewStore(rdb, cfg.DeliveredRetention)
 	q := queue.NewClient(rdb)
@@ -126,6 +140,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 			CRM:   client,
 			Forms: cfg.Forms,
 			Locks: lease.New(rdb, erase.LeasePrefix, 30*time.Second),
+			Redis: rdb,
 		},
 		Fetcher: &delivery.Fetcher{Sources: cfg.Sources, Forms: cfg.Forms, Timeout: cfg.RequestTimeout},
 	}
@@ -200,6 +215,26 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	err = g.Wait()
 	log.Info("worker stopped")
 	return err
+}
+
+// newCRM builds the Dataverse client of cfg.
+func newCRM(cfg config.Worker, roots *x509.CertPool, pacer crm.Pacer, log *slog.Logger) (*crm.Client, error) {
+	return crm.New(crm.Config{
+		URL:                  cfg.Dataverse.URL,
+		TenantID:             cfg.Dataverse.TenantID,
+		ClientID:             cfg.Dataverse.ClientID,
+		AuthorityHost:        cfg.Dataverse.AuthorityHost,
+		ClientSecret:         cfg.Dataverse.ClientSecret,
+		Certificates:         cfg.Dataverse.Certificates,
+		PrivateKey:           cfg.Dataverse.PrivateKey,
+		FederatedTokenFile:   cfg.Dataverse.FederatedTokenFile,
+		SendCertificateChain: cfg.Dataverse.SendCertificateChain,
+		CredentialSource:     cfg.Dataverse.CredentialSource(),
+		RootCAs:              roots,
+		Timeout:              cfg.RequestTimeout,
+		Pacer:                pacer,
+		Logger:               log,
+	})
 }
 
 // alertCheckInterval is how often a worker looks for failures to alert

@@ -90,3 +90,32 @@ func TestRedisHangingLeavesMonitoringAnswering(t *testing.T) {
 		t.Errorf("run after cancel: got %v, want nil", err)
 	}
 }
+
+// TestRunRefusesABrokenCertificate: the worker does not start with a
+// certificate Entra ID would refuse, and says which variable to fix.
+func TestRunRefusesABrokenCertificate(t *testing.T) {
+	now := time.Now()
+	expired := testenv.NewClientCert(t, "expired", now.Add(-48*time.Hour), now.Add(-time.Hour))
+	good := testenv.NewClientCert(t, "good", now.Add(-time.Hour), now.Add(time.Hour))
+	base := map[string]string{"DATAVERSE_URL": "https://contoso.crm.dynamics.com", "AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c"}
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"expired":        {map[string]string{"AZURE_CLIENT_CERTIFICATE_PATH": expired.PEMFile(t)}, "AZURE_CLIENT_CERTIFICATE_PATH: the certificate"},
+		"wrong password": {map[string]string{"AZURE_CLIENT_CERTIFICATE_PATH": good.PFXFile(t, "right"), "AZURE_CLIENT_CERTIFICATE_PASSWORD": "wrong"}, "AZURE_CLIENT_CERTIFICATE_PASSWORD: wrong password"},
+		"also a secret":  {map[string]string{"AZURE_CLIENT_CERTIFICATE_PATH": good.PEMFile(t), "AZURE_CLIENT_SECRET": "s"}, "AZURE_CLIENT_SECRET and AZURE_CLIENT_CERTIFICATE_PATH"},
+	} {
+		env := map[string]string{}
+		for k, v := range base {
+			env[k] = v
+		}
+		for k, v := range tc.env {
+			env[k] = v
+		}
+		err := run(context.Background(), func(k string) string { return env[k] }, io.Discard, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: run returned %v, want an error with %q", name, err, tc.want)
+		}
+	}
+}

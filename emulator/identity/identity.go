@@ -1,6 +1,8 @@
 // Package identity is the Entra ID half of the Dataverse emulator: just
 // enough of the v2.0 endpoints for the OAuth 2.0 client-credentials flow
-// (the tenant's openid-configuration document and its token endpoint), with
+// (the tenant's openid-configuration document and its token endpoint, which
+// takes the app's secret or a client assertion: a JWT signed with a
+// registered certificate's key, or a federated token, assertion.go), with
 // Entra's error shapes and AADSTS codes, and the check of the tokens it
 // issued; and, for applications that sign people in, the OpenID Connect
 // authorization code flow with PKCE: a sign-in page, codes, RS256 id_tokens
@@ -54,6 +56,9 @@ type Conditions struct {
 	TokenLifetime time.Duration
 	// Down makes both endpoints answer 503 temporarily_unavailable.
 	Down bool
+	// Credentials are the app's certificates and federated identity
+	// credentials, accepted besides its secret (assertion.go).
+	Credentials Credentials
 }
 
 // Options configure New.
@@ -77,9 +82,10 @@ type Options struct {
 // Service serves the endpoints and verifies the tokens they issued. Its
 // methods are safe for concurrent use.
 type Service struct {
-	opts   Options
-	tokens *tokenStore
-	signIn *signIn // the sign-in flow (signin.go)
+	opts       Options
+	tokens     *tokenStore
+	signIn     *signIn           // the sign-in flow (signin.go)
+	assertions *assertionChecker // client assertions (assertion.go)
 }
 
 // New returns a Service for one app registration.
@@ -90,7 +96,7 @@ func New(opts Options) *Service {
 	if opts.Issued == nil {
 		opts.Issued = func() {}
 	}
-	return &Service{opts: opts, tokens: newTokenStore(), signIn: newSignIn()}
+	return &Service{opts: opts, tokens: newTokenStore(), signIn: newSignIn(), assertions: newAssertionChecker()}
 }
 
 // Verify returns the client id a bearer token was issued to, or
@@ -114,7 +120,7 @@ func (s *Service) ServeOpenIDConfiguration(w http.ResponseWriter, r *http.Reques
 	base := baseURL(r) + "/" + tenant
 	writeJSON(w, http.StatusOK, map[string]any{
 		"token_endpoint":                        base + "/oauth2/v2.0/token",
-		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "client_secret_basic"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
 		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
 		"issuer":                                base + "/v2.0",
 		"jwks_uri":                              base + "/discovery/v2.0/keys",
@@ -133,7 +139,9 @@ func (s *Service) ServeOpenIDConfiguration(w http.ResponseWriter, r *http.Reques
 }
 
 // ServeToken is POST /{tenant}/oauth2/v2.0/token, client credentials only,
-// with the secret in the form or as HTTP Basic credentials.
+// with the secret in the form or as HTTP Basic credentials, or a client
+// assertion: a JWT signed with a registered certificate's key, or a
+// federated token (assertion.go).
 func (s *Service) ServeToken(w http.ResponseWriter, r *http.Request) {
 	cond := s.opts.Conditions()
 	if cond.Down {
@@ -184,6 +192,16 @@ func (s *Service) ServeToken(w http.ResponseWriter, r *http.Request) {
 	case secret == "" && form.Get("client_assertion") == "":
 		s.writeError(w, r, http.StatusUnauthorized, "invalid_client", 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
 		return
+	case secret != "" && form.Get("client_assertion") != "":
+		s.writeError(w, r, http.StatusBadRequest, "invalid_request", 7000216, "Only one of 'client_assertion' or 'client_secret' may be presented.")
+		return
+	case secret == "":
+		base := baseURL(r) + "/" + tenant
+		endpoints := []string{base + "/oauth2/v2.0/token", base + "/oauth2/token"}
+		if rf := s.assertions.check(form, clientID, endpoints, cond.Credentials, time.Now()); rf != nil {
+			s.writeError(w, r, rf.status, rf.code, rf.num, rf.desc)
+			return
+		}
 	case subtle.ConstantTimeCompare([]byte(secret), []byte(s.opts.ClientSecret)) != 1:
 		s.writeError(w, r, http.StatusUnauthorized, "invalid_client", 7000215, fmt.Sprintf("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", s.opts.ClientID))
 		return
