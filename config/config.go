@@ -61,6 +61,7 @@ type API struct {
 	Web            Web
 	Sources        map[string]*webhook.Source // webhook sources, by id (POST /hooks/{id})
 	Admin          Admin                      // the admin console's sign-in (admin.go)
+	Keep           Retention                  // how long each kind of record is kept (retention.go)
 }
 
 // Dataverse is where and as whom the worker writes.
@@ -102,6 +103,7 @@ type Worker struct {
 	Forms              forms.Set
 	Sources            map[string]*webhook.Source // for reading thin webhook leads (Meta, HubSpot) before delivery
 	Alerts             Alerts                     // notifications of failed submissions (admin.go)
+	Keep               Retention                  // how long each kind of record is kept (retention.go)
 	// StrictConfig: a worker whose configuration check at start finds a
 	// problem (a column the org lacks, a length or choice it refuses)
 	// refuses to start; otherwise it logs the findings as warnings.
@@ -173,6 +175,8 @@ func LoadAPI(getenv Getenv) (API, error) {
 	c.Web = w
 	c.Admin, err = loadAdmin(getenv)
 	errs = append(errs, err)
+	c.Keep, err = loadRetention(getenv)
+	errs = append(errs, err)
 	return c, errors.Join(errs...)
 }
 
@@ -219,6 +223,8 @@ func LoadWorker(getenv Getenv) (Worker, error) {
 		errs = append(errs, err)
 	}
 	c.Alerts, err = loadAlerts(getenv)
+	errs = append(errs, err)
+	c.Keep, err = loadRetention(getenv)
 	errs = append(errs, err)
 	return c, errors.Join(errs...)
 }
