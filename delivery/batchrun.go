@@ -19,8 +19,30 @@ import (
 const batchTimeout = 4 * time.Minute
 
 // maxInRows bounds what one In() query may return; a batch whose query
-// fills it hands its people to the one-at-a-time path.
+// fills it fails (its submissions are retried, and may meet smaller
+// batches) rather than decide on a partial answer.
 const maxInRows = 5000
+
+// maxInBytes bounds the values of one In() query. Dataverse takes URLs of
+// up to 32 KB; percent-encoded, a value takes up to three times its length.
+const maxInBytes = 8 << 10
+
+// chunks splits values into runs short enough for one query each.
+func chunks(values []string) [][]string {
+	var out [][]string
+	start, size := 0, 0
+	for i, v := range values {
+		if size+len(v)+3 > maxInBytes && i > start {
+			out = append(out, values[start:i])
+			start, size = i, 0
+		}
+		size += len(v) + 3
+	}
+	if start < len(values) {
+		out = append(out, values[start:])
+	}
+	return out
+}
 
 // member is one submission of a batch.
 type member struct {
@@ -80,12 +102,22 @@ func (b *Batcher) deliverBatch(f *forms.Form, items []*pending) {
 			}()
 		}
 	}
+	started := time.Now()
 	b.run(lctx, f, ms)
+	alone, failed := 0, 0
 	for _, m := range ms {
+		switch {
+		case m.alone:
+			alone++
+		case m.out.err != nil:
+			failed++
+		}
 		if !m.alone {
 			m.pending.done <- *m.out
 		}
 	}
+	b.Log.Debug("batch delivered", "form", f.ID, "submissions", len(ms), "one_at_a_time", alone, "failed", failed,
+		"seconds", time.Since(started).Seconds())
 }
 
 // leases takes the leases of every member's identities without waiting;
@@ -204,9 +236,13 @@ func (b *Batcher) ownLeads(ctx context.Context, ms []*member) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := b.find(ctx, "leads", crm.Query{Select: []string{"leadid", "_parentcontactid_value"}, Filter: crm.In("leadid", ids), Top: len(ids)})
-	if err != nil {
-		return err
+	var rows []crm.Row
+	for _, part := range chunks(ids) {
+		got, err := b.find(ctx, "leads", crm.Query{Select: []string{"leadid", "_parentcontactid_value"}, Filter: crm.In("leadid", part), Top: len(part)})
+		if err != nil {
+			return err
+		}
+		rows = append(rows, got...)
 	}
 	for _, row := range rows {
 		if m := byID[strings.ToLower(str(row["leadid"]))]; m != nil {
@@ -247,15 +283,19 @@ func (b *Batcher) contacts(ctx context.Context, ms []*member, out map[string]*ne
 	if len(emails) == 0 {
 		return nil
 	}
-	rows, err := b.find(ctx, "contacts", crm.Query{
-		Select: []string{"contactid", col}, Filter: crm.And(crm.In(col, emails), crm.EqInt("statecode", 0)),
-		OrderBy: "createdon asc", Top: maxInRows,
-	})
-	if err != nil {
-		return err
-	}
-	if len(rows) >= maxInRows {
-		return fmt.Errorf("delivery: contact query of a batch returned %d rows or more; delivering one at a time", maxInRows)
+	var rows []crm.Row
+	for _, part := range chunks(emails) {
+		got, err := b.find(ctx, "contacts", crm.Query{
+			Select: []string{"contactid", col}, Filter: crm.And(crm.In(col, part), crm.EqInt("statecode", 0)),
+			OrderBy: "createdon asc", Top: maxInRows,
+		})
+		if err != nil {
+			return err
+		}
+		if len(got) >= maxInRows {
+			return fmt.Errorf("delivery: a contact query of a batch returned %d rows or more", maxInRows)
+		}
+		rows = append(rows, got...)
 	}
 	found := map[string][]string{}
 	for _, row := range rows {
@@ -335,15 +375,19 @@ func (b *Batcher) matches(ctx context.Context, f *forms.Form, ms []*member) erro
 			sel = append(sel, c)
 		}
 		sort.Strings(sel)
-		rows, err := b.find(ctx, "leads", crm.Query{
-			Select: sel, Filter: crm.And(crm.In(col, emails), crm.EqInt("statecode", 0)),
-			OrderBy: "createdon asc", Top: maxInRows,
-		})
-		if err != nil {
-			return err
-		}
-		if len(rows) >= maxInRows {
-			return fmt.Errorf("delivery: match query of a batch returned %d rows or more; delivering one at a time", maxInRows)
+		var rows []crm.Row
+		for _, part := range chunks(emails) {
+			got, err := b.find(ctx, "leads", crm.Query{
+				Select: sel, Filter: crm.And(crm.In(col, part), crm.EqInt("statecode", 0)),
+				OrderBy: "createdon asc", Top: maxInRows,
+			})
+			if err != nil {
+				return err
+			}
+			if len(got) >= maxInRows {
+				return fmt.Errorf("delivery: a match query of a batch returned %d rows or more", maxInRows)
+			}
+			rows = append(rows, got...)
 		}
 		byEmail := map[string][]crm.Row{}
 		for _, row := range rows {
