@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,7 +41,12 @@ type backlogItem struct {
 	fields map[string]any
 }
 
-func makeBacklog() (items []backlogItem, people, contacts, repeats int) {
+// backlogForms are the two forms of the backlog, each with a job title
+// field that repeats fill in.
+var backlogForms = "forms:" + leadForm("quick", "none") + "      job_title:  {column: jobtitle}\n" +
+	leadForm("linked", "link") + "      job_title:  {column: jobtitle}\n"
+
+func makeBacklog() (items []backlogItem, people, contacts, repeats, updates int) {
 	r := rand.New(rand.NewPCG(12, 2026))
 	repeats = int(backlogSize * backlogRepeats)
 	people = backlogSize - repeats
@@ -51,7 +58,7 @@ func makeBacklog() (items []backlogItem, people, contacts, repeats int) {
 		person = append(person, r.IntN(people))
 	}
 	r.Shuffle(len(person), func(i, j int) { person[i], person[j] = person[j], person[i] })
-	seen := map[int]bool{}
+	seen, titled := map[int]bool{}, map[int]bool{}
 	for _, p := range person {
 		form := "quick"
 		if p%2 == 0 {
@@ -63,11 +70,15 @@ func makeBacklog() (items []backlogItem, people, contacts, repeats int) {
 		}
 		if seen[p] {
 			f["job_title"] = "Buyer" // a repeat brings a column the lead lacks: fill_empty writes it
+			if !titled[p] {
+				titled[p] = true
+				updates++ // the first repeat of a person; later ones change nothing
+			}
 		}
 		seen[p] = true
 		items = append(items, backlogItem{form, f})
 	}
-	return items, people, people / 2, repeats
+	return items, people, people / 2, repeats, updates
 }
 
 // ceilings are the leads/s each limit allows for a workload, given the
@@ -136,13 +147,14 @@ func (s *stack) delivered() int { return len(s.list("delivered")) }
 // limit facet for that mode's requests and operations per lead. Run it
 // once: -benchtime 1x.
 func BenchmarkDeliveryBacklog(b *testing.B) {
-	items, people, contacts, repeats := makeBacklog()
+	items, people, contacts, repeats, updates := makeBacklog()
 	n := float64(len(items))
-	// Operations the workload needs at least, whatever the mode: a create
-	// per person, a contact per linked person, an update per repeat.
-	rows := float64(people + contacts + repeats)
-	b.Logf("backlog: %d submissions, %d people (%d with contacts), %d repeats; limits: %d requests and %s execution per %s, %d concurrent, %s per operation",
-		len(items), people, contacts, repeats, benchRequests, benchExecution, benchWindow, benchConcurrent, benchLatency)
+	// Operations the workload needs, whatever the mode: a create per
+	// person, a contact per linked person, an update per repeated person
+	// (fewer batched, when a repeat joins its person's create in one batch).
+	rows := float64(people + contacts + updates)
+	b.Logf("backlog: %d submissions, %d people (%d with contacts), %d repeats of %d people; limits: %d requests and %s execution per %s, %d concurrent, %s per operation",
+		len(items), people, contacts, repeats, updates, benchRequests, benchExecution, benchWindow, benchConcurrent, benchLatency)
 
 	modes := []struct {
 		name string
@@ -167,7 +179,7 @@ func BenchmarkDeliveryBacklog(b *testing.B) {
 			for k, v := range m.env {
 				env[k] = v
 			}
-			s := startStack(b, options{config: "forms:" + leadForm("quick", "none") + leadForm("linked", "link"), workers: -1, env: env})
+			s := startStack(b, options{config: backlogForms, workers: -1, env: env})
 			ids := s.queueBacklog(items)
 			s.Emu.Configure(fmt.Sprintf(`{"limits":{"requests_per_window":%d,"window_seconds":%d,"execution_ms_per_window":%d,"concurrent":%d},"latency_ms":%d}`,
 				benchRequests, int(benchWindow.Seconds()), benchExecution.Milliseconds(), benchConcurrent, benchLatency.Milliseconds()))
@@ -202,12 +214,70 @@ func BenchmarkDeliveryBacklog(b *testing.B) {
 			b.Logf("%s: %d submissions delivered in %s: %.1f leads/s; %d Dataverse requests (%.3f per lead), %d answered 429 (%.2f%%), early retries %d, max concurrent %d",
 				m.name, done, took.Round(time.Millisecond), rate, st.RequestsTotal, float64(st.RequestsTotal)/float64(done),
 				st.ResponsesByStatus["429"], 100*float64(st.ResponsesByStatus["429"])/float64(max(st.RequestsTotal, 1)), st.EarlyRetries, st.MaxConcurrentSeen)
+			b.Logf("%s requests by kind: %s", m.name, requestKinds(s))
+			if single := rates["one-at-a-time"]; m.name == "one-at-a-time" && single > 0 {
+				b.Logf("batched (bulk) ÷ one at a time: %.1f×; batched (change sets) ÷ one at a time: %.1f×",
+					rates["batched-bulk"]/single, rates["batched-changesets"]/single)
+			}
+			if m.box == 0 {
+				s.checkBacklog(b, people, contacts, items)
+			}
 			b.Logf("%s ceilings (leads/s) at ≥ %.3f requests and %.3f operations per lead: requests %.1f, execution time %.1f, concurrency %.1f; %s binds: %.1f leads/s is %.2f× its ceiling",
 				m.name, m.reqPerLead, m.opsPerLead, c.requests, c.execution, c.concurrency, bind, rate, rate/ceil)
 		})
 	}
-	if single := rates["one-at-a-time"]; single > 0 {
-		b.Logf("batched (bulk) / one at a time: %.1f×; batched (change sets) / one at a time: %.1f×",
-			rates["batched-bulk"]/single, rates["batched-changesets"]/single)
+}
+
+// requestKinds counts the emulator's logged Web API requests (its last
+// 10,000) by method and what they addressed, keys left out.
+func requestKinds(s *stack) string {
+	counts := map[string]int{}
+	for _, r := range s.Emu.Requests("") {
+		p := strings.TrimPrefix(r.Path, "/api/data/v9.2/")
+		if i := strings.IndexAny(p, "(?"); i >= 0 {
+			p = p[:i]
+		}
+		p = strings.Replace(p, "/Microsoft.Dynamics.CRM.", " ", 1)
+		counts[r.Method+" "+p]++
+	}
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []string
+	for _, k := range keys {
+		out = append(out, fmt.Sprintf("%s %d", k, counts[k]))
+	}
+	return strings.Join(out, ", ")
+}
+
+// checkBacklog: one lead per person, one contact per linked person, and
+// every repeated person's lead holds the job title the repeat brought.
+func (s *stack) checkBacklog(b *testing.B, people, contacts int, items []backlogItem) {
+	s.Emu.Configure(`{"limits":{"requests_per_window":0,"execution_ms_per_window":0,"concurrent":0},"latency_ms":0}`)
+	repeated := map[any]bool{}
+	for _, it := range items {
+		if it.fields["job_title"] != nil {
+			repeated[it.fields["email"]] = true
+		}
+	}
+	leads := s.Emu.Rows("leads", "$select=leadid,emailaddress1,jobtitle")
+	withTitle := 0
+	emails := map[string]bool{}
+	for _, l := range leads {
+		emails[strings.ToLower(l["emailaddress1"].(string))] = true
+		if l["jobtitle"] == "Buyer" {
+			withTitle++
+		}
+	}
+	if len(leads) != people || len(emails) != people {
+		b.Errorf("%d leads for %d emails, want %d", len(leads), len(emails), people)
+	}
+	if withTitle != len(repeated) {
+		b.Errorf("%d leads hold a repeat's job title, want %d", withTitle, len(repeated))
+	}
+	if n := len(s.Emu.Rows("contacts", "$select=contactid")); n != contacts {
+		b.Errorf("%d contacts, want %d", n, contacts)
 	}
 }
