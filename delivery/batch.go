@@ -58,9 +58,10 @@ type Batcher struct {
 
 // pending is a submission waiting for its batch.
 type pending struct {
-	ctx  context.Context
-	rec  *submission.Record
-	done chan outcome // buffered: the batch never blocks on it
+	ctx       context.Context
+	rec       *submission.Record
+	done      chan outcome // buffered: the batch never blocks on it
+	deferrals int          // times put back because its person's lease was held elsewhere
 }
 
 type outcome struct {
@@ -116,18 +117,23 @@ func (b *Batcher) Deliver(ctx context.Context, rec *submission.Record) (Result, 
 		return b.D.Deliver(ctx, rec)
 	}
 	p := &pending{ctx: ctx, rec: rec, done: make(chan outcome, 1)}
-	b.mu.Lock()
-	b.waiting[f.ID] = append(b.waiting[f.ID], p)
-	if !b.running[f.ID] {
-		b.running[f.ID] = true
-		go b.collect(f)
-	}
-	b.mu.Unlock()
+	b.enqueue(f, p)
 	select {
 	case o := <-p.done:
 		return o.res, o.err
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
+	}
+}
+
+// enqueue adds p to its form's queue and makes sure a collector runs.
+func (b *Batcher) enqueue(f *forms.Form, p *pending) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.waiting[f.ID] = append(b.waiting[f.ID], p)
+	if !b.running[f.ID] {
+		b.running[f.ID] = true
+		go b.collect(f)
 	}
 }
 

@@ -50,7 +50,7 @@ type member struct {
 	p     *leadPlan
 	out   *outcome
 	done  bool
-	alone bool // left to the one-at-a-time path (a lease held elsewhere)
+	alone bool // a lease is held elsewhere: left to a later batch, or the one-at-a-time path
 	rule  string
 	m     leadMatch
 	// what the batch decided
@@ -94,12 +94,7 @@ func (b *Batcher) deliverBatch(f *forms.Form, items []*pending) {
 	defer release()
 	for _, m := range ms {
 		if m.alone {
-			// Another worker holds this person: deliver it the usual way,
-			// which waits for the lease.
-			go func() {
-				res, err := b.D.Deliver(m.ctx, m.rec)
-				m.pending.done <- outcome{res, err}
-			}()
+			b.later(f, m.pending)
 		}
 	}
 	started := time.Now()
@@ -118,6 +113,29 @@ func (b *Batcher) deliverBatch(f *forms.Form, items []*pending) {
 	}
 	b.Log.Debug("batch delivered", "form", f.ID, "submissions", len(ms), "one_at_a_time", alone, "failed", failed,
 		"seconds", time.Since(started).Seconds())
+}
+
+// maxDeferrals is how often a submission whose person's lease is held
+// elsewhere goes back to the end of the queue for a later batch before it
+// is delivered one at a time, waiting for the lease.
+const maxDeferrals = 5
+
+// later puts p back in its form's queue after a pause (a second, then
+// two, …): the holder of its person's lease — often a batch of this worker
+// with an earlier submission of the same person — is likely done by then,
+// and p is written in a batch instead of with a request or three of its
+// own. After maxDeferrals it takes the one-at-a-time path, which waits for
+// the lease.
+func (b *Batcher) later(f *forms.Form, p *pending) {
+	p.deferrals++
+	if p.deferrals > maxDeferrals {
+		go func() {
+			res, err := b.D.Deliver(p.ctx, p.rec)
+			p.done <- outcome{res, err}
+		}()
+		return
+	}
+	time.AfterFunc(time.Duration(p.deferrals)*time.Second, func() { b.enqueue(f, p) })
 }
 
 // leases takes the leases of every member's identities without waiting;
