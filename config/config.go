@@ -86,6 +86,10 @@ type Worker struct {
 	Forms              forms.Set
 	Sources            map[string]*webhook.Source // for reading thin webhook leads (Meta, HubSpot) before delivery
 	Alerts             Alerts                     // notifications of failed submissions (admin.go)
+	// StrictConfig: a worker whose configuration check at start finds a
+	// problem (a column the org lacks, a length or choice it refuses)
+	// refuses to start; otherwise it logs the findings as warnings.
+	StrictConfig bool
 }
 
 // loadLogging checks the logging variables every program reads.
@@ -189,6 +193,13 @@ func LoadWorker(getenv Getenv) (Worker, error) {
 		durationVar(getenv, "LEADBRIDGE_RETRY_HORIZON", &c.RetryHorizon, time.Minute),
 		durationVar(getenv, "LEADBRIDGE_DELIVERED_RETENTION", &c.DeliveredRetention, time.Minute),
 	)
+	switch v := strings.ToLower(getenv("LEADBRIDGE_STRICT_CONFIG")); v {
+	case "", "false", "0", "no", "off":
+	case "true", "1", "yes", "on":
+		c.StrictConfig = true
+	default:
+		errs = append(errs, fmt.Errorf("LEADBRIDGE_STRICT_CONFIG: %q is not true or false", getenv("LEADBRIDGE_STRICT_CONFIG")))
+	}
 	dv, err := loadDataverse(getenv)
 	errs = append(errs, err)
 	c.Dataverse = dv

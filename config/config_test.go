@@ -96,6 +96,18 @@ func TestLoadWorkerDefaults(t *testing.T) {
 	if c.Dataverse != want {
 		t.Errorf("Dataverse = %+v, want the emulator defaults %+v", c.Dataverse, want)
 	}
+	if c.StrictConfig {
+		t.Error("StrictConfig by default, want off (warn)")
+	}
+}
+
+func TestLoadWorkerStrictConfig(t *testing.T) {
+	for v, want := range map[string]bool{"true": true, "1": true, "TRUE": true, "yes": true, "false": false, "0": false, "": false} {
+		c, err := config.LoadWorker(env(map[string]string{"LEADBRIDGE_STRICT_CONFIG": v}))
+		if err != nil || c.StrictConfig != want {
+			t.Errorf("LEADBRIDGE_STRICT_CONFIG=%q: got %v, %v; want %v", v, c.StrictConfig, err, want)
+		}
+	}
 }
 
 func TestLoadWorkerEmulatorSettings(t *testing.T) {
@@ -207,6 +219,7 @@ func TestLoadWorkerRefuses(t *testing.T) {
 		{"retention of just d", map[string]string{"LEADBRIDGE_DELIVERED_RETENTION": "d"}, []string{"LEADBRIDGE_DELIVERED_RETENTION"}},
 		{"retention of days that overflow", map[string]string{"LEADBRIDGE_DELIVERED_RETENTION": "300000d"}, []string{"LEADBRIDGE_DELIVERED_RETENTION"}},
 		{"sentinels without master", map[string]string{"LEADBRIDGE_REDIS_SENTINELS": "10.0.0.1:26379"}, []string{"LEADBRIDGE_REDIS_MASTER"}},
+		{"strict config neither true nor false", map[string]string{"LEADBRIDGE_STRICT_CONFIG": "strict"}, []string{"LEADBRIDGE_STRICT_CONFIG"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,6 +37,14 @@ type formYAML struct {
 	AlternateKey   string    `yaml:"alternate_key"`
 	Fields         yaml.Node `yaml:"fields"`
 
+	// The data model: the table written, routing, campaign, account, note.
+	Table     string        `yaml:"table"`
+	EntitySet string        `yaml:"entity_set"`
+	Owner     *ownerYAML    `yaml:"owner"`
+	Campaign  *campaignYAML `yaml:"campaign"`
+	Account   *accountYAML  `yaml:"account"`
+	Note      *noteYAML     `yaml:"note"`
+
 	// What the website forms show and defend with.
 	Language       string              `yaml:"language"`
 	Intro          textYAML            `yaml:"intro"`
@@ -69,6 +77,119 @@ type fieldYAML struct {
 	Options      optionsYAML `yaml:"options"`
 	Value        string      `yaml:"value"`
 	Param        string      `yaml:"param"`
+	Kind         string      `yaml:"kind"`
+	Lookup       *lookupYAML `yaml:"lookup"`
+	MaxLength    int         `yaml:"max_length"`
+}
+
+type lookupYAML struct {
+	Table string `yaml:"table"`
+	Key   string `yaml:"key"`
+}
+
+// UnmarshalYAML reads {table, key}, refusing other keys: a field's settings
+// are decoded without the file decoder's strictness.
+func (l *lookupYAML) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: lookup must be {table: accounts, key: accountnumber}", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch k.Value {
+		case "table":
+			l.Table = v.Value
+		case "key":
+			l.Key = v.Value
+		default:
+			return fmt.Errorf("line %d: lookup: unknown setting %q (want table and key)", k.Line, k.Value)
+		}
+	}
+	return nil
+}
+
+// ownerYAML is a form's routing: rules tried in order, then the default.
+type ownerYAML struct {
+	Rules   []ownerRuleYAML `yaml:"rules"`
+	Default *ownerRuleYAML  `yaml:"default"`
+}
+
+type ownerRuleYAML struct {
+	When       map[string]stringsYAML `yaml:"when"`
+	User       string                 `yaml:"user"`
+	Team       string                 `yaml:"team"`
+	RoundRobin []string               `yaml:"round_robin"`
+}
+
+type campaignYAML struct {
+	From   string `yaml:"from"`
+	Value  string `yaml:"value"`
+	Column string `yaml:"column"`
+}
+
+type accountYAML struct {
+	Match    []string `yaml:"match"`
+	Create   bool     `yaml:"create"`
+	Column   string   `yaml:"column"`
+	FreeMail []string `yaml:"free_mail"`
+}
+
+type noteYAML struct {
+	From    string `yaml:"from"`
+	Subject string `yaml:"subject"`
+}
+
+// stringsYAML is one value or a list of values: country: Germany, or
+// country: [Germany, Austria].
+type stringsYAML []string
+
+// UnmarshalYAML reads a scalar or a sequence of scalars.
+func (s *stringsYAML) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*s = stringsYAML{n.Value}
+		return nil
+	case yaml.SequenceNode:
+		out := stringsYAML{}
+		for _, e := range n.Content {
+			if e.Kind != yaml.ScalarNode {
+				return fmt.Errorf("line %d: a list of values, each text or a number", e.Line)
+			}
+			out = append(out, e.Value)
+		}
+		*s = out
+		return nil
+	}
+	return fmt.Errorf("line %d: a value, or a list of values like [Germany, Austria]", n.Line)
+}
+
+// owner turns the YAML's routing into the form's.
+func (o *ownerYAML) owner() *forms.Owner {
+	if o == nil {
+		return nil
+	}
+	out := &forms.Owner{}
+	for _, r := range o.Rules {
+		out.Rules = append(out.Rules, r.rule())
+	}
+	if o.Default != nil {
+		d := o.Default.rule()
+		out.Default = &d
+	}
+	return out
+}
+
+func (r ownerRuleYAML) rule() forms.OwnerRule {
+	out := forms.OwnerRule{Owner: forms.Principal{User: r.User, Team: r.Team}}
+	if len(r.When) > 0 {
+		out.When = map[string][]string{}
+		for k, v := range r.When {
+			out.When[k] = v
+		}
+	}
+	for _, u := range r.RoundRobin {
+		out.RoundRobin = append(out.RoundRobin, forms.Principal{User: u})
+	}
+	return out
 }
 
 // Rate limits of a configured form that says nothing about them: a person
@@ -159,6 +280,16 @@ func (fy formYAML) form(id string) (*forms.Form, error) {
 		Contact: fy.Contact, AlternateKey: fy.AlternateKey,
 		Language: fy.Language, Intro: forms.Text(fy.Intro), SubmitLabel: forms.Text(fy.SubmitLabel),
 		ThankYou: forms.Text(fy.ThankYou), FrameAncestors: fy.FrameAncestors,
+		Table: fy.Table, EntitySet: fy.EntitySet, Owner: fy.Owner.owner(),
+	}
+	if c := fy.Campaign; c != nil {
+		f.Campaign = &forms.Campaign{From: c.From, Value: c.Value, Column: c.Column}
+	}
+	if a := fy.Account; a != nil {
+		f.Account = &forms.Account{Match: a.Match, Create: a.Create, Column: a.Column, FreeMail: a.FreeMail}
+	}
+	if n := fy.Note; n != nil {
+		f.Note = &forms.Note{From: n.From, Subject: n.Subject}
 	}
 	for k, m := range fy.Messages {
 		if f.Messages == nil {
@@ -184,14 +315,19 @@ func (fy formYAML) form(id string) (*forms.Form, error) {
 			Name: name, Labels: forms.Text(fd.Label), Column: fd.Column, Rules: fd.Rules, Type: fd.Type, Invert: fd.Invert, Role: forms.Role(fd.Role),
 			Help: forms.Text(fd.Help), Placeholder: forms.Text(fd.Placeholder), AutocompleteToken: fd.Autocomplete,
 			Options: []forms.Option(fd.Options), Value: fd.Value, Param: fd.Param,
+			Kind: fd.Kind, MaxLength: fd.MaxLength,
 		})
+		if l := fd.Lookup; l != nil {
+			f.Fields[len(f.Fields)-1].Lookup = &forms.Lookup{Table: l.Table, Key: l.Key}
+		}
 	}
 	return f, nil
 }
 
 // fieldKeys are the settings a field may have.
 var fieldKeys = map[string]bool{"label": true, "column": true, "rules": true, "type": true, "invert": true, "role": true,
-	"help": true, "placeholder": true, "autocomplete": true, "options": true, "value": true, "param": true}
+	"help": true, "placeholder": true, "autocomplete": true, "options": true, "value": true, "param": true,
+	"kind": true, "lookup": true, "max_length": true}
 
 // decodeField decodes one field's settings. Node.Decode does not inherit the
 // file decoder's KnownFields, so unknown keys are refused here: a misspelt
@@ -200,7 +336,7 @@ func decodeField(n *yaml.Node, fd *fieldYAML) error {
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if k := n.Content[i]; !fieldKeys[k.Value] {
-				return fmt.Errorf("line %d: unknown setting %q (want label, column, rules, type, invert, role, help, placeholder, autocomplete, options, value or param)", k.Line, k.Value)
+				return fmt.Errorf("line %d: unknown setting %q (want label, column, rules, type, invert, role, help, placeholder, autocomplete, options, value, param, kind, lookup or max_length)", k.Line, k.Value)
 			}
 		}
 	}

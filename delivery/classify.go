@@ -47,11 +47,17 @@ func classify(err error) (info submission.ErrorInfo, retry bool) {
 	var auth *crm.AuthError
 	var netErr *crm.NetError
 	var fetchErr *FetchError
+	var mapErr *MappingError
 	switch {
 	case errors.As(err, &fetchErr):
 		// Reading a thin webhook lead (fetch.go), before any CRM call.
 		info.Category, info.Status, info.Code = fetchErr.Category, fetchErr.Status, fetchErr.Code
 		return info, fetchErr.Transient
+	case errors.As(err, &mapErr):
+		// A lookup's row or the form's owner is missing: nothing changes
+		// until a person adds the row or fixes the form.
+		info.Category = mapErr.Category
+		return info, false
 	case errors.Is(err, ErrUnknownForm):
 		info.Category = submission.CategoryConfiguration
 		return info, false

@@ -13,6 +13,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/leadbridge/leadbridge/crm"
 	"github.com/leadbridge/leadbridge/forms"
@@ -25,6 +28,12 @@ type Deliverer struct {
 	CRM   *crm.Client
 	Forms forms.Set
 	Locks *lease.Locker
+	// Redis keeps the owner routing's round-robin turns, shared by every
+	// worker (mapping.go); only forms with round_robin need it.
+	Redis redis.UniversalClient
+
+	cacheOnce sync.Once
+	cache     *idCache // owners, campaigns, accounts and lookup rows by key (mapping.go)
 }
 
 // Result is what a delivery did.
@@ -49,9 +58,7 @@ func (d *Deliverer) Deliver(ctx context.Context, rec *submission.Record) (Result
 	if !ok {
 		return Result{}, fmt.Errorf("%w: %q", ErrUnknownForm, rec.Form)
 	}
-	p := plan(f, rec.Fields)
-	p.leadID, p.contactID = leadID(rec.ID), contactID(rec.ID)
-	p.retry = rec.AttemptCount > 0
+	p := d.plan(f, rec)
 	keys := p.lockKeys(rec.ID)
 	held := make([]*lease.Lease, 0, len(keys))
 	defer func() {
@@ -74,7 +81,16 @@ func (d *Deliverer) Deliver(ctx context.Context, rec *submission.Record) (Result
 		held = append(held, l)
 		lctx = l.Context() // lost lease → everything after it is cancelled
 	}
-	return d.deliver(lctx, f, p)
+	return d.deliverMapped(lctx, f, rec, p)
+}
+
+// plan turns the submission into the row's columns, with the keys of what
+// it creates.
+func (d *Deliverer) plan(f *forms.Form, rec *submission.Record) *leadPlan {
+	p := plan(f, rec.Fields)
+	p.leadID, p.contactID = leadID(rec.ID), contactID(rec.ID)
+	p.retry = rec.AttemptCount > 0
+	return p
 }
 
 func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Result, error) {
@@ -340,7 +356,7 @@ func plan(f *forms.Form, values map[string]string) *leadPlan {
 		p.identity[c] = true
 	}
 	for _, fd := range f.Fields {
-		for c, v := range fd.LeadValues(values[fd.Name]) {
+		for c, v := range fd.RowValues(values[fd.Name]) {
 			p.lead[c] = v
 		}
 	}
@@ -353,6 +369,9 @@ func plan(f *forms.Form, values map[string]string) *leadPlan {
 	}
 	if fd, ok := f.IdentityField(forms.RoleCompany); ok {
 		p.companyCol = fd.Column
+	}
+	if !f.IsLead() {
+		return p // another table: its fields' columns only
 	}
 	p.lead["subject"] = f.RenderSubject(values)
 	if _, chosen := p.lead["leadsourcecode"]; f.LeadSource != 0 && !chosen {
@@ -451,8 +470,12 @@ func (p *leadPlan) matchFilter(rule string) (flt crm.Filter, check func(crm.Row)
 func (p *leadPlan) selectColumns() []string {
 	cols := []string{"leadid", "createdon", "_parentcontactid_value"}
 	for c := range p.lead {
-		if !strings.Contains(c, "@") {
+		nav, bind := strings.CutSuffix(c, "@odata.bind")
+		switch {
+		case !strings.Contains(c, "@"):
 			cols = append(cols, c)
+		case bind && nav != "parentcontactid" && !slices.Contains(cols, lookupColumn(nav)):
+			cols = append(cols, lookupColumn(nav))
 		}
 	}
 	sort.Strings(cols[3:])
@@ -470,8 +493,10 @@ func (p *leadPlan) selectColumns() []string {
 func (p *leadPlan) changes(existing crm.Row, onMatch string) crm.Row {
 	out := crm.Row{}
 	for c, v := range p.lead {
-		if c == "parentcontactid@odata.bind" {
-			if str(existing["_parentcontactid_value"]) == "" {
+		if nav, ok := strings.CutSuffix(c, "@odata.bind"); ok {
+			// A lookup the lead has (its contact, owner, campaign, account)
+			// is never replaced; an empty one is filled.
+			if str(existing[lookupColumn(nav)]) == "" {
 				out[c] = v
 			}
 			continue
@@ -506,8 +531,8 @@ func changeList(existing crm.Row, changes crm.Row) []submission.Change {
 	out := make([]submission.Change, 0, len(changes))
 	for c, v := range changes {
 		col, before := c, existing[c]
-		if c == "parentcontactid@odata.bind" {
-			col, before = "parentcontactid", existing["_parentcontactid_value"]
+		if nav, ok := strings.CutSuffix(c, "@odata.bind"); ok {
+			col, before = nav, existing[lookupColumn(nav)]
 		}
 		out = append(out, submission.Change{Column: col, Before: before, After: v})
 	}
@@ -525,6 +550,17 @@ func describeChanges(onMatch string, changes crm.Row) string {
 	}
 	sort.Strings(cols)
 	return onMatch + ": set " + strings.Join(cols, ", ")
+}
+
+// lookupColumn is the column a navigation property's value is read from:
+// _<nav>_value, or for the two sides of the lead's Customer lookup,
+// _customerid_value.
+func lookupColumn(nav string) string {
+	switch nav {
+	case "customerid_account", "customerid_contact":
+		return "_customerid_value"
+	}
+	return "_" + nav + "_value"
 }
 
 func ids(rows []crm.Row) []string {

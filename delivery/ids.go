@@ -19,6 +19,12 @@ var idNamespace = [16]byte{0xdb, 0x8b, 0x8c, 0x8f, 0xc2, 0x6a, 0x4c, 0x87, 0x8c,
 func leadID(submissionID string) string    { return uuid5(idNamespace, submissionID+"/lead") }
 func contactID(submissionID string) string { return uuid5(idNamespace, submissionID+"/contact") }
 
+// noteID and accountID are the keys of the note a submission keeps on its
+// row and of the account it creates when its form says so: derived the
+// same way, so that a retried delivery finds them instead of adding more.
+func noteID(submissionID string) string    { return uuid5(idNamespace, submissionID+"/note") }
+func accountID(submissionID string) string { return uuid5(idNamespace, submissionID+"/account") }
+
 // uuid5 is the version 5 UUID of name in namespace ns, in the lower-case
 // form Dataverse answers with.
 func uuid5(ns [16]byte, name string) string {

@@ -42,8 +42,8 @@ type Config struct {
 	// MaxLengths maps an entity set ("leads") to text columns whose maximum
 	// length this org has customized (a column shortened by its admins),
 	// replacing the schema's standard length: a client whose own limits
-	// follow the standard ones then meets Dataverse's length error. In a
-	// patch, a table's entry replaces that table's, and an empty object
+	// follow the standard ones then meets Dataverse's length error. The
+	// table definitions show the shortened MaxLength. In a patch, a table's entry replaces that table's, and an empty object
 	// removes it.
 	MaxLengths map[string]map[string]int `json:"max_lengths"`
 }

@@ -87,7 +87,10 @@
 //     columns); stock tables have none, as in Dataverse.
 //   - Config.MaxLengths shortens text columns as an org's admins may have
 //     customized them ("max_lengths": {"leads": {"jobtitle": 20}}), so that
-//     a value within the standard length meets Dataverse's length error.
+//     a value within the standard length meets Dataverse's length error;
+//     the table definitions (EntityDefinitions …/Attributes) show the
+//     shortened MaxLength, as a real org's do ($metadata keeps the
+//     standard one).
 //   - People sign in through /{tenant}/oauth2/v2.0/authorize (a page where
 //     any user name is typed; no password) with the authorization code
 //     flow and PKCE, and get an RS256 id_token with Entra's v2.0 claims,

@@ -125,7 +125,7 @@ func (s *Server) entityMeta(t *tableSchema) *metaObject {
 		"HasNotes": hasNotes(t), "HasActivities": false, "IsStateModelAware": t.states != nil,
 	}
 	return &metaObject{typ: "EntityMetadata", props: props, navs: map[string]func() any{
-		"Attributes":              func() any { return attributesOf(t) },
+		"Attributes":              func() any { return attributesOf(t, s.config().MaxLengths[t.set]) },
 		"Keys":                    func() any { return s.keysOf(t) },
 		"OneToManyRelationships":  func() any { return oneToManyOf(t) },
 		"ManyToOneRelationships":  func() any { return manyToOneOf(t) },
@@ -153,14 +153,22 @@ func attributeLogical(col string) string {
 }
 
 // attributesOf lists a table's columns as AttributeMetadata, in schema
-// order. A principal's ownerid alias is no attribute of its own.
-func attributesOf(t *tableSchema) []*metaObject {
+// order. A principal's ownerid alias is no attribute of its own. lengths
+// are this org's customized text lengths (Config.MaxLengths): its
+// definitions show them, as a real org's show what its admins set.
+func attributesOf(t *tableSchema, lengths map[string]int) []*metaObject {
 	var out []*metaObject
 	for _, name := range t.order {
 		if slices.Contains(t.keyAliases, name) {
 			continue
 		}
-		out = append(out, attributeMeta(t, t.cols[name]))
+		c := t.cols[name]
+		if n := lengths[name]; n > 0 && c.kind == kindString {
+			custom := *c
+			custom.maxLen = n
+			c = &custom
+		}
+		out = append(out, attributeMeta(t, c))
 	}
 	return out
 }

@@ -394,3 +394,31 @@ func TestCSDL(t *testing.T) {
 	}
 	t.Error("no EntityType lead")
 }
+
+// TestDefinitionsShowCustomizedLengths: a text column an org's admins
+// shortened (max_lengths) has that MaxLength in its definition, as a real
+// org's definitions show, and the definition still agrees with what writes
+// are refused.
+func TestDefinitionsShowCustomizedLengths(t *testing.T) {
+	h := start(t, &Config{MaxLengths: map[string]map[string]int{"leads": {"jobtitle": 20}}})
+	lengths := func() map[string]map[string]any {
+		return byName(values(t, h.get("EntityDefinitions(LogicalName='lead')/Attributes/Microsoft.Dynamics.CRM.StringAttributeMetadata?$select=LogicalName,MaxLength")), "LogicalName")
+	}
+	got := lengths()
+	if got["jobtitle"]["MaxLength"] != float64(20) || got["companyname"]["MaxLength"] != float64(100) {
+		t.Errorf("MaxLength: jobtitle %v, companyname %v; want 20 (customized) and 100 (standard)", got["jobtitle"]["MaxLength"], got["companyname"]["MaxLength"])
+	}
+	one := h.get("EntityDefinitions(LogicalName='lead')/Attributes(LogicalName='jobtitle')/Microsoft.Dynamics.CRM.StringAttributeMetadata?$select=MaxLength")
+	if one["MaxLength"] != float64(20) {
+		t.Errorf("jobtitle alone: MaxLength %v, want 20", one["MaxLength"])
+	}
+	if resp, body := h.api(http.MethodPost, "leads", map[string]any{"lastname": "x", "jobtitle": strings.Repeat("a", 21)}); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("jobtitle one over its definition's 20: got %d %s", resp.StatusCode, body)
+	}
+	if err := h.srv.UpdateConfig([]byte(`{"max_lengths":{"leads":{}}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := lengths(); got["jobtitle"]["MaxLength"] != float64(100) {
+		t.Errorf("after the customization is removed: jobtitle MaxLength %v, want 100", got["jobtitle"]["MaxLength"])
+	}
+}

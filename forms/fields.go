@@ -108,11 +108,14 @@ func isControl(s string) bool {
 // prepareOptions checks a field's options, hidden value and autocomplete.
 func (fd *Field) prepareOptions(lang string) error {
 	choosy := fd.Control == ControlSelect || fd.Control == ControlRadio
+	// A choice column may take its value from a hidden field or a webhook's
+	// text too, so options there name the labels that are accepted.
+	chosen := fd.Kind == KindChoice || fd.Kind == KindChoices
 	switch {
 	case choosy && len(fd.Options) == 0:
 		return fmt.Errorf("options: a %s needs options (label: value)", fd.Control)
-	case !choosy && len(fd.Options) > 0:
-		return fmt.Errorf("options: only a select or radio field has options, not a %s", fd.Control)
+	case !choosy && !chosen && len(fd.Options) > 0:
+		return fmt.Errorf("options: only a select or radio field (or kind: choice or choices) has options, not a %s", fd.Control)
 	case len(fd.Options) > MaxOptions:
 		return fmt.Errorf("options: %d options; at most %d are allowed", len(fd.Options), MaxOptions)
 	}
@@ -252,7 +255,10 @@ func (f *Form) FillHidden(raw map[string]string, params url.Values) {
 // maxLength is the longest value the field takes, in UTF-16 code units: its
 // column's limit or its max= rule, whichever is lower; 0 when neither.
 func (fd Field) maxLength() int {
-	n := leadColumnMax[fd.Column]
+	n := fd.MaxLength
+	if fd.cut {
+		n = MaxNoteText // the note keeps what the column cannot
+	}
 	for _, r := range strings.Split(fd.Rules, ",") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(r), "max="); ok {
 			if m, err := strconv.Atoi(v); err == nil && (n == 0 || m < n) {

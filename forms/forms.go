@@ -51,6 +51,15 @@ type Form struct {
 	AlternateKey   string // lead column with an alternate key in the org; "" = query then write
 	Fields         []Field
 
+	// The data model (mapping.go). Table is the logical name of the table
+	// written ("lead" when empty) and EntitySet its entity set.
+	Table     string
+	EntitySet string
+	Owner     *Owner    // who owns the row; nil = the application user
+	Campaign  *Campaign // the campaign it is tied to; nil = none
+	Account   *Account  // the account a lead is tied to; nil = none
+	Note      *Note     // text kept as a note on the row; nil = none
+
 	// Language is the form's own language: what its plain texts are
 	// written in, and what a visitor who asks for none of its languages
 	// sees. "en" when not set.
@@ -107,8 +116,17 @@ type Field struct {
 	Options           []Option // a select's or radio group's choices
 	Value             string   // a hidden field's fixed value
 	Param             string   // the page URL parameter a hidden field's value comes from
+	// Kind is how the value is written into its column (one of Kinds, or
+	// KindLookup); Prepare decides it when not given.
+	Kind string
+	// Lookup finds the row a lookup field binds; nil for other kinds.
+	Lookup *Lookup
+	// MaxLength is the longest text the column takes, in UTF-16 code
+	// units; 0 = not known. Prepare fills it for the lead's own columns.
+	MaxLength int
 
 	choice bool // every option's value is a whole number
+	cut    bool // the note keeps the whole text: the column gets its first part
 }
 
 // Field returns the field with that name.
@@ -124,6 +142,9 @@ func (f *Form) Field(name string) (Field, bool) {
 // Prepare checks the form's settings and compiles its subject template. It is
 // called once at start-up; errors name the setting at fault.
 func (f *Form) Prepare(v *Validator) error {
+	if err := f.prepareTable(); err != nil {
+		return err
+	}
 	if f.Language == "" {
 		f.Language = "en"
 	}
@@ -133,7 +154,7 @@ func (f *Form) Prepare(v *Validator) error {
 	if err := f.prepareTexts(); err != nil {
 		return err
 	}
-	if f.Subject == "" {
+	if f.Subject == "" && f.IsLead() {
 		f.Subject = "Web form: " + f.Title
 	}
 	t, err := template.New(f.ID).Option("missingkey=zero").Parse(f.Subject)
@@ -141,7 +162,7 @@ func (f *Form) Prepare(v *Validator) error {
 		return fmt.Errorf("subject: %v", err)
 	}
 	f.subject = t
-	if len(f.Match) == 0 {
+	if len(f.Match) == 0 && f.IsLead() {
 		f.Match = []string{MatchEmail}
 	}
 	for _, m := range f.Match {
@@ -153,6 +174,9 @@ func (f *Form) Prepare(v *Validator) error {
 	}
 	switch f.OnMatch {
 	case "":
+		if !f.IsLead() {
+			break
+		}
 		f.OnMatch = OnMatchFillEmpty
 		if f.AlternateKey != "" {
 			f.OnMatch = OnMatchOverwrite
@@ -207,6 +231,9 @@ func (f *Form) Prepare(v *Validator) error {
 		if err := v.checkRules(fd.Rules); err != nil {
 			return fmt.Errorf("fields.%s.rules: %v", fd.Name, err)
 		}
+	}
+	if err := f.prepareMapping(); err != nil {
+		return err
 	}
 	if err := f.prepareConsent(); err != nil {
 		return err

@@ -163,13 +163,19 @@ func (v *Validator) CleanIn(f *Form, raw map[string]string, lang string) (map[st
 		if fd.Role == RoleEmail {
 			val = strings.ToLower(val)
 		}
-		if len(fd.Options) > 0 && val != "" {
+		if len(fd.Options) > 0 && val != "" && fd.Kind != KindChoices {
 			o, ok := fd.option(val)
 			if !ok {
 				problems[fd.Name] = f.Message(lang, MsgOption)
 				continue
 			}
 			val = o
+		}
+		if k, ok := fd.cleanKind(val); !ok {
+			problems[fd.Name] = kindMessage(f, lang, fd.Kind)
+			continue
+		} else {
+			val = k
 		}
 		if fd.Rules != "" {
 			if err := v.v.Var(val, fd.Rules); err != nil {
@@ -181,7 +187,7 @@ func (v *Validator) CleanIn(f *Form, raw map[string]string, lang string) (map[st
 			problems[fd.Name] = f.Message(lang, MsgEmail)
 			continue
 		}
-		if max, ok := leadColumnMax[fd.Column]; ok && utf16Len(val) > max {
+		if max := fd.maxLength(); max > 0 && (fd.Kind == KindText || fd.Kind == KindLookup) && utf16Len(val) > max {
 			problems[fd.Name] = f.Message(lang, MsgMax, strconv.Itoa(max)) + twoUnitsNote(f, lang, val)
 			continue
 		}
@@ -193,6 +199,17 @@ func (v *Validator) CleanIn(f *Form, raw map[string]string, lang string) (map[st
 		return nil, problems
 	}
 	return clean, nil
+}
+
+// kindMessage is the refusal of a value that does not fit its column's kind.
+func kindMessage(f *Form, lang, kind string) string {
+	switch kind {
+	case KindChoices:
+		return f.Message(lang, MsgOption)
+	case KindNumber, KindDecimal, KindMoney:
+		return f.Message(lang, MsgNumeric)
+	}
+	return f.Message(lang, MsgInvalid, kind)
 }
 
 func parseBool(s string) (bool, bool) {

@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -43,35 +42,10 @@ func openBrowser(t *testing.T, js bool) *browser { return openBrowserWith(t, js,
 
 func openBrowserWith(t *testing.T, js bool, o envOptions) *browser {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium not found: run 'make deps-test' (apt-get install chromium)")
-	}
 	v := newEnvWith(t, o)
 	srv := httptest.NewServer(v.e)
 	t.Cleanup(srv.Close)
-	profile := t.TempDir()
-
-	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
-	t.Cleanup(cancel)
-	// Exactly these flags: as root Chromium needs --no-sandbox, and without
-	// the background-networking ones it dials out to Google services, which
-	// a closed network refuses.
-	actx, acancel := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(profile),
-	)
-	t.Cleanup(acancel) // waits for Chromium to exit, before the profile is removed
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
+	bctx := testenv.Chromium(t, browserTimeout)
 
 	b := &browser{t: t, v: v, ctx: bctx, base: srv.URL}
 	b.do(chromedp.EmulateViewport(800, 1000))

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/leadbridge/leadbridge/flood"
+	"github.com/leadbridge/leadbridge/internal/yamlnode"
 )
 
 // Config is a form's spam and flood settings: the value of its spam key.
@@ -83,7 +84,7 @@ func DecodeConfig(n *yaml.Node, path string, resolve func(ref string) (string, e
 		path = "spam"
 	}
 	d := &decoder{resolve: resolve}
-	cfg := d.config(deref(n))
+	cfg := d.config(yamlnode.Deref(n))
 	if len(d.errs) > 0 {
 		errs := make([]error, len(d.errs))
 		for i, e := range d.errs {
@@ -119,7 +120,7 @@ func (d *decoder) mapping(at string, n *yaml.Node, known []string) map[string]*y
 		case values[k.Value] != nil:
 			d.fail(key, "line %d: given twice", k.Line)
 		default:
-			values[k.Value] = deref(n.Content[i+1])
+			values[k.Value] = yamlnode.Deref(n.Content[i+1])
 		}
 	}
 	return values
@@ -139,7 +140,7 @@ func (d *decoder) config(n *yaml.Node) Config {
 	v := d.mapping("", n, configKeys)
 
 	if h := v["honeypot"]; h != nil {
-		name, ok := scalar(h)
+		name, ok := yamlnode.String(h)
 		switch {
 		case !ok || !fieldName.MatchString(name):
 			d.fail("honeypot", "must be a field name (letters, digits, _ . -; up to 64)")
@@ -180,7 +181,7 @@ func (d *decoder) config(n *yaml.Node) Config {
 
 func (d *decoder) rateLimits(n *yaml.Node) flood.Limits {
 	var l flood.Limits
-	if s, ok := scalar(n); ok {
+	if s, ok := yamlnode.String(n); ok {
 		if s == "off" {
 			d.off = true
 			return l
@@ -198,7 +199,7 @@ func (d *decoder) rateLimits(n *yaml.Node) flood.Limits {
 		dst *flood.Rate
 	}{{"per_ip", &l.IPForm}, {"per_form", &l.Form}, {"per_token", &l.Token}} {
 		if r := v[f.key]; r != nil {
-			s, ok := scalar(r)
+			s, ok := yamlnode.String(r)
 			if !ok {
 				d.fail("rate_limit."+f.key, "must be a rate such as 10/minute")
 				continue
@@ -230,7 +231,7 @@ func (d *decoder) captcha(n *yaml.Node) *Captcha {
 	for i, p := range Providers {
 		names[i] = string(p)
 	}
-	switch p, ok := scalar(v["provider"]); {
+	switch p, ok := yamlnode.String(v["provider"]); {
 	case v["provider"] == nil:
 		d.fail("captcha.provider", "missing (one of %s)", strings.Join(names, ", "))
 	case !ok || !slices.Contains(Providers, Provider(p)):
@@ -248,7 +249,7 @@ func (d *decoder) captcha(n *yaml.Node) *Captcha {
 	default:
 		c.SiteKey = k
 	}
-	switch ref, ok := scalar(v["secret"]); {
+	switch ref, ok := yamlnode.String(v["secret"]); {
 	case v["secret"] == nil:
 		d.fail("captcha.secret", "missing: env:NAME or file:/path")
 	case !ok || !(strings.HasPrefix(ref, "env:") || strings.HasPrefix(ref, "file:")):
@@ -269,7 +270,7 @@ func (d *decoder) captcha(n *yaml.Node) *Captcha {
 		}
 	}
 	if a := v["action"]; a != nil {
-		s, ok := scalar(a)
+		s, ok := yamlnode.String(a)
 		switch {
 		case c.Provider != "" && c.Provider != RecaptchaV3 && c.Provider != Turnstile:
 			d.fail("captcha.action", "only recaptcha-v3 and turnstile report an action")
@@ -280,7 +281,7 @@ func (d *decoder) captcha(n *yaml.Node) *Captcha {
 		}
 	}
 	if o := v["on_unavailable"]; o != nil {
-		s, _ := scalar(o)
+		s, _ := yamlnode.String(o)
 		if s != OnUnavailableAccept && s != OnUnavailableHold {
 			d.fail("captcha.on_unavailable", "must be accept or hold")
 		} else {
@@ -307,40 +308,13 @@ func (d *decoder) secret(ref string) Secret {
 	return Secret(s)
 }
 
-// deref follows YAML aliases and unwraps a document node.
-func deref(n *yaml.Node) *yaml.Node {
-	for n != nil {
-		switch n.Kind {
-		case yaml.AliasNode:
-			n = n.Alias
-		case yaml.DocumentNode:
-			if len(n.Content) == 0 {
-				return nil
-			}
-			n = n.Content[0]
-		default:
-			return n
-		}
-	}
-	return nil
-}
-
-// scalar returns a string scalar's value; false for anything else (a
-// number, a list, null), so that "honeypot: 5" is refused, not guessed at.
-func scalar(n *yaml.Node) (string, bool) {
-	if n == nil || n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
-		return "", false
-	}
-	return n.Value, true
-}
-
 // keyText is a key's text as written, whether YAML read it as a string or
 // a number.
 func keyText(n *yaml.Node) (string, bool) {
 	if n != nil && n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
 		return n.Value, true
 	}
-	return scalar(n)
+	return yamlnode.String(n)
 }
 
 // number returns an int or float scalar's value.

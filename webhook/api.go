@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/leadbridge/leadbridge/internal/yamlnode"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -65,7 +66,7 @@ func (s *Source) decodeAPI(values map[string]*yaml.Node, resolve func(string) (s
 		if v == nil {
 			return ""
 		}
-		t, ok := scalar(v)
+		t, ok := yamlnode.String(v)
 		if !ok || t == "" {
 			fail(key, "must be a string")
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/leadbridge/leadbridge/flood"
+	"github.com/leadbridge/leadbridge/internal/yamlnode"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -56,7 +57,7 @@ var commonSettings = []string{"kind", "secret", "form", "fields", "events", "rat
 //	graph_version:    meta-leadgen: Graph API version (v23.0)
 //	api_url:          hubspot-v3: CRM API base URL (https://api.hubapi.com)
 func LoadSources(n *yaml.Node, resolve func(ref string) (string, error), formIDs []string) (map[string]*Source, error) {
-	n = deref(n)
+	n = yamlnode.Deref(n)
 	if n == nil || n.Tag == "!!null" {
 		return map[string]*Source{}, nil
 	}
@@ -75,7 +76,7 @@ func LoadSources(n *yaml.Node, resolve func(ref string) (string, error), formIDs
 			errs = append(errs, fmt.Errorf("sources.%s: line %d: defined twice", id, n.Content[i].Line))
 			continue
 		}
-		s, serrs := decodeSource(id, deref(n.Content[i+1]), resolve, formIDs)
+		s, serrs := decodeSource(id, yamlnode.Deref(n.Content[i+1]), resolve, formIDs)
 		for _, e := range serrs {
 			errs = append(errs, fmt.Errorf("sources.%s.%v", id, e))
 		}
@@ -87,24 +88,6 @@ func LoadSources(n *yaml.Node, resolve func(ref string) (string, error), formIDs
 		return nil, errors.Join(errs...)
 	}
 	return sources, nil
-}
-
-// deref follows YAML aliases and unwraps a document node.
-func deref(n *yaml.Node) *yaml.Node {
-	for n != nil {
-		switch n.Kind {
-		case yaml.AliasNode:
-			n = n.Alias
-		case yaml.DocumentNode:
-			if len(n.Content) == 0 {
-				return nil
-			}
-			n = n.Content[0]
-		default:
-			return n
-		}
-	}
-	return nil
 }
 
 // decodeSource reads one source's settings. Its errors start with the key at
@@ -124,11 +107,11 @@ func decodeSource(id string, n *yaml.Node, resolve func(string) (string, error),
 			fail(k.Value, "line %d: given twice", k.Line)
 			continue
 		}
-		values[k.Value] = deref(n.Content[i+1])
+		values[k.Value] = yamlnode.Deref(n.Content[i+1])
 	}
 
 	s := &Source{ID: id}
-	kind, ok := scalar(values["kind"])
+	kind, ok := yamlnode.String(values["kind"])
 	info, known := kinds[Kind(kind)]
 	switch {
 	case values["kind"] == nil:
@@ -160,7 +143,7 @@ func decodeSource(id string, n *yaml.Node, resolve func(string) (string, error),
 		fail("secret", "missing: env:NAME, file:/path or a list of them")
 	}
 
-	switch f, ok := scalar(values["form"]); {
+	switch f, ok := yamlnode.String(values["form"]); {
 	case values["form"] == nil:
 		fail("form", "missing: the form whose fields and delivery settings the leads use")
 	case !ok || f == "":
@@ -180,7 +163,7 @@ func decodeSource(id string, n *yaml.Node, resolve func(string) (string, error),
 		} else {
 			s.Events = nil
 			for i, e := range v.Content {
-				if t, ok := scalar(deref(e)); ok && t != "" {
+				if t, ok := yamlnode.String(yamlnode.Deref(e)); ok && t != "" {
 					s.Events = append(s.Events, t)
 				} else {
 					fail(fmt.Sprintf("events[%d]", i), "must be an event type")
@@ -190,7 +173,7 @@ func decodeSource(id string, n *yaml.Node, resolve func(string) (string, error),
 	}
 
 	if v := values["rate_limit"]; v != nil {
-		t, ok := scalar(v)
+		t, ok := yamlnode.String(v)
 		r, err := flood.ParseRate(t)
 		switch {
 		case !ok:
@@ -207,7 +190,7 @@ func decodeSource(id string, n *yaml.Node, resolve func(string) (string, error),
 		if v == nil || !slices.Contains(info.settings, key) {
 			return ""
 		}
-		t, ok := scalar(v)
+		t, ok := yamlnode.String(v)
 		if !ok {
 			fail(key, "must be a string")
 		}
@@ -268,15 +251,6 @@ func settingsOf(info kindInfo) []string {
 	return append(slices.Clone(commonSettings), info.settings...)
 }
 
-// scalar returns a string scalar's value; it reports false for anything else
-// (a number, a list, null), so that "prefix: 256" is refused, not guessed at.
-func scalar(n *yaml.Node) (string, bool) {
-	if n == nil || n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
-		return "", false
-	}
-	return n.Value, true
-}
-
 // secrets resolves a secret setting: one reference or a list of them. For
 // standard-webhooks and svix the secret is a whsec_ key and is decoded here,
 // so a mistyped one fails at start-up rather than at the first delivery.
@@ -299,7 +273,7 @@ func secrets(n *yaml.Node, resolve func(string) (string, error), key string, kin
 		if list {
 			at = fmt.Sprintf("%s[%d]", key, i)
 		}
-		ref, ok := scalar(deref(r))
+		ref, ok := yamlnode.String(yamlnode.Deref(r))
 		if !ok {
 			errs = append(errs, fmt.Errorf(`%s: must be "env:NAME", "file:/path" or a list of them`, at))
 			continue
@@ -364,7 +338,7 @@ func (s *Source) decodeFields(n *yaml.Node, info kindInfo) []error {
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			fields = append(fields, field{n.Content[i].Value, ""})
-			if p, ok := scalar(deref(n.Content[i+1])); ok {
+			if p, ok := yamlnode.String(yamlnode.Deref(n.Content[i+1])); ok {
 				fields[len(fields)-1].path = p
 			}
 		}

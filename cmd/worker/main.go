@@ -4,7 +4,9 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,7 +38,22 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+	flags := flag.NewFlagSet("worker", flag.ContinueOnError)
+	checkOnly := flags.Bool("check", false, "check the configuration (YAML, secrets, every mapped column against the org's table definitions), print a report and exit: 0 when it passed, 1 when not")
+	if err := flags.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	if flags.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "worker: unexpected argument %q (the settings are environment variables; -check is the only flag)\n", flags.Arg(0))
+		os.Exit(2)
+	}
+	var err error
+	if *checkOnly {
+		err = check(ctx, os.Getenv, os.Stdout)
+	} else {
+		err = run(ctx, os.Getenv, os.Stdout, nil)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
@@ -74,31 +91,26 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 			}
 		},
 	})
-	client, err := crm.New(crm.Config{
-		URL:           cfg.Dataverse.URL,
-		TenantID:      cfg.Dataverse.TenantID,
-		ClientID:      cfg.Dataverse.ClientID,
-		ClientSecret:  cfg.Dataverse.ClientSecret,
-		AuthorityHost: cfg.Dataverse.AuthorityHost,
-		RootCAs:       roots,
-		Timeout:       cfg.RequestTimeout,
-		Pacer:         limiter,
-		Logger:        log,
-	})
+	client, err := newCRM(cfg, roots, limiter, log)
 	if err != nil {
 		return err
 	}
 	// Check the settings end to end, but start either way: a CRM that is
 	// down now is the normal case retries exist for.
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	if who, err := client.WhoAmI(wctx); err != nil {
+	who, err := client.WhoAmI(wctx)
+	cancel()
+	reachable := err == nil
+	if err != nil {
 		log.Warn("dataverse check failed; deliveries will be retried", "url", cfg.Dataverse.URL, "err", err)
 		_ = crmHealth.Failed(ctx, delivery.Classify(err).Error)
 	} else {
 		log.Info("dataverse reachable", "url", cfg.Dataverse.URL, "user_id", who.UserID, "emulated", cfg.Dataverse.Emulated)
 		_ = crmHealth.OK(ctx)
 	}
-	cancel()
+	if err := checkAtStart(ctx, cfg, client, reachable, getenv, log); err != nil {
+		return err
+	}
 
 	store := submission.NewStore(rdb, cfg.DeliveredRetention)
 	q := queue.NewClient(rdb)
@@ -118,6 +130,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 			CRM:   client,
 			Forms: cfg.Forms,
 			Locks: lease.New(rdb, "lb:lease", 30*time.Second),
+			Redis: rdb,
 		},
 		Fetcher: &delivery.Fetcher{Sources: cfg.Sources, Forms: cfg.Forms, Timeout: cfg.RequestTimeout},
 	}
@@ -195,6 +208,21 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	err = g.Wait()
 	log.Info("worker stopped")
 	return err
+}
+
+// newCRM builds the Dataverse client of cfg.
+func newCRM(cfg config.Worker, roots *x509.CertPool, pacer crm.Pacer, log *slog.Logger) (*crm.Client, error) {
+	return crm.New(crm.Config{
+		URL:           cfg.Dataverse.URL,
+		TenantID:      cfg.Dataverse.TenantID,
+		ClientID:      cfg.Dataverse.ClientID,
+		ClientSecret:  cfg.Dataverse.ClientSecret,
+		AuthorityHost: cfg.Dataverse.AuthorityHost,
+		RootCAs:       roots,
+		Timeout:       cfg.RequestTimeout,
+		Pacer:         pacer,
+		Logger:        log,
+	})
 }
 
 // alertCheckInterval is how often a worker looks for failures to alert

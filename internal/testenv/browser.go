@@ -13,8 +13,9 @@ import (
 // returns a context for its first tab; more tabs come from
 // chromedp.NewContext on it. Everything ends, Chromium included, when the
 // test does or after within. Chromium missing is a failure, never a skip:
-// pages are only tested here.
-func Chromium(t testing.TB, within time.Duration) context.Context {
+// pages are only tested here. extra adds flags to the project's own, such
+// as a certificate to trust.
+func Chromium(t testing.TB, within time.Duration, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -25,7 +26,7 @@ func Chromium(t testing.TB, within time.Duration) context.Context {
 	// Exactly these flags: as root Chromium needs --no-sandbox, and without
 	// the background-networking ones it dials out to Google services, which
 	// a closed network refuses.
-	actx, acancel := chromedp.NewExecAllocator(ctx,
+	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", true),
 		chromedp.Flag("no-sandbox", true),
@@ -36,7 +37,8 @@ func Chromium(t testing.TB, within time.Duration) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
-	)
+	}
+	actx, acancel := chromedp.NewExecAllocator(ctx, append(opts, extra...)...)
 	t.Cleanup(acancel) // waits for Chromium to exit, before the profile is removed
 	bctx, bcancel := chromedp.NewContext(actx)
 	t.Cleanup(bcancel)
