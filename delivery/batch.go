@@ -70,14 +70,21 @@ type outcome struct {
 }
 
 // Batchable reports whether a form's submissions can be delivered in
-// batches: every match rule can be asked for many people at once with
-// In() (email, email+company; a phone match needs contains() per person)
-// and the lead is not written by an alternate-key upsert. Submissions of
-// other forms take the one-at-a-time path. A form feature that needs
-// calls of its own per lead must be excluded here too.
+// batches: it writes leads, every match rule can be asked for many people
+// at once with In() (email, email+company; a phone match needs contains()
+// per person), the lead is not written by an alternate-key upsert, and the
+// form maps nothing that needs calls of its own per lead (mapping.go: an
+// owner, a campaign, an account, lookups, a note). Submissions of other
+// forms take the one-at-a-time path. A new form feature of that kind must
+// be excluded here too.
 func Batchable(f *forms.Form) bool {
-	if f.AlternateKey != "" {
+	if f.AlternateKey != "" || !f.IsLead() || f.Owner != nil || f.Campaign != nil || f.Account != nil || f.Note != nil {
 		return false
+	}
+	for _, fd := range f.Fields {
+		if fd.Kind == forms.KindLookup {
+			return false
+		}
 	}
 	for _, r := range f.Match {
 		if r != forms.MatchEmail && r != forms.MatchEmailCompany {

@@ -208,3 +208,32 @@ func TestBatchBadRowFailsOnlyItsSubmission(t *testing.T) {
 		})
 	}
 }
+
+// Forms whose delivery needs calls of its own per lead, or a query per
+// person, are delivered one at a time.
+func TestBatchable(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		mutate func(*forms.Form)
+		want   bool
+	}{
+		{"match on email", nil, true},
+		{"email+company", func(f *forms.Form) { f.Match = []string{forms.MatchEmailCompany, forms.MatchEmail} }, true},
+		{"phone", func(f *forms.Form) { f.Match = []string{forms.MatchEmail, forms.MatchPhone} }, false},
+		{"alternate key", func(f *forms.Form) { f.AlternateKey = "emailaddress1" }, false},
+		{"a note", func(f *forms.Form) { f.Note = &forms.Note{} }, false},
+		{"an owner", func(f *forms.Form) { f.Owner = &forms.Owner{} }, false},
+		{"a campaign", func(f *forms.Form) { f.Campaign = &forms.Campaign{} }, false},
+		{"an account", func(f *forms.Form) { f.Account = &forms.Account{} }, false},
+		{"another table", func(f *forms.Form) { f.Table = "new_enquiry" }, false},
+		{"a lookup field", func(f *forms.Form) { f.Fields[0].Kind = forms.KindLookup }, false},
+	} {
+		f := contactForm("f", tt.mutate)
+		if f.Match == nil {
+			f.Match = []string{forms.MatchEmail}
+		}
+		if got := delivery.Batchable(f); got != tt.want {
+			t.Errorf("%s: Batchable = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -85,10 +85,7 @@ func (b *Batcher) deliverBatch(f *forms.Form, items []*pending) {
 	defer cancel()
 	ms := make([]*member, len(items))
 	for i, it := range items {
-		p := plan(f, it.rec.Fields)
-		p.leadID, p.contactID = leadID(it.rec.ID), contactID(it.rec.ID)
-		p.retry = it.rec.AttemptCount > 0
-		ms[i] = &member{pending: it, p: p, out: &outcome{}}
+		ms[i] = &member{pending: it, p: b.D.plan(f, it.rec), out: &outcome{}}
 	}
 	lctx, release := b.leases(ctx, ms)
 	defer release()
