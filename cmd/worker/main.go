@@ -92,8 +92,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		host = u.Host
 	}
 	crmHealth := crmhealth.NewPublisher(rdb)
+	var batcher *delivery.Batcher // set below when batching is on; told of every 429
 	limiter := throttle.New(rdb, cfg.Dataverse.ClientID+"@"+host, throttle.Options{
-		OnThrottle: func(until time.Time) { _ = crmHealth.Throttled(ctx, until) },
+		OnThrottle: func(until time.Time) {
+			_ = crmHealth.Throttled(ctx, until)
+			if batcher != nil {
+				batcher.Throttled()
+			}
+		},
 	})
 	client, err := newCRM(cfg, roots, limiter, log)
 	if err != nil {
@@ -145,6 +151,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		},
 		Fetcher: &delivery.Fetcher{Sources: cfg.Sources, Forms: cfg.Forms, Timeout: cfg.RequestTimeout},
 	}
+	if cfg.BatchSize > 1 {
+		batcher = &delivery.Batcher{D: h.Deliverer, Max: cfg.BatchSize, Writes: cfg.BatchWrites, Log: log}
+		h.Batcher = batcher
+	}
 	// A queue per form and webhook source: the configured ones, and any
 	// others Redis holds, so that removed or renamed ones' tasks drain.
 	sources := make([]string, 0, len(cfg.Sources))
@@ -162,7 +172,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		}
 		log.Warn("could not list the queues in Redis; serving the configured forms' and sources' only", "err", err)
 	}
-	srv := asynq.NewServerFromRedisClient(rdb, delivery.ServerConfig(cfg.Concurrency, queues, nil, asynqLogger{log}))
+	srv := asynq.NewServerFromRedisClient(rdb, delivery.ServerConfig(cfg.TaskSlots(), queues, nil, asynqLogger{log}))
 	mux := asynq.NewServeMux()
 	mux.Use(delivery.HoldWhileRedisDown(delivery.PingRedis(rdb), 20*time.Second))
 	mux.Handle(queue.TypeDeliver, h)
@@ -208,7 +218,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		defer cancel()
 		return hs.Shutdown(shut)
 	})
-	log.Info("worker running", "queues", queues, "health", ln.Addr().String(), "redis", cfg.Redis.Display(), "concurrency", cfg.Concurrency, "dataverse", cfg.Dataverse.URL,
+	log.Info("worker running", "queues", queues, "health", ln.Addr().String(), "redis", cfg.Redis.Display(), "concurrency", cfg.Concurrency, "batch_size", cfg.BatchSize, "batch_writes", cfg.BatchWrites, "dataverse", cfg.Dataverse.URL,
 		"alert_webhook", cfg.Alerts.WebhookURL != "", "alert_email", cfg.Alerts.SMTPAddr != "")
 	if ready != nil {
 		ready <- ln.Addr().String()
