@@ -67,6 +67,11 @@ type pending struct {
 type outcome struct {
 	res Result
 	err error
+	// requestID is the x-ms-client-request-id the batch's Dataverse calls
+	// carried: a batch writes for many submissions, so its calls carry a
+	// GUID of their own, which each member logs. "" when the submission was
+	// delivered one at a time, under its own id.
+	requestID string
 }
 
 // Batchable reports whether a form's submissions can be delivered in
@@ -115,21 +120,24 @@ func (b *Batcher) init() {
 }
 
 // Deliver delivers rec, in a batch when its form allows it, and returns its
-// own result. It returns when the batch is done or ctx ends; a batch whose
-// task gave up still finishes, and the retry finds what it wrote.
-func (b *Batcher) Deliver(ctx context.Context, rec *submission.Record) (Result, error) {
+// own result, with the client request id its batch's Dataverse calls
+// carried ("" when it went one at a time, under its own). It returns when
+// the batch is done or ctx ends; a batch whose task gave up still
+// finishes, and the retry finds what it wrote.
+func (b *Batcher) Deliver(ctx context.Context, rec *submission.Record) (Result, string, error) {
 	b.init()
 	f, ok := b.D.Forms[rec.Form]
 	if !ok || !Batchable(f) {
-		return b.D.Deliver(ctx, rec)
+		res, err := b.D.Deliver(ctx, rec)
+		return res, "", err
 	}
 	p := &pending{ctx: ctx, rec: rec, done: make(chan outcome, 1)}
 	b.enqueue(f, p)
 	select {
 	case o := <-p.done:
-		return o.res, o.err
+		return o.res, o.requestID, o.err
 	case <-ctx.Done():
-		return Result{}, ctx.Err()
+		return Result{}, "", ctx.Err()
 	}
 }
 

@@ -76,7 +76,7 @@ func (e *env) deliverAll(t *testing.T, form string, raws []map[string]string) ([
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res[i], errs[i] = e.batch.Deliver(testContext(t), &submission.Record{ID: submission.NewID(), Form: form, Fields: values})
+			res[i], _, errs[i] = e.batch.Deliver(testContext(t), &submission.Record{ID: submission.NewID(), Form: form, Fields: values})
 		}()
 	}
 	wg.Wait()

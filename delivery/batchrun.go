@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/leadbridge/leadbridge/crm"
 	"github.com/leadbridge/leadbridge/forms"
 	"github.com/leadbridge/leadbridge/lease"
@@ -83,6 +84,10 @@ type newContact struct {
 func (b *Batcher) deliverBatch(f *forms.Form, items []*pending) {
 	ctx, cancel := context.WithTimeoutCause(context.Background(), batchTimeout, errors.New("delivery: batch took too long"))
 	defer cancel()
+	// The batch's calls carry one GUID of their own; each member logs it
+	// beside its own request id, which leads from a submission to them.
+	requestID := uuid.NewString()
+	ctx = crm.WithRequestID(ctx, requestID)
 	ms := make([]*member, len(items))
 	for i, it := range items {
 		ms[i] = &member{pending: it, p: b.D.plan(f, it.rec), out: &outcome{}}
@@ -105,10 +110,12 @@ func (b *Batcher) deliverBatch(f *forms.Form, items []*pending) {
 			failed++
 		}
 		if !m.alone {
-			m.pending.done <- *m.out
+			o := *m.out
+			o.requestID = requestID
+			m.pending.done <- o
 		}
 	}
-	b.Log.Debug("batch delivered", "form", f.ID, "submissions", len(ms), "one_at_a_time", alone, "failed", failed,
+	b.Log.Debug("batch delivered", "dataverse_request_id", requestID, "form", f.ID, "submissions", len(ms), "one_at_a_time", alone, "failed", failed,
 		"seconds", time.Since(started).Seconds())
 }
 
@@ -128,7 +135,7 @@ func (b *Batcher) later(f *forms.Form, p *pending) {
 	if p.deferrals > maxDeferrals {
 		go func() {
 			res, err := b.D.Deliver(p.ctx, p.rec)
-			p.done <- outcome{res, err}
+			p.done <- outcome{res: res, err: err}
 		}()
 		return
 	}

@@ -144,7 +144,8 @@ func (e *env) try(t *testing.T, form string, raw map[string]string) (delivery.Re
 // TestBatched.
 func (e *env) deliverRec(ctx context.Context, rec *submission.Record) (delivery.Result, error) {
 	if e.batch != nil {
-		return e.batch.Deliver(ctx, rec)
+		res, _, err := e.batch.Deliver(ctx, rec)
+		return res, err
 	}
 	return e.d.Deliver(ctx, rec)
 }

@@ -82,7 +82,12 @@ func (h *TaskHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	derr := h.fetch(ctx, rec) // a thin webhook lead is read from its platform first
 	switch {
 	case derr == nil && h.Batcher != nil:
-		res, derr = h.Batcher.Deliver(ctx, rec)
+		var batchID string
+		res, batchID, derr = h.Batcher.Deliver(ctx, rec)
+		if batchID != "" {
+			// Written in a batch: its calls carry the batch's GUID.
+			log = log.With("dataverse_batch_request_id", batchID)
+		}
 	case derr == nil:
 		res, derr = h.Deliverer.Deliver(ctx, rec)
 	}

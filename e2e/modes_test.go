@@ -18,6 +18,7 @@ func TestOneAtATime(t *testing.T) {
 		"ShortLivedTokensNeverFailARequest":           TestShortLivedTokensNeverFailARequest,
 		"KilledWorkerLosesNothing":                    TestKilledWorkerLosesNothing,
 		"LostAnswersMakeNoDuplicates":                 TestLostAnswersMakeNoDuplicates,
+		"RequestIDFollowsASubmissionIntoDataverse":    TestRequestIDFollowsASubmissionIntoDataverse,
 	} {
 		t.Run(name, fn)
 	}
