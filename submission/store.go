@@ -74,7 +74,9 @@ func NewStore(rdb redis.UniversalClient, retention time.Duration) *Store {
 // empty (the record does not wait for delivery). KEYS[6] is the counters of
 // the hour it was received, ARGV[9] and ARGV[10] the fields to count it under
 // and ARGV[11] when they expire (ARGV[9] is empty when it is too old to
-// count).
+// count); the expiry is set when ARGV[9]'s count is new, which it is when
+// the key is (every writer of the key sets the same expiry, so one that
+// exists has it already), not on every call.
 // ARGV[12] is the waiting cap of the record's origin ARGV[13] (0: none):
 // when that many of its submissions wait already, nothing is written and
 // the answer is "!waiting".
@@ -101,9 +103,9 @@ if ARGV[7] == '1' then redis.call('ZADD', KEYS[4], ARGV[2], ARGV[3]) end
 if keyed then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[4]) end
 if ARGV[8] ~= '' then redis.call('HINCRBY', KEYS[5], ARGV[8], 1) end
 if ARGV[9] ~= '' then
-  redis.call('HINCRBY', KEYS[6], ARGV[9], 1)
+  local n = redis.call('HINCRBY', KEYS[6], ARGV[9], 1)
   redis.call('HINCRBY', KEYS[6], ARGV[10], 1)
-  redis.call('EXPIREAT', KEYS[6], ARGV[11])
+  if n == 1 then redis.call('EXPIREAT', KEYS[6], ARGV[11]) end
 end
 for i = 10, #KEYS do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[3]) end
 if ARGV[14] == '1' then
