@@ -31,8 +31,8 @@ import (
 
 // gcPercent is the API's GOGC unless the environment sets one. Its live
 // heap is a few megabytes, so at Go's default of 100 it collects many times
-// a second under load, and marking took about a tenth of intake's CPU;
-// four times the live heap is still small (docs/BENCHMARKS.md, Intake).
+// a second under load, and marking took 5–10 % of intake's CPU in
+// profiles; five times the live heap is still small (docs/BENCHMARKS.md).
 const gcPercent = 400
 
 func main() {
