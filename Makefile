@@ -16,13 +16,15 @@ test: deps-test
 	@if docker compose version >/dev/null 2>&1; then echo "docker compose config -q"; docker compose config -q; fi
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-## bench: benchmarks (emulator, intake of forms and webhooks, intake against a reference server, waiting for a replica, delivery end to end, spam and flood checks); results belong in docs/BENCHMARKS.md
+## bench: benchmarks (emulator, intake of forms and webhooks, intake against a reference server, waiting for a replica, delivery end to end, a 5,000-submission backlog at scaled Dataverse limits batched and one at a time, spam and flood checks, erasing a person); results belong in docs/BENCHMARKS.md
 bench: deps-test
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./emulator/ ./handlers/
 	$(GO) test -run '^$$' -bench IntakeVsReference -benchtime 1x ./internal/loadgen/
 	$(GO) test -run '^$$' -bench Replicated -benchtime 2s ./submission/
 	$(GO) test -run '^$$' -bench DeliveryThroughput -benchtime 1000x ./e2e/
+	$(GO) test -run '^$$' -bench DeliveryBacklog -benchtime 1x -timeout 30m ./e2e/
 	$(GO) test -run '^$$' -bench . ./flood/ ./spam/
+	$(GO) test -run '^$$' -bench EraseAmong -benchtime 5x ./erase/
 
 ## screenshots: the admin console's pictures in docs/, taken by its browser test in Chromium
 screenshots: deps-test

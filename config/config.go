@@ -61,6 +61,7 @@ type API struct {
 	Web            Web
 	Sources        map[string]*webhook.Source // webhook sources, by id (POST /hooks/{id})
 	Admin          Admin                      // the admin console's sign-in (admin.go)
+	Keep           Retention                  // how long each kind of record is kept (retention.go)
 }
 
 // Dataverse is where and as whom the worker writes.
@@ -96,12 +97,15 @@ type Worker struct {
 	Addr               string
 	Dataverse          Dataverse
 	Concurrency        int
+	BatchSize          int    // LEADBRIDGE_BATCH_SIZE: the largest batch; 1 = one submission at a time
+	BatchWrites        string // LEADBRIDGE_BATCH_WRITES: bulk | changesets
 	RequestTimeout     time.Duration
 	RetryHorizon       time.Duration
 	DeliveredRetention time.Duration
 	Forms              forms.Set
 	Sources            map[string]*webhook.Source // for reading thin webhook leads (Meta, HubSpot) before delivery
 	Alerts             Alerts                     // notifications of failed submissions (admin.go)
+	Keep               Retention                  // how long each kind of record is kept (retention.go)
 	// StrictConfig: a worker whose configuration check at start finds a
 	// problem (a column the org lacks, a length or choice it refuses)
 	// refuses to start; otherwise it logs the findings as warnings.
@@ -173,6 +177,8 @@ func LoadAPI(getenv Getenv) (API, error) {
 	c.Web = w
 	c.Admin, err = loadAdmin(getenv)
 	errs = append(errs, err)
+	c.Keep, err = loadRetention(getenv)
+	errs = append(errs, err)
 	return c, errors.Join(errs...)
 }
 
@@ -182,11 +188,20 @@ func LoadWorker(getenv Getenv) (Worker, error) {
 	c := Worker{
 		Addr:               or(getenv("LEADBRIDGE_WORKER_ADDR"), ":9090"),
 		Concurrency:        10,
+		BatchSize:          100,
+		BatchWrites:        "bulk",
 		RequestTimeout:     30 * time.Second,
 		RetryHorizon:       72 * time.Hour,
 		DeliveredRetention: 30 * 24 * time.Hour,
 	}
 	errs = append(errs, loadLogging(getenv))
+	switch v := getenv("LEADBRIDGE_BATCH_WRITES"); v {
+	case "":
+	case "bulk", "changesets":
+		c.BatchWrites = v
+	default:
+		errs = append(errs, fmt.Errorf("LEADBRIDGE_BATCH_WRITES: %q is not bulk or changesets", v))
+	}
 	r, err := loadRedis(getenv)
 	errs = append(errs, err)
 	c.Redis = r
@@ -195,6 +210,7 @@ func LoadWorker(getenv Getenv) (Worker, error) {
 	}
 	errs = append(errs,
 		intVar(getenv, "LEADBRIDGE_WORKER_CONCURRENCY", &c.Concurrency, 1, 500),
+		intVar(getenv, "LEADBRIDGE_BATCH_SIZE", &c.BatchSize, 1, 1000),
 		durationVar(getenv, "LEADBRIDGE_REQUEST_TIMEOUT", &c.RequestTimeout, time.Second),
 		durationVar(getenv, "LEADBRIDGE_RETRY_HORIZON", &c.RetryHorizon, time.Minute),
 		durationVar(getenv, "LEADBRIDGE_DELIVERED_RETENTION", &c.DeliveredRetention, time.Minute),
@@ -220,7 +236,20 @@ func LoadWorker(getenv Getenv) (Worker, error) {
 	}
 	c.Alerts, err = loadAlerts(getenv)
 	errs = append(errs, err)
+	c.Keep, err = loadRetention(getenv)
+	errs = append(errs, err)
 	return c, errors.Join(errs...)
+}
+
+// TaskSlots is how many tasks the worker runs at once. One at a time it is
+// Concurrency. Batched, a task waits in its batch while it is delivered,
+// so up to eight batches (the batcher's lanes) of BatchSize need a slot
+// each.
+func (w Worker) TaskSlots() int {
+	if w.BatchSize <= 1 {
+		return w.Concurrency
+	}
+	return max(w.Concurrency, 8*w.BatchSize)
 }
 
 func loadDataverse(getenv Getenv) (Dataverse, error) {

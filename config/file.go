@@ -83,8 +83,9 @@ type fieldYAML struct {
 }
 
 type lookupYAML struct {
-	Table string `yaml:"table"`
-	Key   string `yaml:"key"`
+	Table   string `yaml:"table"`
+	Key     string `yaml:"key"`
+	KeyKind string `yaml:"key_kind"`
 }
 
 // UnmarshalYAML reads {table, key}, refusing other keys: a field's settings
@@ -100,8 +101,10 @@ func (l *lookupYAML) UnmarshalYAML(n *yaml.Node) error {
 			l.Table = v.Value
 		case "key":
 			l.Key = v.Value
+		case "key_kind":
+			l.KeyKind = v.Value
 		default:
-			return fmt.Errorf("line %d: lookup: unknown setting %q (want table and key)", k.Line, k.Value)
+			return fmt.Errorf("line %d: lookup: unknown setting %q (want table, key and key_kind)", k.Line, k.Value)
 		}
 	}
 	return nil
@@ -318,7 +321,7 @@ func (fy formYAML) form(id string) (*forms.Form, error) {
 			Kind: fd.Kind, MaxLength: fd.MaxLength,
 		})
 		if l := fd.Lookup; l != nil {
-			f.Fields[len(f.Fields)-1].Lookup = &forms.Lookup{Table: l.Table, Key: l.Key}
+			f.Fields[len(f.Fields)-1].Lookup = &forms.Lookup{Table: l.Table, Key: l.Key, KeyKind: l.KeyKind}
 		}
 	}
 	return f, nil

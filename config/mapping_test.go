@@ -84,6 +84,8 @@ func TestLoadFormsRefusesMapping(t *testing.T) {
 		{base + "    table: new_enquiry\n    match: [email]\n", "forms.f.match: only a form that writes leads"},
 		{base + "      partner: {column: parentaccountid, lookup: {table: accounts, column: accountnumber}}\n", `fields.partner: line 6: lookup: unknown setting "column"`},
 		{base + "      budget: {column: new_budget, kind: currency}\n", `forms.f.fields.budget.kind: "currency" is not one of`},
+		{base + "      prev: {column: new_previousenquiryid, lookup: {table: new_enquiries, key: new_enquiryno, key_kind: int}}\n",
+			`forms.f.fields.prev.lookup.key_kind: "int" is not one of text, number, decimal, guid`},
 	}
 	for _, tt := range tests {
 		_, err := config.LoadForms(testenv.WriteFile(t, "f.yaml", tt.yaml), env(nil))

@@ -119,6 +119,7 @@ type request struct {
 	path   string      // relative to /api/data/v9.2/, already escaped
 	query  string      // raw, already escaped
 	body   any         // marshalled as JSON when non-nil
+	raw    []byte      // a body sent as it is (its Content-Type in header)
 	header http.Header // extra headers
 }
 
@@ -133,7 +134,7 @@ type response struct {
 // every worker wait out Retry-After; without one, do waits itself) and once
 // after a 401 with a fresh token.
 func (c *Client) do(ctx context.Context, r request) (*response, error) {
-	var payload []byte
+	payload := r.raw
 	if r.body != nil {
 		var err error
 		if payload, err = json.Marshal(r.body); err != nil {

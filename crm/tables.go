@@ -3,6 +3,7 @@ package crm
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -51,8 +52,46 @@ func (c *Client) UpdateRow(ctx context.Context, set, id string, row Row) error {
 	return nil
 }
 
+// UpsertRow creates or updates the row of set whose alternate key column
+// equals value, in one PATCH addressed by the key, and returns it (with the
+// columns in sel) and whether it was created. The org must define that key
+// on the table.
+func (c *Client) UpsertRow(ctx context.Context, set, keyColumn, value string, row Row, sel ...string) (Row, bool, error) {
+	out, created, err := c.upsertByKey(ctx, set, keyColumn, value, row, sel)
+	if err != nil {
+		return nil, false, fmt.Errorf("crm: upsert %s: %w", set, err)
+	}
+	return out, created, nil
+}
+
 // Ref is the value of a "<navprop>@odata.bind" pointing at row id of set.
 func Ref(set, id string) string { return "/" + set + "(" + id + ")" }
+
+// EqNumber is "column eq <n>" for a number column: the literal is
+// unquoted, as Dataverse compares a number column only with a number. n is
+// a number's plain text ("1042", "-3", "12.5"); anything else is quoted as
+// text, never written raw into the filter (Dataverse then refuses it).
+func EqNumber(column, n string) Filter {
+	if !numberLiteral.MatchString(n) {
+		return Eq(column, n)
+	}
+	return Filter(column + " eq " + n)
+}
+
+// EqGUID is "column eq <id>" for a unique identifier column: unquoted, as
+// Dataverse writes GUIDs in a filter. A value that is not a GUID is quoted
+// instead, which Dataverse refuses rather than misreads.
+func EqGUID(column, id string) Filter {
+	if !guidLiteral.MatchString(id) {
+		return Eq(column, id)
+	}
+	return Filter(column + " eq " + strings.ToLower(id))
+}
+
+var (
+	numberLiteral = regexp.MustCompile(`^-?[0-9]{1,19}(\.[0-9]{1,20})?$`)
+	guidLiteral   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+)
 
 // Or joins filters with "or", each parenthesised.
 func Or(fs ...Filter) Filter {

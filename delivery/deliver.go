@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"regexp"
 	"slices"
@@ -31,6 +32,9 @@ type Deliverer struct {
 	// Redis keeps the owner routing's round-robin turns, shared by every
 	// worker (mapping.go); only forms with round_robin need it.
 	Redis redis.UniversalClient
+	// Log receives warnings about the form's mapping (a disabled user
+	// skipped in a round robin); nil = none.
+	Log *slog.Logger
 
 	cacheOnce sync.Once
 	cache     *idCache // owners, campaigns, accounts and lookup rows by key (mapping.go)
@@ -101,12 +105,8 @@ func (d *Deliverer) deliver(ctx context.Context, f *forms.Form, p *leadPlan) (Re
 		// taken for someone else's lead (and reported "updated"), and a
 		// closed one or create_new would not find it at all. First attempts
 		// skip this request; the lead is then the last write of a delivery.
-		row, err := d.CRM.GetLead(ctx, p.leadID, "_parentcontactid_value")
-		switch {
-		case err == nil:
-			return ownLead(row, "found by its key on this retry"), nil
-		case !errors.Is(err, crm.ErrNotFound):
-			return res, err
+		if own, found, err := d.ownRow(ctx, f, p); err != nil || found {
+			return own, err
 		}
 	}
 	if f.Contact == forms.ContactLink && p.email != "" {

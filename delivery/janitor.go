@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/leadbridge/leadbridge/erase"
 	"github.com/leadbridge/leadbridge/queue"
 	"github.com/leadbridge/leadbridge/submission"
 )
@@ -21,6 +22,9 @@ type Janitor struct {
 	// waiting tasks that is not among them is logged (restart the workers
 	// with the API's configuration). nil: not checked.
 	Served []string
+	// Retention deletes failed and held submissions and audit entries past
+	// their time (erase.Retention); nil: kept until a person acts.
+	Retention *erase.Retention
 }
 
 // Run sweeps every interval until ctx ends.
@@ -79,6 +83,15 @@ func (j *Janitor) Sweep(ctx context.Context) {
 	}
 	if err := j.Store.Trim(ctx); err != nil {
 		j.Log.Warn("janitor: trim", "err", err)
+	}
+	if j.Retention != nil {
+		n, err := j.Retention.Apply(ctx)
+		if err != nil {
+			j.Log.Warn("janitor: retention", "err", err)
+		}
+		if n != (erase.Expired{}) {
+			j.Log.Info("janitor: deleted what was past its retention", "failed", n.Failed, "spam", n.Spam, "audit_entries", n.AuditEntries)
+		}
 	}
 	if j.Served != nil {
 		un, err := j.Queue.Unserved(j.Served)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/leadbridge/leadbridge/crm"
 	"github.com/leadbridge/leadbridge/forms"
@@ -33,9 +36,24 @@ func (d *Deliverer) deliverMapped(ctx context.Context, f *forms.Form, rec *submi
 		m   mapped
 		err error
 	)
+	if p.retry && !p.upserts(f) {
+		// An earlier attempt may have written the row and lost the answer.
+		// Found by its key, it holds its bindings already: resolving them
+		// again would only fail it if a row it binds was deleted since.
+		res, found, err := d.ownRow(ctx, f, p)
+		switch {
+		case err != nil:
+			return Result{}, err
+		case found:
+			res.Match += "; its owner, campaign, account and lookups were bound then and are not resolved again"
+			return d.withNote(ctx, f, rec, p, res)
+		}
+		p.retry = false // looked for: not there
+	}
 	for try := 0; ; try++ {
 		if try > 0 {
 			p = d.plan(f, rec)
+			p.retry = false
 		}
 		if m, err = d.mapRow(ctx, f, rec, p); err != nil {
 			return Result{}, err
@@ -63,14 +81,45 @@ func (d *Deliverer) deliverMapped(ctx context.Context, f *forms.Form, rec *submi
 		return res, err
 	}
 	res.Match = withMapping(res, m, p.upserts(f))
-	if f.Note != nil && res.LeadID != "" {
-		said, err := d.writeNote(ctx, f, rec, p.values, res.LeadID)
-		if err != nil {
-			return res, err
-		}
-		res.Match += "; " + said
+	return d.withNote(ctx, f, rec, p, res)
+}
+
+// withNote writes the form's note on the delivered row, if it has one.
+func (d *Deliverer) withNote(ctx context.Context, f *forms.Form, rec *submission.Record, p *leadPlan, res Result) (Result, error) {
+	if f.Note == nil || res.LeadID == "" {
+		return res, nil
 	}
+	said, err := d.writeNote(ctx, f, rec, p.values, res.LeadID)
+	if err != nil {
+		return res, err
+	}
+	res.Match += "; " + said
 	return res, nil
+}
+
+// ownRow looks for the row this submission creates, by its derived key:
+// on a retry, an earlier attempt may have written it and lost the answer.
+// First attempts skip this request.
+func (d *Deliverer) ownRow(ctx context.Context, f *forms.Form, p *leadPlan) (Result, bool, error) {
+	if f.IsLead() {
+		row, err := d.CRM.GetLead(ctx, p.leadID, "_parentcontactid_value")
+		switch {
+		case err == nil:
+			return ownLead(row, "found by its key on this retry"), true, nil
+		case !errors.Is(err, crm.ErrNotFound):
+			return Result{}, false, err
+		}
+		return Result{}, false, nil
+	}
+	_, err := d.CRM.GetRow(ctx, f.Set(), p.leadID, f.PrimaryKey())
+	switch {
+	case err == nil:
+		return Result{LeadID: p.leadID, Action: "created", Match: fmt.Sprintf(
+			"%s %s was created by an earlier attempt of this submission that could not record it (found by its key on this retry)", f.Table, p.leadID)}, true, nil
+	case !errors.Is(err, crm.ErrNotFound):
+		return Result{}, false, err
+	}
+	return Result{}, false, nil
 }
 
 // withMapping adds the mapping's decisions to an explanation, and says
@@ -99,19 +148,27 @@ func withMapping(res Result, m mapped, upserted bool) string {
 
 // createRow writes a form's row into a table other than lead: every
 // submission creates one row, with its own key, so a retry finds the row
-// its earlier attempt wrote.
+// its earlier attempt wrote — or, with an alternate key, one upsert keeps
+// one row per key value.
 func (d *Deliverer) createRow(ctx context.Context, f *forms.Form, p *leadPlan) (Result, error) {
 	set, id := f.Set(), p.leadID
+	if p.upserts(f) {
+		key := str(p.lead[f.AlternateKey])
+		body := crm.Row(maps.Clone(p.lead))
+		delete(body, f.AlternateKey) // the key goes in the URL only
+		row, created, err := d.CRM.UpsertRow(ctx, set, f.AlternateKey, key, body, f.PrimaryKey())
+		if err != nil {
+			return Result{}, err
+		}
+		res := Result{LeadID: str(row[f.PrimaryKey()]), Action: actionOf(created)}
+		res.Match = fmt.Sprintf("upserted %s %s by alternate key %s = %s (%s)", f.Table, res.LeadID, f.AlternateKey, crm.Quote(key), res.Action)
+		return res, nil
+	}
 	res := Result{LeadID: id, Action: "created"}
 	earlier := fmt.Sprintf("%s %s was created by an earlier attempt of this submission that could not record it", f.Table, id)
 	if p.retry {
-		_, err := d.CRM.GetRow(ctx, set, id, f.PrimaryKey())
-		switch {
-		case err == nil:
-			res.Match = earlier + " (found by its key on this retry)"
-			return res, nil
-		case !errors.Is(err, crm.ErrNotFound):
-			return Result{}, err
+		if own, found, err := d.ownRow(ctx, f, p); err != nil || found {
+			return own, err
 		}
 	}
 	_, err := d.CRM.CreateRow(ctx, set, id, crm.Row(p.lead), f.PrimaryKey())
@@ -134,6 +191,8 @@ func (d *Deliverer) createRow(ctx context.Context, f *forms.Form, p *leadPlan) (
 type MappingError struct {
 	Category string // submission.CategoryInvalidData or CategoryConfiguration
 	Message  string // words for the failed list; never a submitted value
+
+	disabled bool // the owner named is a disabled user
 }
 
 func (e *MappingError) Error() string { return e.Message }
@@ -272,7 +331,7 @@ func (d *Deliverer) lookupRow(ctx context.Context, fd forms.Field, v string) (st
 	set, key := fd.Lookup.Table, fd.Lookup.Key
 	pk := singular(set) + "id"
 	id, _, err := d.resolve(ctx, "lookup:"+set+":"+key+":"+v, 0, func() (string, error) {
-		rows, err := d.CRM.FindRows(ctx, set, crm.Query{Select: []string{pk}, Filter: crm.Eq(key, v), Top: 2})
+		rows, err := d.CRM.FindRows(ctx, set, crm.Query{Select: []string{pk}, Filter: lookupFilter(fd.Lookup, v), Top: 2})
 		if err != nil || len(rows) == 0 {
 			return "", err
 		}
@@ -289,6 +348,19 @@ func (d *Deliverer) lookupRow(ctx context.Context, fd forms.Field, v string) (st
 			fd.Column, set, key, fd.Name)}
 	}
 	return id, nil
+}
+
+// lookupFilter compares the key column with v as the column's type needs:
+// a number or GUID unquoted, text quoted. v is the value intake cleaned
+// (forms.LookupKey): a number's plain text, a GUID.
+func lookupFilter(l *forms.Lookup, v string) crm.Filter {
+	switch l.KeyKind {
+	case forms.KeyNumber, forms.KeyDecimal:
+		return crm.EqNumber(l.Key, v)
+	case forms.KeyGUID:
+		return crm.EqGUID(l.Key, v)
+	}
+	return crm.Eq(l.Key, v)
 }
 
 // singular is the logical name of an entity set (accounts → account,
@@ -324,21 +396,92 @@ func (d *Deliverer) mapOwner(ctx context.Context, f *forms.Form, rec *submission
 		rule, why = o.Default, "no rule held; the default"
 	}
 	target := rule.Owner
+	var set, id string
 	if len(rule.RoundRobin) > 0 {
-		i, err := d.turn(ctx, f.ID, ruleIndex(o, rule), rec.ID, len(rule.RoundRobin))
-		if err != nil {
+		var err error
+		if target, set, id, why, err = d.roundRobin(ctx, f, rule, ruleIndex(o, rule), rec.ID, why); err != nil {
 			return err
 		}
-		target = rule.RoundRobin[i]
-		why += fmt.Sprintf(", round robin %d of %d", i+1, len(rule.RoundRobin))
-	}
-	set, id, err := d.principal(ctx, target)
-	if err != nil {
-		return err
+	} else {
+		var err error
+		if set, id, err = d.principal(ctx, target); err != nil {
+			return err
+		}
 	}
 	m.binds["ownerid@odata.bind"] = crm.Ref(set, id)
 	m.notes = append(m.notes, fmt.Sprintf("owner: %s → %s (%s)", why, target, crm.Ref(set, id)))
 	return nil
+}
+
+// roundRobin gives the submission to the user whose turn it is. When that
+// user is disabled (on leave, or gone), the turn goes to the list's enabled
+// users, taken in turn among themselves so that none gets a double share,
+// and the explanation says so; only a list whose every user is disabled
+// fails, as the form's configuration.
+func (d *Deliverer) roundRobin(ctx context.Context, f *forms.Form, rule *forms.OwnerRule, ruleID, submissionID, why string) (forms.Principal, string, string, string, error) {
+	n := len(rule.RoundRobin)
+	c, err := d.turn(ctx, f.ID, ruleID, submissionID)
+	if err != nil {
+		return forms.Principal{}, "", "", "", err
+	}
+	i := int(c % int64(n))
+	why += fmt.Sprintf(", round robin %d of %d", i+1, n)
+	target := rule.RoundRobin[i]
+	set, id, err := d.principal(ctx, target)
+	if !isDisabled(err) {
+		return target, set, id, why, err
+	}
+	type user struct {
+		at      int
+		p       forms.Principal
+		set, id string
+	}
+	var enabled []user
+	for j, p := range rule.RoundRobin {
+		if j == i {
+			continue
+		}
+		set, id, err := d.principal(ctx, p)
+		switch {
+		case isDisabled(err):
+			continue
+		case err != nil:
+			return forms.Principal{}, "", "", "", err
+		}
+		enabled = append(enabled, user{j, p, set, id})
+	}
+	// Which user stays out of the log: a user's name is personal data.
+	d.logger().Warn("round robin: the user whose turn it was is disabled; the turn goes to the list's enabled users",
+		"form", f.ID, "rule", ruleID, "position", i+1, "of", n, "enabled", len(enabled))
+	if len(enabled) == 0 {
+		return forms.Principal{}, "", "", "", &MappingError{Category: submission.CategoryConfiguration, Message: fmt.Sprintf(
+			"owner: every user of the round robin of owner rule %s (%s) is disabled in the org and cannot own rows; enable one or change the form's owner settings, then retry",
+			ruleID, principals(rule.RoundRobin))}
+	}
+	u := enabled[c%int64(len(enabled))]
+	why += fmt.Sprintf("; %s (%d of %d) is disabled, so the turn went to the %d enabled users in turn: %d of %d",
+		target, i+1, n, len(enabled), u.at+1, n)
+	return u.p, u.set, u.id, why, nil
+}
+
+func isDisabled(err error) bool {
+	var me *MappingError
+	return errors.As(err, &me) && me.disabled
+}
+
+func principals(ps []forms.Principal) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return strings.Join(out, ", ")
+}
+
+func (d *Deliverer) logger() *slog.Logger {
+	if d.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Log
 }
 
 // ruleHolds reports whether every condition of r holds, and says which.
@@ -401,9 +544,9 @@ return n
 // turnTTL is how long a submission's round-robin pick is remembered.
 const turnTTL = 7 * 24 * time.Hour
 
-// turn is the submission's place in the round robin of rule, shared by
-// every worker through Redis.
-func (d *Deliverer) turn(ctx context.Context, form, rule, submissionID string, n int) (int, error) {
+// turn is the submission's place in the round robin of rule, counted from
+// 0 and shared by every worker through Redis; a retry gets the same place.
+func (d *Deliverer) turn(ctx context.Context, form, rule, submissionID string) (int64, error) {
 	if d.Redis == nil {
 		return 0, errors.New("delivery: round robin needs Redis (Deliverer.Redis)")
 	}
@@ -412,7 +555,7 @@ func (d *Deliverer) turn(ctx context.Context, form, rule, submissionID string, n
 	if err != nil {
 		return 0, fmt.Errorf("delivery: round robin: %w", err)
 	}
-	return int((v - 1) % int64(n)), nil
+	return v - 1, nil
 }
 
 // principal finds the user or team the form names: by id, a user by
@@ -449,7 +592,7 @@ func (d *Deliverer) principal(ctx context.Context, p forms.Principal) (set, id s
 	case err != nil:
 		return "", "", err
 	case disabled:
-		return "", "", &MappingError{Category: submission.CategoryConfiguration, Message: fmt.Sprintf(
+		return "", "", &MappingError{Category: submission.CategoryConfiguration, disabled: true, Message: fmt.Sprintf(
 			"owner: the form names %s, who is disabled in the org and cannot own rows; enable the user or change the form's owner settings, then retry", p)}
 	case id == "":
 		return "", "", &MappingError{Category: submission.CategoryConfiguration, Message: fmt.Sprintf(
@@ -521,23 +664,33 @@ func (d *Deliverer) mapAccount(ctx context.Context, f *forms.Form, rec *submissi
 			tried = append(tried, "no account named as the company")
 		case forms.AccountByDomain:
 			dom := emailDomain(p.email)
+			reg := registrable(dom)
 			switch {
 			case dom == "":
 				tried = append(tried, "no email domain")
 				continue
-			case isFreeMail(dom, a.FreeMail):
+			case isFreeMail(dom, a.FreeMail) || isFreeMail(reg, a.FreeMail):
 				tried = append(tried, "email domain "+dom+" is free mail, not a company's")
 				continue
+			case reg == "":
+				tried = append(tried, "email domain "+dom+" is not a registrable domain")
+				continue
 			}
-			id, err := d.accountByDomain(ctx, dom)
+			// An address at sales.contoso.com belongs to the company of
+			// contoso.com: accounts are compared on the registrable domain.
+			said := reg
+			if dom != reg {
+				said = reg + " (the address is at " + dom + ")"
+			}
+			id, err := d.accountByDomain(ctx, reg)
 			if err != nil {
 				return err
 			}
 			if id != "" {
-				d.bindAccount(a, m, id, "matched by email domain "+dom)
+				d.bindAccount(a, m, id, "matched by email domain "+said)
 				return nil
 			}
-			tried = append(tried, "no account has email domain "+dom)
+			tried = append(tried, "no account has email domain "+said)
 		}
 	}
 	if a.Create && company != "" {
@@ -574,22 +727,23 @@ func (d *Deliverer) accountByName(ctx context.Context, name string) (string, err
 	return id, err
 }
 
-// accountByDomain finds the oldest active account whose email address is
-// at the domain or whose website is on it. Dataverse is asked loosely
-// (contains), and each row is checked exactly here: contoso.com must not
-// match notcontoso.com.
+// accountByDomain finds the oldest active account whose email address or
+// website is on the registrable domain dom (contoso.com, or any host below
+// it). Dataverse is asked loosely (endswith, contains), and each row is
+// checked exactly here: contoso.com must not match notcontoso.com, nor
+// contoso.com.evil.net.
 func (d *Deliverer) accountByDomain(ctx context.Context, dom string) (string, error) {
 	id, _, err := d.resolve(ctx, "account:domain:"+dom, 0, func() (string, error) {
 		rows, err := d.CRM.FindRows(ctx, "accounts", crm.Query{
 			Select:  []string{"accountid", "emailaddress1", "websiteurl"},
-			Filter:  crm.And(crm.Or(crm.EndsWith("emailaddress1", "@"+dom), crm.Contains("websiteurl", dom)), crm.EqInt("statecode", 0)),
+			Filter:  crm.And(crm.Or(crm.EndsWith("emailaddress1", dom), crm.Contains("websiteurl", dom)), crm.EqInt("statecode", 0)),
 			OrderBy: "createdon asc", Top: 20,
 		})
 		if err != nil {
 			return "", err
 		}
 		for _, r := range rows {
-			if emailDomain(str(r["emailaddress1"])) == dom || siteOn(str(r["websiteurl"]), dom) {
+			if registrable(emailDomain(str(r["emailaddress1"]))) == dom || siteOn(str(r["websiteurl"]), dom) {
 				return str(r["accountid"]), nil
 			}
 		}
@@ -613,6 +767,21 @@ func siteOn(site, dom string) bool {
 	}
 	h := strings.TrimSuffix(u.Hostname(), ".")
 	return h == dom || strings.HasSuffix(h, "."+dom)
+}
+
+// registrable is the domain a company registers that host is on: its
+// public suffix and one label more (sales.contoso.com and contoso.com →
+// contoso.com; shop.contoso.co.uk → contoso.co.uk), from the Public Suffix
+// List. "" when host is a public suffix itself or not a domain name.
+func registrable(host string) string {
+	if host == "" || strings.HasPrefix(host, ".") || strings.Contains(host, "..") {
+		return ""
+	}
+	reg, err := publicsuffix.EffectiveTLDPlusOne(host)
+	if err != nil {
+		return ""
+	}
+	return reg
 }
 
 func emailDomain(email string) string {

@@ -120,3 +120,15 @@ func TestNoteTextOfTheWholeSubmission(t *testing.T) {
 		t.Errorf("noteText = %q, want %q", got, want)
 	}
 }
+
+func TestRegistrable(t *testing.T) {
+	for host, want := range map[string]string{
+		"contoso.com": "contoso.com", "sales.contoso.com": "contoso.com", "a.b.contoso.com": "contoso.com",
+		"shop.contoso.co.uk": "contoso.co.uk", "contoso.com.evil.net": "evil.net", "sales.contoso.example": "contoso.example",
+		"co.uk": "", "com": "", "": "", ".contoso.com": "", "contoso..com": "",
+	} {
+		if got := registrable(host); got != want {
+			t.Errorf("registrable(%q) = %q, want %q", host, got, want)
+		}
+	}
+}

@@ -1,8 +1,10 @@
 package delivery_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -223,5 +225,190 @@ func TestMappedDeliveryQueriesOnceThenFromCache(t *testing.T) {
 	// owner + campaign + account by name + match query + create + note; then the last three.
 	if costs[0] != 6 || costs[1] != 3 {
 		t.Errorf("requests: first lead %d, second %d; want 6 and 3", costs[0], costs[1])
+	}
+}
+
+// An address at a subdomain (sales.contoso.example) belongs to the
+// account on the registrable domain (contoso.example), found by its
+// website or its email; a host that only starts with that domain, and a
+// free-mail subdomain, match nothing.
+func TestAccountByRegistrableDomain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, mappedForm("f", func(f *forms.Form) {
+		f.Account = &forms.Account{Match: []string{forms.AccountByDomain}}
+	}))
+	ids := e.emu.SeedRows("accounts",
+		map[string]any{"name": "Contoso", "websiteurl": "https://www.contoso.example"},
+		map[string]any{"name": "Northwind", "emailaddress1": "info@northwind.example"},
+		map[string]any{"name": "Evil", "websiteurl": "https://contoso.example.evil.example"})
+	for _, tt := range []struct {
+		email, want, why string
+	}{
+		{"ann@sales.contoso.example", ids[0], "matched by email domain contoso.example (the address is at sales.contoso.example)"},
+		{"bo@eu.sales.northwind.example", ids[1], "matched by email domain northwind.example (the address is at eu.sales.northwind.example)"},
+		{"cy@contoso.example.attacker.example", "", "no account has email domain attacker.example"},
+		{"dee@mail.gmail.com", "", "email domain mail.gmail.com is free mail"},
+	} {
+		res := e.deliver(t, "f", map[string]string{"email": tt.email, "last_name": "Lee"})
+		got := e.emu.Rows("leads", "$select=_parentaccountid_value&$filter=leadid%20eq%20"+res.LeadID)[0]["_parentaccountid_value"]
+		if (tt.want == "" && got != nil) || (tt.want != "" && got != tt.want) {
+			t.Errorf("%s: parentaccountid %v, want %q", tt.email, got, tt.want)
+		}
+		wantContains(t, tt.email, res.Match, tt.why)
+	}
+}
+
+// A retry whose lead an earlier attempt wrote (its answer lost) finds it
+// by its key and finishes, without resolving the lookups it bound then:
+// a lookup row deleted since must not fail a lead that exists. The retry
+// runs on another worker, whose cache is empty, as it may in production.
+func TestRetryFindingItsLeadDoesNotResolveAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, mappedForm("f", func(f *forms.Form) {
+		f.Fields = append(f.Fields, forms.Field{Name: "partner", Column: "parentaccountid", Lookup: &forms.Lookup{Table: "accounts", Key: "accountnumber"}})
+		f.Note = &forms.Note{}
+	}))
+	acct := e.emu.SeedRows("accounts", map[string]any{"name": "Tailspin", "accountnumber": "P-1"})[0]
+	h := e.taskHandler()
+	rec := &submission.Record{Form: "f", Fields: map[string]string{"email": "ann@example.com", "last_name": "Lee", "partner": "P-1", "message": "Call me"}}
+	if _, err := h.Store.Create(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	// Requests of the first attempt: 1 lookup, 2 match query, 3 lead.
+	e.steps.after(3, func() { e.emu.Configure(`{"faults":{"drop_after_write_rate":1}}`) })
+	var re *delivery.RetryError
+	if err := e.process(t, h, rec.ID); !errors.As(err, &re) {
+		t.Fatalf("first attempt: got %v, want a RetryError", err)
+	}
+	e.emu.Configure(`{"faults":{"drop_after_write_rate":0}}`)
+	e.emu.Delete("accounts", acct)
+
+	other := e.taskHandler()
+	other.Deliverer = &delivery.Deliverer{CRM: e.crm, Forms: e.d.Forms, Locks: e.locks}
+	start := e.steps.sent()
+	if err := e.process(t, other, rec.ID); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	r, _ := h.Store.Get(context.Background(), rec.ID)
+	leads := e.emu.Rows("leads", "$select=leadid")
+	if r.Status != submission.StatusDelivered || len(leads) != 1 || r.LeadID != leads[0]["leadid"] {
+		t.Fatalf("status %s lead %s, leads %v; want delivered, the one lead", r.Status, r.LeadID, leads)
+	}
+	wantContains(t, "match", r.Match, "found by its key on this retry", "are not resolved again", "note ")
+	if n := len(e.annotations(t, r.LeadID)); n != 1 {
+		t.Errorf("notes: %d, want 1 (written by the retry)", n)
+	}
+	// The lead by its key, then the note: no lookup query.
+	if got := e.steps.sent() - start; got != 2 {
+		t.Errorf("requests of the retry: %d, want 2", got)
+	}
+}
+
+// A disabled user's turn in a round robin goes to the enabled users, in
+// turn among themselves, with a warning that names no one; only a list of
+// disabled users fails, as configuration.
+func TestRoundRobinSkipsDisabledUsers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, mappedForm("f", func(f *forms.Form) {
+		f.Owner = &forms.Owner{Rules: []forms.OwnerRule{
+			{When: map[string][]string{"country": {"United Kingdom"}},
+				RoundRobin: []forms.Principal{{User: "alex.morgan@contoso.example"}, {User: "lee.gone@contoso.example"}, {User: "priya.shah@contoso.example"}}},
+			{When: map[string][]string{"country": {"France"}},
+				RoundRobin: []forms.Principal{{User: "lee.gone@contoso.example"}, {User: "kim.away@contoso.example"}}},
+		}}
+	}))
+	var logs bytes.Buffer
+	e.d.Redis = e.rdb
+	e.d.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+	e.emu.SeedRows("systemusers",
+		map[string]any{"firstname": "Lee", "lastname": "Gone", "domainname": "lee.gone@contoso.example", "isdisabled": true},
+		map[string]any{"firstname": "Kim", "lastname": "Away", "domainname": "kim.away@contoso.example", "isdisabled": true})
+	ids := map[string]string{}
+	for _, u := range e.emu.Users() {
+		ids[u.Email] = u.ID
+	}
+	// Lee's turns (2 and 5) go to the enabled users in turn: priya, then alex.
+	want := []string{"alex.morgan@contoso.example", "priya.shah@contoso.example", "priya.shah@contoso.example",
+		"alex.morgan@contoso.example", "alex.morgan@contoso.example", "priya.shah@contoso.example"}
+	for i, w := range want {
+		res := e.deliver(t, "f", map[string]string{"email": strings.Repeat("x", i+1) + "@example.com", "last_name": "Lee", "country": "United Kingdom"})
+		got := e.emu.Rows("leads", "$select=_ownerid_value&$filter=leadid%20eq%20"+res.LeadID)[0]["_ownerid_value"]
+		if got != ids[w] {
+			t.Errorf("lead %d: owner %v, want %s's %s", i+1, got, w, ids[w])
+		}
+		if i == 1 {
+			wantContains(t, "match", res.Match, "round robin 2 of 3; user lee.gone@contoso.example (2 of 3) is disabled, so the turn went to the 2 enabled users in turn: 3 of 3")
+		}
+	}
+	if !strings.Contains(logs.String(), "the user whose turn it was is disabled") || strings.Contains(logs.String(), "lee.gone") || strings.Contains(logs.String(), "Gone") {
+		t.Errorf("logs: %s; want the skip warned about without naming the user", logs.String())
+	}
+
+	_, err := e.try(t, "f", map[string]string{"email": "fr@example.com", "last_name": "Lee", "country": "France"})
+	if v := delivery.Classify(err); v.Retry || v.Error.Category != submission.CategoryConfiguration || !strings.Contains(v.Error.Message, "every user of the round robin of owner rule 2") {
+		t.Errorf("every user disabled: Classify(%v) = %+v, want configuration, not retried", err, v)
+	}
+}
+
+// A lookup by a whole-number key column (new_enquiryno, an integer an org
+// may make an alternate key) compares a number, unquoted: quoted, Dataverse
+// refuses the query. The key's kind is declared (key_kind) or is the
+// field's kind.
+func TestLookupByNumberKey(t *testing.T) {
+	t.Parallel()
+	enquiry := func(id string, l *forms.Lookup, kind string) *forms.Form {
+		return &forms.Form{ID: id, Title: "Follow-up", Table: "new_enquiry", Fields: []forms.Field{
+			{Name: "name", Column: "new_name", Rules: "required", MaxLength: 100},
+			{Name: "previous", Column: "new_previousenquiryid", Kind: kind, Lookup: l},
+		}}
+	}
+	e := newEnv(t,
+		enquiry("declared", &forms.Lookup{Table: "new_enquiries", Key: "new_enquiryno", KeyKind: forms.KeyNumber}, ""),
+		enquiry("inferred", &forms.Lookup{Table: "new_enquiries", Key: "new_enquiryno"}, forms.KindNumber),
+		enquiry("guid", &forms.Lookup{Table: "new_enquiries", Key: "new_enquiryid", KeyKind: forms.KeyGUID}, ""))
+	first := e.emu.SeedRows("new_enquiries", map[string]any{"new_name": "First", "new_enquiryno": float64(1042)})[0]
+	for form, value := range map[string]string{"declared": " 1042", "inferred": "1042", "guid": strings.ToUpper(first)} {
+		res := e.deliver(t, form, map[string]string{"name": "Follow-up " + form, "previous": value})
+		row := e.emu.Rows("new_enquiries", "$select=_new_previousenquiryid_value&$filter=new_enquiryid%20eq%20"+res.LeadID)
+		if len(row) != 1 || row[0]["_new_previousenquiryid_value"] != first {
+			t.Errorf("%s: %v, want new_previousenquiryid %s", form, row, first)
+		}
+	}
+	_, err := e.try(t, "declared", map[string]string{"name": "Nobody's", "previous": "7"})
+	var me *delivery.MappingError
+	if !errors.As(err, &me) || !strings.Contains(me.Message, "no row of new_enquiries has new_enquiryno equal to the value of field previous") {
+		t.Errorf("a number no row has: got %v, want the missing-row MappingError", err)
+	}
+	for form, bad := range map[string]string{"declared": "10x", "inferred": "1e3", "guid": "1042"} {
+		if _, problems := e.v.Clean(e.d.Forms[form], map[string]string{"name": "X", "previous": bad}); problems["previous"] == "" {
+			t.Errorf("%s: %q accepted at intake, want refused", form, bad)
+		}
+	}
+}
+
+// A custom-table form creates a row per submission (the e2e test shows
+// it); with alternate_key (a key the org defines on the table) it keeps one
+// row per key value, upserting — the dedupe Dataverse itself enforces.
+func TestCustomTableUpsertsByAlternateKey(t *testing.T) {
+	t.Parallel()
+	enquiry := func(id, key string) *forms.Form {
+		return &forms.Form{ID: id, Title: "Enquiry", Table: "new_enquiry", AlternateKey: key, Fields: []forms.Field{
+			{Name: "name", Column: "new_name", Rules: "required", MaxLength: 100},
+			{Name: "email", Column: "new_email", Role: forms.RoleEmail, Rules: "required,email"},
+		}}
+	}
+	e := newEnv(t, enquiry("keyed", "new_email"))
+	e.emu.Configure(`{"alternate_keys":{"new_enquiries":["new_email"]}}`)
+	first := e.deliver(t, "keyed", map[string]string{"name": "Kim", "email": "kim@example.com"})
+	again := e.deliver(t, "keyed", map[string]string{"name": "Kim Lee", "email": "KIM@example.com"})
+	other := e.deliver(t, "keyed", map[string]string{"name": "Bo", "email": "bo@example.com"})
+	if first.Action != "created" || again.Action != "updated" || again.LeadID != first.LeadID || other.LeadID == first.LeadID {
+		t.Errorf("got %s %s, %s %s, %s %s; want created, then the same row updated, then another row",
+			first.Action, first.LeadID, again.Action, again.LeadID, other.Action, other.LeadID)
+	}
+	wantContains(t, "match", again.Match, "upserted new_enquiry "+first.LeadID+" by alternate key new_email = 'kim@example.com' (updated)")
+	rows := e.emu.Rows("new_enquiries", "$select=new_name&$filter=new_enquiryid%20eq%20"+first.LeadID)
+	if len(rows) != 1 || rows[0]["new_name"] != "Kim Lee" {
+		t.Errorf("the keyed row: %v, want new_name overwritten with Kim Lee", rows)
 	}
 }

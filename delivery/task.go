@@ -23,6 +23,7 @@ import (
 type TaskHandler struct {
 	Store     *submission.Store
 	Deliverer *Deliverer
+	Batcher   *Batcher      // nil: one submission at a time; else batched where the form allows (batch.go)
 	Fetcher   *Fetcher      // reads thin webhook leads (ids only) before delivery, fetch.go; nil: they fail
 	Horizon   time.Duration // give up retrying transient failures after this long since receipt (or a person's retry)
 	Log       *slog.Logger
@@ -79,7 +80,10 @@ func (h *TaskHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	rctx := context.WithoutCancel(ctx)
 	var res Result
 	derr := h.fetch(ctx, rec) // a thin webhook lead is read from its platform first
-	if derr == nil {
+	switch {
+	case derr == nil && h.Batcher != nil:
+		res, derr = h.Batcher.Deliver(ctx, rec)
+	case derr == nil:
 		res, derr = h.Deliverer.Deliver(ctx, rec)
 	}
 	if derr == nil {

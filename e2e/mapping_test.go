@@ -153,6 +153,8 @@ func TestMappingToTheDataModel(t *testing.T) {
 		}{
 			{"ann@northwind.example", "", northwind, "matched by email domain northwind.example"},
 			{"bo@fabrikam.example", "", fabrikam, "matched by email domain fabrikam.example"},
+			{"eve@sales.northwind.example", "", northwind, "matched by email domain northwind.example (the address is at sales.northwind.example)"},
+			{"fay@northwind.example.attacker.example", "", "", "no account has email domain attacker.example"},
 			{"cy@example.net", "Fabrikam", fabrikam, "matched by company name"},
 			{"dee.fabrikam@gmail.com", "", "", "email domain gmail.com is free mail"},
 			// Fabrikam's website www.fabrikam.example contains "abrikam.example",

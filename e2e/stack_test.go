@@ -62,6 +62,9 @@ func startStack(t testing.TB, o options) *stack {
 	if o.config != "" {
 		s.env["LEADBRIDGE_CONFIG"] = testenv.WriteFile(t, "leadbridge.yaml", o.config)
 	}
+	if oneAtATime(t) {
+		s.env["LEADBRIDGE_BATCH_SIZE"] = "1" // batching is the default
+	}
 	for k, v := range o.env {
 		s.env[k] = v
 	}

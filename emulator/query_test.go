@@ -215,3 +215,26 @@ func mustFilter(t *testing.T, src string) *odata.Filter {
 	}
 	return f
 }
+
+// A number column compared with a quoted text is refused as Dataverse
+// refuses it; compared with a number it matches. (A client that quotes
+// every literal fails here as it would against an org.)
+func TestNumberColumnComparedWithText(t *testing.T) {
+	h := start(t, nil)
+	h.create("new_enquiries", map[string]any{"new_name": "First", "new_enquiryno": 1042})
+	esc := func(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
+	resp, body := h.api(http.MethodGet, "new_enquiries?$select=new_name&$filter="+esc("new_enquiryno eq '1042'"), nil)
+	want := "A binary operator with incompatible types was detected. Found operand types 'Edm.Int32' and 'Edm.String' for operator kind 'Equal'."
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), want) || !strings.Contains(string(body), "0x80060888") {
+		t.Errorf("quoted number: got %d %s, want 400 0x80060888 %q", resp.StatusCode, body, want)
+	}
+	resp, body = h.api(http.MethodGet, "new_enquiries?$select=new_name&$filter="+esc("new_enquiryno eq 1042"), nil)
+	if resp.StatusCode != http.StatusOK || len(rows(t, body)) != 1 {
+		t.Errorf("number: got %d %s, want the one enquiry", resp.StatusCode, body)
+	}
+	// Text columns stay comparable with text, choices with numbers.
+	resp, body = h.api(http.MethodGet, "new_enquiries?$select=new_name&$filter="+esc("new_name eq 'First' and statecode eq 0"), nil)
+	if resp.StatusCode != http.StatusOK || len(rows(t, body)) != 1 {
+		t.Errorf("text and choice: got %d %s, want the one enquiry", resp.StatusCode, body)
+	}
+}

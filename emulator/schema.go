@@ -104,6 +104,22 @@ func isCustomName(name string) bool {
 	return strings.HasPrefix(name, "new_")
 }
 
+// numberType is the OData type of a number column (whole number,
+// decimal, money, choice), for $filter's type checks: Dataverse refuses
+// such a column compared with a quoted text. Other columns are left
+// untyped ("") and compared as the emulator always has.
+func (t *tableSchema) numberType(name string) string {
+	c := t.cols[name]
+	if c == nil {
+		return ""
+	}
+	switch c.kind {
+	case kindChoice, kindInt, kindBigInt, kindDecimal, kindMoney:
+		return edmType[c.kind]
+	}
+	return ""
+}
+
 // navProp is a single-valued navigation property: the many-to-one side of a
 // relationship, read through a lookup column and set with @odata.bind or
 // $ref. A Customer lookup has two, one per target table; an Owner lookup
@@ -623,9 +639,14 @@ var (
 			required(reqApplication, str("new_name", 100)), formatted("new_email", 100, "Email"), memo("new_message", 4000),
 			choice("new_topic", nil, map[int]string{100000000: "Sales", 100000001: "Support", 100000002: "Partnership"}),
 			dateTime("new_receivedon"),
+			// The enquiry's number, a custom whole-number column an org
+			// may make an alternate key; a follow-up names it.
+			integer("new_enquiryno", 0, 2_147_483_647),
 		},
 		navs: []*navProp{
 			{name: "new_leadid", target: "leads", lookup: "_new_leadid_value", relationship: "new_lead_new_enquiry"},
+			// A follow-up enquiry points at the one it follows.
+			{name: "new_previousenquiryid", target: "new_enquiries", lookup: "_new_previousenquiryid_value", relationship: "new_enquiry_previous_enquiry"},
 		},
 		nameCols: []string{"new_name", "new_email"},
 	})

@@ -250,7 +250,7 @@ func parseOptions(t *tableSchema, q url.Values, allowed []string, st *expandStat
 		}
 	}
 	if v := q.Get("$filter"); v != "" {
-		f, err := odata.ParseFilterAliases(v, aliases(q))
+		f, err := odata.ParseFilterTyped(v, aliases(q), t.numberType)
 		if err != nil {
 			return o, queryErrorResult(err)
 		}

@@ -19,11 +19,15 @@ const (
 	ControlSelect   = "select"
 	ControlRadio    = "radio"
 	ControlCheckbox = "checkbox"
-	ControlHidden   = "hidden"
+	// ControlCheckboxes is a group of checkboxes, one per option, for a
+	// multi-select choice column (kind: choices): each ticked option is
+	// posted as a repeated value.
+	ControlCheckboxes = "checkboxes"
+	ControlHidden     = "hidden"
 )
 
 // Controls lists the controls, in the order errors name them.
-var Controls = []string{ControlText, ControlEmail, ControlTel, ControlTextarea, ControlSelect, ControlRadio, ControlCheckbox, ControlHidden}
+var Controls = []string{ControlText, ControlEmail, ControlTel, ControlTextarea, ControlSelect, ControlRadio, ControlCheckbox, ControlCheckboxes, ControlHidden}
 
 // MaxOptions bounds a select's or radio group's options: a page with more
 // is unusable, and the definition every embed downloads grows with them.
@@ -85,6 +89,10 @@ func (fd *Field) defaultControl() {
 	switch {
 	case fd.Type == "bool":
 		fd.Control = ControlCheckbox
+	case fd.Kind == KindChoices && fd.Lookup == nil:
+		// Several options are ticked, not typed: "Events, Webinars" in a
+		// text box is what the group replaces.
+		fd.Control = ControlCheckboxes
 	case fd.Role == RoleEmail:
 		fd.Control = ControlEmail
 	case fd.Role == RolePhone:
@@ -107,15 +115,19 @@ func isControl(s string) bool {
 
 // prepareOptions checks a field's options, hidden value and autocomplete.
 func (fd *Field) prepareOptions(lang string) error {
-	choosy := fd.Control == ControlSelect || fd.Control == ControlRadio
+	choosy := fd.Control == ControlSelect || fd.Control == ControlRadio || fd.Control == ControlCheckboxes
 	// A choice column may take its value from a hidden field or a webhook's
 	// text too, so options there name the labels that are accepted.
 	chosen := fd.Kind == KindChoice || fd.Kind == KindChoices
 	switch {
 	case choosy && len(fd.Options) == 0:
-		return fmt.Errorf("options: a %s needs options (label: value)", fd.Control)
+		what := fd.Control
+		if what == ControlCheckboxes {
+			what = "checkbox group"
+		}
+		return fmt.Errorf("options: a %s needs options (label: value)", what)
 	case !choosy && !chosen && len(fd.Options) > 0:
-		return fmt.Errorf("options: only a select or radio field (or kind: choice or choices) has options, not a %s", fd.Control)
+		return fmt.Errorf("options: only a select, radio or checkboxes field (or kind: choice or choices) has options, not a %s", fd.Control)
 	case len(fd.Options) > MaxOptions:
 		return fmt.Errorf("options: %d options; at most %d are allowed", len(fd.Options), MaxOptions)
 	}

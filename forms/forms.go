@@ -185,7 +185,7 @@ func (f *Form) Prepare(v *Validator) error {
 	default:
 		return fmt.Errorf("on_match: %q is not one of fill_empty, overwrite, create_new", f.OnMatch)
 	}
-	if f.AlternateKey != "" && f.OnMatch != OnMatchOverwrite {
+	if f.AlternateKey != "" && f.IsLead() && f.OnMatch != OnMatchOverwrite {
 		// One PATCH upsert writes every column it is sent; it cannot fill
 		// only what is empty, nor create a second row with the same key.
 		return fmt.Errorf("on_match: %s cannot be used with alternate_key (an upsert by key overwrites); use overwrite or drop alternate_key", f.OnMatch)

@@ -293,7 +293,7 @@ func TestPrepareRefuses(t *testing.T) {
 		{"empty field name", forms.Form{Fields: []forms.Field{email, {Name: ""}}}, `fields: "" is not a usable field name`},
 		{"field name starting with _", forms.Form{Fields: []forms.Field{email, {Name: "_token"}}}, `fields: "_token" is not a usable field name`},
 		{"field twice", forms.Form{Fields: []forms.Field{email, email}}, "fields.email: defined twice"},
-		{"unknown type", forms.Form{Fields: []forms.Field{email, {Name: "n", Type: "int"}}}, `fields.n.type: "int" is not one of text, email, tel, textarea, select, radio, checkbox, hidden (or string, bool)`},
+		{"unknown type", forms.Form{Fields: []forms.Field{email, {Name: "n", Type: "int"}}}, `fields.n.type: "int" is not one of text, email, tel, textarea, select, radio, checkbox, checkboxes, hidden (or string, bool)`},
 		{"unknown rule", forms.Form{Fields: []forms.Field{{Name: "email", Rules: "required,emial"}}}, "fields.email.rules:"},
 		{"malformed rule parameter", forms.Form{Fields: []forms.Field{{Name: "email", Rules: "max=ten"}}}, "fields.email.rules:"},
 		{"alternate key no field writes", forms.Form{AlternateKey: "telephone1", Fields: []forms.Field{email}}, `alternate_key: no field writes column "telephone1"`},

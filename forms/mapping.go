@@ -42,7 +42,22 @@ var Kinds = []string{KindText, KindChoice, KindChoices, KindBool, KindNumber, Ki
 type Lookup struct {
 	Table string // entity set, e.g. accounts
 	Key   string // column compared with the value, e.g. accountnumber
+	// KeyKind is the key column's type, which decides how the value is
+	// written in the query: KeyText (quoted, the default), KeyNumber or
+	// KeyDecimal (a number, unquoted), KeyGUID (an id, unquoted).
+	KeyKind string
 }
+
+// Kinds of a lookup's key column.
+const (
+	KeyText    = "text"
+	KeyNumber  = "number"  // a whole number column (an integer alternate key)
+	KeyDecimal = "decimal" // a decimal or money column
+	KeyGUID    = "guid"    // a unique identifier, e.g. the table's primary key
+)
+
+// KeyKinds lists the kinds a lookup's key_kind may name.
+var KeyKinds = []string{KeyText, KeyNumber, KeyDecimal, KeyGUID}
 
 // Principal names a user or a team that can own a row: by id (a GUID) or
 // by a key — a user's domainname or internalemailaddress (anything with an
@@ -191,13 +206,12 @@ func (f *Form) prepareTable() error {
 	}
 	switch {
 	case len(f.Match) > 0:
-		return fmt.Errorf("match: only a form that writes leads matches existing rows; a %s row is always created (drop match)", f.Table)
+		return fmt.Errorf("match: only a form that writes leads matches existing rows; a %s form creates a row per submission, "+
+			"or keeps one row per key with alternate_key (a key the org defines on %s, e.g. on its email column)", f.Table, f.Table)
 	case f.OnMatch != "":
-		return fmt.Errorf("on_match: only a form that writes leads matches existing rows (drop on_match)")
+		return fmt.Errorf("on_match: only a form that writes leads matches existing rows (drop on_match; alternate_key upserts, overwriting)")
 	case f.Contact == ContactLink:
 		return fmt.Errorf("contact: link binds a lead's parentcontactid; a %s form cannot use it", f.Table)
-	case f.AlternateKey != "":
-		return fmt.Errorf("alternate_key: only a form that writes leads upserts by key")
 	case f.LeadSource != 0:
 		return fmt.Errorf("lead_source: leadsourcecode is a lead column; map a field to %s's own column instead", f.Table)
 	case f.Account != nil && f.Account.Column == "":
@@ -430,9 +444,26 @@ func checkPrincipal(p Principal) error {
 // kind:, or a checkbox's bool, or a choice select's choice) and lookup.
 func (fd *Field) prepareKind() error {
 	if fd.Lookup != nil {
+		l := fd.Lookup
+		switch fd.Kind {
+		case KindNumber, KindDecimal:
+			// The value's kind is the key's: a number finds the row by a
+			// number column.
+			if l.KeyKind != "" && l.KeyKind != fd.Kind {
+				return fmt.Errorf("lookup.key_kind: %s, but the field's kind is %s; give one", l.KeyKind, fd.Kind)
+			}
+			l.KeyKind = fd.Kind
+		case "", KindLookup:
+		default:
+			return fmt.Errorf("kind: a lookup field writes a binding, not %s (a lookup by a number key says key_kind: number)", fd.Kind)
+		}
+		if l.KeyKind == "" {
+			l.KeyKind = KeyText
+		}
+		if !slices.Contains(KeyKinds, l.KeyKind) {
+			return fmt.Errorf("lookup.key_kind: %q is not one of %s", l.KeyKind, strings.Join(KeyKinds, ", "))
+		}
 		switch {
-		case fd.Kind != "" && fd.Kind != KindLookup:
-			return fmt.Errorf("kind: a lookup field writes a binding, not %s", fd.Kind)
 		case fd.Column == "":
 			return fmt.Errorf("lookup: needs column, the navigation property it binds (e.g. parentaccountid)")
 		case !logicalName.MatchString(fd.Lookup.Table):
@@ -441,6 +472,8 @@ func (fd *Field) prepareKind() error {
 			return fmt.Errorf("lookup.key: %q is not a column like accountnumber", fd.Lookup.Key)
 		case fd.Type == "bool":
 			return fmt.Errorf("lookup: a yes/no field cannot look a row up")
+		case fd.Control == ControlCheckboxes:
+			return fmt.Errorf("lookup: a lookup binds one row; a checkbox group sends several values")
 		}
 		fd.Kind = KindLookup
 		if fd.MaxLength == 0 {
@@ -448,6 +481,15 @@ func (fd *Field) prepareKind() error {
 			fd.MaxLength = maxLookupValue
 		}
 		return nil
+	}
+	if fd.Control == ControlCheckboxes {
+		switch fd.Kind {
+		case "":
+			fd.Kind = KindChoices
+		case KindChoices:
+		default:
+			return fmt.Errorf("type: checkboxes sends several options, for a multi-select choice column (kind: choices), not %s", fd.Kind)
+		}
 	}
 	switch fd.Kind {
 	case "":
@@ -705,6 +747,36 @@ func (fd Field) cleanKind(v string) (string, bool) {
 		if _, err := convert(fd.Kind, v); err != nil {
 			return "", false
 		}
+	case KindLookup:
+		return LookupKey(fd.Lookup.KeyKind, v)
+	}
+	return v, true
+}
+
+// LookupKey checks a lookup's value against its key's kind and returns it
+// as the query writes it: a whole number or decimal in its plain form
+// ("1042", "12.5"), a GUID in lower case, text as given. false when the
+// value cannot be such a key.
+func LookupKey(keyKind, v string) (string, bool) {
+	switch keyKind {
+	case KeyNumber:
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return "", false
+		}
+		return strconv.FormatInt(n, 10), true
+	case KeyDecimal:
+		x, err := convert(KindDecimal, v)
+		if err != nil {
+			return "", false
+		}
+		return strconv.FormatFloat(x.(float64), 'f', -1, 64), true
+	case KeyGUID:
+		v = strings.TrimSpace(v)
+		if !IsGUID(v) {
+			return "", false
+		}
+		return strings.ToLower(v), true
 	}
 	return v, true
 }

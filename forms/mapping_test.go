@@ -41,6 +41,10 @@ func TestMappingPrepareRefuses(t *testing.T) {
 		{"choice without whole numbers", func(f *Form) { f.Fields[6].Options[0].Value = "news" }, "fields.interests.options: a choices column's option values are whole numbers"},
 		{"lookup without column", func(f *Form) { f.Fields[10].Column = "" }, "fields.partner.lookup: needs column"},
 		{"lookup table not a name", func(f *Form) { f.Fields[10].Lookup.Table = "accounts?$top=1" }, "fields.partner.lookup.table"},
+		{"lookup key kind unknown", func(f *Form) { f.Fields[10].Lookup.KeyKind = "integer" }, `fields.partner.lookup.key_kind: "integer" is not one of text, number, decimal, guid`},
+		{"lookup key kind and field kind disagree", func(f *Form) { f.Fields[10].Kind, f.Fields[10].Lookup.KeyKind = KindNumber, KeyGUID },
+			"fields.partner.lookup.key_kind: guid, but the field's kind is number"},
+		{"lookup with a date kind", func(f *Form) { f.Fields[10].Kind = KindDate }, "fields.partner.kind: a lookup field writes a binding, not date"},
 		{"hidden money not a number", func(f *Form) {
 			f.Fields = append(f.Fields, Field{Name: "fee", Column: "budgetamount", Kind: KindMoney, Control: ControlHidden, Value: "ten"})
 		}, `fields.fee.value: "ten" is not a number`},
@@ -66,7 +70,9 @@ func TestMappingPrepareRefuses(t *testing.T) {
 		}, `account.free_mail[0]: "not a domain" is not a domain`},
 		{"note from an unknown field", func(f *Form) { f.Note = &Note{From: "comments"} }, `note.from: "comments" is not a field`},
 		{"note from a number", func(f *Form) { f.Note = &Note{From: "budget"} }, `note.from: "budget" is a money field`},
-		{"custom table with match", func(f *Form) { f.Table, f.Match = "new_enquiry", []string{MatchEmail} }, "match: only a form that writes leads"},
+		{"custom table with match", func(f *Form) { f.Table, f.Match = "new_enquiry", []string{MatchEmail} },
+			"match: only a form that writes leads matches existing rows; a new_enquiry form creates a row per submission, or keeps one row per key with alternate_key"},
+		{"custom table with on_match", func(f *Form) { f.Table, f.AlternateKey, f.OnMatch = "new_enquiry", "emailaddress1", OnMatchOverwrite }, "on_match: only a form that writes leads"},
 		{"custom table with a subject", func(f *Form) { f.Table, f.Subject = "new_enquiry", "x" }, "subject: the topic is a lead column"},
 		{"custom table, account without column", func(f *Form) { f.Table, f.Account = "new_enquiry", &Account{} }, "account.column: a new_enquiry form must name"},
 		{"table not a name", func(f *Form) { f.Table = "Lead Table" }, `table: "Lead Table" is not`},
@@ -200,5 +206,81 @@ func TestColumns(t *testing.T) {
 		if g, ok := got[k]; !ok || !reflect.DeepEqual(g, w) {
 			t.Errorf("Columns()[%s] = %+v, want %+v", k, g, w)
 		}
+	}
+}
+
+func TestLookupKey(t *testing.T) {
+	for _, tt := range []struct {
+		kind, in, want string
+		ok             bool
+	}{
+		{KeyText, "P-7001", "P-7001", true},
+		{KeyNumber, " 1042 ", "1042", true},
+		{KeyNumber, "-7", "-7", true},
+		{KeyNumber, "1042.5", "", false},
+		{KeyNumber, "1e3", "", false},
+		{KeyNumber, "1042 or 1 eq 1", "", false},
+		{KeyDecimal, "1,250.50", "1250.5", true},
+		{KeyDecimal, "NaN", "", false},
+		{KeyGUID, "6F1C2A3B-0000-4000-8000-00000000ABCD", "6f1c2a3b-0000-4000-8000-00000000abcd", true},
+		{KeyGUID, "6f1c2a3b-0000-4000-8000-00000000abcd) or (1 eq 1", "", false},
+	} {
+		got, ok := LookupKey(tt.kind, tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("LookupKey(%s, %q) = %q, %v; want %q, %v", tt.kind, tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// A multi-select choice is asked for as a checkbox group: by default for
+// kind: choices, or by type: checkboxes, which implies kind: choices. What
+// the group posts (repeated values, joined by intake) and what an API
+// client types (labels with commas) clean to the same value.
+func TestCheckboxGroup(t *testing.T) {
+	f := mappedForm(func(f *Form) {
+		f.Fields = append(f.Fields, Field{Name: "topics", Type: ControlCheckboxes, Column: "new_topics",
+			Options: []Option{{Value: "1", Label: Text{"en": "Sales"}}, {Value: "2", Label: Text{"en": "Support"}}}})
+	})
+	if err := f.Prepare(NewValidator()); err != nil {
+		t.Fatal(err)
+	}
+	interests, _ := f.Field("interests")
+	topics, _ := f.Field("topics")
+	if interests.Control != ControlCheckboxes || topics.Kind != KindChoices || topics.InputType() != "checkbox" || topics.Autocomplete() != "" {
+		t.Errorf("interests control %q, topics kind %q input %q autocomplete %q; want checkboxes, choices, checkbox, none",
+			interests.Control, topics.Kind, topics.InputType(), topics.Autocomplete())
+	}
+	v := NewValidator()
+	for _, sent := range []string{"100000001, 100000000", "Events; newsletter", "100000001,Newsletter"} {
+		clean, problems := v.Clean(f, map[string]string{"email": "a@b.example", "last_name": "Lee", "interests": sent})
+		if problems != nil || clean["interests"] != "100000001,100000000" {
+			t.Errorf("interests %q: got %q %v, want 100000001,100000000", sent, clean["interests"], problems)
+		}
+	}
+	for name, mutate := range map[string]func(*Form){
+		"checkboxes on a text column": func(f *Form) { f.Fields[6].Control, f.Fields[6].Kind = ControlCheckboxes, KindText },
+		"checkboxes on a lookup":      func(f *Form) { f.Fields[10].Type = ControlCheckboxes },
+		"checkboxes without options":  func(f *Form) { f.Fields[3].Type = ControlCheckboxes },
+	} {
+		if err := mappedForm(mutate).Prepare(NewValidator()); err == nil {
+			t.Errorf("%s: Prepare accepted it", name)
+		} else if name == "checkboxes without options" && err.Error() != "fields.country.options: a checkbox group needs options (label: value)" {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// A custom table dedupes by the alternate key the org defines on it, not
+// by match rules.
+func TestCustomTableTakesAnAlternateKey(t *testing.T) {
+	f := &Form{ID: "enquiry", Table: "new_enquiry", AlternateKey: "new_email", Fields: []Field{
+		{Name: "name", Column: "new_name", Rules: "required"},
+		{Name: "email", Column: "new_email", Role: RoleEmail, Rules: "required,email"},
+	}}
+	if err := f.Prepare(NewValidator()); err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	if f.OnMatch != "" || len(f.Match) != 0 {
+		t.Errorf("on_match %q match %v; want none on a custom table", f.OnMatch, f.Match)
 	}
 }

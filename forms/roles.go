@@ -156,6 +156,8 @@ func (fd Field) InputType() string {
 	switch fd.Control {
 	case ControlEmail, ControlTel, ControlCheckbox, ControlRadio, ControlHidden:
 		return fd.Control
+	case ControlCheckboxes:
+		return ControlCheckbox
 	}
 	return "text"
 }
@@ -176,7 +178,7 @@ func (fd Field) Autocomplete() string {
 	if fd.AutocompleteToken != "" {
 		return fd.AutocompleteToken
 	}
-	if fd.Control == ControlHidden || fd.Control == ControlCheckbox {
+	if fd.Control == ControlHidden || fd.Control == ControlCheckbox || fd.Control == ControlCheckboxes {
 		return ""
 	}
 	switch fd.Role {

@@ -172,7 +172,11 @@ func (v *Validator) CleanIn(f *Form, raw map[string]string, lang string) (map[st
 			val = o
 		}
 		if k, ok := fd.cleanKind(val); !ok {
-			problems[fd.Name] = kindMessage(f, lang, fd.Kind)
+			kind := fd.Kind
+			if fd.Lookup != nil {
+				kind = fd.Lookup.KeyKind // number, decimal or guid: the key's
+			}
+			problems[fd.Name] = kindMessage(f, lang, kind)
 			continue
 		} else {
 			val = k

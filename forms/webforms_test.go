@@ -221,7 +221,7 @@ func TestPrepareRefusesRichFields(t *testing.T) {
 		want string
 	}{
 		{"select without options", forms.Form{Fields: []forms.Field{email, {Name: "s", Type: "select"}}}, "fields.s.options: a select needs options"},
-		{"options on a text field", forms.Form{Fields: []forms.Field{email, {Name: "s", Options: []forms.Option{{Value: "1"}}}}}, "fields.s.options: only a select or radio"},
+		{"options on a text field", forms.Form{Fields: []forms.Field{email, {Name: "s", Options: []forms.Option{{Value: "1"}}}}}, "fields.s.options: only a select, radio or checkboxes"},
 		{"too many options", forms.Form{Fields: []forms.Field{email, {Name: "s", Type: "radio", Options: many}}}, "fields.s.options: 201 options"},
 		{"option value twice", forms.Form{Fields: []forms.Field{email, {Name: "s", Type: "select", Options: []forms.Option{{Value: "1"}, {Value: "1"}}}}}, `fields.s.options[1]: value "1" is given twice`},
 		{"hidden with neither", forms.Form{Fields: []forms.Field{email, {Name: "h", Type: "hidden"}}}, "fields.h.value: a hidden field needs exactly one"},

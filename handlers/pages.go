@@ -43,6 +43,25 @@ func (f pageField) Checked() bool {
 	return f.Value == "true" || f.Value == "on" || f.Value == "yes" || f.Value == "1"
 }
 
+// Chosen reports whether a checkbox group's option was ticked: the value
+// sent back holds the option's value or label among its comma- or
+// semicolon-separated parts (repeated values arrive joined by ", ").
+func (f pageField) Chosen(option string) bool {
+	label := ""
+	for _, o := range f.Options {
+		if o.Value == option {
+			label = o.Label
+		}
+	}
+	for _, part := range strings.FieldsFunc(f.Value, func(r rune) bool { return r == ',' || r == ';' }) {
+		part = strings.TrimSpace(part)
+		if part == option || (label != "" && strings.EqualFold(part, label)) {
+			return true
+		}
+	}
+	return false
+}
+
 // Described is the ids of the help and error texts that describe the
 // control, for aria-describedby.
 func (f pageField) Described() string {

@@ -42,6 +42,7 @@ func (s *server) routes() *echo.Echo {
 	e.GET("/healthz", health)
 	e.GET("/readyz", health)
 	e.GET("/metrics", health)
+	e.GET("/openapi.json", s.openAPI) // the public API's description (openapi.go)
 
 	// Forms: intake, hosted page, thank-you page, and what embed.js renders
 	// a form from (origins checked as for posts; embed.js itself is public).
@@ -80,6 +81,7 @@ func (s *server) routes() *echo.Echo {
 	in.GET("/failed.csv", s.adminExport)
 	in.GET("/submissions/:id", s.adminDetail)
 	in.GET("/audit", s.adminAudit)
+	in.GET("/erase", s.adminErasePage)
 	act := in.Group("", limit, s.requireCSRF)
 	act.POST("/logout", s.adminLogout)
 	act.POST("/failed/retry", s.adminBulkRetry)
@@ -89,6 +91,7 @@ func (s *server) routes() *echo.Echo {
 	act.POST("/submissions/:id/release", s.adminRelease)
 	act.POST("/delivery/pause", s.adminPause)
 	act.POST("/delivery/resume", s.adminResume)
+	act.POST("/erase", s.adminErase) // a person's right to erasure (admin_erase.go)
 
 	// Assets, cached for good: their URLs carry a content hash.
 	assets := e.Group("/static", func(next echo.HandlerFunc) echo.HandlerFunc {

@@ -54,6 +54,7 @@ type Store struct {
 	rdb       redis.UniversalClient
 	now       func() time.Time
 	retention time.Duration // how long delivered and discarded records are kept
+	keys      KeyRetention  // how long idempotency keys are kept (retention.go)
 }
 
 // NewStore returns a Store on rdb. Records of delivered and discarded
@@ -222,10 +223,7 @@ func (s *Store) CreateWith(ctx context.Context, r *Record, o CreateOptions) (Cre
 	if r.IdempotencyKey != "" {
 		idem, keyed = idemKey(r.Form, r.IdempotencyKey), "1"
 	}
-	ttl := idempotencyTTL
-	if r.KeyTTL > 0 {
-		ttl = r.KeyTTL
-	}
+	ttl := s.keyTTL(r)
 	failed := "0"
 	if r.Status == StatusFailed {
 		failed = "1"

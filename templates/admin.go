@@ -10,7 +10,7 @@ var adminFiles embed.FS
 
 // adminPages are the admin console's pages; each is parsed with the
 // console's own layout (admin/layout.html).
-var adminPages = []string{"login.html", "overview.html", "list.html", "detail.html", "audit.html", "error.html"}
+var adminPages = []string{"login.html", "overview.html", "list.html", "detail.html", "audit.html", "erase.html", "error.html"}
 
 // ParseAdmin parses the admin console's templates, keyed by page name.
 func ParseAdmin() (map[string]*template.Template, error) {

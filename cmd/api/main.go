@@ -65,9 +65,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	if err != nil {
 		return err
 	}
+	admin.SessionIdle, admin.SessionMax = cfg.Keep.SessionIdle, cfg.Keep.SessionMax
 	store := submission.NewStore(rdb, cfg.Retention)
+	store.SetKeyRetention(submission.KeyRetention{Form: cfg.Keep.IdempotencyKeys, WebhookAtLeast: cfg.Keep.WebhookDedupe})
 	reg := metrics.Registry()
 	metrics.RegisterStatuses(reg, store)
+	metrics.RegisterRedisUp(reg, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
 	if cfg.Web.GeneratedKeys {
 		log.Warn("LEADBRIDGE_FORM_TOKEN_KEYS is not set: form tokens and rate-limit counts use a key made for this process only; " +
 			"with more than one API replica, or to keep open pages' tokens valid across a restart, set it (the same on every replica)")

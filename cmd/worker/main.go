@@ -22,10 +22,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/leadbridge/leadbridge/alert"
+	"github.com/leadbridge/leadbridge/audit"
 	"github.com/leadbridge/leadbridge/config"
 	"github.com/leadbridge/leadbridge/crm"
 	"github.com/leadbridge/leadbridge/crmhealth"
 	"github.com/leadbridge/leadbridge/delivery"
+	"github.com/leadbridge/leadbridge/erase"
 	"github.com/leadbridge/leadbridge/health"
 	"github.com/leadbridge/leadbridge/internal/logging"
 	"github.com/leadbridge/leadbridge/lease"
@@ -38,13 +40,21 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// `worker erase …` is a subcommand (erase.go); otherwise flags.
+	if len(os.Args) > 1 && os.Args[1] == "erase" {
+		if err := runErase(ctx, os.Args[2:], os.Getenv, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "worker erase:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	flags := flag.NewFlagSet("worker", flag.ContinueOnError)
 	checkOnly := flags.Bool("check", false, "check the configuration (YAML, secrets, every mapped column against the org's table definitions), print a report and exit: 0 when it passed, 1 when not")
 	if err := flags.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
 	if flags.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "worker: unexpected argument %q (the settings are environment variables; -check is the only flag)\n", flags.Arg(0))
+		fmt.Fprintf(os.Stderr, "worker: unexpected argument %q (the settings are environment variables; -check is the only flag, erase the only subcommand)\n", flags.Arg(0))
 		os.Exit(2)
 	}
 	var err error
@@ -82,8 +92,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		host = u.Host
 	}
 	crmHealth := crmhealth.NewPublisher(rdb)
+	var batcher *delivery.Batcher // set below when batching is on; told of every 429
 	limiter := throttle.New(rdb, cfg.Dataverse.ClientID+"@"+host, throttle.Options{
-		OnThrottle: func(until time.Time) { _ = crmHealth.Throttled(ctx, until) },
+		OnThrottle: func(until time.Time) {
+			_ = crmHealth.Throttled(ctx, until)
+			if batcher != nil {
+				batcher.Throttled()
+			}
+		},
 	})
 	client, err := newCRM(cfg, roots, limiter, log)
 	if err != nil {
@@ -110,6 +126,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	q := queue.NewClient(rdb)
 	reg := metrics.Registry()
 	metrics.RegisterStatuses(reg, store)
+	metrics.RegisterRedisUp(reg, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
+	metrics.RegisterBacklog(reg, func(ctx context.Context) (int64, time.Time, error) {
+		b, err := store.Backlog(ctx)
+		return b.Waiting, b.Oldest, err
+	})
+	metrics.RegisterDataverse(reg, crmhealth.MetricsState(rdb))
 	h := &delivery.TaskHandler{
 		Store:   store,
 		Horizon: cfg.RetryHorizon,
@@ -123,10 +145,15 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		Deliverer: &delivery.Deliverer{
 			CRM:   client,
 			Forms: cfg.Forms,
-			Locks: lease.New(rdb, "lb:lease", 30*time.Second),
+			Locks: lease.New(rdb, erase.LeasePrefix, 30*time.Second),
 			Redis: rdb,
+			Log:   log,
 		},
 		Fetcher: &delivery.Fetcher{Sources: cfg.Sources, Forms: cfg.Forms, Timeout: cfg.RequestTimeout},
+	}
+	if cfg.BatchSize > 1 {
+		batcher = &delivery.Batcher{D: h.Deliverer, Max: cfg.BatchSize, Writes: cfg.BatchWrites, Log: log}
+		h.Batcher = batcher
 	}
 	// A queue per form and webhook source: the configured ones, and any
 	// others Redis holds, so that removed or renamed ones' tasks drain.
@@ -145,7 +172,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		}
 		log.Warn("could not list the queues in Redis; serving the configured forms' and sources' only", "err", err)
 	}
-	srv := asynq.NewServerFromRedisClient(rdb, delivery.ServerConfig(cfg.Concurrency, queues, nil, asynqLogger{log}))
+	srv := asynq.NewServerFromRedisClient(rdb, delivery.ServerConfig(cfg.TaskSlots(), queues, nil, asynqLogger{log}))
 	mux := asynq.NewServeMux()
 	mux.Use(delivery.HoldWhileRedisDown(delivery.PingRedis(rdb), 20*time.Second))
 	mux.Handle(queue.TypeDeliver, h)
@@ -166,7 +193,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	// fails), and run returns only once both have stopped.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return (&delivery.Janitor{Store: store, Queue: q, Log: log, Served: queues}).Run(gctx, time.Minute)
+		keep := &erase.Retention{Store: store, Queue: q, Audit: audit.New(rdb), Failed: cfg.Keep.Failed, Spam: cfg.Keep.Spam, Log: cfg.Keep.Audit}
+		return (&delivery.Janitor{Store: store, Queue: q, Log: log, Served: queues, Retention: keep}).Run(gctx, time.Minute)
 	})
 	g.Go(func() error { return keepPaused(gctx, q, queues, log) })
 	if a := cfg.Alerts; a.WebhookURL != "" || a.SMTPAddr != "" {
@@ -190,7 +218,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		defer cancel()
 		return hs.Shutdown(shut)
 	})
-	log.Info("worker running", "queues", queues, "health", ln.Addr().String(), "redis", cfg.Redis.Display(), "concurrency", cfg.Concurrency, "dataverse", cfg.Dataverse.URL,
+	log.Info("worker running", "queues", queues, "health", ln.Addr().String(), "redis", cfg.Redis.Display(), "concurrency", cfg.Concurrency, "batch_size", cfg.BatchSize, "batch_writes", cfg.BatchWrites, "dataverse", cfg.Dataverse.URL,
 		"alert_webhook", cfg.Alerts.WebhookURL != "", "alert_email", cfg.Alerts.SMTPAddr != "")
 	if ready != nil {
 		ready <- ln.Addr().String()

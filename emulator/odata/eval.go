@@ -35,7 +35,10 @@ func (n *literalNode) stringValue() (string, bool) {
 	return s, ok
 }
 
-type columnNode struct{ name string }
+type columnNode struct {
+	name string
+	edm  string // its type from the schema, when the caller gave one
+}
 
 func (n *columnNode) eval(row map[string]any) any { return rowValue(row[n.name]) }
 func (n *columnNode) columns(add func(string))    { add(n.name) }
@@ -44,7 +47,7 @@ func (n *columnNode) typ() string {
 	if isLookupColumn(n.name) {
 		return edmGUID
 	}
-	return ""
+	return n.edm
 }
 
 // isLookupColumn recognises the _<name>_value properties Dataverse exposes

@@ -34,14 +34,23 @@ func ParseFilter(src string) (*Filter, error) { return ParseFilterAliases(src, n
 // is parsed as an expression where the alias stands. An alias without a
 // value is null, as OData specifies. A nil alias refuses every alias.
 func ParseFilterAliases(src string, alias func(name string) (string, bool)) (*Filter, error) {
-	return parseFilter(src, alias, 0)
+	return parseFilter(src, alias, nil, 0)
 }
 
-func parseFilter(src string, alias func(string) (string, bool), depth int) (*Filter, error) {
+// ParseFilterTyped is ParseFilterAliases knowing the columns' types:
+// colType returns a column's OData type (Edm.Int32, …) or "" when it is
+// not known, so that comparing a number column with a quoted text is
+// refused as Dataverse refuses it ("A binary operator with incompatible
+// types was detected…").
+func ParseFilterTyped(src string, alias func(name string) (string, bool), colType func(column string) string) (*Filter, error) {
+	return parseFilter(src, alias, colType, 0)
+}
+
+func parseFilter(src string, alias func(string) (string, bool), colType func(string) string, depth int) (*Filter, error) {
 	if src == "" {
 		return &Filter{root: &literalNode{v: true, edm: edmBoolean}}, nil
 	}
-	root, err := parseNode(src, alias, depth)
+	root, err := parseNode(src, alias, colType, depth)
 	if err != nil {
 		return nil, err
 	}
@@ -53,11 +62,11 @@ func parseFilter(src string, alias func(string) (string, bool), depth int) (*Fil
 
 // parseNode parses an expression of any type: a whole $filter, or the
 // value of a parameter alias.
-func parseNode(src string, alias func(string) (string, bool), depth int) (filterNode, error) {
+func parseNode(src string, alias func(string) (string, bool), colType func(string) string, depth int) (filterNode, error) {
 	if len(src) > maxQueryOptionLen {
 		return nil, errorf("The $filter value is %d bytes long; the emulator accepts at most %d.", len(src), maxQueryOptionLen)
 	}
-	p := &filterParser{lx: queryLexer{src: src}, alias: alias, depth: depth}
+	p := &filterParser{lx: queryLexer{src: src}, alias: alias, colType: colType, depth: depth}
 	if err := p.lx.next(); err != nil {
 		return nil, err
 	}

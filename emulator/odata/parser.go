@@ -18,6 +18,8 @@ type filterParser struct {
 	bindErr error
 	// alias looks up a parameter alias's text; nil when there are none.
 	alias func(string) (string, bool)
+	// colType gives a column's type from the schema; nil when unknown.
+	colType func(string) string
 }
 
 func (p *filterParser) bindFail(err error) {
@@ -177,7 +179,11 @@ func (p *filterParser) parsePrimary() (filterNode, error) {
 					return nil, err
 				}
 			}
-			return &columnNode{name: name}, nil
+			n := &columnNode{name: name}
+			if p.colType != nil {
+				n.edm = p.colType(name)
+			}
+			return n, nil
 		}
 	case tokOpenParen:
 		if err := p.lx.next(); err != nil {
@@ -230,7 +236,7 @@ func (p *filterParser) parseAlias(name string) (filterNode, error) {
 	}
 	// An alias's value may not name aliases itself, which also ends any
 	// cycle.
-	return parseNode(text, nil, p.depth+1)
+	return parseNode(text, nil, p.colType, p.depth+1)
 }
 
 // parseEnumLiteral reads Namespace.Type'Member', an enumeration value such

@@ -20,7 +20,7 @@
     "button[disabled]{opacity:.6}.lb-hp{position:absolute;left:-1e4px;width:1px;overflow:hidden}";
 
   function each(list, fn) { Array.prototype.forEach.call(list, fn); }
-  // el makes an element: attributes (null, false left out), then children as nodes or text.
+  // el: an element with attributes (null, false left out) and children (nodes or text).
   function el(tag, attrs) {
     var e = document.createElement(tag);
     for (var k in attrs) if (attrs[k] != null && attrs[k] !== false) e.setAttribute(k, attrs[k] === true ? "" : attrs[k]);
@@ -79,7 +79,7 @@
 
   F.values = function () {
     var out = {};
-    new FormData(this.form).forEach(function (v, k) { if (typeof v === "string") out[k] = k in out ? out[k] + ", " + v : v; });
+    new FormData(this.form).forEach(function (v, k) { if (typeof v === "string") out[k] = k in out ? [].concat(out[k], v) : v; });
     return out;
   };
 
@@ -92,7 +92,7 @@
     data._page = data._page || location.href;
     if (!("_referrer" in data)) data._referrer = document.referrer;
     var ready = Promise.resolve();
-    if (Date.now() - this.loaded > TOKEN_AGE) { // tokens last a day: fetch a fresh one
+    if (Date.now() - this.loaded > TOKEN_AGE) {
       ready = definition(this.id, this.def.language).then(function (d) {
         self.def.token = d.token; self.loaded = Date.now(); self.form.elements._lb_token.value = d.token; data._lb_token = d.token;
       });
@@ -123,8 +123,7 @@
     this.fail(b.message || this.msg("failed"));
   };
 
-  // Network errors, 429 and 5xx: again with the same key (a lost answer never makes two
-  // leads), after Retry-After or a growing wait.
+  // Network errors, 429, 5xx: again with the same key (no second lead), after Retry-After or a growing wait.
   F.retry = function (data, n, after, why) {
     var self = this, wait = after ? after * 1000 : Math.min(1000 * Math.pow(2, n), 16000) * (0.75 + Math.random() / 2);
     if (n + 1 >= TRIES || wait > 120e3) return this.fail(why || this.msg("failed"));
@@ -172,7 +171,7 @@
       count++;
       var ctl = form.elements[name], fd = self.def.fields.filter(function (f) { return f.name === name; })[0];
       var label = fd ? fd.label : name, text = label + " " + fields[name];
-      if (ctl && !ctl.tagName && ctl.length) ctl = ctl[0].closest("fieldset") || ctl[0]; // radios
+      if (ctl && !ctl.tagName && ctl.length) ctl = ctl[0].closest("fieldset") || ctl[0]; // a group
       if (!ctl || !ctl.closest || ctl.type === "hidden") return list.append(el("li", {}, text));
       var id = mine + name, box = ctl.closest(".lb-field") || ctl.parentNode, a = el("a", { href: "#" }, label);
       box.classList.add("lb-invalid");
@@ -206,10 +205,10 @@
       at.type = "checkbox"; at.value = "true";
       box.append(el("label", { "class": "lb-check" }, ctl = el("input", at), f.label, star));
       if (f.consent && c && web(c.policy_url)) box.append(el("p", { "class": "lb-help" }, el("a", { href: c.policy_url, target: "_blank", rel: "noopener" }, c.policy_label)));
-    } else if (f.type === "radio") {
+    } else if (f.type === "radio" || f.type === "checkboxes") {
       box.append(ctl = el("fieldset", { id: id, tabindex: "-1", "aria-describedby": at["aria-describedby"] }, el("legend", {}, f.label, star)));
       f.options.forEach(function (o, i) {
-        ctl.append(el("label", { "class": "lb-option" }, el("input", { type: "radio", name: f.name, value: o.value, id: id + "-" + i }), o.label));
+        ctl.append(el("label", { "class": "lb-option" }, el("input", { type: f.type === "radio" ? "radio" : "checkbox", name: f.name, value: o.value, id: id + "-" + i }), o.label));
       });
     } else {
       box.append(el("label", { "for": id }, f.label, star));

@@ -1,0 +1,203 @@
+package delivery
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/leadbridge/leadbridge/crm"
+)
+
+// governor keeps batched delivery within Dataverse's execution-time limit
+// (20 minutes per 5-minute window by default) instead of learning it from
+// 429s. A bulk request is cheap in requests and dear in execution time (its
+// rows' time is charged to it), so that is the limit batches meet first.
+//
+// It reads what each answer says is left of the budget
+// (x-ms-ratelimit-time-remaining-xrm-requests, at the request's admission)
+// and subtracts what this process spent since and what its writes in
+// flight will cost (rows × the time a row has taken). A write starts only
+// when that leaves room for it; when it waits and no answer has come for a
+// while it asks again with a WhoAmI. Where no answer carries the header,
+// batches run on at most defaultLanes at once: 1,200 s per 300 s is four
+// requests executing all the time.
+//
+// The batch size starts at 10 (Microsoft's advice for batches), doubles
+// after a batch while the budget left holds two batches of the doubled
+// size, and halves on a 429.
+type governor struct {
+	probe func(context.Context) (crm.Budget, error)
+
+	mu       sync.Mutex
+	changed  chan struct{} // closed and replaced when the state changes
+	lanes    int           // batches running
+	size     int
+	maxSize  int
+	known    bool          // an answer carried the execution-time header
+	execLeft time.Duration // as of at
+	at       time.Time     // admission of the request whose answer said execLeft
+	spent    []charge      // requests of this process that ended after at
+	inflight time.Duration // reserved by writes in flight
+	perRow   time.Duration // execution time of one written row, learned
+	probing  bool
+	lastInfo time.Time
+	lastHit  time.Time // last 429
+}
+
+type charge struct {
+	end  time.Time
+	cost time.Duration
+}
+
+const (
+	maxLanes     = 8
+	defaultLanes = 4
+	minBatch     = 10
+	// probeAfter is how long a write waits for the budget without any
+	// fresh answer before it asks for one.
+	probeAfter = 500 * time.Millisecond
+)
+
+func newGovernor(maxSize int, probe func(context.Context) (crm.Budget, error)) *governor {
+	return &governor{
+		probe: probe, changed: make(chan struct{}),
+		size: min(minBatch, maxSize), maxSize: maxSize, perRow: 100 * time.Millisecond,
+	}
+}
+
+func (g *governor) wake() {
+	close(g.changed)
+	g.changed = make(chan struct{})
+}
+
+// lane waits until another batch may run.
+func (g *governor) lane() {
+	g.mu.Lock()
+	for {
+		limit := maxLanes
+		if !g.known {
+			limit = defaultLanes
+		}
+		if g.lanes < limit {
+			g.lanes++
+			g.mu.Unlock()
+			return
+		}
+		ch := g.changed
+		g.mu.Unlock()
+		<-ch
+		g.mu.Lock()
+	}
+}
+
+func (g *governor) laneDone() {
+	g.mu.Lock()
+	g.lanes--
+	g.wake()
+	g.mu.Unlock()
+}
+
+func (g *governor) batchSize() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.size
+}
+
+// available is the execution time left for new work; g.mu held.
+func (g *governor) available() time.Duration {
+	left := g.execLeft - g.inflight
+	for _, c := range g.spent {
+		left -= c.cost
+	}
+	return left
+}
+
+// observed records a request of this process: when it was sent, when its
+// answer came and what the answer said of the budget.
+func (g *governor) observed(start, end time.Time, b crm.Budget) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.spent = append(g.spent, charge{end: end, cost: end.Sub(start)})
+	if b.ExecKnown && start.After(g.at) {
+		g.known, g.execLeft, g.at, g.lastInfo = true, b.ExecLeft, start, end
+		kept := g.spent[:0]
+		for _, c := range g.spent {
+			if c.end.After(start) {
+				kept = append(kept, c)
+			}
+		}
+		g.spent = kept
+	}
+	if len(g.spent) > 10000 {
+		g.spent = g.spent[len(g.spent)-10000:]
+	}
+	g.wake()
+}
+
+// reserve waits until a write of rows may start and returns the func to
+// call when its answer came (with what it said of the budget).
+func (g *governor) reserve(ctx context.Context, rows int) (func(start time.Time, b crm.Budget, ok bool), error) {
+	g.mu.Lock()
+	for {
+		cost := time.Duration(rows) * g.perRow
+		if !g.known || g.available() >= cost || (g.inflight == 0 && time.Since(g.lastInfo) < probeAfter && g.execLeft >= cost) {
+			g.inflight += cost
+			g.mu.Unlock()
+			return func(start time.Time, b crm.Budget, ok bool) { g.wrote(rows, cost, start, b, ok) }, nil
+		}
+		if !g.probing && time.Since(g.lastInfo) >= probeAfter {
+			g.probing = true
+			g.mu.Unlock()
+			start := time.Now()
+			pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			b, err := g.probe(pctx)
+			cancel()
+			if err == nil {
+				g.observed(start, time.Now(), b)
+			}
+			g.mu.Lock()
+			g.probing = false
+			g.lastInfo = time.Now()
+			continue
+		}
+		ch := g.changed
+		g.mu.Unlock()
+		t := time.NewTimer(probeAfter / 2)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-ch:
+		case <-t.C:
+		}
+		t.Stop()
+		g.mu.Lock()
+	}
+}
+
+// wrote ends a reservation: it learns a row's cost from the write's time
+// and grows the batch size while the budget allows.
+func (g *governor) wrote(rows int, reserved time.Duration, start time.Time, b crm.Budget, ok bool) {
+	end := time.Now()
+	g.mu.Lock()
+	g.inflight -= reserved
+	if ok && rows > 0 {
+		g.perRow = (3*g.perRow + end.Sub(start)/time.Duration(rows)) / 4
+		next := min(2*g.size, g.maxSize)
+		if time.Since(g.lastHit) > 10*time.Second && next > g.size &&
+			(!g.known || g.available() >= 2*time.Duration(next)*g.perRow) {
+			g.size = next
+		}
+	}
+	g.mu.Unlock()
+	g.observed(start, end, b)
+}
+
+// throttled halves the batch size after a 429.
+func (g *governor) throttled() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.lastHit = time.Now()
+	g.size = max(min(minBatch, g.maxSize), g.size/2)
+	g.wake()
+}
