@@ -166,11 +166,13 @@ func wantsJSON(c echo.Context) bool {
 	if strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/hooks/") || r.URL.Path == "/metrics" {
 		return true
 	}
-	if accepts(r, echo.MIMEApplicationJSON) {
+	// The body's type first: a JSON post, nearly every API client's, is
+	// answered without parsing its Accept header.
+	ct, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+	if ct == echo.MIMEApplicationJSON || accepts(r, echo.MIMEApplicationJSON) {
 		return true
 	}
-	ct, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
-	return ct == echo.MIMEApplicationJSON || (r.Method != http.MethodPost && !accepts(r, echo.MIMETextHTML))
+	return r.Method != http.MethodPost && !accepts(r, echo.MIMETextHTML)
 }
 
 // accepts reports whether the Accept header asks for media type mt (which
@@ -196,7 +198,7 @@ func accepts(r *http.Request, mt string) bool {
 func canonicalContentType(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Request().Header
-		if ct := h.Get(echo.HeaderContentType); ct != "" {
+		if ct := h.Get(echo.HeaderContentType); ct != "" && !plainMediaType(ct) {
 			if mt, params, err := mime.ParseMediaType(ct); err == nil {
 				if canon := mime.FormatMediaType(mt, params); canon != "" {
 					h.Set(echo.HeaderContentType, canon)
@@ -205,4 +207,16 @@ func canonicalContentType(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// plainMediaType reports whether ct is a media type already in its one
+// spelling: lower case, no parameters, no spaces (as "application/json"
+// usually comes), which canonicalContentType would leave as it is.
+func plainMediaType(ct string) bool {
+	for i := 0; i < len(ct); i++ {
+		if b := ct[i]; !('a' <= b && b <= 'z' || '0' <= b && b <= '9' || b == '/' || b == '-' || b == '+' || b == '.') {
+			return false
+		}
+	}
+	return true
 }

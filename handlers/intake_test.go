@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -245,6 +246,34 @@ func TestAcceptedSubmissionIsDurableAndQueued(t *testing.T) {
 	}
 	if n := v.queued(t); n != 1 {
 		t.Errorf("queued: got %d, want 1", n)
+	}
+}
+
+// The 202 a JSON client gets is written without encoding/json (intake's
+// hot path), and must read exactly as encoding/json would write it.
+func TestAcceptedAnswerIsTheSameJSON(t *testing.T) {
+	v := newEnv(t)
+	rec := v.post("/f/demo", "application/json", `{"last_name":"Lee","email":"ann@example.com"}`)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("status: got %d, want 202: %s", rec.Code, rec.Body.String())
+	}
+	var got map[string]string
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || len(got["id"]) != 32 {
+		t.Fatalf("body %q: %v; want an object with a 32-character id", rec.Body.String(), err)
+	}
+	var want bytes.Buffer
+	json.NewEncoder(&want).Encode(map[string]string{"id": got["id"], "status": "accepted"})
+	if rec.Body.String() != want.String() {
+		t.Errorf("body: got %q, want %q", rec.Body.String(), want.String())
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type: got %q, want application/json", ct)
+	}
+	// A resend under the same key answers the first submission's id alike.
+	again := v.post("/f/demo", "application/json", `{"last_name":"Lee","email":"ann@example.com"}`, "Idempotency-Key", "k-1")
+	first := v.post("/f/demo", "application/json", `{"last_name":"Lee","email":"ann@example.com"}`, "Idempotency-Key", "k-1")
+	if again.Code != 202 || again.Body.String() != first.Body.String() {
+		t.Errorf("resend: got %d %q, want 202 %q", again.Code, again.Body.String(), first.Body.String())
 	}
 }
 

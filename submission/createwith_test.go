@@ -216,3 +216,41 @@ func TestFingerprintIsStable(t *testing.T) {
 		t.Error("two different sets of fields share a fingerprint")
 	}
 }
+
+// The hour's counters expire StatsSpan after the hour, whichever record
+// made the key: the first of its hour sets the expiry, later ones keep it
+// (a field new in the key sets it again), and each record is counted once,
+// under its status and origin.
+func TestCreateCountersExpire(t *testing.T) {
+	t.Parallel()
+	s, rdb, _ := newStore(t)
+	first := create(t, s, &Record{Form: "demo", Fields: map[string]string{"email": "a@example.com"}})
+	key, exp := s.statsKey(first.ReceivedAt)
+	want := time.Unix(exp, 0)
+	for i, r := range []*Record{
+		{Form: "demo", Fields: map[string]string{"email": "b@example.com"}},
+		{Form: "other", Fields: map[string]string{"email": "c@example.com"}},
+		{Form: "demo", Fields: map[string]string{"email": "d@example.com"}, Spam: &SpamInfo{Reason: "honeypot"}},
+	} {
+		if i == 2 {
+			// A key that lost its expiry is given it again by the next
+			// status that is new in it.
+			rdb.Persist(ctx(t), key)
+		}
+		create(t, s, r)
+	}
+	got, err := rdb.ExpireTime(ctx(t), key).Result()
+	if err != nil || got != time.Duration(want.Unix())*time.Second {
+		t.Errorf("%s expires at %v (%v), want %v", key, got, err, want.Unix())
+	}
+	counts, _ := rdb.HGetAll(ctx(t), key).Result()
+	wantCounts := map[string]string{"accepted|form:demo": "2", "accepted|form:other": "1", "spam|form:demo": "1"}
+	if !maps.Equal(counts, wantCounts) {
+		t.Errorf("counters: got %v, want %v", counts, wantCounts)
+	}
+	rdb.Del(ctx(t), key)
+	create(t, s, &Record{Form: "demo", Fields: map[string]string{"email": "e@example.com"}})
+	if got, _ := rdb.ExpireTime(ctx(t), key).Result(); got != time.Duration(want.Unix())*time.Second {
+		t.Errorf("a new key of the hour expires at %v, want %v", got, want.Unix())
+	}
+}

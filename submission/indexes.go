@@ -18,11 +18,14 @@ import (
 // it), all under the {lb} hash tag:
 //
 //	{lb}:stats:<hour>  hash: how many submissions received in that hour
-//	                   (Unix seconds of its start) are in each status now —
-//	                   field "<status>", and "<status>|<origin>" per form or
-//	                   webhook source (Record.Origin). A status change moves
-//	                   one count from the old status to the new. Kept
-//	                   StatsSpan after the hour, then gone with its key.
+//	                   (Unix seconds of its start) are in each status now,
+//	                   per form or webhook source (Record.Origin): field
+//	                   "<status>|<origin>" (statsField). A status change
+//	                   moves one count from the old status to the new. The
+//	                   count of a status in all is their sum (Tally); keys
+//	                   written by earlier versions also hold it as field
+//	                   "<status>", which Tally skips. Kept StatsSpan after
+//	                   the hour, then gone with its key.
 //	{lb}:email:<hash>  zset of the ids of submissions with that email
 //	                   address in any field, by receipt; <hash> is
 //	                   emailHash of the address, so no address is in a
@@ -50,6 +53,9 @@ func (s *Store) statsKey(t time.Time) (string, int64) {
 	}
 	return keyStats + strconv.FormatInt(h.Unix(), 10), h.Add(StatsSpan).Unix()
 }
+
+// statsField is the counters' field of a status and an origin.
+func statsField(status, origin string) string { return status + "|" + origin }
 
 // NormalizeEmail is the form in which email addresses are indexed and
 // searched: trimmed and lower-cased; "" for anything that is not one plain
@@ -109,10 +115,8 @@ func (s *Store) reindex(ctx context.Context, p redis.Pipeliner, oldStatus string
 	if oldStatus != r.Status {
 		if key, exp := s.statsKey(r.ReceivedAt); key != "" {
 			origin := r.Origin()
-			p.HIncrBy(ctx, key, oldStatus, -1)
-			p.HIncrBy(ctx, key, oldStatus+"|"+origin, -1)
-			p.HIncrBy(ctx, key, r.Status, 1)
-			p.HIncrBy(ctx, key, r.Status+"|"+origin, 1)
+			p.HIncrBy(ctx, key, statsField(oldStatus, origin), -1)
+			p.HIncrBy(ctx, key, statsField(r.Status, origin), 1)
 			p.ExpireAt(ctx, key, time.Unix(exp, 0))
 		}
 	}

@@ -66,6 +66,36 @@ func TestTallyFollowsStatusChanges(t *testing.T) {
 	}
 }
 
+// Hours counted by earlier versions, which kept each status's count in all
+// as a field of its own next to the per-origin ones, read the same as hours
+// counted now, and a status change in such an hour moves both alike.
+func TestTallyReadsHoursOfEarlierVersions(t *testing.T) {
+	s, rdb, clk := newStore(t)
+	a := create(t, s, &Record{Form: "pricing", Source: "form"})
+	b := create(t, s, &Record{Form: "pricing", Source: "hubspot"})
+	now, err := s.Tally(ctx(t), clk.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same two submissions as an earlier version counted them.
+	key, _ := s.statsKey(a.ReceivedAt)
+	rdb.Del(ctx(t), key)
+	rdb.HSet(ctx(t), key, StatusAccepted, 2, "accepted|form:pricing", 1, "accepted|hook:hubspot", 1)
+	old, err := s.Tally(ctx(t), clk.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(old, now) {
+		t.Errorf("an earlier version's hour: got %+v, want %+v as counted now", old, now)
+	}
+	setStatus(t, s, b.ID, StatusDelivering)
+	got, _ := s.Tally(ctx(t), clk.Now().Add(-time.Hour))
+	want := map[string]int64{StatusAccepted: 1, StatusDelivering: 1}
+	if !reflect.DeepEqual(nonZero(got.ByStatus), want) || got.ByOrigin["hook:hubspot"][StatusDelivering] != 1 {
+		t.Errorf("after a change: ByStatus %v, ByOrigin %v; want %v", got.ByStatus, got.ByOrigin, want)
+	}
+}
+
 func nonZero(m map[string]int64) map[string]int64 {
 	out := map[string]int64{}
 	for k, v := range m {

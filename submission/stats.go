@@ -56,9 +56,11 @@ func (s *Store) Tally(ctx context.Context, since time.Time) (Tally, error) {
 			}
 			status, origin, perOrigin := strings.Cut(field, "|")
 			if !perOrigin {
-				t.ByStatus[status] += n
+				// The status in all, as earlier versions also kept it: the
+				// sum of its per-origin fields, counted from those.
 				continue
 			}
+			t.ByStatus[status] += n
 			if t.ByOrigin[origin] == nil {
 				t.ByOrigin[origin] = map[string]int64{}
 			}

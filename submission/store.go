@@ -73,16 +73,21 @@ func NewStore(rdb redis.UniversalClient, retention time.Duration) *Store {
 // failed index, written when ARGV[7] is '1' (a submission refused at intake).
 // KEYS[5] is the waiting counts by origin, incremented for ARGV[8] unless
 // empty (the record does not wait for delivery). KEYS[6] is the counters of
-// the hour it was received, ARGV[9] and ARGV[10] the fields to count it under
-// and ARGV[11] when they expire (ARGV[9] is empty when it is too old to
-// count).
+// the hour it was received, ARGV[9] the field to count it under (its status
+// and origin, indexes.go) and ARGV[11] when the key expires (ARGV[9] is
+// empty when it is too old to count; ARGV[10] is unused). The expiry is set
+// when ARGV[9]'s count is new, which it is when the key is (every writer of
+// the key sets the same expiry, so one that exists has it already), not on
+// every call.
 // ARGV[12] is the waiting cap of the record's origin ARGV[13] (0: none):
 // when that many of its submissions wait already, nothing is written and
 // the answer is "!waiting".
-// When ARGV[14] is '1', the record's queue task is written too (QueueEntry):
-// the hash KEYS[7] with the field/value pairs ARGV[17…], unless it exists,
-// ARGV[15] pushed onto the list KEYS[8], ARGV[16] added to the set KEYS[9];
-// otherwise KEYS[7…9] are placeholders in the {lb} slot. KEYS[10…] are the
+// When ARGV[14] is '1' or '2', the record's queue task is written too
+// (QueueEntry): the hash KEYS[7] with the field/value pairs ARGV[17…] and
+// ARGV[15] pushed onto the list KEYS[8], unless the hash exists ('2': the
+// record's id was made by CreateWith, so no task can have it yet, and the
+// script does not ask), and ARGV[16] added to the set KEYS[9]; otherwise
+// ('0') KEYS[7…9] are placeholders in the {lb} slot. KEYS[10…] are the
 // email indexes the record belongs to (indexes.go).
 // Reads come first and the record's SET is the first write, so a write
 // refused (Redis out of memory) leaves nothing behind.
@@ -102,13 +107,13 @@ if ARGV[7] == '1' then redis.call('ZADD', KEYS[4], ARGV[2], ARGV[3]) end
 if keyed then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[4]) end
 if ARGV[8] ~= '' then redis.call('HINCRBY', KEYS[5], ARGV[8], 1) end
 if ARGV[9] ~= '' then
-  redis.call('HINCRBY', KEYS[6], ARGV[9], 1)
-  redis.call('HINCRBY', KEYS[6], ARGV[10], 1)
-  redis.call('EXPIREAT', KEYS[6], ARGV[11])
+  if redis.call('HINCRBY', KEYS[6], ARGV[9], 1) == 1 then
+    redis.call('EXPIREAT', KEYS[6], ARGV[11])
+  end
 end
 for i = 10, #KEYS do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[3]) end
-if ARGV[14] == '1' then
-  if redis.call('EXISTS', KEYS[7]) == 0 then
+if ARGV[14] ~= '0' then
+  if ARGV[14] == '2' or redis.call('EXISTS', KEYS[7]) == 0 then
     redis.call('HSET', KEYS[7], unpack(ARGV, 17))
     redis.call('LPUSH', KEYS[8], ARGV[15])
   end
@@ -193,8 +198,10 @@ func (s *Store) Create(ctx context.Context, r *Record) (existing string, err err
 // the primary but not confirmed by enough replicas in time), or Redis's.
 func (s *Store) CreateWith(ctx context.Context, r *Record, o CreateOptions) (Created, error) {
 	now := s.now().UTC()
+	task := "1" // a queue task is written unless its hash exists
 	if r.ID == "" {
 		r.ID = NewID()
+		task = "2" // an id of 128 random bits, new: no task has it
 	}
 	if r.ReceivedAt.IsZero() {
 		r.ReceivedAt = now
@@ -226,7 +233,7 @@ func (s *Store) CreateWith(ctx context.Context, r *Record, o CreateOptions) (Cre
 		waiting = r.Origin()
 	}
 	stats, statsExp := s.statsKey(r.ReceivedAt)
-	counted := r.Status
+	counted := statsField(r.Status, r.Origin())
 	if stats == "" {
 		stats, counted = keyStats+"none", ""
 	}
@@ -236,10 +243,10 @@ func (s *Store) CreateWith(ctx context.Context, r *Record, o CreateOptions) (Cre
 	}
 	keys := []string{keyRecord + r.ID, keyIndex + r.Status, idem, keyFailed + r.Form, keyWaiting, stats}
 	args := []any{data, score(now), r.ID, int(ttl.Seconds()), keyed, r.ID + ":" + fp, failed,
-		waiting, counted, r.Status + "|" + r.Origin(), statsExp, max(o.WaitingCap, 0), r.Origin()}
+		waiting, counted, "", statsExp, max(o.WaitingCap, 0), r.Origin()}
 	if entry != nil {
 		keys = append(keys, entry.Key, entry.List, entry.Set)
-		args = append(args, "1", entry.Push, entry.Member)
+		args = append(args, task, entry.Push, entry.Member)
 		for _, f := range entry.Fields {
 			args = append(args, f)
 		}
