@@ -140,7 +140,12 @@ func (g *governor) reserve(ctx context.Context, rows int) (func(start time.Time,
 	g.mu.Lock()
 	for {
 		cost := time.Duration(rows) * g.perRow
-		if !g.known || g.available() >= cost || (g.inflight == 0 && time.Since(g.lastInfo) < probeAfter && g.execLeft >= cost) {
+		// A request is refused while the window's charges reach the limit,
+		// and a refusal stops every call until its Retry-After: keep a
+		// little of the budget for what is not reserved (probes, rows that
+		// took longer than learnt).
+		headroom := cost/10 + 2*g.perRow
+		if !g.known || g.available() >= cost+headroom {
 			g.inflight += cost
 			g.mu.Unlock()
 			return func(start time.Time, b crm.Budget, ok bool) { g.wrote(rows, cost, start, b, ok) }, nil

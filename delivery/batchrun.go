@@ -274,18 +274,25 @@ func (b *Batcher) ownLeads(ctx context.Context, ms []*member) error {
 	return nil
 }
 
-// find runs one query and tells the governor what the answer said.
+// find runs one query within the execution-time budget, like a write of
+// one row (Dataverse charges a query's time too: a query sent when the
+// writes have spent the budget is refused, and a refusal stops every call
+// of this user until its Retry-After), and tells the governor what the
+// answer said.
 func (b *Batcher) find(ctx context.Context, set string, q crm.Query) ([]crm.Row, error) {
+	done, err := b.gov.reserve(ctx, 1)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	var rows []crm.Row
 	var bud crm.Budget
-	var err error
 	if set == "contacts" {
 		rows, bud, err = b.D.CRM.FindContactsBudget(ctx, q)
 	} else {
 		rows, bud, err = b.D.CRM.FindLeadsBudget(ctx, q)
 	}
-	b.gov.observed(start, time.Now(), bud)
+	done(start, bud, false) // counted, but a query's time says nothing of a row's
 	return rows, err
 }
 

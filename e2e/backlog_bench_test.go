@@ -238,7 +238,11 @@ func requestKinds(s *stack) string {
 			p = p[:i]
 		}
 		p = strings.Replace(p, "/Microsoft.Dynamics.CRM.", " ", 1)
-		counts[r.Method+" "+p]++
+		k := r.Method + " " + p
+		if r.Status == http.StatusTooManyRequests {
+			k += " (429)"
+		}
+		counts[k]++
 	}
 	keys := make([]string, 0, len(counts))
 	for k := range counts {
