@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -43,7 +44,14 @@ func openBrowser(t *testing.T, js bool) *browser { return openBrowserWith(t, js,
 func openBrowserWith(t *testing.T, js bool, o envOptions) *browser {
 	t.Helper()
 	v := newEnvWith(t, o)
-	srv := httptest.NewServer(v.e)
+	return openBrowserOn(t, js, v, v.e)
+}
+
+// openBrowserOn is openBrowser for env v served by h: the router, or a mux
+// that adds pages of a site embedding a form.
+func openBrowserOn(t *testing.T, js bool, v *env, h http.Handler) *browser {
+	t.Helper()
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	bctx := testenv.Chromium(t, browserTimeout)
 

@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/leadbridge/leadbridge/internal/testenv"
@@ -68,32 +65,13 @@ func TestBrowserCheckboxGroup(t *testing.T) {
 				fmt.Fprint(w, groupPage)
 			})
 			mux.Handle("/", v.e)
-			srv := httptest.NewServer(mux)
-			t.Cleanup(srv.Close)
-			ctx := testenv.Chromium(t, browserTimeout)
-			run := func(steps ...chromedp.Action[chromedp.Void]) {
-				t.Helper()
-				if err := chromedp.Do(ctx, steps...); err != nil {
-					t.Fatalf("chromium: %v", err)
-				}
-			}
+			b := openBrowserOn(t, tt.js, v, mux)
+			ctx := b.ctx
 			eval := func(js string) string {
 				t.Helper()
-				s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-				if err != nil {
-					t.Fatalf("evaluate %s: %v", js, err)
-				}
-				return s
+				return read(b, chromedp.Evaluate[string](js))
 			}
-			if !tt.js {
-				run(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-					_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
-					return err
-				}))
-			}
-			if _, err := chromedp.Run(ctx, chromedp.NavigateResponse(srv.URL+tt.path)); err != nil {
-				t.Fatal(err)
-			}
+			b.open(tt.path)
 			// The document the form lives in: the page, or the embed's shadow root.
 			root := "document"
 			if tt.path == "/site" {
@@ -166,7 +144,7 @@ func TestBrowserCheckboxGroup(t *testing.T) {
 			if got := eval(`(() => { const e = ` + root + `.querySelector('input[name=email]'); e.focus(); return ""; })()`); got != "" {
 				t.Fatal(got)
 			}
-			run(chromedp.KeyEvent("ann@example.com"))
+			b.do(chromedp.KeyEvent("ann@example.com"))
 			if tt.js {
 				click(`button[type=submit]`)
 			} else if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`button[type=submit]`))); err != nil {
