@@ -2,7 +2,6 @@ package submission
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -88,16 +87,9 @@ func (s *Store) deleteIf(ctx context.Context, id, status string) (Erased, error)
 	key := keyRecord + id
 	var out Erased
 	txf := func(tx *redis.Tx) error {
-		data, err := tx.Get(ctx, key).Bytes()
-		if errors.Is(err, redis.Nil) {
-			return ErrNotFound
-		}
+		r, err := readTx(ctx, tx, id)
 		if err != nil {
 			return err
-		}
-		var r Record
-		if err := json.Unmarshal(data, &r); err != nil {
-			return fmt.Errorf("decode %s: %w", id, err)
 		}
 		if status != "" && r.Status != status {
 			return ErrMoved
@@ -140,7 +132,7 @@ func (s *Store) deleteIf(ctx context.Context, id, status string) (Erased, error)
 			}
 			return nil
 		})
-		out = Erased{Record: &r, IdempotencyKey: idem != ""}
+		out = Erased{Record: r, IdempotencyKey: idem != ""}
 		return err
 	}
 	for range 50 {

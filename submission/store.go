@@ -356,6 +356,23 @@ func (s *Store) Get(ctx context.Context, id string) (*Record, error) {
 	return &r, nil
 }
 
+// readTx reads and decodes the record id inside the transaction tx, which
+// watches it: ErrNotFound when there is none.
+func readTx(ctx context.Context, tx *redis.Tx, id string) (*Record, error) {
+	data, err := tx.Get(ctx, keyRecord+id).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r Record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", id, err)
+	}
+	return &r, nil
+}
+
 // update applies fn to the current record and writes it back with its
 // indexes in one optimistic transaction, retried if another writer raced.
 // fn may return an error to abandon the update. Only the transition methods
@@ -364,24 +381,17 @@ func (s *Store) update(ctx context.Context, id string, fn func(*Record) error) (
 	key := keyRecord + id
 	var out *Record
 	txf := func(tx *redis.Tx) error {
-		data, err := tx.Get(ctx, key).Bytes()
-		if errors.Is(err, redis.Nil) {
-			return ErrNotFound
-		}
+		r, err := readTx(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		var r Record
-		if err := json.Unmarshal(data, &r); err != nil {
-			return fmt.Errorf("decode %s: %w", id, err)
-		}
 		old, oldFields := r.Status, maps.Clone(r.Fields)
-		if err := fn(&r); err != nil {
+		if err := fn(r); err != nil {
 			return err
 		}
 		now := s.now().UTC()
 		r.UpdatedAt = now
-		next, err := json.Marshal(&r)
+		next, err := json.Marshal(r)
 		if err != nil {
 			return err
 		}
@@ -406,10 +416,10 @@ func (s *Store) update(ctx context.Context, id string, fn func(*Record) error) (
 			case was && !is:
 				p.HIncrBy(ctx, keyWaiting, r.Origin(), -1)
 			}
-			s.reindex(ctx, p, old, oldFields, &r, now)
+			s.reindex(ctx, p, old, oldFields, r, now)
 			return nil
 		})
-		out = &r
+		out = r
 		return err
 	}
 	for i := 0; i < 50; i++ {
