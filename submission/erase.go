@@ -121,7 +121,7 @@ func (s *Store) deleteIf(ctx context.Context, id, status string) (Erased, error)
 				p.HIncrBy(ctx, keyWaiting, r.Origin(), -1)
 			}
 			if stats, exp := s.statsKey(r.ReceivedAt); stats != "" {
-				p.HIncrBy(ctx, stats, r.Status+"|"+r.Origin(), -1)
+				p.HIncrBy(ctx, stats, statsField(r.Status, r.Origin()), -1)
 				p.ExpireAt(ctx, stats, time.Unix(exp, 0))
 			}
 			for _, h := range hashes {
