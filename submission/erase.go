@@ -103,7 +103,7 @@ func (s *Store) deleteIf(ctx context.Context, id, status string) (Erased, error)
 				idem = ""
 			case err != nil:
 				return err
-			case held != id && !strings.HasPrefix(held, id+":"):
+			case !keyNames(held, id):
 				idem = "" // the key names another submission now
 			}
 		}
@@ -164,7 +164,13 @@ func (s *Store) HeldKey(ctx context.Context, r *Record) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("submission: idempotency key: %w", err)
 	}
-	return held == r.ID || strings.HasPrefix(held, r.ID+":"), nil
+	return keyNames(held, r.ID), nil
+}
+
+// keyNames reports whether held, an idempotency key's value ("<id>:<fingerprint>",
+// or a plain id as earlier versions stored it), names the submission id.
+func keyNames(held, id string) bool {
+	return held == id || strings.HasPrefix(held, id+":")
 }
 
 // ChangedBefore returns up to limit ids of records in status whose last
