@@ -72,13 +72,7 @@ func (l *Log) List(ctx context.Context, before string, n int) ([]Entry, string, 
 	}
 	out := make([]Entry, 0, len(msgs))
 	for _, m := range msgs {
-		e := Entry{ID: m.ID, At: idTime(m.ID)}
-		e.By, _ = m.Values["by"].(string)
-		e.Action, _ = m.Values["action"].(string)
-		e.Submission, _ = m.Values["submission"].(string)
-		e.Reason, _ = m.Values["reason"].(string)
-		e.Detail, _ = m.Values["detail"].(string)
-		out = append(out, e)
+		out = append(out, entryOf(m))
 	}
 	return out, next, nil
 }
@@ -89,6 +83,17 @@ func validID(s string) bool {
 	_, err1 := strconv.ParseUint(ms, 10, 64)
 	_, err2 := strconv.ParseUint(seq, 10, 64)
 	return ok && err1 == nil && err2 == nil
+}
+
+// entryOf reads one stream message as an Entry.
+func entryOf(m redis.XMessage) Entry {
+	e := Entry{ID: m.ID, At: idTime(m.ID)}
+	e.By, _ = m.Values["by"].(string)
+	e.Action, _ = m.Values["action"].(string)
+	e.Submission, _ = m.Values["submission"].(string)
+	e.Reason, _ = m.Values["reason"].(string)
+	e.Detail, _ = m.Values["detail"].(string)
+	return e
 }
 
 func idTime(id string) time.Time {

@@ -19,13 +19,7 @@ func (l *Log) Forget(ctx context.Context, match func(Entry) bool, apply bool) (i
 		}
 		var drop []string
 		for _, m := range msgs {
-			e := Entry{ID: m.ID, At: idTime(m.ID)}
-			e.By, _ = m.Values["by"].(string)
-			e.Action, _ = m.Values["action"].(string)
-			e.Submission, _ = m.Values["submission"].(string)
-			e.Reason, _ = m.Values["reason"].(string)
-			e.Detail, _ = m.Values["detail"].(string)
-			if match(e) {
+			if match(entryOf(m)) {
 				drop = append(drop, m.ID)
 			}
 		}

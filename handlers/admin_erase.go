@@ -45,8 +45,13 @@ func (s *server) adminErase(c echo.Context) error {
 		Phone:     strings.TrimSpace(c.FormValue("phone")),
 	}
 	dry := c.FormValue("action") != "erase"
-	if len(p.Email) > 320 || len(p.Phone) > 40 {
+	switch {
+	case len(p.Email) > 320:
 		p.Errors = map[string]string{"email": "is too long"}
+	case len(p.Phone) > 40:
+		p.Errors = map[string]string{"phone": "is too long"}
+	}
+	if p.Errors != nil {
 		return s.renderAdmin(c, http.StatusUnprocessableEntity, "erase.html", p)
 	}
 	// The erasure runs to its end even if the browser goes away.

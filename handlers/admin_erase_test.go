@@ -43,6 +43,7 @@ func TestAdminEraseCountsErasesAndAuditsByReference(t *testing.T) {
 		{"", "", "Email address or a phone number is needed"},
 		{"ann", "", "Email address is not an email address"},
 		{"", "12", "Phone number needs 10 to 15 digits"},
+		{"", strings.Repeat("5", 41), "Phone number is too long"},
 	} {
 		resp, page := k.do(k.c, http.MethodPost, "/admin/erase", url.Values{"_csrf": {csrf}, "email": {c.email}, "phone": {c.phone}, "action": {"erase"}})
 		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, c.want) || !strings.Contains(page, `aria-invalid="true"`) {

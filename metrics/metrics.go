@@ -125,21 +125,16 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 func (c *statusCollector) read() (map[string]int64, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), statusReadTimeout)
 	defer cancel()
-	type result struct {
-		counts map[string]int64
-		err    error
+	var counts map[string]int64
+	err := within(ctx, func(ctx context.Context) error {
+		var err error
+		counts, err = c.src.Counts(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, false // counts is not to be read: a late fn may still write it
 	}
-	done := make(chan result, 1)
-	go func() {
-		counts, err := c.src.Counts(ctx)
-		done <- result{counts, err}
-	}()
-	select {
-	case r := <-done:
-		return r.counts, r.err == nil
-	case <-ctx.Done():
-		return nil, false
-	}
+	return counts, true
 }
 
 // Handler serves r in the Prometheus text format.

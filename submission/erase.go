@@ -2,7 +2,6 @@ package submission
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -88,16 +87,9 @@ func (s *Store) deleteIf(ctx context.Context, id, status string) (Erased, error)
 	key := keyRecord + id
 	var out Erased
 	txf := func(tx *redis.Tx) error {
-		data, err := tx.Get(ctx, key).Bytes()
-		if errors.Is(err, redis.Nil) {
-			return ErrNotFound
-		}
+		r, err := readTx(ctx, tx, id)
 		if err != nil {
 			return err
-		}
-		var r Record
-		if err := json.Unmarshal(data, &r); err != nil {
-			return fmt.Errorf("decode %s: %w", id, err)
 		}
 		if status != "" && r.Status != status {
 			return ErrMoved
@@ -111,7 +103,7 @@ func (s *Store) deleteIf(ctx context.Context, id, status string) (Erased, error)
 				idem = ""
 			case err != nil:
 				return err
-			case held != id && !strings.HasPrefix(held, id+":"):
+			case !keyNames(held, id):
 				idem = "" // the key names another submission now
 			}
 		}
@@ -129,7 +121,7 @@ func (s *Store) deleteIf(ctx context.Context, id, status string) (Erased, error)
 				p.HIncrBy(ctx, keyWaiting, r.Origin(), -1)
 			}
 			if stats, exp := s.statsKey(r.ReceivedAt); stats != "" {
-				p.HIncrBy(ctx, stats, r.Status+"|"+r.Origin(), -1)
+				p.HIncrBy(ctx, stats, statsField(r.Status, r.Origin()), -1)
 				p.ExpireAt(ctx, stats, time.Unix(exp, 0))
 			}
 			for _, h := range hashes {
@@ -140,7 +132,7 @@ func (s *Store) deleteIf(ctx context.Context, id, status string) (Erased, error)
 			}
 			return nil
 		})
-		out = Erased{Record: &r, IdempotencyKey: idem != ""}
+		out = Erased{Record: r, IdempotencyKey: idem != ""}
 		return err
 	}
 	for range 50 {
@@ -172,7 +164,13 @@ func (s *Store) HeldKey(ctx context.Context, r *Record) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("submission: idempotency key: %w", err)
 	}
-	return held == r.ID || strings.HasPrefix(held, r.ID+":"), nil
+	return keyNames(held, r.ID), nil
+}
+
+// keyNames reports whether held, an idempotency key's value ("<id>:<fingerprint>",
+// or a plain id as earlier versions stored it), names the submission id.
+func keyNames(held, id string) bool {
+	return held == id || strings.HasPrefix(held, id+":")
 }
 
 // ChangedBefore returns up to limit ids of records in status whose last

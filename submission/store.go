@@ -74,19 +74,18 @@ func NewStore(rdb redis.UniversalClient, retention time.Duration) *Store {
 // KEYS[5] is the waiting counts by origin, incremented for ARGV[8] unless
 // empty (the record does not wait for delivery). KEYS[6] is the counters of
 // the hour it was received, ARGV[9] the field to count it under (its status
-// and origin, indexes.go) and ARGV[11] when the key expires (ARGV[9] is
-// empty when it is too old to count; ARGV[10] is unused). The expiry is set
-// when ARGV[9]'s count is new, which it is when the key is (every writer of
-// the key sets the same expiry, so one that exists has it already), not on
-// every call.
-// ARGV[12] is the waiting cap of the record's origin ARGV[13] (0: none):
+// and origin, indexes.go) and ARGV[10] when the key expires (ARGV[9] is
+// empty when it is too old to count). The expiry is set when ARGV[9]'s
+// count is new, which it is when the key is (every writer of the key sets
+// the same expiry, so one that exists has it already), not on every call.
+// ARGV[11] is the waiting cap of the record's origin ARGV[12] (0: none):
 // when that many of its submissions wait already, nothing is written and
 // the answer is "!waiting".
-// When ARGV[14] is '1' or '2', the record's queue task is written too
-// (QueueEntry): the hash KEYS[7] with the field/value pairs ARGV[17…] and
-// ARGV[15] pushed onto the list KEYS[8], unless the hash exists ('2': the
+// When ARGV[13] is '1' or '2', the record's queue task is written too
+// (QueueEntry): the hash KEYS[7] with the field/value pairs ARGV[16…] and
+// ARGV[14] pushed onto the list KEYS[8], unless the hash exists ('2': the
 // record's id was made by CreateWith, so no task can have it yet, and the
-// script does not ask), and ARGV[16] added to the set KEYS[9]; otherwise
+// script does not ask), and ARGV[15] added to the set KEYS[9]; otherwise
 // ('0') KEYS[7…9] are placeholders in the {lb} slot. KEYS[10…] are the
 // email indexes the record belongs to (indexes.go).
 // Reads come first and the record's SET is the first write, so a write
@@ -97,8 +96,8 @@ if keyed then
   local prev = redis.call('GET', KEYS[3])
   if prev then return prev end
 end
-local cap = tonumber(ARGV[12])
-if cap > 0 and tonumber(redis.call('HGET', KEYS[5], ARGV[13]) or '0') >= cap then
+local cap = tonumber(ARGV[11])
+if cap > 0 and tonumber(redis.call('HGET', KEYS[5], ARGV[12]) or '0') >= cap then
   return '!waiting'
 end
 redis.call('SET', KEYS[1], ARGV[1])
@@ -108,16 +107,16 @@ if keyed then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[4]) end
 if ARGV[8] ~= '' then redis.call('HINCRBY', KEYS[5], ARGV[8], 1) end
 if ARGV[9] ~= '' then
   if redis.call('HINCRBY', KEYS[6], ARGV[9], 1) == 1 then
-    redis.call('EXPIREAT', KEYS[6], ARGV[11])
+    redis.call('EXPIREAT', KEYS[6], ARGV[10])
   end
 end
 for i = 10, #KEYS do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[3]) end
-if ARGV[14] ~= '0' then
-  if ARGV[14] == '2' or redis.call('EXISTS', KEYS[7]) == 0 then
-    redis.call('HSET', KEYS[7], unpack(ARGV, 17))
-    redis.call('LPUSH', KEYS[8], ARGV[15])
+if ARGV[13] ~= '0' then
+  if ARGV[13] == '2' or redis.call('EXISTS', KEYS[7]) == 0 then
+    redis.call('HSET', KEYS[7], unpack(ARGV, 16))
+    redis.call('LPUSH', KEYS[8], ARGV[14])
   end
-  redis.call('SADD', KEYS[9], ARGV[16])
+  redis.call('SADD', KEYS[9], ARGV[15])
 end
 return ''
 `)
@@ -243,7 +242,7 @@ func (s *Store) CreateWith(ctx context.Context, r *Record, o CreateOptions) (Cre
 	}
 	keys := []string{keyRecord + r.ID, keyIndex + r.Status, idem, keyFailed + r.Form, keyWaiting, stats}
 	args := []any{data, score(now), r.ID, int(ttl.Seconds()), keyed, r.ID + ":" + fp, failed,
-		waiting, counted, "", statsExp, max(o.WaitingCap, 0), r.Origin()}
+		waiting, counted, statsExp, max(o.WaitingCap, 0), r.Origin()}
 	if entry != nil {
 		keys = append(keys, entry.Key, entry.List, entry.Set)
 		args = append(args, task, entry.Push, entry.Member)
@@ -356,6 +355,23 @@ func (s *Store) Get(ctx context.Context, id string) (*Record, error) {
 	return &r, nil
 }
 
+// readTx reads and decodes the record id inside the transaction tx, which
+// watches it: ErrNotFound when there is none.
+func readTx(ctx context.Context, tx *redis.Tx, id string) (*Record, error) {
+	data, err := tx.Get(ctx, keyRecord+id).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r Record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", id, err)
+	}
+	return &r, nil
+}
+
 // update applies fn to the current record and writes it back with its
 // indexes in one optimistic transaction, retried if another writer raced.
 // fn may return an error to abandon the update. Only the transition methods
@@ -364,24 +380,17 @@ func (s *Store) update(ctx context.Context, id string, fn func(*Record) error) (
 	key := keyRecord + id
 	var out *Record
 	txf := func(tx *redis.Tx) error {
-		data, err := tx.Get(ctx, key).Bytes()
-		if errors.Is(err, redis.Nil) {
-			return ErrNotFound
-		}
+		r, err := readTx(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		var r Record
-		if err := json.Unmarshal(data, &r); err != nil {
-			return fmt.Errorf("decode %s: %w", id, err)
-		}
 		old, oldFields := r.Status, maps.Clone(r.Fields)
-		if err := fn(&r); err != nil {
+		if err := fn(r); err != nil {
 			return err
 		}
 		now := s.now().UTC()
 		r.UpdatedAt = now
-		next, err := json.Marshal(&r)
+		next, err := json.Marshal(r)
 		if err != nil {
 			return err
 		}
@@ -406,10 +415,10 @@ func (s *Store) update(ctx context.Context, id string, fn func(*Record) error) (
 			case was && !is:
 				p.HIncrBy(ctx, keyWaiting, r.Origin(), -1)
 			}
-			s.reindex(ctx, p, old, oldFields, &r, now)
+			s.reindex(ctx, p, old, oldFields, r, now)
 			return nil
 		})
-		out = &r
+		out = r
 		return err
 	}
 	for i := 0; i < 50; i++ {
