@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -399,11 +400,7 @@ func (b *Batcher) matches(ctx context.Context, f *forms.Form, ms []*member) erro
 				selSet[c] = true
 			}
 		}
-		sel := make([]string, 0, len(selSet))
-		for c := range selSet {
-			sel = append(sel, c)
-		}
-		sort.Strings(sel)
+		sel := slices.Sorted(maps.Keys(selSet))
 		var rows []crm.Row
 		for _, part := range chunks(emails) {
 			got, err := b.find(ctx, "leads", crm.Query{
@@ -476,16 +473,10 @@ func decide(f *forms.Form, ms []*member, contacts map[string]*newContact) []*uni
 			u = &unit{create: create}
 			if create {
 				u.leadID = m.p.leadID
-				u.row = crm.Row{}
-				for c, v := range m.p.lead {
-					u.row[c] = v
-				}
+				u.row = maps.Clone(crm.Row(m.p.lead))
 				u.row["leadid"] = u.leadID
 			} else {
-				u.existing = crm.Row{}
-				for c, v := range m.m.rows[0] {
-					u.existing[c] = v
-				}
+				u.existing = maps.Clone(m.m.rows[0])
 				u.leadID = str(u.existing["leadid"])
 				u.row = crm.Row{}
 			}
@@ -544,7 +535,7 @@ func (b *Batcher) write(ctx context.Context, units []*unit, contacts map[string]
 	}
 	var cs []*newContact
 	for _, u := range units {
-		if u.contact != nil && u.contact.err == nil && !contains(cs, u.contact) {
+		if u.contact != nil && u.contact.err == nil && !slices.Contains(cs, u.contact) {
 			cs = append(cs, u.contact)
 		}
 	}
@@ -599,15 +590,6 @@ func (b *Batcher) write(ctx context.Context, units []*unit, contacts map[string]
 			}
 		}
 	}
-}
-
-func contains(cs []*newContact, c *newContact) bool {
-	for _, x := range cs {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }
 
 // bulk writes rows with one bulk message. If Dataverse refuses it for a
