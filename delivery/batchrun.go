@@ -518,7 +518,7 @@ func (u *unit) applyChanges(m *member, onMatch string) string {
 		}
 		u.row[c] = v
 		if c == "parentcontactid@odata.bind" {
-			u.existing["_parentcontactid_value"] = strings.TrimSuffix(strings.TrimPrefix(str(v), "/contacts("), ")")
+			u.existing["_parentcontactid_value"] = boundContact(v)
 		} else {
 			u.existing[c] = v
 		}
@@ -740,7 +740,7 @@ func (b *Batcher) finish(ctx context.Context, f *forms.Form, u *unit) {
 		case u.create && i == 0:
 			res := Result{LeadID: u.leadID, Action: "created"}
 			if u.contact != nil || m.p.contactWhy != "" {
-				res.ContactID = strings.TrimSuffix(strings.TrimPrefix(str(m.p.lead["parentcontactid@odata.bind"]), "/contacts("), ")")
+				res.ContactID = boundContact(m.p.lead["parentcontactid@odata.bind"])
 			}
 			switch {
 			case m.m.rule == "":
@@ -757,9 +757,7 @@ func (b *Batcher) finish(ctx context.Context, f *forms.Form, u *unit) {
 			m.out.res = res
 		default:
 			res := Result{LeadID: u.leadID, Action: "updated", Changes: m.out.res.Changes}
-			if bind := str(m.p.lead["parentcontactid@odata.bind"]); bind != "" {
-				res.ContactID = strings.TrimSuffix(strings.TrimPrefix(bind, "/contacts("), ")")
-			}
+			res.ContactID = boundContact(m.p.lead["parentcontactid@odata.bind"])
 			var why string
 			if u.create {
 				why = fmt.Sprintf("matched on %s (filter: %s) the lead %s created in the same batch for submission %s of the same person; %s",
@@ -775,4 +773,10 @@ func (b *Batcher) finish(ctx context.Context, f *forms.Form, u *unit) {
 			m.out.res = res
 		}
 	}
+}
+
+// boundContact is the contact id in a parentcontactid@odata.bind value
+// (what crm.ContactRef wrote); "" when there is none.
+func boundContact(v any) string {
+	return strings.TrimSuffix(strings.TrimPrefix(str(v), "/contacts("), ")")
 }
