@@ -526,6 +526,13 @@ func (u *unit) applyChanges(m *member, onMatch string) string {
 	return describeChanges(onMatch, changes)
 }
 
+// updateRow is the unit's update as a row that names its lead.
+func (u *unit) updateRow() crm.Row {
+	r := crm.Row{"leadid": u.leadID}
+	maps.Copy(r, u.row)
+	return r
+}
+
 // write sends the batch's writes: bulk messages or one $batch of change
 // sets. Errors land on the units (and contacts) they concern.
 func (b *Batcher) write(ctx context.Context, units []*unit, contacts map[string]*newContact) {
@@ -576,10 +583,7 @@ func (b *Batcher) write(ctx context.Context, units []*unit, contacts map[string]
 		for i, u := range w.units {
 			rows[i] = u.row
 			if w.message == "UpdateMultiple" {
-				rows[i] = crm.Row{"leadid": u.leadID}
-				for c, v := range u.row {
-					rows[i][c] = v
-				}
+				rows[i] = u.updateRow()
 			}
 		}
 		errs := b.bulk(ctx, "leads", w.message, rows)
@@ -687,11 +691,7 @@ func (b *Batcher) writeChangeSets(ctx context.Context, units []*unit) {
 		case u.create:
 			ops = append(ops, rowOp("leads", "CreateMultiple", u.row))
 		case len(u.row) > 0:
-			r := crm.Row{"leadid": u.leadID}
-			for c, v := range u.row {
-				r[c] = v
-			}
-			ops = append(ops, rowOp("leads", "UpdateMultiple", r))
+			ops = append(ops, rowOp("leads", "UpdateMultiple", u.updateRow()))
 		}
 		if len(ops) == 0 {
 			continue
