@@ -63,15 +63,14 @@ type member struct {
 // unit is one lead the batch writes: created for one or more members, or
 // updated for them.
 type unit struct {
-	members   []*member
-	create    bool
-	leadID    string
-	row       crm.Row // the create's columns, or the update's changes
-	existing  crm.Row // the matched lead, for an update
-	contact   *newContact
-	err       error
-	exists    bool // the create was refused: the key exists
-	changeSet []crm.BatchOp
+	members  []*member
+	create   bool
+	leadID   string
+	row      crm.Row // the create's columns, or the update's changes
+	existing crm.Row // the matched lead, for an update
+	contact  *newContact
+	err      error
+	exists   bool // the create was refused: the key exists
 }
 
 // newContact is a contact the batch creates.
@@ -696,7 +695,6 @@ func (b *Batcher) writeChangeSets(ctx context.Context, units []*unit) {
 		if len(ops) == 0 {
 			continue
 		}
-		u.changeSet = ops
 		groups = append(groups, ops)
 		owners = append(owners, u)
 	}
