@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,15 +63,14 @@ type member struct {
 // unit is one lead the batch writes: created for one or more members, or
 // updated for them.
 type unit struct {
-	members   []*member
-	create    bool
-	leadID    string
-	row       crm.Row // the create's columns, or the update's changes
-	existing  crm.Row // the matched lead, for an update
-	contact   *newContact
-	err       error
-	exists    bool // the create was refused: the key exists
-	changeSet []crm.BatchOp
+	members  []*member
+	create   bool
+	leadID   string
+	row      crm.Row // the create's columns, or the update's changes
+	existing crm.Row // the matched lead, for an update
+	contact  *newContact
+	err      error
+	exists   bool // the create was refused: the key exists
 }
 
 // newContact is a contact the batch creates.
@@ -399,11 +399,7 @@ func (b *Batcher) matches(ctx context.Context, f *forms.Form, ms []*member) erro
 				selSet[c] = true
 			}
 		}
-		sel := make([]string, 0, len(selSet))
-		for c := range selSet {
-			sel = append(sel, c)
-		}
-		sort.Strings(sel)
+		sel := slices.Sorted(maps.Keys(selSet))
 		var rows []crm.Row
 		for _, part := range chunks(emails) {
 			got, err := b.find(ctx, "leads", crm.Query{
@@ -476,16 +472,10 @@ func decide(f *forms.Form, ms []*member, contacts map[string]*newContact) []*uni
 			u = &unit{create: create}
 			if create {
 				u.leadID = m.p.leadID
-				u.row = crm.Row{}
-				for c, v := range m.p.lead {
-					u.row[c] = v
-				}
+				u.row = maps.Clone(crm.Row(m.p.lead))
 				u.row["leadid"] = u.leadID
 			} else {
-				u.existing = crm.Row{}
-				for c, v := range m.m.rows[0] {
-					u.existing[c] = v
-				}
+				u.existing = maps.Clone(m.m.rows[0])
 				u.leadID = str(u.existing["leadid"])
 				u.row = crm.Row{}
 			}
@@ -527,12 +517,19 @@ func (u *unit) applyChanges(m *member, onMatch string) string {
 		}
 		u.row[c] = v
 		if c == "parentcontactid@odata.bind" {
-			u.existing["_parentcontactid_value"] = strings.TrimSuffix(strings.TrimPrefix(str(v), "/contacts("), ")")
+			u.existing["_parentcontactid_value"] = boundContact(v)
 		} else {
 			u.existing[c] = v
 		}
 	}
 	return describeChanges(onMatch, changes)
+}
+
+// updateRow is the unit's update as a row that names its lead.
+func (u *unit) updateRow() crm.Row {
+	r := crm.Row{"leadid": u.leadID}
+	maps.Copy(r, u.row)
+	return r
 }
 
 // write sends the batch's writes: bulk messages or one $batch of change
@@ -544,7 +541,7 @@ func (b *Batcher) write(ctx context.Context, units []*unit, contacts map[string]
 	}
 	var cs []*newContact
 	for _, u := range units {
-		if u.contact != nil && u.contact.err == nil && !contains(cs, u.contact) {
+		if u.contact != nil && u.contact.err == nil && !slices.Contains(cs, u.contact) {
 			cs = append(cs, u.contact)
 		}
 	}
@@ -585,10 +582,7 @@ func (b *Batcher) write(ctx context.Context, units []*unit, contacts map[string]
 		for i, u := range w.units {
 			rows[i] = u.row
 			if w.message == "UpdateMultiple" {
-				rows[i] = crm.Row{"leadid": u.leadID}
-				for c, v := range u.row {
-					rows[i][c] = v
-				}
+				rows[i] = u.updateRow()
 			}
 		}
 		errs := b.bulk(ctx, "leads", w.message, rows)
@@ -599,15 +593,6 @@ func (b *Batcher) write(ctx context.Context, units []*unit, contacts map[string]
 			}
 		}
 	}
-}
-
-func contains(cs []*newContact, c *newContact) bool {
-	for _, x := range cs {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }
 
 // bulk writes rows with one bulk message. If Dataverse refuses it for a
@@ -705,16 +690,11 @@ func (b *Batcher) writeChangeSets(ctx context.Context, units []*unit) {
 		case u.create:
 			ops = append(ops, rowOp("leads", "CreateMultiple", u.row))
 		case len(u.row) > 0:
-			r := crm.Row{"leadid": u.leadID}
-			for c, v := range u.row {
-				r[c] = v
-			}
-			ops = append(ops, rowOp("leads", "UpdateMultiple", r))
+			ops = append(ops, rowOp("leads", "UpdateMultiple", u.updateRow()))
 		}
 		if len(ops) == 0 {
 			continue
 		}
-		u.changeSet = ops
 		groups = append(groups, ops)
 		owners = append(owners, u)
 	}
@@ -758,7 +738,7 @@ func (b *Batcher) finish(ctx context.Context, f *forms.Form, u *unit) {
 		case u.create && i == 0:
 			res := Result{LeadID: u.leadID, Action: "created"}
 			if u.contact != nil || m.p.contactWhy != "" {
-				res.ContactID = strings.TrimSuffix(strings.TrimPrefix(str(m.p.lead["parentcontactid@odata.bind"]), "/contacts("), ")")
+				res.ContactID = boundContact(m.p.lead["parentcontactid@odata.bind"])
 			}
 			switch {
 			case m.m.rule == "":
@@ -775,9 +755,7 @@ func (b *Batcher) finish(ctx context.Context, f *forms.Form, u *unit) {
 			m.out.res = res
 		default:
 			res := Result{LeadID: u.leadID, Action: "updated", Changes: m.out.res.Changes}
-			if bind := str(m.p.lead["parentcontactid@odata.bind"]); bind != "" {
-				res.ContactID = strings.TrimSuffix(strings.TrimPrefix(bind, "/contacts("), ")")
-			}
+			res.ContactID = boundContact(m.p.lead["parentcontactid@odata.bind"])
 			var why string
 			if u.create {
 				why = fmt.Sprintf("matched on %s (filter: %s) the lead %s created in the same batch for submission %s of the same person; %s",
@@ -793,4 +771,10 @@ func (b *Batcher) finish(ctx context.Context, f *forms.Form, u *unit) {
 			m.out.res = res
 		}
 	}
+}
+
+// boundContact is the contact id in a parentcontactid@odata.bind value
+// (what crm.ContactRef wrote); "" when there is none.
+func boundContact(v any) string {
+	return strings.TrimSuffix(strings.TrimPrefix(str(v), "/contacts("), ")")
 }
