@@ -83,17 +83,8 @@ func (q Query) encode() string {
 }
 
 func (c *Client) list(ctx context.Context, set string, q Query) ([]Row, error) {
-	resp, err := c.do(ctx, request{method: http.MethodGet, path: set, query: q.encode()})
-	if err != nil {
-		return nil, err
-	}
-	var body struct {
-		Value []Row `json:"value"`
-	}
-	if err := json.Unmarshal(resp.body, &body); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", set, err)
-	}
-	return body.Value, nil
+	rows, _, err := c.listBudget(ctx, set, q)
+	return rows, err
 }
 
 // create creates the row with primary key id and returns its

@@ -138,21 +138,15 @@ func (l *Locker) Acquire(ctx context.Context, key string) (*Lease, error) {
 	var wake <-chan struct{}
 	wait := minPoll
 	for {
-		res, err := acquireScript.Run(ctx, l.rdb, []string{holder, fence},
-			l.ttl.Milliseconds(), fenceTTL.Milliseconds()).Slice()
+		took, n, err := l.tryOnce(ctx, holder, fence)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("lease: acquire: %w", ctx.Err())
 			}
-			return nil, fmt.Errorf("lease: acquire: %w", err)
+			return nil, err
 		}
-		if took, _ := res[0].(int64); took == 1 {
-			s, _ := res[1].(string)
-			token, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("lease: acquire: bad token %q", s)
-			}
-			return l.start(ctx, holder, channel, token), nil
+		if took {
+			return l.start(ctx, holder, channel, n), nil
 		}
 
 		// Subscribe only once the key turns out busy, so an uncontended
@@ -168,8 +162,8 @@ func (l *Locker) Acquire(ctx context.Context, key string) (*Lease, error) {
 		// A holder that crashed announces nothing: wake up when its lease
 		// runs out if that comes before the next poll.
 		d := jitter(wait)
-		if pttl, _ := res[1].(int64); pttl >= 0 && time.Duration(pttl)*time.Millisecond < d {
-			d = time.Duration(pttl)*time.Millisecond + time.Millisecond
+		if n >= 0 && time.Duration(n)*time.Millisecond < d {
+			d = time.Duration(n)*time.Millisecond + time.Millisecond
 		}
 		t := time.NewTimer(d)
 		select {
@@ -371,4 +365,28 @@ func (le *Lease) releaseLater(expires time.Time) {
 			return
 		}
 	}
+}
+
+// tryOnce runs the acquire script once. When it took the lease, n is its
+// fencing token; when another holder has it, n is what is left of that
+// holder's lease in milliseconds (negative if Redis does not know).
+func (l *Locker) tryOnce(ctx context.Context, holder, fence string) (took bool, n int64, err error) {
+	res, err := acquireScript.Run(ctx, l.rdb, []string{holder, fence},
+		l.ttl.Milliseconds(), fenceTTL.Milliseconds()).Slice()
+	if err != nil {
+		return false, 0, fmt.Errorf("lease: acquire: %w", err)
+	}
+	if ok, _ := res[0].(int64); ok != 1 {
+		pttl, isInt := res[1].(int64)
+		if !isInt {
+			pttl = -1
+		}
+		return false, pttl, nil
+	}
+	s, _ := res[1].(string)
+	token, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return false, 0, fmt.Errorf("lease: acquire: bad token %q", s)
+	}
+	return true, token, nil
 }

@@ -2,8 +2,6 @@ package lease
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 )
 
 // TryAcquire takes the lease on key if nobody holds it, without waiting:
@@ -16,18 +14,9 @@ import (
 // holding a whole batch's leases while it waits for one.
 func (l *Locker) TryAcquire(ctx context.Context, key string) (le *Lease, ok bool, err error) {
 	holder, fence, channel := l.keys(key)
-	res, err := acquireScript.Run(ctx, l.rdb, []string{holder, fence},
-		l.ttl.Milliseconds(), fenceTTL.Milliseconds()).Slice()
-	if err != nil {
-		return nil, false, fmt.Errorf("lease: acquire: %w", err)
-	}
-	if took, _ := res[0].(int64); took != 1 {
-		return nil, false, nil
-	}
-	s, _ := res[1].(string)
-	token, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return nil, false, fmt.Errorf("lease: acquire: bad token %q", s)
+	took, token, err := l.tryOnce(ctx, holder, fence)
+	if err != nil || !took {
+		return nil, false, err
 	}
 	return l.start(ctx, holder, channel, token), true, nil
 }
