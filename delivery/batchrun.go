@@ -192,7 +192,9 @@ func (b *Batcher) leases(ctx context.Context, ms []*member) (context.Context, fu
 	return lctx, release
 }
 
-// keyKind is the kind of a lease key ("lead:email"), never its value.
+// keyKind is the kind of a lease key ("lead:email"), never its value: the
+// value is the person's email or phone, and lease errors are logged and
+// stored.
 func keyKind(k string) string {
 	if parts := strings.SplitN(k, ":", 3); len(parts) == 3 {
 		return parts[0] + ":" + parts[1]

@@ -74,13 +74,7 @@ func (d *Deliverer) Deliver(ctx context.Context, rec *submission.Record) (Result
 	for _, k := range keys {
 		l, err := d.Locks.Acquire(lctx, k)
 		if err != nil {
-			// The kind of key only ("lead:email"): its value is the person's
-			// email or phone, and this error is logged and stored.
-			kind, _, _ := strings.Cut(k, ":")
-			if parts := strings.SplitN(k, ":", 3); len(parts) == 3 {
-				kind = parts[0] + ":" + parts[1]
-			}
-			return Result{}, fmt.Errorf("delivery: lease on %s: %w", kind, err)
+			return Result{}, fmt.Errorf("delivery: lease on %s: %w", keyKind(k), err)
 		}
 		held = append(held, l)
 		lctx = l.Context() // lost lease → everything after it is cancelled
