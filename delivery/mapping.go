@@ -329,7 +329,7 @@ func (d *Deliverer) mapRow(ctx context.Context, f *forms.Form, rec *submission.R
 // does not have.
 func (d *Deliverer) lookupRow(ctx context.Context, fd forms.Field, v string) (string, error) {
 	set, key := fd.Lookup.Table, fd.Lookup.Key
-	pk := singular(set) + "id"
+	pk := fd.Lookup.PrimaryKey()
 	id, _, err := d.resolve(ctx, "lookup:"+set+":"+key+":"+v, 0, func() (string, error) {
 		rows, err := d.CRM.FindRows(ctx, set, crm.Query{Select: []string{pk}, Filter: lookupFilter(fd.Lookup, v), Top: 2})
 		if err != nil || len(rows) == 0 {
@@ -361,18 +361,6 @@ func lookupFilter(l *forms.Lookup, v string) crm.Filter {
 		return crm.EqGUID(l.Key, v)
 	}
 	return crm.Eq(l.Key, v)
-}
-
-// singular is the logical name of an entity set (accounts → account,
-// new_enquiries → new_enquiry), whose primary key is its name + "id".
-func singular(set string) string {
-	switch {
-	case strings.HasSuffix(set, "ies"):
-		return strings.TrimSuffix(set, "ies") + "y"
-	case strings.HasSuffix(set, "sses"), strings.HasSuffix(set, "xes"), strings.HasSuffix(set, "ches"), strings.HasSuffix(set, "shes"):
-		return strings.TrimSuffix(set, "es")
-	}
-	return strings.TrimSuffix(set, "s")
 }
 
 // mapOwner applies the first routing rule whose conditions hold, or the

@@ -36,18 +36,6 @@ func TestSiteOnAndEmailDomain(t *testing.T) {
 	}
 }
 
-func TestSingular(t *testing.T) {
-	for set, want := range map[string]string{"accounts": "account", "new_enquiries": "new_enquiry", "systemusers": "systemuser",
-		"addresses": "address", "new_boxes": "new_box", "campaigns": "campaign"} {
-		if got := singular(set); got != want {
-			t.Errorf("singular(%s) = %s, want %s", set, got, want)
-		}
-		if back := forms.EntitySetOf(want); back != set {
-			t.Errorf("EntitySetOf(%s) = %s, want %s (the two must agree)", want, back, set)
-		}
-	}
-}
-
 func TestIDCacheExpires(t *testing.T) {
 	now := time.Unix(1000, 0)
 	c := &idCache{now: func() time.Time { return now }}
