@@ -120,3 +120,16 @@ func TestRegistrable(t *testing.T) {
 		}
 	}
 }
+
+func TestInErrorKeepsUsersOut(t *testing.T) {
+	for p, want := range map[forms.Principal]string{
+		{User: "ann.lee@contoso.com"}:                  "user …@contoso.com",
+		{User: `CONTOSO\ann.lee`}:                      `user CONTOSO\…`,
+		{User: "0a1b2c3d-0000-4000-8000-000000000001"}: "user 0a1b2c3d-0000-4000-8000-000000000001",
+		{Team: "Sales Mars"}:                           "team Sales Mars",
+	} {
+		if got := inError(p); got != want {
+			t.Errorf("inError(%v) = %q, want %q", p, got, want)
+		}
+	}
+}
