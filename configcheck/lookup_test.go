@@ -18,13 +18,7 @@ import (
 func TestLookupTargetMismatch(t *testing.T) {
 	t.Parallel()
 	emu := testenv.StartEmulator(t)
-	c, err := crm.New(crm.Config{
-		URL: emu.URL(), TenantID: emulator.DefaultTenantID, ClientID: emulator.DefaultClientID,
-		ClientSecret: emulator.DefaultClientSecret, AuthorityHost: emu.URL(), RootCAs: emu.CertPool(), Timeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := emuClient(t, emu)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	def, err := c.TableDefinition(ctx, "lead")
@@ -54,14 +48,7 @@ func TestLookupTargetMismatch(t *testing.T) {
 		"problem: forms.demo.owner: lookup ownerid of lead points at systemuser, team; the form binds a row of campaign",
 		"problem: forms.demo.fields.campaign: column campaignid of lead is of type Lookup",
 	}
-	if len(r.Findings) != len(want) {
-		t.Errorf("got\n%s\nwant %d problems", r, len(want))
-	}
-	for i := range min(len(want), len(r.Findings)) {
-		if got := r.Findings[i].String(); !strings.HasPrefix(got, want[i]) {
-			t.Errorf("finding %d:\ngot  %s\nwant %s…", i, got, want[i])
-		}
-	}
+	wantFindings(t, r, "problems", want)
 }
 
 // A form writing to a table of its own (forms that target other tables
@@ -71,13 +58,7 @@ func TestLookupTargetMismatch(t *testing.T) {
 func TestOtherTables(t *testing.T) {
 	t.Parallel()
 	emu := testenv.StartEmulator(t)
-	c, err := crm.New(crm.Config{
-		URL: emu.URL(), TenantID: emulator.DefaultTenantID, ClientID: emulator.DefaultClientID,
-		ClientSecret: emulator.DefaultClientSecret, AuthorityHost: emu.URL(), RootCAs: emu.CertPool(), Timeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := emuClient(t, emu)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	a, b := forms.Demo(), forms.Demo()
@@ -107,14 +88,7 @@ func TestOtherTables(t *testing.T) {
 		"problem: forms.enquiry.fields.message: max length 5000 is above the 4000 characters column new_message of new_enquiry holds",
 		"problem: forms.enquiry.fields.topic: option value 7 is not a choice of column new_topic of new_enquiry (its values: 100000000–100000002)",
 	}
-	if len(r.Findings) != len(want) {
-		t.Errorf("got\n%s\nwant %d findings", r, len(want))
-	}
-	for i := range min(len(want), len(r.Findings)) {
-		if got := r.Findings[i].String(); !strings.HasPrefix(got, want[i]) {
-			t.Errorf("finding %d:\ngot  %s\nwant %s…", i, got, want[i])
-		}
-	}
+	wantFindings(t, r, "findings", want)
 }
 
 func TestDidYouMean(t *testing.T) {
@@ -175,6 +149,32 @@ func TestAlternateKeyNotActive(t *testing.T) {
 			t.Errorf("keys %+v: got %s, want nothing", tt.keys, r)
 		case tt.want != "" && (len(r.Findings) != 1 || !strings.Contains(r.Findings[0].Message, tt.want) || r.Findings[0].Path != "forms.demo.alternate_key"):
 			t.Errorf("keys %+v: got %s, want forms.demo.alternate_key: %s", tt.keys, r, tt.want)
+		}
+	}
+}
+
+// emuClient is a client of the emulator emu, as the worker builds one.
+func emuClient(t *testing.T, emu *testenv.Emulator) *crm.Client {
+	t.Helper()
+	c, err := crm.New(crm.Config{
+		URL: emu.URL(), TenantID: emulator.DefaultTenantID, ClientID: emulator.DefaultClientID,
+		ClientSecret: emulator.DefaultClientSecret, AuthorityHost: emu.URL(), RootCAs: emu.CertPool(), Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// wantFindings fails unless r's findings, in order, begin with want.
+func wantFindings(t *testing.T, r *Report, what string, want []string) {
+	t.Helper()
+	if len(r.Findings) != len(want) {
+		t.Errorf("got\n%s\nwant %d %s", r, len(want), what)
+	}
+	for i := range min(len(want), len(r.Findings)) {
+		if got := r.Findings[i].String(); !strings.HasPrefix(got, want[i]) {
+			t.Errorf("finding %d:\ngot  %s\nwant %s…", i, got, want[i])
 		}
 	}
 }

@@ -329,7 +329,7 @@ func (d *Deliverer) mapRow(ctx context.Context, f *forms.Form, rec *submission.R
 // does not have.
 func (d *Deliverer) lookupRow(ctx context.Context, fd forms.Field, v string) (string, error) {
 	set, key := fd.Lookup.Table, fd.Lookup.Key
-	pk := singular(set) + "id"
+	pk := fd.Lookup.PrimaryKey()
 	id, _, err := d.resolve(ctx, "lookup:"+set+":"+key+":"+v, 0, func() (string, error) {
 		rows, err := d.CRM.FindRows(ctx, set, crm.Query{Select: []string{pk}, Filter: lookupFilter(fd.Lookup, v), Top: 2})
 		if err != nil || len(rows) == 0 {
@@ -361,18 +361,6 @@ func lookupFilter(l *forms.Lookup, v string) crm.Filter {
 		return crm.EqGUID(l.Key, v)
 	}
 	return crm.Eq(l.Key, v)
-}
-
-// singular is the logical name of an entity set (accounts → account,
-// new_enquiries → new_enquiry), whose primary key is its name + "id".
-func singular(set string) string {
-	switch {
-	case strings.HasSuffix(set, "ies"):
-		return strings.TrimSuffix(set, "ies") + "y"
-	case strings.HasSuffix(set, "sses"), strings.HasSuffix(set, "xes"), strings.HasSuffix(set, "ches"), strings.HasSuffix(set, "shes"):
-		return strings.TrimSuffix(set, "es")
-	}
-	return strings.TrimSuffix(set, "s")
 }
 
 // mapOwner applies the first routing rule whose conditions hold, or the
@@ -455,8 +443,8 @@ func (d *Deliverer) roundRobin(ctx context.Context, f *forms.Form, rule *forms.O
 		"form", f.ID, "rule", ruleID, "position", i+1, "of", n, "enabled", len(enabled))
 	if len(enabled) == 0 {
 		return forms.Principal{}, "", "", "", &MappingError{Category: submission.CategoryConfiguration, Message: fmt.Sprintf(
-			"owner: every user of the round robin of owner rule %s (%s) is disabled in the org and cannot own rows; enable one or change the form's owner settings, then retry",
-			ruleID, principals(rule.RoundRobin))}
+			"owner: every user of the round robin of owner rule %s (%d users) is disabled in the org and cannot own rows; enable one or change the form's owner settings, then retry",
+			ruleID, n)}
 	}
 	u := enabled[c%int64(len(enabled))]
 	why += fmt.Sprintf("; %s (%d of %d) is disabled, so the turn went to the %d enabled users in turn: %d of %d",
@@ -469,12 +457,20 @@ func isDisabled(err error) bool {
 	return errors.As(err, &me) && me.disabled
 }
 
-func principals(ps []forms.Principal) string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.String()
+// inError is the principal as an error names it. Errors are logged, so a
+// user named by an email address or domainname shows only its domain; a
+// team's name or an id is not personal data.
+func inError(p forms.Principal) string {
+	if p.Team != "" || forms.IsGUID(p.User) {
+		return p.String()
 	}
-	return strings.Join(out, ", ")
+	if at := strings.LastIndex(p.User, "@"); at >= 0 {
+		return "user …" + p.User[at:]
+	}
+	if sl := strings.LastIndex(p.User, `\`); sl >= 0 {
+		return "user " + p.User[:sl+1] + "…" // DOMAIN\name
+	}
+	return "a user"
 }
 
 func (d *Deliverer) logger() *slog.Logger {
@@ -593,10 +589,10 @@ func (d *Deliverer) principal(ctx context.Context, p forms.Principal) (set, id s
 		return "", "", err
 	case disabled:
 		return "", "", &MappingError{Category: submission.CategoryConfiguration, disabled: true, Message: fmt.Sprintf(
-			"owner: the form names %s, who is disabled in the org and cannot own rows; enable the user or change the form's owner settings, then retry", p)}
+			"owner: the form names %s, who is disabled in the org and cannot own rows; enable the user or change the form's owner settings, then retry", inError(p))}
 	case id == "":
 		return "", "", &MappingError{Category: submission.CategoryConfiguration, Message: fmt.Sprintf(
-			"owner: the form names %s, which the org does not have; correct the form's owner settings, then retry", p)}
+			"owner: the form names %s, which the org does not have; correct the form's owner settings, then retry", inError(p))}
 	}
 	return set, id, nil
 }

@@ -36,18 +36,6 @@ func TestSiteOnAndEmailDomain(t *testing.T) {
 	}
 }
 
-func TestSingular(t *testing.T) {
-	for set, want := range map[string]string{"accounts": "account", "new_enquiries": "new_enquiry", "systemusers": "systemuser",
-		"addresses": "address", "new_boxes": "new_box", "campaigns": "campaign"} {
-		if got := singular(set); got != want {
-			t.Errorf("singular(%s) = %s, want %s", set, got, want)
-		}
-		if back := forms.EntitySetOf(want); back != set {
-			t.Errorf("EntitySetOf(%s) = %s, want %s (the two must agree)", want, back, set)
-		}
-	}
-}
-
 func TestIDCacheExpires(t *testing.T) {
 	now := time.Unix(1000, 0)
 	c := &idCache{now: func() time.Time { return now }}
@@ -129,6 +117,19 @@ func TestRegistrable(t *testing.T) {
 	} {
 		if got := registrable(host); got != want {
 			t.Errorf("registrable(%q) = %q, want %q", host, got, want)
+		}
+	}
+}
+
+func TestInErrorKeepsUsersOut(t *testing.T) {
+	for p, want := range map[forms.Principal]string{
+		{User: "ann.lee@contoso.com"}:                  "user …@contoso.com",
+		{User: `CONTOSO\ann.lee`}:                      `user CONTOSO\…`,
+		{User: "0a1b2c3d-0000-4000-8000-000000000001"}: "user 0a1b2c3d-0000-4000-8000-000000000001",
+		{Team: "Sales Mars"}:                           "team Sales Mars",
+	} {
+		if got := inError(p); got != want {
+			t.Errorf("inError(%v) = %q, want %q", p, got, want)
 		}
 	}
 }

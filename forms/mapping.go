@@ -165,6 +165,23 @@ func EntitySetOf(logical string) string {
 	return logical + "s"
 }
 
+// tableOf is the logical name of an entity set named by default, the
+// inverse of EntitySetOf (accounts → account, new_enquiries →
+// new_enquiry, addresses → address).
+func tableOf(set string) string {
+	switch {
+	case strings.HasSuffix(set, "ies"):
+		return strings.TrimSuffix(set, "ies") + "y"
+	case strings.HasSuffix(set, "sses"), strings.HasSuffix(set, "xes"), strings.HasSuffix(set, "ches"), strings.HasSuffix(set, "shes"):
+		return strings.TrimSuffix(set, "es")
+	}
+	return strings.TrimSuffix(set, "s")
+}
+
+// PrimaryKey is the primary key column of the lookup's table: its logical
+// name, from the entity set, + "id".
+func (l *Lookup) PrimaryKey() string { return tableOf(l.Table) + "id" }
+
 // IsLead reports whether the form writes leads (and so matches, links
 // contacts and accounts, and fills the topic).
 func (f *Form) IsLead() bool { return f.Table == "" || f.Table == TableLead }

@@ -284,3 +284,18 @@ func TestCustomTableTakesAnAlternateKey(t *testing.T) {
 		t.Errorf("on_match %q match %v; want none on a custom table", f.OnMatch, f.Match)
 	}
 }
+
+func TestTableOf(t *testing.T) {
+	for set, want := range map[string]string{"accounts": "account", "new_enquiries": "new_enquiry", "systemusers": "systemuser",
+		"addresses": "address", "new_boxes": "new_box", "campaigns": "campaign"} {
+		if got := tableOf(set); got != want {
+			t.Errorf("tableOf(%s) = %s, want %s", set, got, want)
+		}
+		if back := EntitySetOf(want); back != set {
+			t.Errorf("EntitySetOf(%s) = %s, want %s (the two must agree)", want, back, set)
+		}
+		if got := (&Lookup{Table: set}).PrimaryKey(); got != want+"id" {
+			t.Errorf("Lookup{Table: %s}.PrimaryKey() = %s, want %s", set, got, want+"id")
+		}
+	}
+}
