@@ -93,12 +93,16 @@ type Dataverse struct {
 
 // Worker is the configuration of cmd/worker.
 type Worker struct {
-	Redis              Redis
-	Addr               string
-	Dataverse          Dataverse
-	Concurrency        int
-	BatchSize          int    // LEADBRIDGE_BATCH_SIZE: the largest batch; 1 = one submission at a time
-	BatchWrites        string // LEADBRIDGE_BATCH_WRITES: bulk | changesets
+	Redis       Redis
+	Addr        string
+	Dataverse   Dataverse
+	Concurrency int
+	BatchSize   int    // LEADBRIDGE_BATCH_SIZE: the largest batch; 1 = one submission at a time
+	BatchWrites string // LEADBRIDGE_BATCH_WRITES: bulk | changesets
+	// LimitWindow (LEADBRIDGE_DATAVERSE_LIMIT_WINDOW) is the sliding window
+	// of the environment's service protection limits, 5 minutes unless
+	// Microsoft changes it; batches plan their execution time by it.
+	LimitWindow        time.Duration
 	RequestTimeout     time.Duration
 	RetryHorizon       time.Duration
 	DeliveredRetention time.Duration
@@ -190,6 +194,7 @@ func LoadWorker(getenv Getenv) (Worker, error) {
 		Concurrency:        10,
 		BatchSize:          100,
 		BatchWrites:        "bulk",
+		LimitWindow:        5 * time.Minute,
 		RequestTimeout:     30 * time.Second,
 		RetryHorizon:       72 * time.Hour,
 		DeliveredRetention: 30 * 24 * time.Hour,
@@ -212,6 +217,7 @@ func LoadWorker(getenv Getenv) (Worker, error) {
 		intVar(getenv, "LEADBRIDGE_WORKER_CONCURRENCY", &c.Concurrency, 1, 500),
 		intVar(getenv, "LEADBRIDGE_BATCH_SIZE", &c.BatchSize, 1, 1000),
 		durationVar(getenv, "LEADBRIDGE_REQUEST_TIMEOUT", &c.RequestTimeout, time.Second),
+		durationVar(getenv, "LEADBRIDGE_DATAVERSE_LIMIT_WINDOW", &c.LimitWindow, time.Second),
 		durationVar(getenv, "LEADBRIDGE_RETRY_HORIZON", &c.RetryHorizon, time.Minute),
 		durationVar(getenv, "LEADBRIDGE_DELIVERED_RETENTION", &c.DeliveredRetention, time.Minute),
 	)

@@ -47,6 +47,9 @@ type Batcher struct {
 	Start  int           // the first batch size, which then adapts; 0: min(10, Max)
 	Linger time.Duration // how long a batch waits for company once a lane is free; 0: 20 ms
 	Writes string        // WritesBulk (default) or WritesChangeSets
+	// Window is the service protection limits' sliding window (Dataverse's
+	// default is 300 seconds); 0: that default.
+	Window time.Duration
 	Log    *slog.Logger
 
 	once    sync.Once
@@ -55,6 +58,10 @@ type Batcher struct {
 	running map[string]bool       // a collector runs for the form
 	gov     *governor
 }
+
+// DefaultLimitWindow is the window of Dataverse's service protection
+// limits (reference §1: 6,000 requests and 1,200 s of execution per 300 s).
+const DefaultLimitWindow = 300 * time.Second
 
 // pending is a submission waiting for its batch.
 type pending struct {
@@ -112,7 +119,10 @@ func (b *Batcher) init() {
 		if b.Log == nil {
 			b.Log = slog.New(slog.DiscardHandler)
 		}
-		b.gov = newGovernor(b.Max, b.D.CRM.Budget)
+		if b.Window <= 0 {
+			b.Window = DefaultLimitWindow
+		}
+		b.gov = newGovernor(b.Max, b.Window, b.D.CRM.Budget)
 		if b.Start > 0 {
 			b.gov.size = min(b.Start, b.Max)
 		}

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,11 +17,18 @@ import (
 // It reads what each answer says is left of the budget
 // (x-ms-ratelimit-time-remaining-xrm-requests, at the request's admission)
 // and subtracts what this process spent since and what its writes in
-// flight will cost (rows × the time a row has taken). A write starts only
-// when that leaves room for it; when it waits and no answer has come for a
-// while it asks again with a WhoAmI. Where no answer carries the header,
-// batches run on at most defaultLanes at once: 1,200 s per 300 s is four
-// requests executing all the time.
+// flight will cost (rows × the time a row has taken). A request's time is
+// charged when it ends, and leaves the window one window later: a write
+// may start when the budget as it will be at its end, counting this
+// process's own charges that leave the window by then, has room for it.
+// Without that, a bulk write that takes seconds would wait for budget that
+// is free by the time it is charged: at a 30-second window and 5-second
+// writes, a seventh of the budget stayed unused. Others' charges (another
+// worker of the same application user) are not known, so they are taken
+// never to leave; the next answer says what did. When a write waits and no
+// answer has come for a while it asks again with a WhoAmI. Where no answer
+// carries the header, batches run on at most defaultLanes at once: 1,200 s
+// per 300 s is four requests executing all the time.
 //
 // The batch size starts at 10 (Microsoft's advice for batches), doubles
 // after a batch while the budget left holds two batches of the doubled
@@ -39,6 +47,8 @@ type governor struct {
 	spent    []charge      // requests of this process that ended after at
 	inflight time.Duration // reserved by writes in flight
 	perRow   time.Duration // execution time of one written row, learned
+	window   time.Duration // the limits' window: a charge leaves it this long after it was made
+	past     []charge      // this process's charges of the last window, oldest first
 	probing  bool
 	lastInfo time.Time
 	lastHit  time.Time // last 429
@@ -56,12 +66,18 @@ const (
 	// probeAfter is how long a write waits for the budget without any
 	// fresh answer before it asks for one.
 	probeAfter = 500 * time.Millisecond
+	// refillShare is the part of an own charge counted as freed when it
+	// leaves the window: its time is measured here, end to end, which
+	// overstates what the server charged by the network's share.
+	refillShare = 0.9
 )
 
-func newGovernor(maxSize int, probe func(context.Context) (crm.Budget, error)) *governor {
+// newGovernor: window is the limits' sliding window (Dataverse's is 300
+// seconds; 0 counts no charge as leaving it).
+func newGovernor(maxSize int, window time.Duration, probe func(context.Context) (crm.Budget, error)) *governor {
 	return &governor{
 		probe: probe, changed: make(chan struct{}),
-		size: min(minBatch, maxSize), maxSize: maxSize, perRow: 100 * time.Millisecond,
+		size: min(minBatch, maxSize), maxSize: maxSize, perRow: 100 * time.Millisecond, window: window,
 	}
 }
 
@@ -112,12 +128,59 @@ func (g *governor) available() time.Duration {
 	return left
 }
 
+// availableAt is the execution time left for new work at t, when a write
+// starting now would be charged: available, plus this process's charges
+// that leave the window by then and were still in it when the budget was
+// last read; g.mu held.
+func (g *governor) availableAt(t time.Time) time.Duration {
+	left := g.available()
+	if g.window <= 0 {
+		return left
+	}
+	from, to := g.at.Add(-g.window), t.Add(-g.window)
+	var freed time.Duration
+	for _, c := range g.past {
+		if c.end.After(to) {
+			break
+		}
+		if c.end.After(from) {
+			freed += c.cost
+		}
+	}
+	return left + time.Duration(refillShare*float64(freed))
+}
+
+// nextRefill is when the next of this process's charges leaves the window
+// for a write of cost starting then, or the zero time; g.mu held.
+func (g *governor) nextRefill(now time.Time, cost time.Duration) time.Time {
+	for _, c := range g.past {
+		if at := c.end.Add(g.window - cost); at.After(now) {
+			return at
+		}
+	}
+	return time.Time{}
+}
+
 // observed records a request of this process: when it was sent, when its
 // answer came and what the answer said of the budget.
 func (g *governor) observed(start, end time.Time, b crm.Budget) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.spent = append(g.spent, charge{end: end, cost: end.Sub(start)})
+	c := charge{end: end, cost: end.Sub(start)}
+	g.spent = append(g.spent, c)
+	if g.window > 0 {
+		// Answers can come out of order; keep past sorted by end.
+		i := len(g.past)
+		for i > 0 && g.past[i-1].end.After(end) {
+			i--
+		}
+		g.past = slices.Insert(g.past, i, c)
+		cut := 0
+		for cut < len(g.past) && g.past[cut].end.Before(end.Add(-2*g.window)) {
+			cut++
+		}
+		g.past = g.past[cut:]
+	}
 	if b.ExecKnown && start.After(g.at) {
 		g.known, g.execLeft, g.at, g.lastInfo = true, b.ExecLeft, start, end
 		kept := g.spent[:0]
@@ -145,12 +208,19 @@ func (g *governor) reserve(ctx context.Context, rows int) (func(start time.Time,
 		// little of the budget for what is not reserved (probes, rows that
 		// took longer than learnt).
 		headroom := cost/10 + 2*g.perRow
-		if !g.known || g.available() >= cost+headroom {
+		now := time.Now()
+		// The request is admitted while the window's charges are under
+		// the limit now (writes in flight are not charged yet), and must
+		// leave room for itself at its end.
+		admitted := g.availableAt(now)+g.inflight >= 2*g.perRow
+		if !g.known || (admitted && g.availableAt(now.Add(cost)) >= cost+headroom) {
 			g.inflight += cost
 			g.mu.Unlock()
 			return func(start time.Time, b crm.Budget, ok bool) { g.wrote(rows, cost, start, b, ok) }, nil
 		}
-		if !g.probing && time.Since(g.lastInfo) >= probeAfter {
+		// A probe is a request too: sent while the window is full it
+		// would be refused, and stop every call until its Retry-After.
+		if !g.probing && admitted && time.Since(g.lastInfo) >= probeAfter {
 			g.probing = true
 			g.mu.Unlock()
 			start := time.Now()
@@ -166,8 +236,12 @@ func (g *governor) reserve(ctx context.Context, rows int) (func(start time.Time,
 			continue
 		}
 		ch := g.changed
+		sleep := probeAfter / 2
+		if at := g.nextRefill(now, cost); !at.IsZero() {
+			sleep = min(sleep, at.Sub(now)+time.Millisecond)
+		}
 		g.mu.Unlock()
-		t := time.NewTimer(probeAfter / 2)
+		t := time.NewTimer(sleep)
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -175,7 +175,7 @@ func BenchmarkDeliveryBacklog(b *testing.B) {
 	for _, m := range modes {
 		b.Run(m.name, func(b *testing.B) {
 			b.StopTimer()
-			env := map[string]string{"LEADBRIDGE_LOG_LEVEL": "warn"}
+			env := map[string]string{"LEADBRIDGE_LOG_LEVEL": "warn", "LEADBRIDGE_DATAVERSE_LIMIT_WINDOW": benchWindow.String()}
 			for k, v := range m.env {
 				env[k] = v
 			}

@@ -152,7 +152,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		Fetcher: &delivery.Fetcher{Sources: cfg.Sources, Forms: cfg.Forms, Timeout: cfg.RequestTimeout},
 	}
 	if cfg.BatchSize > 1 {
-		batcher = &delivery.Batcher{D: h.Deliverer, Max: cfg.BatchSize, Writes: cfg.BatchWrites, Log: log}
+		batcher = &delivery.Batcher{D: h.Deliverer, Max: cfg.BatchSize, Writes: cfg.BatchWrites, Window: cfg.LimitWindow, Log: log}
 		h.Batcher = batcher
 	}
 	// A queue per form and webhook source: the configured ones, and any
