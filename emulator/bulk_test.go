@@ -199,12 +199,17 @@ func TestBulkMessagesAgainstLimits(t *testing.T) {
 		resp, body := h.api(http.MethodGet, "WhoAmI", nil)
 		wantError(t, resp, body, http.StatusTooManyRequests, codeThrottleRequests)
 	})
+	// A row of a bulk message costs bulk_row_percent of latency_ms (25 by
+	// default), the message at least latency_ms: at 10 ms, 19 rows are
+	// 47.5 ms and 20 rows 50 ms against a limit of 50 ms; charged as single
+	// writes, 4 rows are 40 ms and 5 rows 50 ms.
 	for _, tt := range []struct {
-		rows int
-		want int
-	}{{4, http.StatusOK}, {5, http.StatusTooManyRequests}} {
-		t.Run(fmt.Sprintf("%d rows at 10 ms against 50 ms", tt.rows), func(t *testing.T) {
-			h := start(t, &Config{LatencyMS: 10, Limits: Limits{ExecutionMSPerWindow: 50, WindowSeconds: 300}})
+		rows, percent int
+		want          int
+	}{{1, 0, http.StatusOK}, {19, 0, http.StatusOK}, {20, 0, http.StatusTooManyRequests},
+		{4, 100, http.StatusOK}, {5, 100, http.StatusTooManyRequests}} {
+		t.Run(fmt.Sprintf("%d rows at 10 ms, percent %d (0: the default), against 50 ms", tt.rows, tt.percent), func(t *testing.T) {
+			h := start(t, &Config{LatencyMS: 10, BulkRowPercent: tt.percent, Limits: Limits{ExecutionMSPerWindow: 50, WindowSeconds: 300}})
 			if resp, body := create(h, tt.rows); resp.StatusCode != http.StatusOK {
 				t.Fatalf("CreateMultiple: got %d %s", resp.StatusCode, body)
 			}

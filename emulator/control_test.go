@@ -40,6 +40,13 @@ func TestControlSurface(t *testing.T) {
 		if got := h.srv.config().Limits.Concurrent; got != 7 {
 			t.Errorf("a refused patch changed the config: concurrent %d", got)
 		}
+		if cfg.BulkRowPercent != defaultBulkRowPercent {
+			t.Errorf("bulk_row_percent %d, want the default %d", cfg.BulkRowPercent, defaultBulkRowPercent)
+		}
+		resp, body = control(http.MethodPut, "/_emulator/config", `{"bulk_row_percent":0}`)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "bulk_row_percent") {
+			t.Errorf("bulk_row_percent 0: got %d %s, want 400 naming the field", resp.StatusCode, body)
+		}
 		h.srv.UpdateConfig([]byte(`{"latency_ms":0}`))
 	})
 

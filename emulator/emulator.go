@@ -44,8 +44,9 @@
 //
 //   - Service protection limits are per client id and enforced exactly, with
 //     no overshoot allowance. Execution time is simulated: each operation
-//     costs latency_ms (a bulk operation message latency_ms per target,
-//     while it counts as one request). A refusal makes the whole user wait; requests that
+//     costs latency_ms (a bulk operation message bulk_row_percent of
+//     latency_ms per target, 25% by default, at least latency_ms, while it
+//     counts as one request). A refusal makes the whole user wait; requests that
 //     arrive during the wait are refused too, and those arriving more than
 //     250 ms after the 429 that started it are early retries: counted in
 //     Stats.EarlyRetries and doubling the wait (up to the window). See
@@ -135,8 +136,12 @@
 //     written; a target UpdateMultiple cannot find is 404 0x80040217
 //     "lead With Ids = <guid> Do Not Exist" (the page's troubleshooting
 //     section). A bulk request counts once for the request facet ("Each bulk
-//     operation message counts as single request") and costs latency_ms ×
-//     the number of Targets in execution time, inside $batch too. Every
+//     operation message counts as single request") and costs
+//     bulk_row_percent of latency_ms × the number of Targets in execution
+//     time (at least latency_ms), inside $batch too: bulk messages on
+//     standard tables are documented as more efficient per row the more
+//     rows they carry, a $batch as no more efficient than its operations
+//     one by one (opMS in routes.go). Every
 //     target must carry @odata.type naming the bound table. Which tables
 //     take them is in sdkmessagefilters (leads, contacts, accounts,
 //     campaigns, new_enquiries; not annotations, teams or systemusers),
@@ -362,6 +367,9 @@ func Start(opts Options) (*Server, error) {
 		}
 		if c.TokenLifetimeSeconds == 0 {
 			c.TokenLifetimeSeconds = defaultTokenLifetime
+		}
+		if c.BulkRowPercent == 0 {
+			c.BulkRowPercent = defaultBulkRowPercent
 		}
 		if c.Faults.ErrorStatus == 0 {
 			c.Faults.ErrorStatus = http.StatusServiceUnavailable
