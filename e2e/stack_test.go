@@ -89,8 +89,17 @@ func startStack(t testing.TB, o options) *stack {
 // StartWorker starts one more worker process.
 func (s *stack) StartWorker() *testenv.Process {
 	s.t.Helper()
+	return s.StartWorkerWith(nil)
+}
+
+// StartWorkerWith starts a worker with env on top of the stack's.
+func (s *stack) StartWorkerWith(extra map[string]string) *testenv.Process {
+	s.t.Helper()
 	addr := testenv.FreeAddr(s.t)
 	env := copyEnv(s.env)
+	for k, v := range extra {
+		env[k] = v
+	}
 	env["LEADBRIDGE_WORKER_ADDR"] = addr
 	w := testenv.StartProcess(s.t, "worker", env)
 	w.WaitHTTP(s.t, "http://"+addr+"/healthz")

@@ -28,10 +28,18 @@ func (s *Server) identityConditions() identity.Conditions {
 	s.cfgMu.RLock()
 	cfg, creds := s.cfg, s.creds
 	s.cfgMu.RUnlock()
+	var secrets map[string]string
+	if len(cfg.Applications) > 0 {
+		secrets = make(map[string]string, len(cfg.Applications))
+		for _, a := range cfg.Applications {
+			secrets[a.ClientID] = a.ClientSecret
+		}
+	}
 	return identity.Conditions{
 		TokenLifetime: time.Duration(cfg.TokenLifetimeSeconds) * time.Second,
 		Down:          cfg.Faults.Down,
 		Credentials:   creds,
+		Secrets:       secrets,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,5 +127,66 @@ func TestTokenLifetimeFromConfig(t *testing.T) {
 	}
 	if got.ExpiresIn != 600 {
 		t.Errorf("expires_in: got %d, want 600", got.ExpiresIn)
+	}
+}
+
+// Further app registrations sign in with their own secrets, are limited
+// apart from the first (limits are per user), and the request log names
+// the app each request came from.
+func TestFurtherApplications(t *testing.T) {
+	const second, secret = "6f1c2d3e-4b5a-4968-8a7b-0c1d2e3f4a5b", "second-app-secret"
+	h := start(t, &Config{Limits: Limits{RequestsPerWindow: 2, WindowSeconds: 300},
+		Applications: []Application{{ClientID: second, ClientSecret: secret}}})
+	token := func(id, sec string) (*http.Response, []byte) {
+		return h.postForm("/"+DefaultTenantID+"/oauth2/v2.0/token", url.Values{
+			"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {sec},
+			"scope": {h.srv.URL() + "/.default"},
+		}, nil)
+	}
+	if resp, body := token(second, "wrong"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "7000215") {
+		t.Errorf("wrong secret: got %d %s, want 401 AADSTS7000215", resp.StatusCode, body)
+	}
+	if resp, body := token("0a0b0c0d-0000-4000-8000-000000000000", secret); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "700016") {
+		t.Errorf("unknown app: got %d %s, want 400 AADSTS700016", resp.StatusCode, body)
+	}
+	resp, body := token(second, secret)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("second app's token: got %d %s", resp.StatusCode, body)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	mustUnmarshal(t, body, &tok)
+
+	// The first app spends its two requests; the second still has its own.
+	for range 2 {
+		if resp, body := h.api(http.MethodGet, "WhoAmI", nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("first app: got %d %s", resp.StatusCode, body)
+		}
+	}
+	resp, body = h.api(http.MethodGet, "WhoAmI", nil)
+	wantError(t, resp, body, http.StatusTooManyRequests, codeThrottleRequests)
+	if resp, body := h.apiWithToken(tok.AccessToken, http.MethodGet, "WhoAmI", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("second app, once the first is throttled: got %d %s, want 200", resp.StatusCode, body)
+	}
+	apps := map[string]int{}
+	for _, r := range h.srv.Requests("") {
+		apps[r.AppID]++
+	}
+	if apps[DefaultClientID] != 3 || apps[second] != 1 {
+		t.Errorf("requests by app = %v, want 3 of %s and 1 of %s", apps, DefaultClientID, second)
+	}
+
+	// A patch replaces the list: the second app is gone.
+	if err := h.srv.UpdateConfig([]byte(`{"applications":[]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := token(second, secret); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("removed app: got %d, want 400", resp.StatusCode)
+	}
+	for _, bad := range []string{`{"applications":[{"client_id":"x"}]}`, `{"applications":[{"client_id":"x","client_secret":"a"},{"client_id":"x","client_secret":"b"}]}`} {
+		if err := h.srv.UpdateConfig([]byte(bad)); err == nil || !strings.Contains(err.Error(), "applications[") {
+			t.Errorf("%s: error %v, want one naming the application", bad, err)
+		}
 	}
 }

@@ -65,6 +65,18 @@ type Config struct {
 	// (workload identity federation). In a patch the list replaces the
 	// previous one.
 	FederatedCredentials []FederatedCredential `json:"federated_credentials"`
+	// Applications are further app registrations of the tenant, each an
+	// application user of the environment with limits of its own (limits
+	// are per user), signing in with a client secret. In a patch the list
+	// replaces the previous one.
+	Applications []Application `json:"applications"`
+}
+
+// Application is a further app registration: its client id (Entra's are
+// GUIDs) and client secret.
+type Application struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
 }
 
 // FederatedCredential is one federated identity credential of the app: a
@@ -231,6 +243,9 @@ func mergeConfig(base Config, patch []byte) (Config, error) {
 		if _, ok := keys["federated_credentials"]; ok {
 			next.FederatedCredentials = nil
 		}
+		if _, ok := keys["applications"]; ok {
+			next.Applications = nil
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(patch))
 	dec.DisallowUnknownFields()
@@ -267,6 +282,13 @@ func (c Config) validate() error {
 	nonNeg("limits.execution_ms_per_window", c.Limits.ExecutionMSPerWindow)
 	nonNeg("limits.concurrent", c.Limits.Concurrent)
 	nonNeg("latency_ms", c.LatencyMS)
+	seen := map[string]bool{}
+	for i, a := range c.Applications {
+		if a.ClientID == "" || a.ClientSecret == "" || seen[a.ClientID] {
+			errs = append(errs, fmt.Errorf("applications[%d]: want a client_id of its own and a client_secret", i))
+		}
+		seen[a.ClientID] = true
+	}
 	if c.BulkRowPercent < 1 || c.BulkRowPercent > 100 {
 		errs = append(errs, fmt.Errorf("bulk_row_percent is %d, want 1 to 100", c.BulkRowPercent))
 	}

@@ -56,6 +56,10 @@
 //     wait lasts exactly as long as the Retry-After that started it. A
 //     concurrency refusal waits 1 s at windows up to the default 300 s and
 //     proportionally longer at larger ones.
+//   - Further app registrations (Config.Applications) sign in with a
+//     client secret and are limited apart, as Dataverse limits each
+//     application user; WhoAmI answers every app with the same user, and
+//     rows are owned by it.
 //   - x-ms-dop-hint is the configured concurrency limit, or 52 (Dataverse's
 //     default limit) when that limit is off.
 //   - x-ms-ratelimit-burst-remaining-xrm-requests is the requests left in

@@ -38,6 +38,9 @@ type RequestRecord struct {
 	// ServiceRequestID is the x-ms-service-request-id the emulator
 	// answered with.
 	ServiceRequestID string `json:"service_request_id,omitempty"`
+	// AppID is the client id of the app registration whose token the
+	// request carried; "" when it carried no valid token.
+	AppID string `json:"app_id,omitempty"`
 }
 
 type requestLog struct {
@@ -106,9 +109,9 @@ func clientRequestID(h http.Header) (id, header string) {
 }
 
 // record adds an answered (or dropped) Web API request to the log.
-func (s *Server) record(r *http.Request, w http.ResponseWriter, status int, start time.Time) {
+func (s *Server) record(r *http.Request, w *statusRecorder, status int, start time.Time) {
 	entry := RequestRecord{Time: start.UTC(), Method: r.Method, Path: r.URL.Path, Status: status,
-		ServiceRequestID: getRaw(w.Header(), "x-ms-service-request-id")}
+		ServiceRequestID: getRaw(w.Header(), "x-ms-service-request-id"), AppID: w.app}
 	entry.ClientRequestID, entry.Header = clientRequestID(r.Header)
 	if v := r.Header["X-Ms-Client-Session-Id"]; len(v) > 0 {
 		entry.ClientSessionID = v[0]

@@ -40,7 +40,7 @@ func (s *Server) counted(h http.HandlerFunc, logged bool) http.HandlerFunc {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		if logged {
-			defer func() { s.record(r, w, rec.status, start) }()
+			defer func() { s.record(r, rec, rec.status, start) }()
 		}
 		h(rec, r)
 		if rec.status == 0 {
@@ -104,6 +104,9 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	if res != nil {
 		respond(res)
 		return
+	}
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.app = clientID
 	}
 	if cfg.Faults.ErrorRate > 0 && rand.Float64() < cfg.Faults.ErrorRate {
 		respond(faultResult(cfg.Faults.ErrorStatus))

@@ -82,6 +82,7 @@ func (c *statsCounter) snapshot() Stats {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	app    string // the client id the request's token was issued to, once known
 }
 
 func (r *statusRecorder) WriteHeader(code int) {

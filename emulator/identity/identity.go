@@ -59,6 +59,9 @@ type Conditions struct {
 	// Credentials are the app's certificates and federated identity
 	// credentials, accepted besides its secret (assertion.go).
 	Credentials Credentials
+	// Secrets are further app registrations of the tenant by client id,
+	// each signing in with its client secret.
+	Secrets map[string]string
 }
 
 // Options configure New.
@@ -186,7 +189,7 @@ func (s *Service) ServeToken(w http.ResponseWriter, r *http.Request) {
 	case clientID == "":
 		s.writeError(w, r, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
 		return
-	case clientID != s.opts.ClientID:
+	case clientID != s.opts.ClientID && cond.Secrets[clientID] == "":
 		s.writeError(w, r, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", clientID, s.opts.TenantID))
 		return
 	case secret == "" && form.Get("client_assertion") == "":
@@ -195,6 +198,12 @@ func (s *Service) ServeToken(w http.ResponseWriter, r *http.Request) {
 	case secret != "" && form.Get("client_assertion") != "":
 		s.writeError(w, r, http.StatusBadRequest, "invalid_request", 7000216, "Only one of 'client_assertion' or 'client_secret' may be presented.")
 		return
+	case clientID != s.opts.ClientID:
+		// A further registration signs in with its secret only.
+		if subtle.ConstantTimeCompare([]byte(secret), []byte(cond.Secrets[clientID])) != 1 {
+			s.writeError(w, r, http.StatusUnauthorized, "invalid_client", 7000215, fmt.Sprintf("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", clientID))
+			return
+		}
 	case secret == "":
 		base := baseURL(r) + "/" + tenant
 		endpoints := []string{base + "/oauth2/v2.0/token", base + "/oauth2/token"}
