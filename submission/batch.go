@@ -50,9 +50,11 @@ type createCall struct {
 }
 
 // run sends one call, with whatever others wait, and returns its answer as
-// runCreate does. A call that ctx ends while it still waits is not sent
-// (nothing of it is written); once sent, its answer is awaited, which the
-// pipeline's deadline (its calls' latest) bounds.
+// runCreate does. When ctx ends first, run returns its error at once: a
+// call still waiting is taken out and never sent; one on its way runs to
+// its end in Redis (the pipeline's deadline is its calls' latest), and its
+// caller, as with any reply that comes too late, cannot tell whether it
+// was written.
 func (b *createBatch) run(ctx context.Context, keys []string, args []any, o CreateOptions) (string, int64, error) {
 	c := &createCall{ctx: ctx, keys: keys, args: args, o: o, done: make(chan struct{})}
 	b.mu.Lock()
@@ -67,19 +69,18 @@ func (b *createBatch) run(ctx context.Context, keys []string, args []any, o Crea
 	b.mu.Unlock()
 	select {
 	case <-c.done:
+		return c.res, c.acked, c.err
 	case <-ctx.Done():
 		b.mu.Lock()
-		i := slices.Index(b.waiting, c)
-		if i >= 0 {
+		if i := slices.Index(b.waiting, c); i >= 0 {
 			b.waiting = slices.Delete(b.waiting, i, i+1)
 		}
 		b.mu.Unlock()
-		if i >= 0 {
-			return "", -1, ctx.Err()
-		}
-		<-c.done
+		// Not sent, or sent and not answered in time: as when a lone
+		// call's reply comes too late, the caller cannot tell whether it
+		// was written (a resend under its key can).
+		return "", -1, ctx.Err()
 	}
-	return c.res, c.acked, c.err
 }
 
 // next hands the calls that waited while a pipeline was on its way to a
