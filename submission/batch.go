@@ -183,8 +183,14 @@ func (c *createCall) answer(script, wait *redis.Cmd) {
 
 // batchContext is the context of a pipeline of calls: cancelled by none of
 // theirs (a call that gives up does not take the others with it), and with
-// the latest of their deadlines, or none if one has none.
+// the latest of their deadlines, or none if one has none. A pipeline of one
+// call has that call's context.
 func batchContext(batch []*createCall) (context.Context, context.CancelFunc) {
+	if len(batch) == 1 {
+		// Alone, as a call without batching: its own context (and no
+		// second timer).
+		return batch[0].ctx, func() {}
+	}
 	var last time.Time
 	for _, c := range batch {
 		d, ok := c.ctx.Deadline()
