@@ -340,13 +340,19 @@ func readJSON(body io.Reader) (values map[string]string, notText []string, err e
 // object or a list holding anything but strings. Strings, numbers (as
 // written) and true/false, nearly every value a form sends, are read
 // without a json.Decoder of their own: one per value was half of what
-// intake allocated.
+// intake allocated. raw is a value of a decoded document whose text
+// validJSONText has passed.
 func jsonText(raw json.RawMessage) (*string, bool) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return nil, false
 	}
 	switch c := raw[0]; {
+	case c == '"' && bytes.IndexByte(raw, '\\') < 0:
+		// No escapes: its text is what lies between the quotes (the
+		// decoder has checked the string, and validJSONText its UTF-8).
+		s := string(raw[1 : len(raw)-1])
+		return &s, true
 	case c == '"':
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {

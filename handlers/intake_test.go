@@ -597,6 +597,7 @@ func TestJSONValuesBecomeFieldText(t *testing.T) {
 		status      int
 	}{
 		{"string with escapes (trimmed, as all text)", `"caf\u00e9 \"ok\"\n"`, "café \"ok\"", 202},
+		{"string without escapes", `"Café, 2nd floor / 'B'"`, "Café, 2nd floor / 'B'", 202},
 		{"number as written", `12.50`, "12.50", 202},
 		{"negative number with exponent", `-1.5e3`, "-1.5e3", 202},
 		{"true", `true`, "true", 202},

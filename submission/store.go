@@ -55,12 +55,20 @@ type Store struct {
 	now       func() time.Time
 	retention time.Duration // how long delivered and discarded records are kept
 	keys      KeyRetention  // how long idempotency keys are kept (retention.go)
+	// batch sends concurrent CreateWith calls' scripts together (batch.go);
+	// nil on Redis Cluster, where a pipeline's commands go to the nodes of
+	// their keys.
+	batch *createBatch
 }
 
 // NewStore returns a Store on rdb. Records of delivered and discarded
 // submissions expire after retention; others stay until handled.
 func NewStore(rdb redis.UniversalClient, retention time.Duration) *Store {
-	return &Store{rdb: rdb, now: time.Now, retention: retention}
+	s := &Store{rdb: rdb, now: time.Now, retention: retention}
+	if _, cluster := rdb.(*redis.ClusterClient); !cluster {
+		s.batch = &createBatch{rdb: rdb}
+	}
+	return s
 }
 
 // createScript stores a new record and indexes it, unless the idempotency
@@ -280,8 +288,13 @@ func (s *Store) CreateWith(ctx context.Context, r *Record, o CreateOptions) (Cre
 // runCreate runs createScript, followed on the same connection by WAIT
 // when o asks for replicas (not on Redis Cluster, where a pipeline's
 // commands go to the nodes of their keys and WAIT has none). acked is how
-// many replicas confirmed, or -1 when no WAIT was sent.
+// many replicas confirmed, or -1 when no WAIT was sent. Except on Redis
+// Cluster, the script goes with those of concurrent calls in one pipeline
+// (createBatch).
 func (s *Store) runCreate(ctx context.Context, keys []string, args []any, o CreateOptions) (res string, acked int64, err error) {
+	if s.batch != nil {
+		return s.batch.run(ctx, keys, args, o)
+	}
 	_, cluster := s.rdb.(*redis.ClusterClient)
 	if o.Replicas <= 0 || cluster {
 		res, err := createScript.Run(ctx, s.rdb, keys, args...).Text()
