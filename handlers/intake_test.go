@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -631,5 +632,51 @@ func TestJSONValuesBecomeFieldText(t *testing.T) {
 				t.Errorf("stored message %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// Many submissions at once while Redis hangs, as a flood would meet it:
+// the ones sent together and the ones queued behind them each get a 503
+// telling them to resend with their key, none waits past its deadline by
+// much, and after Redis is back each resend makes exactly one submission.
+func TestConcurrentPostsWhileRedisHangs(t *testing.T) {
+	v := newEnvWith(t, envOptions{storeTimeout: time.Second})
+	if rec := v.post("/f/demo", "application/json", `{"last_name":"Lee","email":"warm@example.com"}`); rec.Code != http.StatusAccepted {
+		t.Fatalf("POST before the hang: got %d, want 202", rec.Code)
+	}
+	before := v.records(t)
+	const n = 24
+	keys := make([]string, n)
+	codes := make([]int, n)
+	v.redis.Pause()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec := v.post("/f/demo", "application/json", fmt.Sprintf(`{"last_name":"Hang","email":"hang%d@example.com"}`, i))
+			codes[i] = rec.Code
+			var got struct {
+				IdempotencyKey string `json:"idempotency_key"`
+			}
+			json.Unmarshal(rec.Body.Bytes(), &got)
+			keys[i] = got.IdempotencyKey
+		}()
+	}
+	wg.Wait()
+	v.redis.Resume()
+	for i := range n {
+		if codes[i] != http.StatusServiceUnavailable || keys[i] == "" {
+			t.Fatalf("post %d with Redis hung: %d, key %q; want 503 with a key to resend with", i, codes[i], keys[i])
+		}
+	}
+	for i := range n {
+		rec := v.post("/f/demo", "application/json", fmt.Sprintf(`{"last_name":"Hang","email":"hang%d@example.com"}`, i), "Idempotency-Key", keys[i])
+		if rec.Code != http.StatusAccepted {
+			t.Fatalf("resend %d: got %d %s, want 202", i, rec.Code, rec.Body.String())
+		}
+	}
+	if got := v.records(t); got != before+n {
+		t.Errorf("records: got %d, want %d (one per submission, whether its first try landed or not)", got, before+n)
 	}
 }
