@@ -59,13 +59,19 @@ func (s *stack) waitAllDelivered(ids []string, within time.Duration) {
 			delivered[r["id"].(string)] = true
 		}
 		missing := 0
+		var first string
 		for _, id := range ids {
 			if !delivered[id] {
 				missing++
+				first = id
 			}
 		}
 		if missing > 0 {
-			return fmt.Sprintf("%d of %d submissions not delivered yet", missing, len(ids))
+			// Say where one of them stands, for a failure's reader.
+			r := s.submission(first)
+			attempts, _ := r["attempts"].([]any)
+			return fmt.Sprintf("%d of %d submissions not delivered yet; %s is %v after %d attempts, next at %v, last error %v",
+				missing, len(ids), first, r["status"], len(attempts), r["next_attempt_at"], r["last_error"])
 		}
 		return ""
 	})
