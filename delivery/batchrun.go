@@ -298,6 +298,30 @@ func (b *Batcher) find(ctx context.Context, set string, q crm.Query) ([]crm.Row,
 	return rows, err
 }
 
+// openByEmail finds the open rows of set whose col holds one of emails,
+// in as few In() queries as the URL limit allows, and groups them by
+// email in lower case, oldest first.
+func (b *Batcher) openByEmail(ctx context.Context, set string, sel []string, col string, emails []string) (map[string][]crm.Row, error) {
+	out := map[string][]crm.Row{}
+	for _, part := range chunks(emails) {
+		got, err := b.find(ctx, set, crm.Query{
+			Select: sel, Filter: crm.And(crm.In(col, part), crm.EqInt("statecode", 0)),
+			OrderBy: "createdon asc", Top: maxInRows,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(got) >= maxInRows {
+			return nil, fmt.Errorf("delivery: a %s query of a batch returned %d rows or more", set, maxInRows)
+		}
+		for _, row := range got {
+			e := strings.ToLower(str(row[col]))
+			out[e] = append(out[e], row)
+		}
+	}
+	return out, nil
+}
+
 // contacts finds the open contact of every member with an email in one
 // query, and plans one new contact per email that has none.
 func (b *Batcher) contacts(ctx context.Context, ms []*member, out map[string]*newContact) error {
@@ -314,30 +338,18 @@ func (b *Batcher) contacts(ctx context.Context, ms []*member, out map[string]*ne
 	if len(emails) == 0 {
 		return nil
 	}
-	var rows []crm.Row
-	for _, part := range chunks(emails) {
-		got, err := b.find(ctx, "contacts", crm.Query{
-			Select: []string{"contactid", col}, Filter: crm.And(crm.In(col, part), crm.EqInt("statecode", 0)),
-			OrderBy: "createdon asc", Top: maxInRows,
-		})
-		if err != nil {
-			return err
-		}
-		if len(got) >= maxInRows {
-			return fmt.Errorf("delivery: a contact query of a batch returned %d rows or more", maxInRows)
-		}
-		rows = append(rows, got...)
-	}
-	found := map[string][]string{}
-	for _, row := range rows {
-		e := strings.ToLower(str(row[col]))
-		found[e] = append(found[e], str(row["contactid"]))
+	found, err := b.openByEmail(ctx, "contacts", []string{"contactid", col}, col, emails)
+	if err != nil {
+		return err
 	}
 	for _, m := range active(ms) {
 		if m.p.email == "" {
 			continue
 		}
-		ids := found[m.p.email]
+		var ids []string
+		for _, row := range found[m.p.email] {
+			ids = append(ids, str(row["contactid"]))
+		}
 		own := ""
 		for _, id := range ids {
 			if strings.EqualFold(id, m.p.contactID) {
@@ -401,25 +413,9 @@ func (b *Batcher) matches(ctx context.Context, f *forms.Form, ms []*member) erro
 				selSet[c] = true
 			}
 		}
-		sel := slices.Sorted(maps.Keys(selSet))
-		var rows []crm.Row
-		for _, part := range chunks(emails) {
-			got, err := b.find(ctx, "leads", crm.Query{
-				Select: sel, Filter: crm.And(crm.In(col, part), crm.EqInt("statecode", 0)),
-				OrderBy: "createdon asc", Top: maxInRows,
-			})
-			if err != nil {
-				return err
-			}
-			if len(got) >= maxInRows {
-				return fmt.Errorf("delivery: a match query of a batch returned %d rows or more", maxInRows)
-			}
-			rows = append(rows, got...)
-		}
-		byEmail := map[string][]crm.Row{}
-		for _, row := range rows {
-			e := strings.ToLower(str(row[col]))
-			byEmail[e] = append(byEmail[e], row)
+		byEmail, err := b.openByEmail(ctx, "leads", slices.Sorted(maps.Keys(selSet)), col, emails)
+		if err != nil {
+			return err
 		}
 		for _, m := range group {
 			flt, _, _ := m.p.matchFilter(r)
