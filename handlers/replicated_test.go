@@ -83,18 +83,6 @@ func TestWaitReplicasAnswers503UntilTheReplicaHasIt(t *testing.T) {
 	}
 }
 
-// roundTrips counts what a Redis client sends: each command or pipeline
-// is one round trip.
-type roundTrips struct{ n *atomic.Int32 }
-
-func (roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
-}
-func (h roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(1); return next(ctx, cmds) }
-}
-
 // TestIntakeIsOneRedisRoundTrip: a new submission to the demo form, with
 // the defences cmd/api wires (rate limiter, memory guard, waiting cap), is
 // one Redis round trip from POST to 202 — record, idempotency key, waiting
@@ -106,13 +94,13 @@ func TestIntakeIsOneRedisRoundTrip(t *testing.T) {
 	for _, replicas := range []int{0, 1} {
 		t.Run(fmt.Sprintf("wait for %d replicas", replicas), func(t *testing.T) {
 			t.Parallel()
-			var n atomic.Int32
+			var n *atomic.Int32
 			v := newEnvWith(t, envOptions{deps: func(d *handlers.Deps, rdb redis.UniversalClient) {
 				d.Limiter, _ = flood.NewLimiter(rdb, flood.Options{Secret: []byte("test-secret-0123456789")})
 				d.Memory, _ = flood.NewMemoryGuard(flood.RedisMemory(rdb), flood.MemoryOptions{})
 				d.RateLimitIP, d.WaitingCap = config.DefaultRateLimitIP, config.DefaultWaitingCap
 				d.WaitReplicas, d.WaitTimeout = replicas, 5*time.Second
-				rdb.AddHook(roundTrips{&n})
+				n = testenv.CountRoundTrips(rdb)
 			}})
 			if replicas > 0 {
 				testenv.StartReplica(t, v.redis)

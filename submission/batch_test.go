@@ -80,7 +80,7 @@ func TestConcurrentCreatesShareARoundTrip(t *testing.T) {
 		{r: &Record{Form: "capped", Fields: map[string]string{"email": "y@example.com"}}, o: CreateOptions{Entry: o.Entry, WaitingCap: 1}},
 	}
 	release := holdBatch(t, s)
-	trips := countRoundTrips(rdb)
+	trips := testenv.CountRoundTrips(rdb)
 	var wg sync.WaitGroup
 	for _, c := range calls {
 		wg.Go(func() { c.created, c.err = s.CreateWith(ctx(t), c.r, c.o) })

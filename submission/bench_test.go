@@ -119,7 +119,7 @@ func BenchmarkCreateWithConcurrent(b *testing.B) {
 			if err := rdb.ConfigSet(ctx, "appendfsync", "everysec").Err(); err != nil {
 				b.Fatal(err)
 			}
-			trips := countRoundTrips(rdb)
+			trips := testenv.CountRoundTrips(rdb)
 			s := NewStore(rdb, retention)
 			if !batched {
 				s.batch = nil

@@ -1,7 +1,6 @@
 package submission
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,8 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/leadbridge/leadbridge/internal/testenv"
 )
@@ -130,24 +127,6 @@ func TestCreateWithWaitingCap(t *testing.T) {
 	}
 }
 
-// countRoundTrips adds a hook to rdb that counts what it sends: a command
-// or a pipeline, each one round trip.
-func countRoundTrips(rdb *redis.Client) *atomic.Int32 {
-	var n atomic.Int32
-	rdb.AddHook(roundTrips{&n})
-	return &n
-}
-
-type roundTrips struct{ n *atomic.Int32 }
-
-func (roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
-}
-func (h roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(1); return next(ctx, cmds) }
-}
-
 // TestCreateWithReplicasInOneRoundTrip: with replicas asked, the record,
 // its task and the WAIT go to Redis as one pipeline; the answer says
 // whether the replica confirmed; and a Redis that has not seen the script
@@ -168,7 +147,7 @@ func TestCreateWithReplicasInOneRoundTrip(t *testing.T) {
 	if c, err := s.CreateWith(ctx(t), first, o); err != nil || !c.Replicated || !c.Queued {
 		t.Fatalf("first CreateWith after SCRIPT FLUSH: got %+v, %v; want queued and replicated", c, err)
 	}
-	trips := countRoundTrips(rdb)
+	trips := testenv.CountRoundTrips(rdb)
 	r := &Record{Form: "demo", Fields: map[string]string{"email": "b@example.com"}, IdempotencyKey: "b"}
 	c, err := s.CreateWith(ctx(t), r, o)
 	if err != nil || !c.Replicated || !c.Queued {
