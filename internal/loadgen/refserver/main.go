@@ -9,11 +9,9 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -22,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/leadbridge/leadbridge/internal/loadgen"
+	"github.com/leadbridge/leadbridge/internal/serve"
 )
 
 func main() {
@@ -45,26 +44,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("LEADBRIDGE_ADDR: %w", err)
 	}
-	// The same server timeouts as cmd/api's.
-	srv := &http.Server{
-		Handler:           loadgen.Reference(rdb, 64<<10),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	// The same server as cmd/api's.
+	srv := serve.NewServer(loadgen.Reference(rdb, 64<<10))
 	fmt.Fprintln(stdout, "refserver listening on", ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serve.Run(ctx, srv, ln, 5*time.Second)
 }
