@@ -44,11 +44,13 @@ type governor struct {
 	known    bool          // an answer carried the execution-time header
 	execLeft time.Duration // as of at
 	at       time.Time     // admission of the request whose answer said execLeft
-	spent    []charge      // requests of this process that ended after at
 	inflight time.Duration // reserved by writes in flight
 	perRow   time.Duration // execution time of one written row, learned
 	window   time.Duration // the limits' window: a charge leaves it this long after it was made
-	past     []charge      // this process's charges of the last window, oldest first
+	// past are this process's requests, oldest end first: those that
+	// ended after at are spent since the budget was read, those of the
+	// window before leave it over time.
+	past     []charge
 	probing  bool
 	lastInfo time.Time
 	lastHit  time.Time // last 429
@@ -122,8 +124,8 @@ func (g *governor) batchSize() int {
 // available is the execution time left for new work; g.mu held.
 func (g *governor) available() time.Duration {
 	left := g.execLeft - g.inflight
-	for _, c := range g.spent {
-		left -= c.cost
+	for i := len(g.past) - 1; i >= 0 && g.past[i].end.After(g.at); i-- {
+		left -= g.past[i].cost
 	}
 	return left
 }
@@ -166,34 +168,22 @@ func (g *governor) nextRefill(now time.Time, cost time.Duration) time.Time {
 func (g *governor) observed(start, end time.Time, b crm.Budget) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	c := charge{end: end, cost: end.Sub(start)}
-	g.spent = append(g.spent, c)
-	if g.window > 0 {
-		// Answers can come out of order; keep past sorted by end.
-		i := len(g.past)
-		for i > 0 && g.past[i-1].end.After(end) {
-			i--
-		}
-		g.past = slices.Insert(g.past, i, c)
-		cut := 0
-		for cut < len(g.past) && g.past[cut].end.Before(end.Add(-2*g.window)) {
-			cut++
-		}
-		g.past = g.past[cut:]
-	}
 	if b.ExecKnown && start.After(g.at) {
 		g.known, g.execLeft, g.at, g.lastInfo = true, b.ExecLeft, start, end
-		kept := g.spent[:0]
-		for _, c := range g.spent {
-			if c.end.After(start) {
-				kept = append(kept, c)
-			}
-		}
-		g.spent = kept
 	}
-	if len(g.spent) > 10000 {
-		g.spent = g.spent[len(g.spent)-10000:]
+	// Answers can come out of order; keep past sorted by end.
+	i := len(g.past)
+	for i > 0 && g.past[i-1].end.After(end) {
+		i--
 	}
+	g.past = slices.Insert(g.past, i, charge{end: end, cost: end.Sub(start)})
+	// Drop what neither count needs: charges two windows old that ended
+	// before the budget was read (or when it never was).
+	cut := 0
+	for cut < len(g.past) && g.past[cut].end.Before(end.Add(-2*g.window)) && (!g.known || !g.past[cut].end.After(g.at)) {
+		cut++
+	}
+	g.past = g.past[max(cut, len(g.past)-10000):]
 	g.wake()
 }
 
